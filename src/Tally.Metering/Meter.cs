@@ -1,0 +1,411 @@
+using System.Runtime.InteropServices;
+
+namespace Tally.Metering;
+
+/// <summary>Receives the decisions of <see cref="Meter.Apply"/>; one per user event, one per touched key for a reload.</summary>
+public interface IDecisionSink
+{
+    void Add(in MeterEvent e, in Decision decision);
+}
+
+/// <summary>Consumption of one period's pool so far.</summary>
+public readonly record struct PoolUsage(Period Period, long ConsumedMinutes, long Units, long DeniedEvents, long? IncludedMinutes, long? LimitMinutes)
+{
+    /// <summary>R7: minutes past the included minutes.</summary>
+    public long OverageMinutes => IncludedMinutes is { } included ? Math.Max(0, ConsumedMinutes - included) : 0;
+}
+
+/// <summary>
+/// The metering engine: the rule book (R1–R11) as a state machine over events in time order.
+/// One instance meters one tenant and is used by one thread at a time: it is the single writer of that
+/// tenant's pools. Time only ever comes from the events, so the same events give the same decisions.
+/// </summary>
+public sealed class Meter
+{
+    private readonly MeterOptions _options;
+    private readonly IUserDirectory _directory;
+    private readonly long _unitTicks;
+    private readonly long _timeoutTicks;
+    private readonly long _limitMinutes;
+    private readonly Dictionary<long, Session> _sessions = [];
+    private readonly Dictionary<int, UserState> _users = [];
+    // App mode only: a key spans devices, so its running unit cannot live in one session.
+    private readonly Dictionary<long, long> _appUnitEnds = [];
+    // app -> (session key -> order connected): reloads charge in connection order, which is a function of
+    // the time-ordered events and not of hash-table history.
+    private readonly Dictionary<int, Dictionary<long, long>> _connections = [];
+    private readonly HashSet<string> _acceptedIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, PoolState> _pools = [];
+    private readonly List<(long Order, long SessionKey)> _reloadScratch = [];
+    private readonly HashSet<long> _reloadKeys = [];
+    private PoolState? _currentPool;
+    private long _connectionOrder;
+
+    public Meter(MeterOptions options, IUserDirectory? directory = null)
+    {
+        if (options.Validate() is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+        _options = options;
+        _directory = directory ?? EveryoneCapacity.Instance;
+        _unitTicks = TimeSpan.TicksPerMinute * options.UnitMinutes;
+        _timeoutTicks = TimeSpan.TicksPerMinute * options.SessionTimeoutMinutes;
+        _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
+        Calendar = new PeriodCalendar(options.TimeZone);
+    }
+
+    public MeterOptions Options => _options;
+
+    public PeriodCalendar Calendar { get; }
+
+    /// <summary>The instant of the latest event applied; events must not go back before it.</summary>
+    public long LastTicks { get; private set; } = long.MinValue;
+
+    /// <summary>Meter keys that have held a unit (live per-key state).</summary>
+    public int KeyCount => _options.Mode == CountingMode.Device ? _sessions.Count : _appUnitEnds.Count;
+
+    /// <summary>Applies one event and reports its decisions to <paramref name="sink"/>.</summary>
+    /// <exception cref="ArgumentException">The event is earlier than one already applied: callers order events (R10).</exception>
+    public void Apply<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink
+    {
+        if (e.Id is not null && !_acceptedIds.Add(e.Id))
+        {
+            sink.Add(e, new Decision(DecisionKind.Duplicate, DenyReason.None, e.Action, e.User, e.App, MeterKey.None, Calendar.PeriodOf(e.TimeTicks), 0, 0, 0, 0));
+            return;
+        }
+        if (e.TimeTicks < LastTicks)
+        {
+            throw new ArgumentException($"Events must be applied in time order: {e.Time:O} is before {new DateTime(LastTicks, DateTimeKind.Utc):O}.", nameof(e));
+        }
+        LastTicks = e.TimeTicks;
+        var period = Calendar.PeriodOf(e.TimeTicks);
+
+        if (e.Action == MeterAction.ScheduledReload)
+        {
+            ApplyReload(e, period, sink);
+            return;
+        }
+
+        var session = Touch(e.User, e.Device, e.TimeTicks);
+        var user = session.User;
+        Decision decision;
+        switch (e.Action.Kind())
+        {
+            case ActionKind.Engagement:
+                Connect(session, e.App);
+                decision = Consume(e, period, user, KeyFor(session, e.App), ref UnitEndFor(session, e.App));
+                break;
+            case ActionKind.Closing:
+                if (e.Action == MeterAction.Logout)
+                {
+                    DisconnectAll(session);
+                }
+                else
+                {
+                    Disconnect(session, e.App);
+                }
+                decision = Free(e, period);
+                break;
+            case ActionKind.Restricted:
+                decision = user.Terms.Allocation == Allocation.Professional
+                    ? Free(e, period)
+                    : Deny(e, period, user, MeterKey.None, DenyReason.NotPermitted, 0);
+                break;
+            default:
+                decision = Free(e, period);
+                break;
+        }
+        sink.Add(e, decision);
+    }
+
+    /// <summary>Convenience for callers that want the decisions as a list (tests, tools). Allocates.</summary>
+    public IReadOnlyList<Decision> Apply(in MeterEvent e)
+    {
+        var sink = new ListSink();
+        Apply(e, sink);
+        return sink.Decisions;
+    }
+
+    /// <summary>The pool of <paramref name="period"/> as it stands.</summary>
+    public PoolUsage PoolOf(Period period)
+    {
+        _pools.TryGetValue(period.Index, out var pool);
+        return new PoolUsage(period, pool?.ConsumedMinutes ?? 0, pool?.Units ?? 0, pool?.DeniedEvents ?? 0,
+            _options.Pool?.IncludedMinutes, _options.Pool is null ? null : _limitMinutes);
+    }
+
+    /// <summary>Every period that has seen an event, in order.</summary>
+    public IEnumerable<PoolUsage> Pools() => _pools.Keys.Order().Select(i => PoolOf(Period.FromIndex(i)));
+
+    /// <summary>The terms the meter resolved for <paramref name="user"/>, or null if it has not seen them.</summary>
+    public UserTerms? TermsOf(int user) => _users.TryGetValue(user, out var state) ? state.Terms : null;
+
+    /// <summary>Minutes <paramref name="user"/> drew from the pool in <paramref name="period"/>.</summary>
+    public long UserMinutes(int user, Period period) =>
+        _users.TryGetValue(user, out var state) ? state.MinutesIn(period.Index) : 0;
+
+    private void ApplyReload<TSink>(in MeterEvent e, Period period, TSink sink) where TSink : IDecisionSink
+    {
+        if (!_connections.TryGetValue(e.App, out var connected) || connected.Count == 0)
+        {
+            return; // R5: a reload of an app nobody is connected to costs nothing.
+        }
+        _reloadScratch.Clear();
+        foreach (var (sessionKey, order) in connected)
+        {
+            _reloadScratch.Add((order, sessionKey));
+        }
+        _reloadScratch.Sort();
+        _reloadKeys.Clear();
+        foreach (var (_, sessionKey) in _reloadScratch)
+        {
+            var session = _sessions[sessionKey];
+            if (Expired(session, e.TimeTicks))
+            {
+                DisconnectAll(session);
+                continue;
+            }
+            // R5 charges capacity users; a reload never touches a named user's record.
+            if (session.User.Terms.Allocation != Allocation.Capacity)
+            {
+                continue;
+            }
+            var key = KeyFor(session, e.App);
+            if (!_reloadKeys.Add(key.Packed))
+            {
+                continue; // several connections on one key cost at most one unit, and get one decision.
+            }
+            var keyed = e with { User = session.User.Id, Device = session.Device };
+            sink.Add(keyed, Consume(keyed, period, session.User, key, ref UnitEndFor(session, e.App)));
+        }
+    }
+
+    private Decision Consume(in MeterEvent e, Period period, UserState user, MeterKey key, ref long unitEnd)
+    {
+        var t = e.TimeTicks;
+        if (t < unitEnd)
+        {
+            return new Decision(DecisionKind.Covered, DenyReason.None, e.Action, e.User, e.App, key, period, unitEnd - _unitTicks, unitEnd, 0, 0);
+        }
+        if (_options.Validity is { } validity && !validity.Contains(t))
+        {
+            return Deny(e, period, user, key, DenyReason.LicenseExpired, 0);
+        }
+        switch (user.Terms.Allocation)
+        {
+            case Allocation.None:
+                return Deny(e, period, user, key, DenyReason.NotLicensed, 0);
+            case Allocation.Professional or Allocation.Analyzer:
+                // R9: named users are metered for reporting at 0 pool minutes.
+                unitEnd = t + _unitTicks;
+                return new Decision(DecisionKind.Free, DenyReason.None, e.Action, e.User, e.App, key, period, t, unitEnd, 0, 0);
+        }
+        var minutes = _options.UnitMinutes;
+        if (user.Terms.CapMinutes is { } cap && user.MinutesIn(period.Index) + minutes > cap)
+        {
+            return Deny(e, period, user, key, DenyReason.UserCapReached, 0);
+        }
+        var pool = PoolFor(period);
+        if (pool.ConsumedMinutes + minutes > _limitMinutes)
+        {
+            return Deny(e, period, user, key, DenyReason.PoolExhausted, Calendar.End(period).UtcTicks);
+        }
+        pool.ConsumedMinutes += minutes;
+        pool.Units++;
+        user.AddMinutes(period.Index, minutes);
+        unitEnd = t + _unitTicks;
+        return new Decision(DecisionKind.Charged, DenyReason.None, e.Action, e.User, e.App, key, period, t, unitEnd, 0, minutes);
+    }
+
+    private Decision Deny(in MeterEvent e, Period period, UserState user, MeterKey key, DenyReason reason, long retryAfterTicks)
+    {
+        PoolFor(period).DeniedEvents++;
+        user.DeniedEvents++;
+        return new Decision(DecisionKind.Denied, reason, e.Action, e.User, e.App, key, period, 0, 0, retryAfterTicks, 0);
+    }
+
+    private static Decision Free(in MeterEvent e, Period period) =>
+        new(DecisionKind.Free, DenyReason.None, e.Action, e.User, e.App, MeterKey.None, period, 0, 0, 0, 0);
+
+    private PoolState PoolFor(Period period)
+    {
+        if (_currentPool is { } current && current.PeriodIndex == period.Index)
+        {
+            return current;
+        }
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_pools, period.Index, out _);
+        slot ??= new PoolState(period.Index);
+        // Only move the cache forward: a late event of an old period (never in order, but cheap to guard) must not
+        // evict the live one.
+        if (_currentPool is null || period.Index > _currentPool.PeriodIndex)
+        {
+            _currentPool = slot;
+        }
+        return slot;
+    }
+
+    private MeterKey KeyFor(Session session, int app) =>
+        new(session.User.Id, _options.Mode == CountingMode.Device ? session.Device : app);
+
+    private ref long UnitEndFor(Session session, int app)
+    {
+        if (_options.Mode == CountingMode.Device)
+        {
+            return ref session.UnitEndTicks;
+        }
+        return ref CollectionsMarshal.GetValueRefOrAddDefault(_appUnitEnds, new MeterKey(session.User.Id, app).Packed, out _);
+    }
+
+    /// <summary>Finds or creates the (user, device) session, ends it first if it had expired (R6), and marks activity.</summary>
+    private Session Touch(int user, int device, long t)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_sessions, new MeterKey(user, device).Packed, out var exists);
+        if (!exists)
+        {
+            slot = new Session(UserStateOf(user), device);
+        }
+        var session = slot!;
+        if (exists && Expired(session, t))
+        {
+            DisconnectAll(session);
+        }
+        session.LastTicks = t;
+        return session;
+    }
+
+    private bool Expired(Session session, long t) => session.LastTicks + _timeoutTicks <= t;
+
+    private UserState UserStateOf(int user)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_users, user, out var exists);
+        if (!exists)
+        {
+            slot = new UserState(user, _directory.Resolve(user));
+        }
+        return slot!;
+    }
+
+    private void Connect(Session session, int app)
+    {
+        if (session.IsConnected(app))
+        {
+            return;
+        }
+        session.AddApp(app);
+        ref var connected = ref CollectionsMarshal.GetValueRefOrAddDefault(_connections, app, out _);
+        connected ??= [];
+        connected[session.Key.Packed] = _connectionOrder++;
+    }
+
+    private void Disconnect(Session session, int app)
+    {
+        if (session.RemoveApp(app) && _connections.TryGetValue(app, out var connected))
+        {
+            connected.Remove(session.Key.Packed);
+        }
+    }
+
+    private void DisconnectAll(Session session)
+    {
+        for (var i = 0; i < session.AppCount; i++)
+        {
+            if (_connections.TryGetValue(session.Apps[i], out var connected))
+            {
+                connected.Remove(session.Key.Packed);
+            }
+        }
+        session.ClearApps();
+    }
+
+    private sealed class ListSink : IDecisionSink
+    {
+        public List<Decision> Decisions { get; } = [];
+
+        public void Add(in MeterEvent e, in Decision decision) => Decisions.Add(decision);
+    }
+
+    private sealed class PoolState(int periodIndex)
+    {
+        public int PeriodIndex { get; } = periodIndex;
+        public long ConsumedMinutes;
+        public long Units;
+        public long DeniedEvents;
+    }
+
+    /// <summary>Per-user state: terms resolved once, and the minutes drawn in the latest period (for caps).</summary>
+    private sealed class UserState(int id, UserTerms terms)
+    {
+        private int _periodIndex = -1;
+        private long _periodMinutes;
+
+        public int Id { get; } = id;
+        public UserTerms Terms { get; } = terms;
+        public long DeniedEvents;
+
+        public long MinutesIn(int periodIndex) => periodIndex == _periodIndex ? _periodMinutes : 0;
+
+        public void AddMinutes(int periodIndex, long minutes)
+        {
+            if (periodIndex != _periodIndex)
+            {
+                _periodIndex = periodIndex;
+                _periodMinutes = 0;
+            }
+            _periodMinutes += minutes;
+        }
+    }
+
+    /// <summary>
+    /// A (user, device) session (R6). In device mode it is also the meter key, so the running unit lives here and
+    /// a covered event costs one dictionary lookup. Connected apps are a small array: a device rarely has more than
+    /// a handful open.
+    /// </summary>
+    private sealed class Session(UserState user, int device)
+    {
+        public readonly UserState User = user;
+        public readonly int Device = device;
+        public long LastTicks;
+        public long UnitEndTicks;
+        public int[] Apps = [];
+        public int AppCount;
+
+        public MeterKey Key => new(User.Id, Device);
+
+        public bool IsConnected(int app)
+        {
+            for (var i = 0; i < AppCount; i++)
+            {
+                if (Apps[i] == app)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        public void AddApp(int app)
+        {
+            if (AppCount == Apps.Length)
+            {
+                Array.Resize(ref Apps, Math.Max(2, Apps.Length * 2));
+            }
+            Apps[AppCount++] = app;
+        }
+
+        public bool RemoveApp(int app)
+        {
+            for (var i = 0; i < AppCount; i++)
+            {
+                if (Apps[i] == app)
+                {
+                    Apps[i] = Apps[--AppCount];
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        public void ClearApps() => AppCount = 0;
+    }
+}
