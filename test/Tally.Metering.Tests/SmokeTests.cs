@@ -1,5 +1,3 @@
-using Tally.Metering;
-
 namespace Tally.Metering.Tests;
 
 public class SmokeTests
