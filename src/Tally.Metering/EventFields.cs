@@ -31,7 +31,7 @@ public static class EventValidation
     public const int MaxFieldLength = 256;
 
     /// <summary>
-    /// Validates <paramref name="fields"/> and interns names into <paramref name="symbols"/>. The time may be
+    /// Validates <paramref name="fields"/> and interns names into the three symbol tables. The time may be
     /// absent only when <paramref name="timeRequired"/> is false (a live server stamps its own). Returns the error,
     /// or null with <paramref name="parsed"/> filled in. Nothing is interned for an invalid event.
     /// </summary>
