@@ -1,14 +1,244 @@
 using System.CommandLine;
+using System.Text;
+using Spectre.Console;
+using Tally.Cli.EventLog;
+using Tally.Metering;
 
 namespace Tally.Cli;
 
 internal static class MeterCommand
 {
+    /// <summary>Exit code for bad input lines (R12); option errors exit 1.</summary>
+    public const int BadInputExitCode = 2;
+
+    private static readonly Argument<string> FileArgument = new("FILE") { Description = "Events as CSV (.csv) or JSON Lines (.jsonl, .ndjson); '-' reads standard input." };
+    private static readonly Option<string?> InputFormat = new("--input-format") { Description = "csv or jsonl; required with '-', overrides the extension otherwise." };
+    private static readonly Option<string> Mode = new("--mode") { Description = "device: units per (user, device); app: units per (user, app).", DefaultValueFactory = _ => "device" };
+    private static readonly Option<int> UnitMinutes = new("--unit-minutes") { Description = "Minutes per unit.", DefaultValueFactory = _ => MeterOptions.DefaultUnitMinutes };
+    private static readonly Option<long?> PoolMinutes = new("--pool-minutes") { Description = "Included minutes per month. Without a pool option Tally meters only." };
+    private static readonly Option<int?> Packs = new("--packs") { Description = "Included capacity packs per month (× --pack-minutes)." };
+    private static readonly Option<int> PackMinutes = new("--pack-minutes") { Description = "Minutes per pack.", DefaultValueFactory = _ => MeterOptions.DefaultPackMinutes };
+    private static readonly Option<string> Overage = new("--overage") { Description = "none, unlimited, or a cap in minutes.", DefaultValueFactory = _ => "none" };
+    private static readonly Option<string> TimeZone = new("--timezone") { Description = "IANA time zone whose calendar months are the periods.", DefaultValueFactory = _ => "UTC" };
+    private static readonly Option<int> SessionTimeout = new("--session-timeout") { Description = "Minutes of silence after which a session ends.", DefaultValueFactory = _ => MeterOptions.DefaultSessionTimeoutMinutes };
+    private static readonly Option<string> Format = new("--format") { Description = "table, json or csv.", DefaultValueFactory = _ => "table" };
+    private static readonly Option<bool> SkipInvalid = new("--skip-invalid") { Description = "Skip bad lines (still counted and reported) instead of failing." };
+    private static readonly Option<bool> ListUnits = new("--list-units") { Description = "Include every unit in the output." };
+    private static readonly Option<int> Top = new("--top") { Description = "Rows in the table format's top users and apps.", DefaultValueFactory = _ => 20 };
+
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "Events as CSV or JSON Lines; '-' reads standard input." };
-        var command = new Command("meter", "Meter an event log into units and report usage.") { file };
-        command.SetAction(parse => 0);
+        var command = new Command("meter", "Meter an event log into six-minute units against a monthly pool and report usage.")
+        {
+            FileArgument, InputFormat, Mode, UnitMinutes, PoolMinutes, Packs, PackMinutes, Overage, TimeZone,
+            SessionTimeout, Format, SkipInvalid, ListUnits, Top,
+        };
+        command.SetAction(Run);
         return command;
     }
+
+    private static int Run(ParseResult parse)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        var stderr = parse.InvocationConfiguration.Error;
+        if (BuildSettings(parse, out var settings) is { } problem)
+        {
+            stderr.WriteLine($"tally meter: {problem}");
+            return 1;
+        }
+        var path = parse.GetValue(FileArgument)!;
+        ParsedLog log;
+        try
+        {
+            log = Read(path, settings.InputFormat, stderr);
+        }
+        catch (IOException ex)
+        {
+            stderr.WriteLine($"tally meter: cannot read '{path}': {ex.Message}");
+            return 1;
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            stderr.WriteLine($"tally meter: cannot read '{path}': {ex.Message}");
+            return 1;
+        }
+
+        if (log.InvalidLines > 0)
+        {
+            foreach (var error in log.Errors)
+            {
+                stderr.WriteLine($"{DisplayName(path)}: {error}");
+            }
+            if (log.InvalidLines > log.Errors.Count)
+            {
+                stderr.WriteLine($"{DisplayName(path)}: … and {log.InvalidLines - log.Errors.Count} more bad lines");
+            }
+            if (!parse.GetValue(SkipInvalid))
+            {
+                stderr.WriteLine($"tally meter: {log.InvalidLines} bad line(s); nothing was metered. Fix them or pass --skip-invalid to meter the rest.");
+                return BadInputExitCode;
+            }
+        }
+
+        var listUnits = parse.GetValue(ListUnits);
+        var result = MeterRun.Run(log, settings.Options, directory: null, keepUnits: listUnits, settings.PackMinutes);
+        switch (settings.Format)
+        {
+            case "json":
+                WriteJson(result, stdout, listUnits);
+                break;
+            case "csv":
+                MeterReportWriter.WriteCsv(result, stdout, listUnits);
+                break;
+            default:
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+                MeterReportWriter.WriteTables(result, console, parse.GetValue(Top));
+                break;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// JSON goes straight to the standard output stream as UTF-8 (a unit listing can be large); a redirected writer
+    /// (tests, embedding) gets the same bytes as text.
+    /// </summary>
+    private static void WriteJson(MeterResult result, TextWriter stdout, bool listUnits)
+    {
+        if (ReferenceEquals(stdout, Console.Out))
+        {
+            using var stream = Console.OpenStandardOutput();
+            MeterReportWriter.WriteJson(result, stream, listUnits);
+            stream.WriteByte((byte)'\n');
+            return;
+        }
+        using var buffer = new MemoryStream();
+        MeterReportWriter.WriteJson(result, buffer, listUnits);
+        stdout.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    private sealed record Settings(MeterOptions Options, LogFormat InputFormat, string Format, int PackMinutes);
+
+    private static string? BuildSettings(ParseResult parse, out Settings settings)
+    {
+        settings = null!;
+        var path = parse.GetValue(FileArgument)!;
+        LogFormat format;
+        var inputFormat = parse.GetValue(InputFormat);
+        if (inputFormat is not null)
+        {
+            if (inputFormat is not ("csv" or "jsonl"))
+            {
+                return $"--input-format must be csv or jsonl, not '{inputFormat}'";
+            }
+            format = inputFormat == "csv" ? LogFormat.Csv : LogFormat.Jsonl;
+        }
+        else if (path == "-")
+        {
+            return "reading standard input ('-') needs --input-format csv or jsonl";
+        }
+        else if (EventLogReader.FormatFromExtension(path) is { } byExtension)
+        {
+            format = byExtension;
+        }
+        else
+        {
+            return $"cannot tell the format of '{path}' from its extension; use .csv, .jsonl or .ndjson, or pass --input-format";
+        }
+
+        var mode = parse.GetValue(Mode);
+        if (mode is not ("device" or "app"))
+        {
+            return $"--mode must be device or app, not '{mode}'";
+        }
+        var output = parse.GetValue(Format)!;
+        if (output is not ("table" or "json" or "csv"))
+        {
+            return $"--format must be table, json or csv, not '{output}'";
+        }
+        TimeZoneInfo zone;
+        var zoneId = parse.GetValue(TimeZone)!;
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        }
+        catch (TimeZoneNotFoundException)
+        {
+            return $"--timezone: unknown time zone '{zoneId}' (use an IANA id such as Europe/Paris)";
+        }
+        var packMinutes = parse.GetValue(PackMinutes);
+        if (packMinutes < 1)
+        {
+            return "--pack-minutes must be at least 1";
+        }
+        var overageText = parse.GetValue(Overage)!;
+        if (!OverageAllowance.TryParse(overageText, out var overage))
+        {
+            return $"--overage must be none, unlimited or a number of minutes, not '{overageText}'";
+        }
+        var poolMinutes = parse.GetValue(PoolMinutes);
+        var packs = parse.GetValue(Packs);
+        PoolTerms? pool = null;
+        if (poolMinutes is not null && packs is not null)
+        {
+            return "give either --pool-minutes or --packs, not both";
+        }
+        if (poolMinutes is { } minutes)
+        {
+            if (minutes < 0)
+            {
+                return "--pool-minutes must not be negative";
+            }
+            pool = new PoolTerms(minutes, overage);
+        }
+        else if (packs is { } packCount)
+        {
+            if (packCount < 0)
+            {
+                return "--packs must not be negative";
+            }
+            pool = PoolTerms.FromPacks(packCount, packMinutes, overage);
+        }
+        else if (overage != OverageAllowance.None)
+        {
+            return "--overage needs a pool: give --pool-minutes or --packs";
+        }
+
+        var options = new MeterOptions
+        {
+            Mode = mode == "app" ? CountingMode.App : CountingMode.Device,
+            UnitMinutes = parse.GetValue(UnitMinutes),
+            SessionTimeoutMinutes = parse.GetValue(SessionTimeout),
+            Pool = pool,
+            TimeZone = zone,
+        };
+        if (options.Validate() is { } invalid)
+        {
+            return invalid;
+        }
+        settings = new Settings(options, format, output, packMinutes);
+        return null;
+    }
+
+    private static ParsedLog Read(string path, LogFormat format, TextWriter stderr)
+    {
+        if (path == "-")
+        {
+            return EventLogReader.Read(Console.In, format);
+        }
+        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        var length = reader.BaseStream.Length;
+        // A progress bar only helps a person watching a terminal; pipes and tests get clean stderr.
+        if (!ReferenceEquals(stderr, Console.Error) || Console.IsErrorRedirected || length < (8 << 20))
+        {
+            return EventLogReader.Read(reader, format);
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        return console.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask("reading events", maxValue: length);
+            return EventLogReader.Read(reader, format, chars => task.Value = Math.Min(chars, length));
+        });
+    }
+
+    private static string DisplayName(string path) => path == "-" ? "stdin" : path;
 }

@@ -83,12 +83,99 @@ public static class EventValidation
     /// <summary>An ISO-8601 instant that states its offset (<c>Z</c> or <c>±hh:mm</c>); anything else is null.</summary>
     public static DateTimeOffset? ParseTime(ReadOnlySpan<char> text)
     {
+        if (TryParseCommonInstant(text, out var fast))
+        {
+            return fast;
+        }
         // A time without an offset is ambiguous by a whole time zone, so it is refused rather than guessed (R12).
         if (text.Length < 20 || !HasOffset(text))
         {
             return null;
         }
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var value) ? value : null;
+    }
+
+    /// <summary>
+    /// The shape logs almost always use, <c>yyyy-MM-ddTHH:mm:ss[.fffffff](Z|±HH:mm)</c>, parsed digit by digit:
+    /// about ten times faster than the general parser, which remains the fallback for every other valid form.
+    /// </summary>
+    private static bool TryParseCommonInstant(ReadOnlySpan<char> s, out DateTimeOffset value)
+    {
+        value = default;
+        if (s.Length < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+        {
+            return false;
+        }
+        if (!Digits(s, 0, 4, out var year) || !Digits(s, 5, 2, out var month) || !Digits(s, 8, 2, out var day)
+            || !Digits(s, 11, 2, out var hour) || !Digits(s, 14, 2, out var minute) || !Digits(s, 17, 2, out var second))
+        {
+            return false;
+        }
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+        var i = 19;
+        long fraction = 0;
+        if (s[i] == '.')
+        {
+            var digits = 0;
+            i++;
+            while (i < s.Length && char.IsAsciiDigit(s[i]))
+            {
+                if (digits < 7)
+                {
+                    fraction = (fraction * 10) + (s[i] - '0');
+                    digits++;
+                }
+                i++;
+            }
+            if (digits == 0)
+            {
+                return false;
+            }
+            for (; digits < 7; digits++)
+            {
+                fraction *= 10;
+            }
+        }
+        long offsetTicks;
+        if (i == s.Length - 1 && s[i] is 'Z' or 'z')
+        {
+            offsetTicks = 0;
+        }
+        else if (i == s.Length - 6 && s[i] is '+' or '-' && s[i + 3] == ':'
+            && Digits(s, i + 1, 2, out var offHours) && Digits(s, i + 4, 2, out var offMinutes) && offHours <= 14 && offMinutes <= 59)
+        {
+            offsetTicks = ((offHours * 60) + offMinutes) * TimeSpan.TicksPerMinute * (s[i] == '-' ? -1 : 1);
+        }
+        else
+        {
+            return false;
+        }
+        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).Ticks + fraction;
+        var utc = local - offsetTicks;
+        if (utc < DateTime.MinValue.Ticks || utc > DateTime.MaxValue.Ticks)
+        {
+            return false;
+        }
+        value = new DateTimeOffset(local, new TimeSpan(offsetTicks));
+        return true;
+    }
+
+    private static bool Digits(ReadOnlySpan<char> s, int start, int count, out int value)
+    {
+        value = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            var digit = s[i] - '0';
+            if ((uint)digit > 9)
+            {
+                return false;
+            }
+            value = (value * 10) + digit;
+        }
+        return true;
     }
 
     private static bool HasOffset(ReadOnlySpan<char> text)

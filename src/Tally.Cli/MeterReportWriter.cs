@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Tally.Metering;
+
+namespace Tally.Cli;
+
+/// <summary>Renders a <see cref="MeterResult"/> as JSON (the stable machine shape), CSV or tables.</summary>
+internal static class MeterReportWriter
+{
+    public static void WriteJson(MeterResult r, Stream output, bool listUnits)
+    {
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        var t = r.Tally;
+        w.WriteStartObject();
+        w.WriteStartObject("totals");
+        w.WriteNumber("events", t.Events);
+        w.WriteNumber("units", t.Units);
+        w.WriteNumber("minutes", t.Minutes);
+        w.WriteNumber("deniedEvents", t.DeniedEvents);
+        w.WriteNumber("duplicateEvents", t.DuplicateEvents);
+        w.WriteNumber("invalidLines", r.Log.InvalidLines);
+        w.WriteEndObject();
+
+        w.WriteStartObject("settings");
+        w.WriteString("mode", r.Options.Mode == CountingMode.Device ? "device" : "app");
+        w.WriteNumber("unitMinutes", r.Options.UnitMinutes);
+        w.WriteNumber("sessionTimeoutMinutes", r.Options.SessionTimeoutMinutes);
+        w.WriteString("timezone", r.Options.TimeZone.Id);
+        if (r.Options.Pool is { } pool)
+        {
+            w.WriteNumber("includedMinutes", pool.IncludedMinutes);
+            w.WriteString("overage", pool.Overage.ToString());
+        }
+        else
+        {
+            w.WriteNull("includedMinutes");
+            w.WriteNull("overage");
+        }
+        w.WriteEndObject();
+
+        w.WriteStartArray("periods");
+        foreach (var p in t.Periods())
+        {
+            w.WriteStartObject();
+            w.WriteString("period", p.Period.ToString());
+            if (p.IncludedMinutes is { } included)
+            {
+                w.WriteNumber("includedMinutes", included);
+            }
+            else
+            {
+                w.WriteNull("includedMinutes");
+            }
+            w.WriteNumber("consumedMinutes", p.ConsumedMinutes);
+            w.WriteNumber("overageMinutes", p.OverageMinutes);
+            if (r.Options.Pool is not null)
+            {
+                w.WriteNumber("overagePacks", (p.OverageMinutes + r.PackMinutes - 1) / r.PackMinutes);
+            }
+            w.WriteNumber("units", p.Units);
+            w.WriteNumber("deniedEvents", p.DeniedEvents);
+            w.WriteString("start", Iso(r.Meter.Calendar.Start(p.Period).UtcTicks));
+            w.WriteString("end", Iso(r.Meter.Calendar.End(p.Period).UtcTicks));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        w.WriteStartArray("users");
+        foreach (var u in t.Users())
+        {
+            w.WriteStartObject();
+            w.WriteString("user", r.Log.Users.NameOf(u.User));
+            w.WriteNumber("units", u.Units);
+            w.WriteNumber("minutes", u.Minutes);
+            w.WriteNumber("deniedEvents", u.DeniedEvents);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        w.WriteStartArray("apps");
+        foreach (var a in t.Apps())
+        {
+            w.WriteStartObject();
+            w.WriteString("app", r.Log.Apps.NameOf(a.App));
+            w.WriteNumber("units", a.Units);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        if (listUnits)
+        {
+            w.WriteStartArray("units");
+            foreach (var u in t.UnitRecords)
+            {
+                w.WriteStartObject();
+                w.WriteString("user", r.Log.Users.NameOf(u.User));
+                w.WriteString("key", KeyName(r, u.Key));
+                w.WriteString("start", Iso(u.StartTicks));
+                w.WriteString("end", Iso(u.EndTicks));
+                w.WriteString("period", u.Period.ToString());
+                w.WriteString("trigger", u.Trigger.ToWire());
+                w.WriteNumber("minutes", u.Minutes);
+                w.WriteStartArray("apps");
+                foreach (var app in u.Apps)
+                {
+                    w.WriteStringValue(r.Log.Apps.NameOf(app));
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>CSV is one table: the units with <c>--list-units</c>, otherwise the users.</summary>
+    public static void WriteCsv(MeterResult r, TextWriter output, bool listUnits)
+    {
+        if (listUnits)
+        {
+            output.WriteLine("user,key,start,end,period,trigger,minutes,apps");
+            foreach (var u in r.Tally.UnitRecords)
+            {
+                output.WriteLine(string.Join(',',
+                    Csv(r.Log.Users.NameOf(u.User)), Csv(KeyName(r, u.Key)), Iso(u.StartTicks), Iso(u.EndTicks), u.Period,
+                    u.Trigger.ToWire(), u.Minutes.ToString(CultureInfo.InvariantCulture),
+                    Csv(string.Join(';', u.Apps.Select(r.Log.Apps.NameOf)))));
+            }
+            return;
+        }
+        output.WriteLine("user,units,minutes,deniedEvents");
+        foreach (var u in r.Tally.Users())
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Csv(r.Log.Users.NameOf(u.User))},{u.Units},{u.Minutes},{u.DeniedEvents}"));
+        }
+    }
+
+    public static void WriteTables(MeterResult r, IAnsiConsole console, int top)
+    {
+        var t = r.Tally;
+        var totals = new Table().Title("Totals").AddColumns("events", "units", "minutes", "denied", "duplicates", "invalid lines");
+        totals.AddRow(N(t.Events), N(t.Units), N(t.Minutes), N(t.DeniedEvents), N(t.DuplicateEvents), N(r.Log.InvalidLines));
+        console.Write(totals);
+
+        var periods = new Table().Title("Periods").AddColumns("period", "included", "consumed", "overage", "units", "denied");
+        foreach (var p in t.Periods())
+        {
+            periods.AddRow(p.Period.ToString(), p.IncludedMinutes is { } i ? N(i) : "metered only", N(p.ConsumedMinutes), N(p.OverageMinutes), N(p.Units), N(p.DeniedEvents));
+        }
+        console.Write(periods);
+
+        var users = t.Users();
+        var userTable = new Table().Title($"Top users ({Math.Min(top, users.Count)} of {users.Count})").AddColumns("user", "units", "minutes", "denied");
+        foreach (var u in users.Take(top))
+        {
+            userTable.AddRow(Markup.Escape(r.Log.Users.NameOf(u.User)), N(u.Units), N(u.Minutes), N(u.DeniedEvents));
+        }
+        console.Write(userTable);
+
+        var apps = t.Apps();
+        var appTable = new Table().Title($"Top apps ({Math.Min(top, apps.Count)} of {apps.Count})").AddColumns("app", "units");
+        foreach (var a in apps.Take(top))
+        {
+            appTable.AddRow(Markup.Escape(r.Log.Apps.NameOf(a.App)), N(a.Units));
+        }
+        console.Write(appTable);
+    }
+
+    /// <summary>A key names its scope: <c>device:NAME</c> in device mode, <c>app:NAME</c> in app mode.</summary>
+    internal static string KeyName(MeterResult r, MeterKey key) => r.Options.Mode == CountingMode.Device
+        ? "device:" + (key.Scope == 0 ? "(default)" : r.Log.Devices.NameOf(key.Scope))
+        : "app:" + r.Log.Apps.NameOf(key.Scope);
+
+    /// <summary>UTC instants on the wire: ISO-8601 with <c>Z</c>, fractions only when there are any.</summary>
+    internal static string Iso(long ticks) => new DateTime(ticks, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+
+    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Csv(string value) =>
+        value.AsSpan().IndexOfAny(",\"\n\r") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,23 @@
+using Tally.Cli.EventLog;
+using Tally.Metering;
+
+namespace Tally.Cli;
+
+/// <summary>The result of metering a parsed log: the tally, the meter's final state and the names to print.</summary>
+internal sealed record MeterResult(ParsedLog Log, Meter Meter, UsageTally Tally, MeterOptions Options, int PackMinutes);
+
+internal static class MeterRun
+{
+    /// <summary>Replays <paramref name="log"/> in time order (R10) through one meter and folds every decision into a tally.</summary>
+    public static MeterResult Run(ParsedLog log, MeterOptions options, IUserDirectory? directory, bool keepUnits, int packMinutes = MeterOptions.DefaultPackMinutes)
+    {
+        var meter = new Meter(options, directory);
+        var tally = new UsageTally(options, keepUnits);
+        foreach (var e in log.InTimeOrder())
+        {
+            tally.CountEvent();
+            meter.Apply(e, tally);
+        }
+        return new MeterResult(log, meter, tally, options, packMinutes);
+    }
+}
