@@ -48,34 +48,6 @@ public sealed class ParsedLog
         Lines.Add(line);
     }
 
-    /// <summary>
-    /// R10: events in time order, ties in input order. Logs are nearly always written in order already, so the
-    /// check is a single pass and the sort only runs when needed.
-    /// </summary>
-    public MeterEvent[] InTimeOrder()
-    {
-        var events = Events.ToArray();
-        var sorted = true;
-        for (var i = 1; i < events.Length && sorted; i++)
-        {
-            sorted = events[i - 1].TimeTicks <= events[i].TimeTicks;
-        }
-        if (sorted)
-        {
-            return events;
-        }
-        var order = new (long Ticks, int Index)[events.Length];
-        for (var i = 0; i < events.Length; i++)
-        {
-            order[i] = (events[i].TimeTicks, i);
-        }
-        // (ticks, input index) is a total order, so this unstable sort yields the stable order R10 asks for.
-        Array.Sort(order);
-        var result = new MeterEvent[events.Length];
-        for (var i = 0; i < order.Length; i++)
-        {
-            result[i] = events[order[i].Index];
-        }
-        return result;
-    }
+    /// <summary>R10: events in time order, ties in input order.</summary>
+    public MeterEvent[] InTimeOrder() => EventOrder.InTimeOrder(Events);
 }

@@ -1,0 +1,103 @@
+namespace Tally.Metering.Tests;
+
+/// <summary>R4 and R12 at the edge: what a well-formed event is, and the words used to refuse one.</summary>
+public class ValidationTests
+{
+    private static EventError? Validate(string time, string user, string device, string app, string action, string id = "")
+    {
+        var fields = new EventFields(time, user, device, app, action, id);
+        return EventValidation.Validate(fields, timeRequired: true, new SymbolTable(), new SymbolTable(), new SymbolTable(), out _, out _);
+    }
+
+    [Theory]
+    [InlineData("2026-03-02T09:00:00Z")]
+    [InlineData("2026-03-02T09:00:00.123Z")]
+    [InlineData("2026-03-02T10:00:00+01:00")]
+    [InlineData("2026-03-02T04:00:00-05:00")]
+    [InlineData("2026-03-02T09:00:00.1234567+00:00")]
+    public void Time_WithOffset_IsAccepted(string time) => Assert.Null(Validate(time, "a", "", "x", "open-app"));
+
+    [Fact]
+    public void Time_FastAndGeneralParsers_Agree()
+    {
+        Assert.Equal(DateTimeOffset.Parse("2026-03-02T10:00:00.5+01:00", System.Globalization.CultureInfo.InvariantCulture),
+            EventValidation.ParseTime("2026-03-02T10:00:00.5+01:00"));
+        Assert.Equal(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), EventValidation.ParseTime("2026-03-02T09:00:00Z"));
+    }
+
+    [Theory]
+    [InlineData("2026-03-02T09:00:00", "time")]
+    [InlineData("2026-03-02 09:00", "time")]
+    [InlineData("yesterday", "time")]
+    [InlineData("2026-02-30T09:00:00Z", "time")]
+    [InlineData("2026-03-02T25:00:00Z", "time")]
+    [InlineData("", "time")]
+    public void Time_Bad_IsRejectedNamingTheField(string time, string field)
+    {
+        var error = Validate(time, "a", "", "x", "open-app");
+        Assert.NotNull(error);
+        Assert.Equal(field, error.Field);
+    }
+
+    [Fact]
+    public void Action_Unknown_IsRejected()
+    {
+        var error = Validate("2026-03-02T09:00:00Z", "a", "", "x", "dance");
+        Assert.Equal("action", error?.Field);
+        Assert.Contains("unknown action 'dance'", error?.Reason);
+    }
+
+    [Fact]
+    public void Action_WrongCase_IsUnknown() => Assert.Equal("action", Validate("2026-03-02T09:00:00Z", "a", "", "x", "Open-App")?.Field);
+
+    [Fact]
+    public void User_MissingForUserAction_IsRejected() => Assert.Equal("user", Validate("2026-03-02T09:00:00Z", "", "", "x", "select")?.Field);
+
+    [Fact]
+    public void User_NotNeededForScheduledReload() => Assert.Null(Validate("2026-03-02T09:00:00Z", "", "", "x", "scheduled-reload"));
+
+    [Theory]
+    [InlineData("open-app")]
+    [InlineData("close-app")]
+    [InlineData("scheduled-reload")]
+    [InlineData("create-sheet")]
+    public void App_MissingWhereRequired_IsRejected(string action) =>
+        Assert.Equal("app", Validate("2026-03-02T09:00:00Z", "a", "", "", action)?.Field);
+
+    [Theory]
+    [InlineData("heartbeat")]
+    [InlineData("logout")]
+    public void App_NotNeededForHeartbeatAndLogout(string action) => Assert.Null(Validate("2026-03-02T09:00:00Z", "a", "", "", action));
+
+    [Theory]
+    [InlineData("user")]
+    [InlineData("device")]
+    [InlineData("app")]
+    [InlineData("id")]
+    public void Field_Oversized_IsRejected(string field)
+    {
+        var big = new string('x', EventValidation.MaxFieldLength + 1);
+        var error = Validate("2026-03-02T09:00:00Z",
+            field == "user" ? big : "a", field == "device" ? big : "", field == "app" ? big : "x", "open-app", field == "id" ? big : "");
+        Assert.Equal(field, error?.Field);
+    }
+
+    [Fact]
+    public void Invalid_InternsNothing()
+    {
+        var users = new SymbolTable();
+        var fields = new EventFields("bad", "alice", "", "x", "open-app", "");
+        EventValidation.Validate(fields, timeRequired: true, users, new SymbolTable(), new SymbolTable(), out _, out _);
+        Assert.Equal(0, users.Count);
+    }
+
+    [Fact]
+    public void Actions_EveryWireNameRoundTrips()
+    {
+        foreach (var action in MeterActions.All)
+        {
+            Assert.True(MeterActions.TryParse(action.ToWire(), out var parsed));
+            Assert.Equal(action, parsed);
+        }
+    }
+}
