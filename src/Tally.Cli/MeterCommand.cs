@@ -24,6 +24,7 @@ internal static class MeterCommand
     private static readonly Option<string> Format = new("--format") { Description = "table, json or csv.", DefaultValueFactory = _ => "table" };
     private static readonly Option<bool> SkipInvalid = new("--skip-invalid") { Description = "Skip bad lines (still counted and reported) instead of failing." };
     private static readonly Option<bool> ListUnits = new("--list-units") { Description = "Include every unit in the output." };
+    private static readonly Option<bool> Timings = new("--timings") { Description = "Print how long reading, metering and writing took to stderr." };
     private static readonly Option<int> Top = new("--top") { Description = "Rows in the table format's top users and apps.", DefaultValueFactory = _ => 20 };
 
     public static Command Create()
@@ -31,7 +32,7 @@ internal static class MeterCommand
         var command = new Command("meter", "Meter an event log into six-minute units against a monthly pool and report usage.")
         {
             FileArgument, InputFormat, Mode, UnitMinutes, PoolMinutes, Packs, PackMinutes, Overage, TimeZone,
-            SessionTimeout, Format, SkipInvalid, ListUnits, Top,
+            SessionTimeout, Format, SkipInvalid, ListUnits, Top, Timings,
         };
         command.SetAction(Run);
         return command;
@@ -47,6 +48,7 @@ internal static class MeterCommand
             return 1;
         }
         var path = parse.GetValue(FileArgument)!;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         ParsedLog log;
         try
         {
@@ -80,8 +82,10 @@ internal static class MeterCommand
             }
         }
 
+        var readTime = clock.Elapsed;
         var listUnits = parse.GetValue(ListUnits);
         var result = MeterRun.Run(log, settings.Options, directory: null, keepUnits: listUnits, settings.PackMinutes);
+        var meterTime = clock.Elapsed;
         switch (settings.Format)
         {
             case "json":
@@ -94,6 +98,10 @@ internal static class MeterCommand
                 var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
                 MeterReportWriter.WriteTables(result, console, parse.GetValue(Top));
                 break;
+        }
+        if (parse.GetValue(Timings))
+        {
+            stderr.WriteLine($"timings: read {readTime.TotalSeconds:F3} s, meter {(meterTime - readTime).TotalSeconds:F3} s, write {(clock.Elapsed - meterTime).TotalSeconds:F3} s, events {log.Events.Count:N0}");
         }
         return 0;
     }
@@ -225,18 +233,17 @@ internal static class MeterCommand
         {
             return EventLogReader.Read(Console.In, format);
         }
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
-        var length = reader.BaseStream.Length;
+        var length = new FileInfo(path).Length;
         // A progress bar only helps a person watching a terminal; pipes and tests get clean stderr.
         if (!ReferenceEquals(stderr, Console.Error) || Console.IsErrorRedirected || length < (8 << 20))
         {
-            return EventLogReader.Read(reader, format);
+            return EventLogReader.ReadFile(path, format);
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         return console.Progress().AutoClear(true).Start(ctx =>
         {
             var task = ctx.AddTask("reading events", maxValue: length);
-            return EventLogReader.Read(reader, format, chars => task.Value = Math.Min(chars, length));
+            return EventLogReader.ReadFile(path, format, chars => task.Value = Math.Min(chars, length));
         });
     }
 

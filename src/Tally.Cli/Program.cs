@@ -5,5 +5,7 @@ using Tally.Cli;
 var root = new RootCommand("Tally: consumption-based capacity licensing. Meter engagement into six-minute units against monthly minute pools.")
 {
     MeterCommand.Create(),
+    GenerateCommand.Create(),
+    LicenseCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -31,12 +31,11 @@ public sealed class Meter
     private readonly Dictionary<int, UserState> _users = [];
     // App mode only: a key spans devices, so its running unit cannot live in one session.
     private readonly Dictionary<long, long> _appUnitEnds = [];
-    // app -> (session key -> order connected): reloads charge in connection order, which is a function of
+    // app -> its connections in the order they were made: reloads charge in that order, which is a function of
     // the time-ordered events and not of hash-table history.
-    private readonly Dictionary<int, Dictionary<long, long>> _connections = [];
+    private readonly Dictionary<int, AppConnections> _connections = [];
     private readonly HashSet<string> _acceptedIds = new(StringComparer.Ordinal);
     private readonly Dictionary<int, PoolState> _pools = [];
-    private readonly List<(long Order, long SessionKey)> _reloadScratch = [];
     private readonly HashSet<long> _reloadKeys = [];
     private PoolState? _currentPool;
     private long _connectionOrder;
@@ -147,20 +146,20 @@ public sealed class Meter
 
     private void ApplyReload<TSink>(in MeterEvent e, Period period, TSink sink) where TSink : IDecisionSink
     {
-        if (!_connections.TryGetValue(e.App, out var connected) || connected.Count == 0)
+        if (!_connections.TryGetValue(e.App, out var connections) || connections.Live == 0)
         {
             return; // R5: a reload of an app nobody is connected to costs nothing.
         }
-        _reloadScratch.Clear();
-        foreach (var (sessionKey, order) in connected)
-        {
-            _reloadScratch.Add((order, sessionKey));
-        }
-        _reloadScratch.Sort();
         _reloadKeys.Clear();
-        foreach (var (_, sessionKey) in _reloadScratch)
+        var entries = connections.Entries;
+        // Index loop: disconnecting an expired session below only marks entries dead, it never reorders them.
+        for (var i = 0; i < entries.Count; i++)
         {
-            var session = _sessions[sessionKey];
+            var (session, order) = entries[i];
+            if (session.OrderOf(e.App) != order)
+            {
+                continue; // closed, logged out or expired since; compaction removes it later
+            }
             if (Expired(session, e.TimeTicks))
             {
                 DisconnectAll(session);
@@ -179,6 +178,7 @@ public sealed class Meter
             var keyed = e with { User = session.User.Id, Device = session.Device };
             sink.Add(keyed, Consume(keyed, period, session.User, key, ref UnitEndFor(session, e.App)));
         }
+        connections.CompactIfSparse(e.App);
     }
 
     private Decision Consume(in MeterEvent e, Period period, UserState user, MeterKey key, ref long unitEnd)
@@ -288,21 +288,22 @@ public sealed class Meter
 
     private void Connect(Session session, int app)
     {
-        if (session.IsConnected(app))
+        if (session.OrderOf(app) >= 0)
         {
             return;
         }
-        session.AddApp(app);
-        ref var connected = ref CollectionsMarshal.GetValueRefOrAddDefault(_connections, app, out _);
-        connected ??= [];
-        connected[session.Key.Packed] = _connectionOrder++;
+        var order = _connectionOrder++;
+        session.AddApp(app, order);
+        ref var connections = ref CollectionsMarshal.GetValueRefOrAddDefault(_connections, app, out _);
+        connections ??= new AppConnections();
+        connections.Add(session, order);
     }
 
     private void Disconnect(Session session, int app)
     {
-        if (session.RemoveApp(app) && _connections.TryGetValue(app, out var connected))
+        if (session.RemoveApp(app))
         {
-            connected.Remove(session.Key.Packed);
+            Disconnected(app);
         }
     }
 
@@ -310,12 +311,43 @@ public sealed class Meter
     {
         for (var i = 0; i < session.AppCount; i++)
         {
-            if (_connections.TryGetValue(session.Apps[i], out var connected))
-            {
-                connected.Remove(session.Key.Packed);
-            }
+            Disconnected(session.Apps[i]);
         }
         session.ClearApps();
+    }
+
+    private void Disconnected(int app)
+    {
+        if (_connections.TryGetValue(app, out var connections))
+        {
+            connections.Live--;
+        }
+    }
+
+    /// <summary>
+    /// The connections to one app in the order they were made. Disconnecting only decrements <see cref="Live"/>:
+    /// an entry is live while its session still holds the app with the same order number, and dead entries are
+    /// dropped in bulk when they outnumber the live ones. That keeps connect and disconnect O(1) and reloads
+    /// free of sorting.
+    /// </summary>
+    private sealed class AppConnections
+    {
+        public List<(Session Session, long Order)> Entries { get; } = [];
+        public int Live;
+
+        public void Add(Session session, long order)
+        {
+            Entries.Add((session, order));
+            Live++;
+        }
+
+        public void CompactIfSparse(int app)
+        {
+            if (Entries.Count > 32 && Entries.Count > 2 * Live)
+            {
+                Entries.RemoveAll(entry => entry.Session.OrderOf(app) != entry.Order);
+            }
+        }
     }
 
     private sealed class ListSink : IDecisionSink
@@ -368,29 +400,34 @@ public sealed class Meter
         public long LastTicks;
         public long UnitEndTicks;
         public int[] Apps = [];
+        public long[] Orders = [];
         public int AppCount;
 
         public MeterKey Key => new(User.Id, Device);
 
-        public bool IsConnected(int app)
+        /// <summary>The order number of the connection to <paramref name="app"/>, or -1 when not connected.</summary>
+        public long OrderOf(int app)
         {
             for (var i = 0; i < AppCount; i++)
             {
                 if (Apps[i] == app)
                 {
-                    return true;
+                    return Orders[i];
                 }
             }
-            return false;
+            return -1;
         }
 
-        public void AddApp(int app)
+        public void AddApp(int app, long order)
         {
             if (AppCount == Apps.Length)
             {
-                Array.Resize(ref Apps, Math.Max(2, Apps.Length * 2));
+                var size = Math.Max(2, Apps.Length * 2);
+                Array.Resize(ref Apps, size);
+                Array.Resize(ref Orders, size);
             }
-            Apps[AppCount++] = app;
+            Apps[AppCount] = app;
+            Orders[AppCount++] = order;
         }
 
         public bool RemoveApp(int app)
@@ -399,7 +436,9 @@ public sealed class Meter
             {
                 if (Apps[i] == app)
                 {
-                    Apps[i] = Apps[--AppCount];
+                    AppCount--;
+                    Apps[i] = Apps[AppCount];
+                    Orders[i] = Orders[AppCount];
                     return true;
                 }
             }

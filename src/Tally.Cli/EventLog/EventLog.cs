@@ -48,6 +48,62 @@ public sealed class ParsedLog
         Lines.Add(line);
     }
 
+    /// <summary>Lines this log was read from (set by the chunked reader, which shifts line numbers when merging).</summary>
+    internal long LinesInChunk { get; set; }
+
+    internal void ShiftLines(long offset)
+    {
+        if (offset == 0)
+        {
+            return;
+        }
+        for (var i = 0; i < Lines.Count; i++)
+        {
+            Lines[i] += offset;
+        }
+        for (var i = 0; i < Errors.Count; i++)
+        {
+            Errors[i] = Errors[i] with { Line = Errors[i].Line + offset };
+        }
+    }
+
+    /// <summary>
+    /// Appends a later chunk: its names are interned into this log's tables (few, so cheap) and its events rewritten
+    /// with this log's ids; line numbers move by <paramref name="lineOffset"/>. Errors stay in file order.
+    /// </summary>
+    internal void Append(ParsedLog later, long lineOffset)
+    {
+        var users = Remap(later.Users, Users);
+        var devices = Remap(later.Devices, Devices);
+        var apps = Remap(later.Apps, Apps);
+        Events.EnsureCapacity(Events.Count + later.Events.Count);
+        Lines.EnsureCapacity(Lines.Count + later.Lines.Count);
+        for (var i = 0; i < later.Events.Count; i++)
+        {
+            var e = later.Events[i];
+            Events.Add(e with { User = users[e.User], Device = devices[e.Device], App = apps[e.App] });
+            Lines.Add(later.Lines[i] + lineOffset);
+        }
+        foreach (var error in later.Errors)
+        {
+            if (Errors.Count < MaxErrorsKept)
+            {
+                Errors.Add(error with { Line = error.Line + lineOffset });
+            }
+        }
+        InvalidLines += later.InvalidLines;
+    }
+
+    private static int[] Remap(SymbolTable from, SymbolTable into)
+    {
+        var map = new int[from.Count + 1];
+        for (var id = 1; id <= from.Count; id++)
+        {
+            map[id] = into.Intern(from.NameOf(id));
+        }
+        return map;
+    }
+
     /// <summary>R10: events in time order, ties in input order.</summary>
     public MeterEvent[] InTimeOrder() => EventOrder.InTimeOrder(Events);
 }

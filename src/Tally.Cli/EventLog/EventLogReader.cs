@@ -22,6 +22,171 @@ public static class EventLogReader
         _ => null,
     };
 
+    /// <summary>Below this size a file is read on one thread: splitting would cost more than it saves.</summary>
+    public const long ParallelThreshold = 8 << 20;
+
+    /// <summary>
+    /// Reads a file. A large one is cut at line boundaries into one chunk per core, the chunks are parsed in
+    /// parallel, each into its own symbol tables, and the results are merged in file order, so the outcome (events,
+    /// names, line numbers, errors) is exactly that of reading it in one go.
+    /// </summary>
+    public static ParsedLog ReadFile(string path, LogFormat format, Action<long>? progress = null, int? chunks = null)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        var length = file.Length;
+        var parts = Math.Max(1, chunks ?? (length < ParallelThreshold ? 1 : Environment.ProcessorCount));
+        long bodyStart = 0;
+        CsvColumns? columns = null;
+        var first = new ParsedLog();
+        if (format == LogFormat.Csv)
+        {
+            var header = ReadFirstLine(file, out bodyStart);
+            if (ReadHeader(header, first) is not { } found)
+            {
+                return first;
+            }
+            columns = found;
+        }
+        var bounds = ChunkBounds(file, bodyStart, length, parts);
+        var logs = new ParsedLog[bounds.Count - 1];
+        logs[0] = first;
+        for (var i = 1; i < logs.Length; i++)
+        {
+            logs[i] = new ParsedLog();
+        }
+        long done = 0;
+        Parallel.For(0, logs.Length, new ParallelOptions { MaxDegreeOfParallelism = logs.Length }, i =>
+        {
+            using var chunk = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
+            chunk.Position = bounds[i];
+            using var reader = new StreamReader(new ChunkStream(chunk, bounds[i + 1] - bounds[i]), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: i == 0);
+            long last = 0;
+            Action<long>? report = progress is null ? null : chars =>
+            {
+                progress(Interlocked.Add(ref done, chars - last));
+                last = chars;
+            };
+            // Line numbers are local to the chunk here (first line 1) and shifted when merged.
+            if (columns is not null)
+            {
+                ReadCsvBody(reader, columns, logs[i], firstLine: 1, 0, report);
+            }
+            else
+            {
+                ReadJsonLinesBody(reader, logs[i], firstLine: 1, 0, report);
+            }
+            logs[i].LinesInChunk = CountLines(path, bounds[i], bounds[i + 1]);
+        });
+        long lineOffset = format == LogFormat.Csv ? 1 : 0; // the header is line 1
+        var merged = logs[0];
+        merged.ShiftLines(lineOffset);
+        lineOffset += logs[0].LinesInChunk;
+        for (var i = 1; i < logs.Length; i++)
+        {
+            merged.Append(logs[i], lineOffset);
+            lineOffset += logs[i].LinesInChunk;
+        }
+        return merged;
+    }
+
+    private static string? ReadFirstLine(FileStream file, out long bodyStart)
+    {
+        var bytes = new List<byte>();
+        int b;
+        while ((b = file.ReadByte()) >= 0 && b != '\n')
+        {
+            bytes.Add((byte)b);
+        }
+        bodyStart = file.Position;
+        if (b < 0 && bytes.Count == 0)
+        {
+            return null;
+        }
+        return System.Text.Encoding.UTF8.GetString([.. bytes]).TrimEnd('\r');
+    }
+
+    /// <summary>Offsets that cut [start, end) into about <paramref name="parts"/> pieces, each starting just after a newline.</summary>
+    private static List<long> ChunkBounds(FileStream file, long start, long end, int parts)
+    {
+        var bounds = new List<long> { start };
+        for (var i = 1; i < parts; i++)
+        {
+            var target = start + ((end - start) * i / parts);
+            if (target <= bounds[^1])
+            {
+                continue;
+            }
+            file.Position = target;
+            int b;
+            while ((b = file.ReadByte()) >= 0 && b != '\n')
+            {
+            }
+            var cut = file.Position;
+            if (b >= 0 && cut < end && cut > bounds[^1])
+            {
+                bounds.Add(cut);
+            }
+        }
+        bounds.Add(end);
+        return bounds;
+    }
+
+    /// <summary>Newlines in [start, end), plus one for a last line without its newline.</summary>
+    private static long CountLines(string path, long start, long end)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        file.Position = start;
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        long lines = 0;
+        var remaining = end - start;
+        var lastByte = (byte)'\n';
+        while (remaining > 0)
+        {
+            var read = file.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
+            if (read <= 0)
+            {
+                break;
+            }
+            lines += buffer.AsSpan(0, read).Count((byte)'\n');
+            lastByte = buffer[read - 1];
+            remaining -= read;
+        }
+        ArrayPool<byte>.Shared.Return(buffer);
+        return lines + (lastByte == '\n' ? 0 : 1);
+    }
+
+    /// <summary>A read-only window of <paramref name="length"/> bytes over a stream, from its current position.</summary>
+    private sealed class ChunkStream(Stream inner, long length) : Stream
+    {
+        private readonly long _length = length;
+        private long _remaining = length;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => _length;
+        public override long Position { get => _length - _remaining; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_remaining <= 0)
+            {
+                return 0;
+            }
+            var read = inner.Read(buffer, offset, (int)Math.Min(count, _remaining));
+            _remaining -= read;
+            return read;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>Reads every line; <paramref name="progress"/> hears the characters read so far now and then (for a progress bar).</summary>
     public static ParsedLog Read(TextReader reader, LogFormat format, Action<long>? progress = null) =>
         format == LogFormat.Csv ? ReadCsv(reader, progress) : ReadJsonLines(reader, progress);
@@ -30,10 +195,23 @@ public static class EventLogReader
     {
         var log = new ParsedLog();
         var header = reader.ReadLine();
+        if (ReadHeader(header, log) is not { } columns)
+        {
+            return log;
+        }
+        ReadCsvBody(reader, columns, log, firstLine: 2, header!.Length + 1, progress);
+        return log;
+    }
+
+    /// <summary>The CSV header: which column holds each field, and how many there are. Null (and a line-1 error) when unusable.</summary>
+    private sealed record CsvColumns(int[] Index, int Count);
+
+    private static CsvColumns? ReadHeader(string? header, ParsedLog log)
+    {
         if (header is null)
         {
             log.Reject(1, "the file is empty; expected a header such as time,user,device,app,action,id");
-            return log;
+            return null;
         }
         header = header.TrimStart('\uFEFF');
         var columns = new int[FieldNames.Length];
@@ -42,7 +220,7 @@ public static class EventLogReader
         if (SplitCsv(header, headerFields) is { } headerError)
         {
             log.Reject(1, $"header: {headerError}");
-            return log;
+            return null;
         }
         for (var c = 0; c < headerFields.Count; c++)
         {
@@ -54,7 +232,7 @@ public static class EventLogReader
             if (columns[index] >= 0)
             {
                 log.Reject(1, $"header: column '{FieldNames[index]}' appears twice");
-                return log;
+                return null;
             }
             columns[index] = c;
         }
@@ -62,13 +240,18 @@ public static class EventLogReader
         if (missing.Count > 0)
         {
             log.Reject(1, $"header: missing column {string.Join(" and ", missing.Select(m => $"'{m}'"))}; found: {header}");
-            return log;
+            return null;
         }
+        return new CsvColumns(columns, headerFields.Count);
+    }
 
-        var fields = new List<string>(headerFields.Count);
-        var ranges = new Range[headerFields.Count + 1];
-        long lineNumber = 1;
-        long chars = header.Length + 1;
+    private static void ReadCsvBody(TextReader reader, CsvColumns header, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
+    {
+        var columns = header.Index;
+        var fields = new List<string>(header.Count);
+        var ranges = new Range[header.Count + 1];
+        var lineNumber = firstLine - 1;
+        var chars = charsBefore;
         string? line;
         while ((line = reader.ReadLine()) is not null)
         {
@@ -83,7 +266,6 @@ public static class EventLogReader
                 continue; // blank lines carry no event; they are neither events nor errors
             }
             var span = line.AsSpan();
-            int count;
             if (span.Contains('"'))
             {
                 // Quoted fields are rare; take the careful path only for them.
@@ -92,26 +274,24 @@ public static class EventLogReader
                     log.Reject(lineNumber, quoteError);
                     continue;
                 }
-                if (fields.Count != headerFields.Count)
+                if (fields.Count != header.Count)
                 {
-                    log.Reject(lineNumber, $"expected {headerFields.Count} fields as in the header, found {fields.Count}");
+                    log.Reject(lineNumber, $"expected {header.Count} fields as in the header, found {fields.Count}");
                     continue;
                 }
                 AcceptFields(log, lineNumber, Field(fields, columns[0]), Field(fields, columns[1]), Field(fields, columns[2]),
                     Field(fields, columns[3]), Field(fields, columns[4]), Field(fields, columns[5]));
                 continue;
             }
-            count = span.Split(ranges, ',');
-            if (count != headerFields.Count)
+            if (span.Split(ranges, ',') != header.Count)
             {
-                log.Reject(lineNumber, $"expected {headerFields.Count} fields as in the header, found {span.Count(',') + 1}");
+                log.Reject(lineNumber, $"expected {header.Count} fields as in the header, found {span.Count(',') + 1}");
                 continue;
             }
             AcceptFields(log, lineNumber, Field(span, ranges, columns[0]), Field(span, ranges, columns[1]), Field(span, ranges, columns[2]),
                 Field(span, ranges, columns[3]), Field(span, ranges, columns[4]), Field(span, ranges, columns[5]));
         }
         progress?.Invoke(chars);
-        return log;
     }
 
     private static ReadOnlySpan<char> Field(ReadOnlySpan<char> line, Range[] ranges, int column) =>
@@ -191,8 +371,14 @@ public static class EventLogReader
     private static ParsedLog ReadJsonLines(TextReader reader, Action<long>? progress)
     {
         var log = new ParsedLog();
-        long lineNumber = 0;
-        long chars = 0;
+        ReadJsonLinesBody(reader, log, firstLine: 1, charsBefore: 0, progress);
+        return log;
+    }
+
+    private static void ReadJsonLinesBody(TextReader reader, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
+    {
+        var lineNumber = firstLine - 1;
+        var chars = charsBefore;
         var buffer = ArrayPool<byte>.Shared.Rent(4096);
         var values = new string?[FieldNames.Length];
         try
@@ -230,7 +416,6 @@ public static class EventLogReader
             ArrayPool<byte>.Shared.Return(buffer);
         }
         progress?.Invoke(chars);
-        return log;
     }
 
     /// <summary>One JSON object per line; known fields must be strings (or null), unknown fields are ignored.</summary>

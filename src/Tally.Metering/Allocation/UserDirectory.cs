@@ -15,6 +15,7 @@ namespace Tally.Metering;
 /// rules (eligibility when capacity is limited to groups, and group caps) apply to anonymous users too.
 /// Seats are handed out in the order users are resolved; the meter resolves in event order, so the outcome is a
 /// function of the events. Resolving the same user again returns the same terms and takes no second seat.
+/// Like the meter it serves, an instance is used by one thread at a time: give each meter its own directory.
 /// </remarks>
 public sealed class UserDirectory : IUserDirectory
 {
