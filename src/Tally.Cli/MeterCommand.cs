@@ -2,13 +2,14 @@ using System.CommandLine;
 using System.Text;
 using Spectre.Console;
 using Tally.Cli.EventLog;
+using Tally.Licensing;
 using Tally.Metering;
 
 namespace Tally.Cli;
 
 internal static class MeterCommand
 {
-    /// <summary>Exit code for bad input lines (R12); option errors exit 1.</summary>
+    /// <summary>Exit code for bad lines in the event log (R12). Options, the license and the users file exit 1.</summary>
     public const int BadInputExitCode = 2;
 
     private static readonly Argument<string> FileArgument = new("FILE") { Description = "Events as CSV (.csv) or JSON Lines (.jsonl, .ndjson); '-' reads standard input." };
@@ -24,6 +25,9 @@ internal static class MeterCommand
     private static readonly Option<string> Format = new("--format") { Description = "table, json or csv.", DefaultValueFactory = _ => "table" };
     private static readonly Option<bool> SkipInvalid = new("--skip-invalid") { Description = "Skip bad lines (still counted and reported) instead of failing." };
     private static readonly Option<bool> ListUnits = new("--list-units") { Description = "Include every unit in the output." };
+    private static readonly Option<string?> License = new("--license") { Description = "A signed license key file: the pool, overage, mode, unit, time zone and seats come from it." };
+    private static readonly Option<string?> PublicKey = new("--public-key") { Description = "The vendor's public key (PEM) that verifies --license." };
+    private static readonly Option<string?> Users = new("--users") { Description = "Allocations, groups and caps: CSV user,allocation,groups,capMinutes (see docs/licensing.md)." };
     private static readonly Option<bool> Timings = new("--timings") { Description = "Print how long reading, metering and writing took to stderr." };
     private static readonly Option<int> Top = new("--top") { Description = "Rows in the table format's top users and apps.", DefaultValueFactory = _ => 20 };
 
@@ -32,7 +36,7 @@ internal static class MeterCommand
         var command = new Command("meter", "Meter an event log into six-minute units against a monthly pool and report usage.")
         {
             FileArgument, InputFormat, Mode, UnitMinutes, PoolMinutes, Packs, PackMinutes, Overage, TimeZone,
-            SessionTimeout, Format, SkipInvalid, ListUnits, Top, Timings,
+            SessionTimeout, Format, SkipInvalid, ListUnits, Top, License, PublicKey, Users, Timings,
         };
         command.SetAction(Run);
         return command;
@@ -83,8 +87,27 @@ internal static class MeterCommand
         }
 
         var readTime = clock.Elapsed;
+        UserDirectory? directory = null;
+        if (settings.Plan is not null || settings.License is not null)
+        {
+            var seats = settings.License?.ToSeatLicense() ?? SeatLicense.Unlimited;
+            var created = UserDirectory.Create(settings.Plan ?? AllocationPlan.Empty, seats, log.Users);
+            if (!created.IsValid)
+            {
+                foreach (var error in created.Errors)
+                {
+                    stderr.WriteLine($"tally meter: allocation: {error}");
+                }
+                return 1;
+            }
+            directory = created.Directory;
+        }
         var listUnits = parse.GetValue(ListUnits);
-        var result = MeterRun.Run(log, settings.Options, directory: null, keepUnits: listUnits, settings.PackMinutes);
+        var result = MeterRun.Run(log, settings.Options, directory, keepUnits: listUnits, settings.PackMinutes) with
+        {
+            License = settings.License,
+            Directory = directory,
+        };
         var meterTime = clock.Elapsed;
         switch (settings.Format)
         {
@@ -124,7 +147,12 @@ internal static class MeterCommand
         stdout.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 
-    private sealed record Settings(MeterOptions Options, LogFormat InputFormat, string Format, int PackMinutes);
+    private sealed record Settings(MeterOptions Options, LogFormat InputFormat, string Format, int PackMinutes)
+    {
+        public LicenseTerms? License { get; init; }
+
+        public AllocationPlan? Plan { get; init; }
+    }
 
     private static string? BuildSettings(ParseResult parse, out Settings settings)
     {
@@ -224,6 +252,79 @@ internal static class MeterCommand
             return invalid;
         }
         settings = new Settings(options, format, output, packMinutes);
+        return ApplyLicense(parse, ref settings) ?? ReadUsers(parse, ref settings);
+    }
+
+    /// <summary>
+    /// With <c>--license</c>, the verified terms replace the pool options. Only the signature is checked here, not
+    /// today's date: a log is replayed at its own times, and events outside the validity window are denied
+    /// <c>license-expired</c> one by one.
+    /// </summary>
+    private static string? ApplyLicense(ParseResult parse, ref Settings settings)
+    {
+        var licensePath = parse.GetValue(License);
+        var publicKeyPath = parse.GetValue(PublicKey);
+        if (licensePath is null)
+        {
+            return publicKeyPath is null ? null : "--public-key is only used with --license";
+        }
+        if (publicKeyPath is null)
+        {
+            return "--license needs --public-key: a license is only used once its signature is verified";
+        }
+        var conflicting = new Option[] { PoolMinutes, Packs, PackMinutes, Overage, Mode, UnitMinutes, TimeZone }
+            .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (conflicting.Count > 0)
+        {
+            return $"the license sets the pool, overage, mode, unit and time zone; drop {string.Join(", ", conflicting)}";
+        }
+        try
+        {
+            using var publicKey = SigningKeys.ImportPublicKey(File.ReadAllText(publicKeyPath), out var keyError);
+            if (publicKey is null)
+            {
+                return $"--public-key: cannot use {publicKeyPath}: {keyError}";
+            }
+            var verification = new LicenseVerifier(publicKey).VerifyAuthentic(LicenseFiles.ReadKey(licensePath));
+            if (verification.Terms is not { } terms)
+            {
+                return $"license rejected ({verification})";
+            }
+            settings = settings with
+            {
+                Options = terms.ToMeterOptions() with { SessionTimeoutMinutes = settings.Options.SessionTimeoutMinutes },
+                PackMinutes = terms.PackMinutes,
+                License = terms,
+            };
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"cannot read the license or public key: {ex.Message}";
+        }
+    }
+
+    private static string? ReadUsers(ParseResult parse, ref Settings settings)
+    {
+        if (parse.GetValue(Users) is not { } path)
+        {
+            return null;
+        }
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"--users: cannot read '{path}': {ex.Message}";
+        }
+        var parsed = UsersFile.Parse(text);
+        if (parsed.Plan is null)
+        {
+            return string.Join(Environment.NewLine, parsed.Errors.Select(e => $"--users {path}: {e}"));
+        }
+        settings = settings with { Plan = parsed.Plan };
         return null;
     }
 

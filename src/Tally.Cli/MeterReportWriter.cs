@@ -66,14 +66,72 @@ internal static class MeterReportWriter
         }
         w.WriteEndArray();
 
+        if (r.License is { } license)
+        {
+            w.WriteStartObject("license");
+            w.WriteString("licenseId", license.LicenseId);
+            w.WriteString("customer", license.Customer);
+            w.WriteBoolean("verified", true);
+            w.WriteString("validFrom", Iso(license.ValidFrom.UtcTicks));
+            w.WriteString("validTo", Iso(license.ValidTo.UtcTicks));
+            w.WriteNumber("packs", license.Packs);
+            w.WriteNumber("packMinutes", license.PackMinutes);
+            w.WriteNumber("professionalSeats", license.ProfessionalSeats);
+            w.WriteNumber("analyzerSeats", license.AnalyzerSeats);
+            w.WriteBoolean("anonymousCapacity", license.AnonymousCapacity);
+            w.WriteEndObject();
+        }
+
+        var users = t.Users();
+        if (r.Directory is { } directory)
+        {
+            // Per allocation: who drew what. Seats in use are those the directory handed out or the file assigned.
+            w.WriteStartArray("allocations");
+            foreach (var group in users.GroupBy(u => AllocationOf(r, u.User)).OrderBy(g => g.Key))
+            {
+                w.WriteStartObject();
+                w.WriteString("allocation", group.Key.ToWire());
+                w.WriteNumber("users", group.Count());
+                w.WriteNumber("units", group.Sum(u => u.Units));
+                w.WriteNumber("minutes", group.Sum(u => u.Minutes));
+                w.WriteNumber("deniedEvents", group.Sum(u => u.DeniedEvents));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("seats");
+            w.WriteStartObject("professional");
+            w.WriteNumber("licensed", directory.License.ProfessionalSeats);
+            w.WriteNumber("used", directory.ProfessionalSeatsUsed);
+            w.WriteEndObject();
+            w.WriteStartObject("analyzer");
+            w.WriteNumber("licensed", directory.License.AnalyzerSeats);
+            w.WriteNumber("used", directory.AnalyzerSeatsUsed);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
         w.WriteStartArray("users");
-        foreach (var u in t.Users())
+        foreach (var u in users)
         {
             w.WriteStartObject();
             w.WriteString("user", r.Log.Users.NameOf(u.User));
             w.WriteNumber("units", u.Units);
             w.WriteNumber("minutes", u.Minutes);
             w.WriteNumber("deniedEvents", u.DeniedEvents);
+            if (r.Directory is not null)
+            {
+                var terms = r.Meter.TermsOf(u.User);
+                w.WriteString("allocation", (terms?.Allocation ?? Allocation.None).ToWire());
+                if (terms?.CapMinutes is { } cap)
+                {
+                    w.WriteNumber("capMinutes", cap);
+                    w.WriteNumber("capRemainingMinutes", Math.Max(0, cap - r.Meter.UserMinutes(u.User, LatestPeriod(r))));
+                }
+                else
+                {
+                    w.WriteNull("capMinutes");
+                }
+            }
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -166,6 +224,11 @@ internal static class MeterReportWriter
         }
         console.Write(appTable);
     }
+
+    private static Allocation AllocationOf(MeterResult r, int user) => r.Meter.TermsOf(user)?.Allocation ?? Allocation.None;
+
+    /// <summary>Caps are monthly; the remaining minutes shown are those of the latest period in the log.</summary>
+    private static Period LatestPeriod(MeterResult r) => r.Meter.Calendar.PeriodOf(r.Meter.LastTicks);
 
     /// <summary>A key names its scope: <c>device:NAME</c> in device mode, <c>app:NAME</c> in app mode.</summary>
     internal static string KeyName(MeterResult r, MeterKey key) => r.Options.Mode == CountingMode.Device

@@ -1,10 +1,18 @@
 using Tally.Cli.EventLog;
+using Tally.Licensing;
 using Tally.Metering;
 
 namespace Tally.Cli;
 
 /// <summary>The result of metering a parsed log: the tally, the meter's final state and the names to print.</summary>
-internal sealed record MeterResult(ParsedLog Log, Meter Meter, UsageTally Tally, MeterOptions Options, int PackMinutes);
+internal sealed record MeterResult(ParsedLog Log, Meter Meter, UsageTally Tally, MeterOptions Options, int PackMinutes)
+{
+    /// <summary>The verified license the run was metered under, if any.</summary>
+    public LicenseTerms? License { get; init; }
+
+    /// <summary>The R9 directory, when a license or users file was given.</summary>
+    public UserDirectory? Directory { get; init; }
+}
 
 internal static class MeterRun
 {

@@ -13,6 +13,17 @@ public enum Allocation : byte
     None,
 }
 
+public static class AllocationNames
+{
+    public static string ToWire(this Allocation allocation) => allocation switch
+    {
+        Allocation.Capacity => "capacity",
+        Allocation.Professional => "professional",
+        Allocation.Analyzer => "analyzer",
+        _ => "none",
+    };
+}
+
 /// <summary>What the meter needs to know about a user: their allocation and monthly cap (R9).</summary>
 /// <param name="Allocation">Seat, capacity or none.</param>
 /// <param name="CapMinutes">Monthly minute cap for a capacity user, or null for no cap.</param>

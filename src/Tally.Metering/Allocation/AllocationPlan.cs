@@ -51,6 +51,9 @@ public readonly record struct SeatLicense(int ProfessionalSeats, int AnalyzerSea
 {
     /// <summary>No seats, anonymous users refused: everyone who is eligible draws capacity.</summary>
     public static SeatLicense CapacityOnly => new(0, 0, false);
+
+    /// <summary>No license to enforce (metering a log without one): any number of seats, anonymous users allowed.</summary>
+    public static SeatLicense Unlimited => new(int.MaxValue, int.MaxValue, true);
 }
 
 /// <summary>One reason a plan cannot be used with a license; <see cref="User"/> is null for plan-wide problems.</summary>
