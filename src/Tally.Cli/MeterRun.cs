@@ -21,11 +21,7 @@ internal static class MeterRun
     {
         var meter = new Meter(options, directory);
         var tally = new UsageTally(options, keepUnits);
-        foreach (var e in log.InTimeOrder())
-        {
-            tally.CountEvent();
-            meter.Apply(e, tally);
-        }
+        Replay.Run(log.Events, meter, tally, tally.CountEvent);
         return new MeterResult(log, meter, tally, options, packMinutes);
     }
 }

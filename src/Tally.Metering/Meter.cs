@@ -70,7 +70,7 @@ public sealed class Meter
     {
         if (e.Id is not null && !_acceptedIds.Add(e.Id))
         {
-            sink.Add(e, new Decision(DecisionKind.Duplicate, DenyReason.None, e.Action, e.User, e.App, MeterKey.None, Calendar.PeriodOf(e.TimeTicks), 0, 0, 0, 0));
+            ApplyDuplicate(e, sink);
             return;
         }
         if (e.TimeTicks < LastTicks)
@@ -117,6 +117,13 @@ public sealed class Meter
         }
         sink.Add(e, decision);
     }
+
+    /// <summary>
+    /// Reports <paramref name="e"/> as a duplicate without looking at it further: for replays that found duplicates
+    /// in bulk (<see cref="Replay"/>). Nothing in the meter changes.
+    /// </summary>
+    public void ApplyDuplicate<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink =>
+        sink.Add(e, new Decision(DecisionKind.Duplicate, DenyReason.None, e.Action, e.User, e.App, MeterKey.None, Calendar.PeriodOf(e.TimeTicks), 0, 0, 0, 0));
 
     /// <summary>Convenience for callers that want the decisions as a list (tests, tools). Allocates.</summary>
     public IReadOnlyList<Decision> Apply(in MeterEvent e)

@@ -88,6 +88,29 @@ public class LawTests
     }
 
     [Fact]
+    public void Replay_WithBulkDuplicateMarking_EqualsApplyingOneByOne()
+    {
+        Gen.Select(Events, Options, Gen.Int).Sample((events, options, seed) =>
+        {
+            var random = new Random(seed);
+            // Duplicates at other times too: the first in replay order wins, whatever came first in the input.
+            var input = events.Concat(events.Where(_ => random.Next(3) == 0).Select(e => e with { TimeTicks = e.TimeTicks + random.Next(-3, 4) * TimeSpan.TicksPerMinute })).ToArray();
+            random.Shuffle(input);
+            var oneByOne = Run(options, input).Select(d => d.Decision).ToList();
+            var sink = new Collect();
+            Replay.Run(input, new Meter(options), sink);
+            Assert.Equal(oneByOne, sink.Decisions);
+        });
+    }
+
+    private sealed class Collect : IDecisionSink
+    {
+        public List<Decision> Decisions { get; } = [];
+
+        public void Add(in MeterEvent e, in Decision decision) => Decisions.Add(decision);
+    }
+
+    [Fact]
     public void Consumed_NeverExceedsLimit()
     {
         Gen.Select(Events, Options).Sample((events, options) =>

@@ -103,7 +103,4 @@ public sealed class ParsedLog
         }
         return map;
     }
-
-    /// <summary>R10: events in time order, ties in input order.</summary>
-    public MeterEvent[] InTimeOrder() => EventOrder.InTimeOrder(Events);
 }
