@@ -251,25 +251,22 @@ public static class EventLogReader
         var fields = new List<string>(header.Count);
         var ranges = new Range[header.Count + 1];
         var lineNumber = firstLine - 1;
-        var chars = charsBefore;
-        string? line;
-        while ((line = reader.ReadLine()) is not null)
+        var lines = new LineReader(reader);
+        while (lines.TryReadLine(out var span))
         {
             lineNumber++;
-            chars += line.Length + 1;
             if ((lineNumber & 0xFFFF) == 0)
             {
-                progress?.Invoke(chars);
+                progress?.Invoke(charsBefore + lines.Consumed);
             }
-            if (string.IsNullOrWhiteSpace(line))
+            if (span.IsWhiteSpace())
             {
                 continue; // blank lines carry no event; they are neither events nor errors
             }
-            var span = line.AsSpan();
             if (span.Contains('"'))
             {
                 // Quoted fields are rare; take the careful path only for them.
-                if (SplitCsv(line, fields) is { } quoteError)
+                if (SplitCsv(span.ToString(), fields) is { } quoteError)
                 {
                     log.Reject(lineNumber, quoteError);
                     continue;
@@ -291,7 +288,7 @@ public static class EventLogReader
             AcceptFields(log, lineNumber, Field(span, ranges, columns[0]), Field(span, ranges, columns[1]), Field(span, ranges, columns[2]),
                 Field(span, ranges, columns[3]), Field(span, ranges, columns[4]), Field(span, ranges, columns[5]));
         }
-        progress?.Invoke(chars);
+        progress?.Invoke(charsBefore + lines.Consumed);
     }
 
     private static ReadOnlySpan<char> Field(ReadOnlySpan<char> line, Range[] ranges, int column) =>
