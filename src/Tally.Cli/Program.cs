@@ -7,5 +7,6 @@ var root = new RootCommand("Tally: consumption-based capacity licensing. Meter e
     MeterCommand.Create(),
     GenerateCommand.Create(),
     LicenseCommand.Create(),
+    ServeCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

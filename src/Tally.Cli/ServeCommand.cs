@@ -1,0 +1,59 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Tally.Server;
+
+namespace Tally.Cli;
+
+/// <summary><c>tally serve</c>: the multi-tenant metering server (ASP.NET Core) on a SQLite ledger.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string?>("--data") { Description = "Folder for the SQLite ledger (tally.db); created when missing. Default: ./data (or Tally:Data from configuration)." };
+        var publicKey = new Option<string?>("--public-key") { Description = "PEM file with the vendor's public key, used to verify licenses installed with PUT /api/v1/license." };
+        var synchronous = new Option<string?>("--synchronous")
+        {
+            Description = "SQLite durability: Normal (default) survives a process crash (kill -9); Full also survives power loss, at an fsync per commit.",
+        };
+        synchronous.AcceptOnlyFromAmong("Normal", "Full", "normal", "full");
+        var command = new Command("serve", "Run the Tally server. ASP.NET Core flags such as --urls http://0.0.0.0:5000 pass through; the bootstrap admin key comes from TALLY_ADMIN_KEY or is generated and printed once.")
+        {
+            data, publicKey, synchronous,
+        };
+        // --urls and other host settings (--Logging:LogLevel:Default=Warning, ...) go straight to ASP.NET configuration.
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var args = new List<string>();
+            // Only flags given on the command line are passed, so appsettings.json and Tally__* variables still apply otherwise.
+            foreach (var (option, name) in new[] { (data, "--data"), (publicKey, "--public-key"), (synchronous, "--synchronous") })
+            {
+                if (parse.GetValue(option) is { } value)
+                {
+                    args.Add(name);
+                    args.Add(value);
+                }
+            }
+            args.AddRange(parse.UnmatchedTokens);
+            try
+            {
+                await using var app = TallyServer.Build([.. args]);
+                await app.StartAsync(cancellation);
+                // Ctrl+C / SIGTERM: the host stops gracefully; the writer loops drain and commit before exit.
+                await app.WaitForShutdownAsync(cancellation);
+                return 0;
+            }
+            catch (OptionsValidationException e)
+            {
+                await Console.Error.WriteLineAsync("tally serve: invalid configuration:");
+                foreach (var failure in e.Failures)
+                {
+                    await Console.Error.WriteLineAsync("  " + failure);
+                }
+                return 2;
+            }
+        });
+        return command;
+    }
+}

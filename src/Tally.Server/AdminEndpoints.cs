@@ -1,0 +1,204 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+using Tally.Licensing;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+public sealed record CreateTenantRequest(string? Id, string? Name);
+
+public sealed record CreateKeyRequest(string? Role);
+
+public sealed record LicenseRequest(string? Key);
+
+/// <summary>Tenants and keys (bootstrap key), and each tenant's keys, license and allocation plan (tenant admin).</summary>
+public static partial class AdminEndpoints
+{
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex TenantId();
+
+    public static RouteGroupBuilder MapTenants(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/tenants").RequireRole(ApiRole.Bootstrap).WithTags("Tenants").ProducesProblem(401).ProducesProblem(403);
+        group.MapPost("", async (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        {
+            var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(http, options.Value.MaxBodyBytes);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (body!.Id is null || !TenantId().IsMatch(body.Id))
+            {
+                return Problems.BadRequest("id: 1 to 64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit.");
+            }
+            var name = string.IsNullOrWhiteSpace(body.Name) ? body.Id : body.Name;
+            if (name.Length > 256)
+            {
+                return Problems.BadRequest("name: at most 256 characters.");
+            }
+            if (!store.CreateTenant(new TenantRecord(body.Id, name, time.GetUtcNow())))
+            {
+                return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"Tenant '{body.Id}' already exists.");
+            }
+            _ = tenants.Writer(body.Id);
+            return TypedResults.Created($"/api/v1/tenants/{body.Id}", new { id = body.Id, name });
+        }).Accepts<CreateTenantRequest>("application/json").ProducesProblem(400).ProducesProblem(409).WithSummary("Create a tenant (bootstrap key).");
+        group.MapGet("", (ILedgerStore store) => TypedResults.Ok(store.Tenants().Select(t => new { t.Id, t.Name, t.Created })));
+        group.MapPost("/{id}/api-keys", async (string id, HttpContext http, ILedgerStore store, ApiKeys keys, IOptions<TallyOptions> options) =>
+        {
+            if (store.GetTenant(id) is null)
+            {
+                return Problems.NotFound($"No tenant '{id}'.");
+            }
+            return await IssueKey(http, keys, id, options.Value.MaxBodyBytes);
+        }).Accepts<CreateKeyRequest>("application/json").ProducesProblem(404).WithSummary("Issue an API key for a tenant (bootstrap key).");
+        return group;
+    }
+
+    private static async Task<IResult> IssueKey(HttpContext http, ApiKeys keys, string tenant, int maxBytes)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateKeyRequest>(http, maxBytes);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        if (!ApiRoles.TryParse(body!.Role, out var role) || role == ApiRole.Bootstrap)
+        {
+            return Problems.BadRequest("role: must be ingest, read or admin.");
+        }
+        var (keyId, key) = keys.Issue(tenant, role);
+        return TypedResults.Created($"/api/v1/api-keys/{keyId}", new { id = keyId, key, tenant, role = role.ToWire() });
+    }
+
+    public static RouteGroupBuilder MapApiKeys(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/api-keys").WithTags("API keys").ProducesProblem(401).ProducesProblem(403);
+        group.MapPost("", (HttpContext http, ApiKeys keys, IOptions<TallyOptions> options) => IssueKey(http, keys, http.Tenant(), options.Value.MaxBodyBytes))
+            .RequireRole(ApiRole.Admin).Accepts<CreateKeyRequest>("application/json").WithSummary("Issue a key for the caller's tenant.");
+        group.MapGet("", (HttpContext http, ILedgerStore store) =>
+            TypedResults.Ok(store.ApiKeys(http.Tenant()).Select(k => new { k.Id, role = k.Role.ToWire(), k.Created, k.Revoked })))
+            .RequireRole(ApiRole.Admin);
+        // A tenant admin sees only its own keys: another tenant's key id is "not found", never "forbidden".
+        group.MapDelete("/{id}", (string id, HttpContext http, ILedgerStore store, ApiKeys keys) =>
+        {
+            var caller = http.Caller();
+            var key = store.GetApiKey(id);
+            if (key is null || (caller.Role != ApiRole.Bootstrap && key.Tenant != caller.Tenant))
+            {
+                return Problems.NotFound($"No API key '{id}'.");
+            }
+            keys.Revoke(id);
+            return TypedResults.NoContent();
+        }).RequireRole(ApiRole.Admin, ApiRole.Bootstrap);
+        return group;
+    }
+
+    public static RouteGroupBuilder MapLicense(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/license").WithTags("License").ProducesProblem(401).ProducesProblem(403);
+        group.MapPut("", async (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, LicenseVerifierHolder holder, IOptions<TallyOptions> options) =>
+        {
+            var (body, problem) = await JsonBody.ReadAsync<LicenseRequest>(http, Math.Min(options.Value.MaxBodyBytes, LicenseKey.MaxLength * 2));
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (holder.Verifier is not { } verifier)
+            {
+                return Problems.Status(StatusCodes.Status503ServiceUnavailable, "No public key",
+                    "This server has no vendor public key configured (--public-key FILE or Tally:PublicKey), so it cannot verify licenses.");
+            }
+            var now = time.GetUtcNow();
+            var verification = verifier.Verify(body!.Key, now);
+            if (!verification.IsValid)
+            {
+                return Problems.BadRequest($"key: {verification.Failure.ToWire()}: {verification.Message}",
+                    new Dictionary<string, object?> { ["reason"] = verification.Failure.ToWire() });
+            }
+            var tenant = http.Tenant();
+            store.SetLicense(new LicenseRecord(tenant, body.Key!, now));
+            await tenants.Writer(tenant).ReconfigureAsync();
+            return TypedResults.Ok(LicenseView(verification.Terms));
+        }).RequireRole(ApiRole.Admin).Accepts<LicenseRequest>("application/json").ProducesProblem(400).WithSummary("Install the tenant's signed license key.");
+        group.MapGet("", (HttpContext http, Tenants tenants) =>
+            tenants.Writer(http.Tenant()).Snapshot.Config.License is { } terms
+                ? TypedResults.Ok(LicenseView(terms))
+                : Problems.NotFound("No license is installed: the tenant is metered without a pool."))
+            .RequireRole(ApiRole.Admin, ApiRole.Read);
+        return group;
+    }
+
+    internal static object LicenseView(LicenseTerms t) => new
+    {
+        licenseId = t.LicenseId,
+        customer = t.Customer,
+        validFrom = t.ValidFrom,
+        validTo = t.ValidTo,
+        mode = t.Mode == CountingMode.App ? "app" : "device",
+        unitMinutes = t.UnitMinutes,
+        packs = t.Packs,
+        packMinutes = t.PackMinutes,
+        includedMinutes = t.IncludedMinutes,
+        overage = t.Overage.ToString(),
+        professionalSeats = t.ProfessionalSeats,
+        analyzerSeats = t.AnalyzerSeats,
+        timeZone = t.TimeZoneId,
+        anonymousCapacity = t.AnonymousCapacity,
+    };
+
+    public static RouteGroupBuilder MapAllocations(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1").WithTags("Allocations").ProducesProblem(401).ProducesProblem(403);
+        group.MapGet("/allocations", (HttpContext http, Tenants tenants) => TypedResults.Ok(tenants.Writer(http.Tenant()).Snapshot.Config.Plan))
+            .RequireRole(ApiRole.Admin, ApiRole.Read);
+        group.MapPut("/allocations", async (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        {
+            var (plan, problem) = await JsonBody.ReadAsync<AllocationPlanDto>(http, options.Value.MaxBodyBytes);
+            return problem ?? await SavePlan(http.Tenant(), plan!, store, time, tenants);
+        }).RequireRole(ApiRole.Admin).Accepts<AllocationPlanDto>("application/json").WithSummary("Replace the allocation plan (seats, groups, caps).");
+        group.MapPut("/users/{user}", async (string user, HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        {
+            var (row, problem) = await JsonBody.ReadAsync<UserPlanDto>(http, options.Value.MaxBodyBytes);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            var current = tenants.Writer(http.Tenant()).Snapshot.Config.Plan;
+            var rows = current.Users.Where(u => u.User != user).Append(row! with { User = user }).ToList();
+            return await SavePlan(http.Tenant(), current with { Users = rows }, store, time, tenants);
+        }).RequireRole(ApiRole.Admin).Accepts<UserPlanDto>("application/json").WithSummary("Set one user's allocation, groups and cap.");
+        group.MapDelete("/users/{user}", async (string user, HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants) =>
+        {
+            var current = tenants.Writer(http.Tenant()).Snapshot.Config.Plan;
+            if (current.Users.All(u => u.User != user))
+            {
+                return Problems.NotFound($"User '{user}' has no row in the allocation plan.");
+            }
+            return await SavePlan(http.Tenant(), current with { Users = [.. current.Users.Where(u => u.User != user)] }, store, time, tenants);
+        }).RequireRole(ApiRole.Admin);
+        return group;
+    }
+
+    private static async Task<IResult> SavePlan(string tenant, AllocationPlanDto dto, ILedgerStore store, TimeProvider time, Tenants tenants)
+    {
+        var plan = dto.ToPlan(out var problem);
+        if (problem is not null)
+        {
+            return Problems.BadRequest(problem);
+        }
+        var writer = tenants.Writer(tenant);
+        var checkedPlan = UserDirectory.Create(plan, writer.Snapshot.Config.Seats, new SymbolTable());
+        if (!checkedPlan.IsValid)
+        {
+            return Problems.BadRequest(string.Join("; ", checkedPlan.Errors), new Dictionary<string, object?> { ["errors"] = checkedPlan.Errors.Select(e => e.ToString()).ToArray() });
+        }
+        store.SetPlan(tenant, JsonSerializer.Serialize(dto, AllocationPlanDto.Json), time.GetUtcNow());
+        await writer.ReconfigureAsync();
+        return TypedResults.Ok(dto);
+    }
+}

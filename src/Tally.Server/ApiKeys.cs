@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>Who is calling: resolved from the bearer key for each request.</summary>
+public sealed record Caller(string KeyId, string? Tenant, ApiRole Role);
+
+/// <summary>
+/// Issues and checks API keys. A key reads <c>tally_ID_SECRET</c>; only the SHA-256 of the whole string is stored,
+/// and the ID part lets an admin revoke a key without ever seeing it again.
+/// </summary>
+public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, Caller> _cache = new(StringComparer.Ordinal);
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>Creates a key and returns its id and the secret string (shown once).</summary>
+    public (string Id, string Key) Issue(string? tenant, ApiRole role)
+    {
+        var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        var key = $"tally_{id}_{Base64Url(RandomNumberGenerator.GetBytes(32))}";
+        store.AddApiKey(new ApiKeyRecord(id, Hash(key), tenant, role, time.GetUtcNow(), null));
+        return (id, key);
+    }
+
+    /// <summary>Stores an operator-chosen bootstrap key (TALLY_ADMIN_KEY) unless its hash is already known.</summary>
+    public void EnsureBootstrap(string key)
+    {
+        var hash = Hash(key);
+        if (store.FindApiKey(hash) is null)
+        {
+            store.AddApiKey(new ApiKeyRecord("bootstrap-" + Convert.ToHexStringLower(hash)[..8], hash, null, ApiRole.Bootstrap, time.GetUtcNow(), null));
+        }
+    }
+
+    public Caller? Resolve(string key)
+    {
+        if (key.Length is 0 or > 512)
+        {
+            return null;
+        }
+        if (_cache.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+        // Only valid keys are cached: caching misses would let random keys grow the cache without bound.
+        if (store.FindApiKey(Hash(key)) is not { Revoked: null } record)
+        {
+            return null;
+        }
+        var caller = new Caller(record.Id, record.Tenant, record.Role);
+        _cache[key] = caller;
+        return caller;
+    }
+
+    public bool Revoke(string id)
+    {
+        var revoked = store.RevokeApiKey(id, time.GetUtcNow());
+        // The cache is keyed by the secret, which is not stored, so drop every entry of that id.
+        foreach (var (key, caller) in _cache)
+        {
+            if (caller.KeyId == id)
+            {
+                _cache.TryRemove(key, out _);
+            }
+        }
+        return revoked;
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>Bearer API keys: no or unknown key is 401, a key of the wrong role is 403.</summary>
+public static class Auth
+{
+    private const string CallerItem = "tally.caller";
+
+    /// <summary>Lets through only callers whose key has one of <paramref name="roles"/>.</summary>
+    public static TBuilder RequireRole<TBuilder>(this TBuilder builder, params ApiRole[] roles) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            var header = http.Request.Headers.Authorization.ToString();
+            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                || http.RequestServices.GetRequiredService<ApiKeys>().Resolve(header[7..].Trim()) is not { } caller)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                return Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Send a valid API key as 'Authorization: Bearer KEY'.");
+            }
+            if (!roles.Contains(caller.Role))
+            {
+                return Problems.Status(StatusCodes.Status403Forbidden, "Forbidden",
+                    $"This endpoint needs a key with role {string.Join(" or ", roles.Select(r => r.ToWire()))}; this key is '{caller.Role.ToWire()}'.");
+            }
+            http.Items[CallerItem] = caller;
+            return await next(context).ConfigureAwait(false);
+        });
+
+    public static Caller Caller(this HttpContext http) => (Caller)http.Items[CallerItem]!;
+
+    /// <summary>The caller's tenant; the role filter guarantees tenant roles have one.</summary>
+    public static string Tenant(this HttpContext http) => http.Caller().Tenant!;
+}

@@ -1,0 +1,138 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>An event as clients send it; every field is a string, unknown fields are ignored.</summary>
+public sealed record EventDto(string? Id, string? User, string? Device, string? App, string? Action, string? Time);
+
+/// <summary><c>POST /api/v1/events</c> (a batch) and <c>POST /api/v1/access</c> (one event, allow or deny).</summary>
+public static class EventEndpoints
+{
+    /// <summary>R10: a client timestamp further ahead of the server clock than this is refused.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
+
+    public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1").RequireRole(ApiRole.Ingest).WithTags("Events").ProducesProblem(401).ProducesProblem(403);
+        group.MapPost("/events", async (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
+        {
+            var (events, problem) = await JsonBody.ReadAsync<List<EventDto?>>(http, options.Value.MaxBodyBytes);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (events!.Count == 0)
+            {
+                return Problems.BadRequest("The batch is empty; send a JSON array of 1 or more events.");
+            }
+            if (events.Count > options.Value.MaxBatchEvents)
+            {
+                return Problems.Status(StatusCodes.Status413PayloadTooLarge, "Payload too large",
+                    $"The batch has {events.Count} events; at most {options.Value.MaxBatchEvents} are accepted per request.");
+            }
+            if (Validate(events, time.GetUtcNow(), out var incoming) is { } invalid)
+            {
+                return invalid;
+            }
+            return await Submit(tenants.Writer(http.Tenant()), incoming, outcomes =>
+                TypedResults.Ok(outcomes.Select((o, i) => ToWire(incoming[i], o))));
+        }).Accepts<EventDto[]>("application/json").Produces<EventResult[]>().ProducesProblem(400).ProducesProblem(413).ProducesProblem(503)
+            .WithSummary("Meter a batch of events; one result per event, in order.");
+        group.MapPost("/access", async (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
+        {
+            var (e, problem) = await JsonBody.ReadAsync<EventDto>(http, options.Value.MaxBodyBytes);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (Validate([e], time.GetUtcNow(), out var incoming) is { } invalid)
+            {
+                return invalid;
+            }
+            return await Submit(tenants.Writer(http.Tenant()), incoming, outcomes =>
+            {
+                return TypedResults.Ok(AccessResult.From(ToWire(incoming[0], outcomes[0])));
+            });
+        }).Accepts<EventDto>("application/json").Produces<AccessResult>().ProducesProblem(400).ProducesProblem(503)
+            .WithSummary("Decide one event now: allowed or denied, and why.");
+        return group;
+    }
+
+    private static async Task<IResult> Submit(TenantWriter writer, IReadOnlyList<IncomingEvent> incoming, Func<IReadOnlyList<EventOutcome>, IResult> answer)
+    {
+        try
+        {
+            return answer(await writer.SubmitAsync(incoming));
+        }
+        catch (LedgerUnavailableException e)
+        {
+            return Problems.Status(StatusCodes.Status503ServiceUnavailable, "Ledger unavailable", e.Message);
+        }
+    }
+
+    /// <summary>Validates every event (R12) with the core's rules; the first bad one rejects the whole batch.</summary>
+    internal static IResult? Validate(IReadOnlyList<EventDto?> events, DateTimeOffset now, out List<IncomingEvent> incoming)
+    {
+        incoming = new List<IncomingEvent>(events.Count);
+        // Scratch tables: the tenant's own tables belong to its writer thread.
+        SymbolTable users = new(), devices = new(), apps = new();
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i] is not { } e)
+            {
+                return Problems.BadRequest($"events[{i}] is null; send an object", new Dictionary<string, object?> { ["index"] = i });
+            }
+            var fields = new EventFields(e.Time, e.User, e.Device, e.App, e.Action, e.Id);
+            if (EventValidation.Validate(fields, false, users, devices, apps, out var parsed, out var clientTime) is { } error)
+            {
+                return Problems.BadEvent(i, error.Field, error.Reason);
+            }
+            if (clientTime > now + MaxClockSkew)
+            {
+                return Problems.BadEvent(i, "time", $"is more than {MaxClockSkew.TotalMinutes:0} minutes ahead of the server clock ({now.UtcDateTime:O})");
+            }
+            incoming.Add(new IncomingEvent(parsed.Id, e.User ?? "", e.Device ?? "", e.App ?? "", parsed.Action, e.Time));
+        }
+        return null;
+    }
+
+    internal static EventResult ToWire(IncomingEvent e, EventOutcome o)
+    {
+        var time = Instant(o.TimeTicks)!.Value;
+        if (e.Action != MeterAction.ScheduledReload)
+        {
+            var d = o.Decisions[0];
+            return new EventResult(e.Id, d.Kind.ToWire(), d.Reason.ToWire(), Instant(d.UnitStartTicks), Instant(d.UnitEndTicks), Instant(d.RetryAfterTicks), d.Minutes, time, null);
+        }
+        // A reload has one decision per key it touched (R5): summarised, with the detail alongside.
+        var details = o.Decisions.Select(d => new KeyResult(d.User, d.Kind.ToWire(), d.Reason.ToWire(), Instant(d.UnitEndTicks), Instant(d.RetryAfterTicks), d.Minutes)).ToList();
+        var kind = o.Decisions.Count == 0 ? "free"
+            : o.Decisions.Any(d => d.Kind == DecisionKind.Charged) ? "charged"
+            : o.Decisions[0].Kind == DecisionKind.Duplicate ? "duplicate"
+            : o.Decisions.All(d => d.Kind == DecisionKind.Denied) ? "denied"
+            : "covered";
+        var denied = o.Decisions.FirstOrDefault(d => d.Kind == DecisionKind.Denied);
+        return new EventResult(e.Id, kind, kind == "denied" ? denied?.Reason.ToWire() : null, null, null,
+            kind == "denied" ? Instant(denied?.RetryAfterTicks ?? 0) : null, o.Decisions.Sum(d => d.Minutes), time, details);
+    }
+
+    private static DateTimeOffset? Instant(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+}
+
+public sealed record KeyResult(string User, string Decision, string? Reason, DateTimeOffset? UnitEnd, DateTimeOffset? RetryAfter, int Minutes);
+
+public sealed record EventResult(string? Id, string Decision, string? Reason, DateTimeOffset? UnitStart, DateTimeOffset? UnitEnd, DateTimeOffset? RetryAfter,
+    int Minutes, DateTimeOffset Time, IReadOnlyList<KeyResult>? Decisions);
+
+/// <summary>The answer to <c>POST /api/v1/access</c>: allowed or not, with the same fields as an event result.</summary>
+public sealed record AccessResult(bool Allowed, string? Id, string Decision, string? Reason, DateTimeOffset? UnitStart, DateTimeOffset? UnitEnd,
+    DateTimeOffset? RetryAfter, int Minutes, DateTimeOffset Time, IReadOnlyList<KeyResult>? Decisions)
+{
+    public static AccessResult From(EventResult r) =>
+        new(r.Decision != "denied", r.Id, r.Decision, r.Reason, r.UnitStart, r.UnitEnd, r.RetryAfter, r.Minutes, r.Time, r.Decisions);
+}

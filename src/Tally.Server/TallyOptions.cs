@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Options;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>
+/// Server settings, bound from the <c>Tally</c> configuration section (appsettings.json, <c>Tally__Data</c> style
+/// environment variables, and the <c>--data</c> / <c>--public-key</c> / <c>--synchronous</c> flags).
+/// </summary>
+public sealed class TallyOptions
+{
+    public const string Section = "Tally";
+
+    /// <summary>Folder holding <c>tally.db</c>; created when missing.</summary>
+    public string Data { get; set; } = "./data";
+
+    /// <summary>File holding the vendor's public key (PEM or the text the license tool prints).</summary>
+    public string? PublicKey { get; set; }
+
+    /// <summary>SQLite synchronous mode: Normal survives kill -9, Full also survives power loss.</summary>
+    public SqliteSynchronous Synchronous { get; set; } = SqliteSynchronous.Normal;
+
+    /// <summary>Most events accepted in one <c>POST /api/v1/events</c>.</summary>
+    public int MaxBatchEvents { get; set; } = 1000;
+
+    /// <summary>Largest accepted request body in bytes.</summary>
+    public int MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most events one tenant's writer applies and commits in one transaction.</summary>
+    public int MaxGroupCommitEvents { get; set; } = 5000;
+
+    public string DatabasePath => Path.Combine(Data, "tally.db");
+}
+
+internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TallyOptions options)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.Data))
+        {
+            problems.Add("Tally:Data (--data) must name a folder.");
+        }
+        if (options.PublicKey is { Length: > 0 } key && !File.Exists(key))
+        {
+            problems.Add($"Tally:PublicKey (--public-key) names '{key}', which does not exist.");
+        }
+        if (!Enum.IsDefined(options.Synchronous))
+        {
+            problems.Add("Tally:Synchronous (--synchronous) must be Normal or Full.");
+        }
+        if (options.MaxBatchEvents is < 1 or > 100_000)
+        {
+            problems.Add("Tally:MaxBatchEvents must be between 1 and 100000.");
+        }
+        if (options.MaxBodyBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            problems.Add("Tally:MaxBodyBytes must be between 1024 and 67108864.");
+        }
+        if (options.MaxGroupCommitEvents < 1)
+        {
+            problems.Add("Tally:MaxGroupCommitEvents must be at least 1.");
+        }
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

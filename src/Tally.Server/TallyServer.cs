@@ -1,0 +1,106 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Scalar.AspNetCore;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>Builds the real server: <c>tally serve</c> and the tests start exactly this.</summary>
+public static class TallyServer
+{
+    private static readonly Dictionary<string, string> Flags = new(StringComparer.Ordinal)
+    {
+        ["--data"] = "Tally:Data",
+        ["--public-key"] = "Tally:PublicKey",
+        ["--synchronous"] = "Tally:Synchronous",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configureForTests = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Configuration.AddCommandLine(args, Flags);
+        builder.Services.AddOptions<TallyOptions>().Bind(builder.Configuration.GetSection(TallyOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<TallyOptions>, TallyOptionsValidator>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ILedgerStore>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<TallyOptions>>().Value;
+            Directory.CreateDirectory(options.Data);
+            var store = new SqliteLedgerStore(options.DatabasePath, options.Synchronous);
+            store.Initialize();
+            return store;
+        });
+        builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<LicenseVerifierHolder>();
+        builder.Services.AddSingleton<Tenants>();
+        builder.Services.AddSingleton<TallyMetrics>();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Tally";
+            document.Info.Description = "Consumption-based capacity licensing. Send API keys as 'Authorization: Bearer KEY'; see docs/api.md.";
+            return Task.CompletedTask;
+        }));
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(TallyMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
+        configureForTests?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHealth();
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapTenants();
+        app.MapApiKeys();
+        app.MapLicense();
+        app.MapAllocations();
+        app.MapEvents();
+        app.MapUsage();
+        app.MapLicensesApi();
+        Start(app);
+        return app;
+    }
+
+    /// <summary>
+    /// Validates the options, opens the ledger, makes sure a bootstrap key exists, and rebuilds every tenant's meter,
+    /// all before the first request can arrive. Bad options throw <see cref="OptionsValidationException"/> here.
+    /// </summary>
+    private static void Start(WebApplication app)
+    {
+        var services = app.Services;
+        _ = services.GetRequiredService<IOptions<TallyOptions>>().Value;
+        var keys = services.GetRequiredService<ApiKeys>();
+        var store = services.GetRequiredService<ILedgerStore>();
+        var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tally.Server");
+        if (app.Configuration["TALLY_ADMIN_KEY"] is { Length: > 0 } adminKey)
+        {
+            keys.EnsureBootstrap(adminKey);
+        }
+        else if (!store.HasActiveKey(ApiRole.Bootstrap))
+        {
+            var (_, key) = keys.Issue(null, ApiRole.Bootstrap);
+            // Printed once, to the console only (never logged): the ledger keeps its hash.
+            Console.WriteLine($"Bootstrap admin key (shown once, store it now): {key}");
+        }
+        services.GetRequiredService<Tenants>().RebuildAll();
+        log.LogInformation("Tally is ready; ledger at {Path}", store is SqliteLedgerStore sqlite ? sqlite.Path : "(store)");
+    }
+
+    public static void MapHealth(this WebApplication app)
+    {
+        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
+        app.MapGet("/health/ready", (Tenants tenants, ILedgerStore store) =>
+            tenants.Ready && store.Ping()
+                ? TypedResults.Ok(new { status = "ready" })
+                : Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger is opening or the meters are being rebuilt."));
+    }
+}

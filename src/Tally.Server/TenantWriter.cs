@@ -1,0 +1,313 @@
+using System.Threading.Channels;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>One validated event from a request, still as names: the tenant's writer interns them.</summary>
+public sealed record IncomingEvent(string? Id, string User, string Device, string App, MeterAction Action, string? ClientTime);
+
+/// <summary>One decision for the wire: a user event has one, a scheduled reload one per key it touched.</summary>
+public sealed record DecisionOutcome(string User, DecisionKind Kind, DenyReason Reason, long UnitStartTicks, long UnitEndTicks, long RetryAfterTicks, int Minutes);
+
+/// <summary>The result of one event: the server's stamp and its decisions (none for a reload nobody was connected to).</summary>
+public sealed record EventOutcome(long TimeTicks, IReadOnlyList<DecisionOutcome> Decisions);
+
+/// <summary>The ledger could not commit: the request failed and nothing of it was applied.</summary>
+public sealed class LedgerUnavailableException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>Read-only figures the reports need from the live meter; replaced as a whole after each batch.</summary>
+public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUsed, int AnalyzerSeatsUsed, long EventsApplied, PoolUsage? CurrentPool);
+
+/// <summary>
+/// The single writer of one tenant's pool. Requests enqueue work; one loop owns the <see cref="Meter"/> and the
+/// symbol tables, drains what is queued, stamps the events with the server's clock (R10), applies them, appends
+/// events, decisions and units in ONE transaction (group commit), and only then completes the requests. When a
+/// commit fails, those requests fail and the meter is rebuilt from the ledger, so memory never runs ahead of disk.
+/// </summary>
+public sealed class TenantWriter : IAsyncDisposable
+{
+    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly string _tenant;
+    private readonly ILedgerStore _store;
+    private readonly TimeProvider _time;
+    private readonly Func<TenantConfig> _loadConfig;
+    private readonly int _maxGroupEvents;
+    private readonly Task _loop;
+    private readonly TallyMetrics? _metrics;
+    private Meter _meter = null!;
+    private UserDirectory? _directory;
+    private SymbolTable _users = null!, _devices = null!, _apps = null!;
+    private TenantConfig _config = null!;
+    private long _applied;
+    private bool _broken;
+
+    public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<TenantConfig> loadConfig, int maxGroupEvents, TallyMetrics? metrics = null)
+    {
+        _metrics = metrics;
+        _tenant = tenant;
+        _store = store;
+        _time = time;
+        _loadConfig = loadConfig;
+        _maxGroupEvents = maxGroupEvents;
+        Rebuild();
+        _loop = Task.Run(RunAsync);
+    }
+
+    public string Tenant => _tenant;
+
+    public TenantSnapshot Snapshot { get; private set; } = null!;
+
+    /// <summary>Applies <paramref name="events"/> in order; completes once they are durable.</summary>
+    public Task<IReadOnlyList<EventOutcome>> SubmitAsync(IReadOnlyList<IncomingEvent> events)
+    {
+        var work = new EventWork(events);
+        return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
+    }
+
+    /// <summary>Reloads license and plan and rebuilds the meter, in line with the events queued before it.</summary>
+    public Task ReconfigureAsync()
+    {
+        var work = new ReconfigureWork();
+        return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException(new ObjectDisposedException(nameof(TenantWriter)));
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<EventWork>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            var count = 0;
+            while (count < _maxGroupEvents && _queue.Reader.TryRead(out var work))
+            {
+                if (work is EventWork events)
+                {
+                    batch.Add(events);
+                    count += events.Events.Count;
+                    continue;
+                }
+                // A reconfiguration applies after everything queued before it.
+                Commit(batch);
+                batch.Clear();
+                count = 0;
+                Reconfigure((ReconfigureWork)work);
+            }
+            Commit(batch);
+            batch.Clear();
+        }
+    }
+
+    private void Reconfigure(ReconfigureWork work)
+    {
+        try
+        {
+            Rebuild();
+            work.Done.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            work.Done.TrySetException(e);
+        }
+    }
+
+    private void Commit(List<EventWork> batch)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+        if (_broken)
+        {
+            try
+            {
+                Rebuild();
+            }
+            catch (Exception e)
+            {
+                var failure = new LedgerUnavailableException("The ledger is unavailable; nothing was applied. Retry with the same ids.", e);
+                batch.ForEach(w => w.Done.TrySetException(failure));
+                return;
+            }
+        }
+        // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
+        var now = Math.Max(_time.GetUtcNow().UtcTicks, _meter.LastTicks);
+        var entries = new List<LedgerEntry>();
+        var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
+        var sink = new Sink(this);
+        try
+        {
+            foreach (var work in batch)
+            {
+                var outcomes = new EventOutcome[work.Events.Count];
+                for (var i = 0; i < work.Events.Count; i++)
+                {
+                    var incoming = work.Events[i];
+                    var e = Parse(incoming, now);
+                    sink.Begin();
+                    _meter.Apply(e, sink);
+                    _applied++;
+                    outcomes[i] = new EventOutcome(now, sink.Outcomes);
+                    if (!sink.IsDuplicate)
+                    {
+                        entries.Add(new LedgerEntry(incoming.Id, now, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
+                            incoming.Action.ToWire(), sink.Decisions, sink.Units));
+                    }
+                }
+                results.Add(outcomes);
+            }
+            _store.Append(_tenant, entries);
+        }
+        catch (Exception e)
+        {
+            _metrics?.Commit(false);
+            var failure = new LedgerUnavailableException("The ledger could not record the events; nothing was applied. Retry with the same ids.", e);
+            foreach (var work in batch)
+            {
+                work.Done.TrySetException(failure);
+            }
+            TryRebuild();
+            return;
+        }
+        PublishSnapshot();
+        if (_metrics is { } metrics)
+        {
+            metrics.Commit(true);
+            foreach (var decision in results.SelectMany(r => r).SelectMany(o => o.Decisions))
+            {
+                metrics.Decision(decision.Kind, decision.Reason);
+            }
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done.TrySetResult(results[i]);
+        }
+    }
+
+    private void TryRebuild()
+    {
+        try
+        {
+            Rebuild();
+        }
+        catch (Exception)
+        {
+            // The ledger is still unreachable: keep the old meter out of use by rebuilding again on the next batch.
+            _broken = true;
+        }
+    }
+
+    private MeterEvent Parse(IncomingEvent incoming, long ticks)
+    {
+        var fields = new EventFields([], incoming.User, incoming.Device, incoming.App, incoming.Action.ToWire(), incoming.Id);
+        if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _) is { } error)
+        {
+            // Validated at the edge and again on replay: reaching this is a bug, not bad input.
+            throw new InvalidOperationException($"An accepted event failed validation: {error}");
+        }
+        return parsed with { TimeTicks = ticks };
+    }
+
+    /// <summary>Replays the tenant's ledger, in recorded order with the recorded stamps, into a fresh meter.</summary>
+    private void Rebuild()
+    {
+        _broken = true;
+        _config = _loadConfig();
+        _users = new SymbolTable();
+        _devices = new SymbolTable();
+        _apps = new SymbolTable();
+        var directory = UserDirectory.Create(_config.Plan.ToPlan(out _), _config.Seats, _users);
+        _directory = directory.Directory;
+        _meter = new Meter(_config.MeterOptions, (IUserDirectory?)_directory ?? EveryoneCapacity.Instance);
+        var discard = new DiscardSink();
+        _applied = 0;
+        foreach (var stored in _store.Events(_tenant))
+        {
+            if (!MeterActions.TryParse(stored.Action, out var action))
+            {
+                throw new InvalidOperationException($"Ledger event {stored.Seq} has an unknown action '{stored.Action}'.");
+            }
+            var fields = new EventFields([], stored.User, stored.Device, stored.App, stored.Action, stored.EventId);
+            if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _) is { } error)
+            {
+                throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {error}");
+            }
+            _meter.Apply(parsed with { TimeTicks = Math.Max(stored.TimeTicks, _meter.LastTicks) }, discard);
+            _applied++;
+        }
+        _broken = false;
+        PublishSnapshot();
+    }
+
+    private void PublishSnapshot() => Snapshot = new TenantSnapshot(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, _applied,
+        _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault());
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private abstract class Work;
+
+    private sealed class EventWork(IReadOnlyList<IncomingEvent> events) : Work
+    {
+        public IReadOnlyList<IncomingEvent> Events { get; } = events;
+        public TaskCompletionSource<IReadOnlyList<EventOutcome>> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class ReconfigureWork : Work
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class DiscardSink : IDecisionSink
+    {
+        public void Add(in MeterEvent e, in Decision decision)
+        {
+        }
+    }
+
+    /// <summary>Collects one event's decisions as wire outcomes, ledger decisions and granted units.</summary>
+    private sealed class Sink(TenantWriter writer) : IDecisionSink
+    {
+        public List<DecisionOutcome> Outcomes { get; private set; } = [];
+        public List<StoredDecision> Decisions { get; private set; } = [];
+        public List<StoredUnit> Units { get; private set; } = [];
+        public bool IsDuplicate { get; private set; }
+
+        public void Begin()
+        {
+            Outcomes = [];
+            Decisions = [];
+            Units = [];
+            IsDuplicate = false;
+        }
+
+        public void Add(in MeterEvent e, in Decision d)
+        {
+            var user = d.User == 0 ? "" : writer._users.NameOf(d.User);
+            var app = d.App == 0 ? "" : writer._apps.NameOf(d.App);
+            Outcomes.Add(new DecisionOutcome(user, d.Kind, d.Reason, d.UnitStartTicks, d.UnitEndTicks, d.RetryAfterTicks, d.Minutes));
+            if (d.Kind == DecisionKind.Duplicate)
+            {
+                IsDuplicate = true;
+                return;
+            }
+            Decisions.Add(new StoredDecision(d.Kind.ToWire(), d.Reason.ToWire(), user, app, d.Period.ToString(),
+                d.UnitStartTicks, d.UnitEndTicks, d.RetryAfterTicks, d.Minutes));
+            var startsUnit = d.Kind == DecisionKind.Charged || (d.Kind == DecisionKind.Free && d.UnitStartTicks != 0 && d.UnitStartTicks == e.TimeTicks);
+            if (startsUnit)
+            {
+                var allocation = writer._meter.TermsOf(d.User)?.Allocation ?? Allocation.Capacity;
+                var (usage, allotment) = allocation switch
+                {
+                    Allocation.Professional => ("assigned", "professional"),
+                    Allocation.Analyzer => ("assigned", "analyzer"),
+                    _ => ("time", "analyzer_time"),
+                };
+                var device = e.Device == 0 ? "" : writer._devices.NameOf(e.Device);
+                Units.Add(new StoredUnit(0, user, device, app, d.Period.ToString(), d.UnitStartTicks, d.UnitEndTicks, d.Minutes, usage, allotment));
+            }
+        }
+    }
+}

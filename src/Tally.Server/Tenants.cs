@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Tally.Licensing;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>Every tenant's writer, created on first use (or at start for tenants with a ledger) and disposed on shutdown.</summary>
+public sealed class Tenants : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<TenantWriter>> _writers = new(StringComparer.Ordinal);
+    private readonly ILedgerStore store;
+    private readonly TimeProvider time;
+    private readonly IOptions<TallyOptions> options;
+    private readonly LicenseVerifierHolder verifier;
+    private readonly TallyMetrics metrics;
+
+    public Tenants(ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options, LicenseVerifierHolder verifier, TallyMetrics metrics)
+    {
+        this.store = store;
+        this.time = time;
+        this.options = options;
+        this.verifier = verifier;
+        this.metrics = metrics;
+        metrics.ObservePools(() => _writers.Values.Where(w => w.IsValueCreated).Select(w => w.Value));
+    }
+
+    public bool Ready { get; private set; }
+
+    /// <summary>Rebuilds every tenant's meter from the ledger; /health/ready answers 200 after this.</summary>
+    public void RebuildAll()
+    {
+        foreach (var tenant in store.Tenants())
+        {
+            _ = Writer(tenant.Id);
+        }
+        Ready = true;
+    }
+
+    public TenantWriter Writer(string tenant) =>
+        _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
+            new TenantWriter(id, store, time, () => TenantConfig.Load(store, verifier.Verifier, id), options.Value.MaxGroupCommitEvents, metrics))).Value;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var writer in _writers.Values.Where(w => w.IsValueCreated))
+        {
+            await writer.Value.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>The vendor public key, loaded once at start from <see cref="TallyOptions.PublicKey"/>; null when none is configured.</summary>
+public sealed class LicenseVerifierHolder : IDisposable
+{
+    private readonly System.Security.Cryptography.ECDsa? _key;
+
+    public LicenseVerifierHolder(IOptions<TallyOptions> options)
+    {
+        if (options.Value.PublicKey is { Length: > 0 } path)
+        {
+            _key = SigningKeys.ImportPublicKey(File.ReadAllText(path), out var error)
+                ?? throw new OptionsValidationException(nameof(TallyOptions.PublicKey), typeof(TallyOptions), [$"Tally:PublicKey (--public-key) '{path}' is not a usable public key: {error}."]);
+            Verifier = new LicenseVerifier(_key);
+        }
+    }
+
+    public LicenseVerifier? Verifier { get; }
+
+    public void Dispose() => _key?.Dispose();
+}

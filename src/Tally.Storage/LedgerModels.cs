@@ -1,0 +1,75 @@
+namespace Tally.Storage;
+
+/// <summary>What an API key may do. <see cref="Bootstrap"/> manages tenants and belongs to no tenant.</summary>
+public enum ApiRole : byte
+{
+    Ingest,
+    Read,
+    Admin,
+    Bootstrap,
+}
+
+public static class ApiRoles
+{
+    public static string ToWire(this ApiRole role) => role switch
+    {
+        ApiRole.Ingest => "ingest",
+        ApiRole.Read => "read",
+        ApiRole.Admin => "admin",
+        _ => "bootstrap",
+    };
+
+    public static bool TryParse(string? text, out ApiRole role)
+    {
+        (var ok, role) = text switch
+        {
+            "ingest" => (true, ApiRole.Ingest),
+            "read" => (true, ApiRole.Read),
+            "admin" => (true, ApiRole.Admin),
+            "bootstrap" => (true, ApiRole.Bootstrap),
+            _ => (false, ApiRole.Ingest),
+        };
+        return ok;
+    }
+}
+
+public sealed record TenantRecord(string Id, string Name, DateTimeOffset Created);
+
+/// <summary>A stored API key: only the SHA-256 hash of the secret is kept.</summary>
+public sealed record ApiKeyRecord(string Id, byte[] Hash, string? Tenant, ApiRole Role, DateTimeOffset Created, DateTimeOffset? Revoked);
+
+/// <summary>The license key string a tenant installed (already verified by the caller).</summary>
+public sealed record LicenseRecord(string Tenant, string Key, DateTimeOffset Installed);
+
+/// <summary>One accepted event as the ledger keeps it: the server's stamp decides, the client's time is kept for reference.</summary>
+public sealed record StoredEvent(
+    long Seq, string? EventId, long TimeTicks, string? ClientTime, string User, string Device, string App, string Action);
+
+/// <summary>One decision of an event (a scheduled reload may have several).</summary>
+public sealed record StoredDecision(
+    string Kind, string? Reason, string User, string App, string Period, long UnitStartTicks, long UnitEndTicks, long RetryAfterTicks, int Minutes);
+
+/// <summary>
+/// One granted unit, the row reports read. <paramref name="LicenseUsage"/> is <c>time</c> (pool) or <c>assigned</c>
+/// (seat); <paramref name="Allotment"/> is <c>analyzer_time</c>, <c>professional</c> or <c>analyzer</c>.
+/// </summary>
+public sealed record StoredUnit(
+    long Id, string User, string Device, string App, string Period, long StartTicks, long EndTicks, int Minutes, string LicenseUsage, string Allotment);
+
+/// <summary>An event to append, with its decisions and the units they granted.</summary>
+public sealed record LedgerEntry(
+    string? EventId, long TimeTicks, string? ClientTime, string User, string Device, string App, string Action,
+    IReadOnlyList<StoredDecision> Decisions, IReadOnlyList<StoredUnit> Units);
+
+/// <summary>Totals of one period from the ledger.</summary>
+public sealed record PeriodUsage(string Period, long Units, long Minutes, long DeniedEvents, long Events);
+
+public sealed record UserUsage(string User, long Units, long Minutes, long DeniedEvents);
+
+public sealed record AppUsage(string App, long Units, long Minutes);
+
+/// <summary>A page of unit records ordered by id; <paramref name="NextAfter"/> is the cursor of the next page, if any.</summary>
+public sealed record UnitPage(IReadOnlyList<StoredUnit> Units, long? NextAfter);
+
+/// <summary>Filter for unit records: half-open or closed bounds on the unit's end instant.</summary>
+public sealed record UnitQuery(long AfterId, int Limit, long? EndFromTicks = null, bool EndFromInclusive = true, long? EndToTicks = null, bool EndToInclusive = false);

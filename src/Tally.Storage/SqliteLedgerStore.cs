@@ -1,0 +1,418 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Tally.Storage;
+
+/// <summary>
+/// How hard SQLite pushes a commit to disk. In WAL mode, <see cref="Normal"/> keeps every committed transaction
+/// across a process crash (kill -9) but may lose the last ones on power loss or an OS crash; <see cref="Full"/>
+/// also survives power loss at the cost of an fsync per commit.
+/// </summary>
+public enum SqliteSynchronous
+{
+    Normal,
+    Full,
+}
+
+/// <summary>
+/// The SQLite ledger: one file in WAL mode. Writes go through one connection-wide gate (SQLite has one writer per
+/// file anyway), so a writer never spins on SQLITE_BUSY; reads use their own pooled connections and see the last
+/// committed state.
+/// </summary>
+public sealed class SqliteLedgerStore : ILedgerStore
+{
+    public const int CurrentSchemaVersion = 1;
+
+    private readonly string _connectionString;
+    private readonly string _synchronous;
+    private readonly Lock _writeGate = new();
+
+    public SqliteLedgerStore(string path, SqliteSynchronous synchronous = SqliteSynchronous.Normal)
+    {
+        Path = path;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _synchronous = synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL";
+    }
+
+    public string Path { get; }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;");
+        return connection;
+    }
+
+    public void Initialize()
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            Execute(connection, "PRAGMA journal_mode=WAL;");
+            using var tx = connection.BeginTransaction();
+            Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL);", tx);
+            var version = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;", tx), CultureInfo.InvariantCulture);
+            if (version > CurrentSchemaVersion)
+            {
+                throw new InvalidOperationException($"The data file {Path} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
+            }
+            if (version < 1)
+            {
+                Execute(connection, SchemaV1, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (1, 'v1');", tx);
+            }
+            tx.Commit();
+        }
+    }
+
+    private const string SchemaV1 = """
+        CREATE TABLE tenants (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_ticks INTEGER NOT NULL);
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            hash BLOB NOT NULL UNIQUE,
+            tenant TEXT NULL REFERENCES tenants(id),
+            role TEXT NOT NULL,
+            created_ticks INTEGER NOT NULL,
+            revoked_ticks INTEGER NULL);
+        CREATE TABLE licenses (
+            tenant TEXT PRIMARY KEY REFERENCES tenants(id),
+            key TEXT NOT NULL,
+            installed_ticks INTEGER NOT NULL);
+        CREATE TABLE allocation_plans (
+            tenant TEXT PRIMARY KEY REFERENCES tenants(id),
+            plan TEXT NOT NULL,
+            updated_ticks INTEGER NOT NULL);
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL REFERENCES tenants(id),
+            event_id TEXT NULL,
+            time_ticks INTEGER NOT NULL,
+            client_time TEXT NULL,
+            user TEXT NOT NULL,
+            device TEXT NOT NULL,
+            app TEXT NOT NULL,
+            action TEXT NOT NULL,
+            UNIQUE (tenant, event_id));
+        CREATE INDEX events_tenant_seq ON events (tenant, seq);
+        CREATE TABLE decisions (
+            event_seq INTEGER NOT NULL REFERENCES events(seq),
+            idx INTEGER NOT NULL,
+            tenant TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            reason TEXT NULL,
+            user TEXT NOT NULL,
+            app TEXT NOT NULL,
+            period TEXT NOT NULL,
+            unit_start_ticks INTEGER NOT NULL,
+            unit_end_ticks INTEGER NOT NULL,
+            retry_after_ticks INTEGER NOT NULL,
+            minutes INTEGER NOT NULL,
+            PRIMARY KEY (event_seq, idx));
+        CREATE INDEX decisions_tenant_period ON decisions (tenant, period, kind);
+        CREATE TABLE units (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            event_seq INTEGER NOT NULL REFERENCES events(seq),
+            user TEXT NOT NULL,
+            device TEXT NOT NULL,
+            app TEXT NOT NULL,
+            period TEXT NOT NULL,
+            start_ticks INTEGER NOT NULL,
+            end_ticks INTEGER NOT NULL,
+            minutes INTEGER NOT NULL,
+            license_usage TEXT NOT NULL,
+            allotment TEXT NOT NULL);
+        CREATE INDEX units_tenant_period ON units (tenant, period);
+        CREATE INDEX units_tenant_id ON units (tenant, id);
+        """;
+
+    public int SchemaVersion()
+    {
+        using var connection = Open();
+        return Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;"), CultureInfo.InvariantCulture);
+    }
+
+    public bool CreateTenant(TenantRecord tenant)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection, "INSERT INTO tenants (id, name, created_ticks) VALUES ($id, $name, $created) ON CONFLICT (id) DO NOTHING;",
+                ("$id", tenant.Id), ("$name", tenant.Name), ("$created", tenant.Created.UtcTicks));
+            return command.ExecuteNonQuery() == 1;
+        }
+    }
+
+    public TenantRecord? GetTenant(string id) =>
+        Query(c => Command(c, "SELECT id, name, created_ticks FROM tenants WHERE id = $id;", ("$id", id)), ReadTenant).FirstOrDefault();
+
+    public IReadOnlyList<TenantRecord> Tenants() =>
+        Query(c => Command(c, "SELECT id, name, created_ticks FROM tenants ORDER BY id;"), ReadTenant);
+
+    private static TenantRecord ReadTenant(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), Instant(r.GetInt64(2)));
+
+    public void AddApiKey(ApiKeyRecord key)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection,
+                "INSERT INTO api_keys (id, hash, tenant, role, created_ticks, revoked_ticks) VALUES ($id, $hash, $tenant, $role, $created, $revoked);",
+                ("$id", key.Id), ("$hash", key.Hash), ("$tenant", key.Tenant), ("$role", key.Role.ToWire()),
+                ("$created", key.Created.UtcTicks), ("$revoked", key.Revoked?.UtcTicks));
+            command.ExecuteNonQuery();
+        }
+    }
+
+    private const string KeyColumns = "SELECT id, hash, tenant, role, created_ticks, revoked_ticks FROM api_keys";
+
+    public ApiKeyRecord? FindApiKey(byte[] hash) =>
+        Query(c => Command(c, KeyColumns + " WHERE hash = $hash;", ("$hash", hash)), ReadKey).FirstOrDefault();
+
+    public ApiKeyRecord? GetApiKey(string id) =>
+        Query(c => Command(c, KeyColumns + " WHERE id = $id;", ("$id", id)), ReadKey).FirstOrDefault();
+
+    public IReadOnlyList<ApiKeyRecord> ApiKeys(string? tenant) => tenant is null
+        ? Query(c => Command(c, KeyColumns + " WHERE tenant IS NULL ORDER BY created_ticks, id;"), ReadKey)
+        : Query(c => Command(c, KeyColumns + " WHERE tenant = $tenant ORDER BY created_ticks, id;", ("$tenant", tenant)), ReadKey);
+
+    public bool HasActiveKey(ApiRole role) =>
+        Query(c => Command(c, "SELECT 1 FROM api_keys WHERE role = $role AND revoked_ticks IS NULL LIMIT 1;", ("$role", role.ToWire())), _ => true).Count > 0;
+
+    private static ApiKeyRecord ReadKey(SqliteDataReader r)
+    {
+        ApiRoles.TryParse(r.GetString(3), out var role);
+        return new ApiKeyRecord(r.GetString(0), (byte[])r[1], r.IsDBNull(2) ? null : r.GetString(2), role,
+            Instant(r.GetInt64(4)), r.IsDBNull(5) ? null : Instant(r.GetInt64(5)));
+    }
+
+    public bool RevokeApiKey(string id, DateTimeOffset when)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection, "UPDATE api_keys SET revoked_ticks = $when WHERE id = $id AND revoked_ticks IS NULL;",
+                ("$id", id), ("$when", when.UtcTicks));
+            return command.ExecuteNonQuery() == 1;
+        }
+    }
+
+    public void SetLicense(LicenseRecord license)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection,
+                "INSERT INTO licenses (tenant, key, installed_ticks) VALUES ($tenant, $key, $installed) ON CONFLICT (tenant) DO UPDATE SET key = excluded.key, installed_ticks = excluded.installed_ticks;",
+                ("$tenant", license.Tenant), ("$key", license.Key), ("$installed", license.Installed.UtcTicks));
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public LicenseRecord? GetLicense(string tenant) =>
+        Query(c => Command(c, "SELECT tenant, key, installed_ticks FROM licenses WHERE tenant = $tenant;", ("$tenant", tenant)),
+            r => new LicenseRecord(r.GetString(0), r.GetString(1), Instant(r.GetInt64(2)))).FirstOrDefault();
+
+    public void SetPlan(string tenant, string planJson, DateTimeOffset when)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection,
+                "INSERT INTO allocation_plans (tenant, plan, updated_ticks) VALUES ($tenant, $plan, $when) ON CONFLICT (tenant) DO UPDATE SET plan = excluded.plan, updated_ticks = excluded.updated_ticks;",
+                ("$tenant", tenant), ("$plan", planJson), ("$when", when.UtcTicks));
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public string? GetPlan(string tenant) =>
+        Query(c => Command(c, "SELECT plan FROM allocation_plans WHERE tenant = $tenant;", ("$tenant", tenant)), r => r.GetString(0)).FirstOrDefault();
+
+    public void Append(string tenant, IReadOnlyList<LedgerEntry> entries)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var tx = connection.BeginTransaction();
+            using var insertEvent = Command(connection,
+                "INSERT INTO events (tenant, event_id, time_ticks, client_time, user, device, app, action) VALUES ($tenant, $id, $time, $client, $user, $device, $app, $action) RETURNING seq;",
+                ("$tenant", tenant), ("$id", null), ("$time", 0L), ("$client", null), ("$user", ""), ("$device", ""), ("$app", ""), ("$action", ""));
+            using var insertDecision = Command(connection,
+                "INSERT INTO decisions (event_seq, idx, tenant, kind, reason, user, app, period, unit_start_ticks, unit_end_ticks, retry_after_ticks, minutes) VALUES ($seq, $idx, $tenant, $kind, $reason, $user, $app, $period, $start, $end, $retry, $minutes);",
+                ("$seq", 0L), ("$idx", 0), ("$tenant", tenant), ("$kind", ""), ("$reason", null), ("$user", ""), ("$app", ""), ("$period", ""),
+                ("$start", 0L), ("$end", 0L), ("$retry", 0L), ("$minutes", 0));
+            using var insertUnit = Command(connection,
+                "INSERT INTO units (tenant, event_seq, user, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment) VALUES ($tenant, $seq, $user, $device, $app, $period, $start, $end, $minutes, $usage, $allotment);",
+                ("$tenant", tenant), ("$seq", 0L), ("$user", ""), ("$device", ""), ("$app", ""), ("$period", ""), ("$start", 0L), ("$end", 0L), ("$minutes", 0), ("$usage", ""), ("$allotment", ""));
+            insertEvent.Transaction = tx;
+            insertDecision.Transaction = tx;
+            insertUnit.Transaction = tx;
+            foreach (var entry in entries)
+            {
+                Set(insertEvent, ("$id", entry.EventId), ("$time", entry.TimeTicks), ("$client", entry.ClientTime),
+                    ("$user", entry.User), ("$device", entry.Device), ("$app", entry.App), ("$action", entry.Action));
+                var seq = Convert.ToInt64(insertEvent.ExecuteScalar(), CultureInfo.InvariantCulture);
+                for (var i = 0; i < entry.Decisions.Count; i++)
+                {
+                    var d = entry.Decisions[i];
+                    Set(insertDecision, ("$seq", seq), ("$idx", i), ("$kind", d.Kind), ("$reason", d.Reason), ("$user", d.User), ("$app", d.App),
+                        ("$period", d.Period), ("$start", d.UnitStartTicks), ("$end", d.UnitEndTicks), ("$retry", d.RetryAfterTicks), ("$minutes", d.Minutes));
+                    insertDecision.ExecuteNonQuery();
+                }
+                foreach (var u in entry.Units)
+                {
+                    Set(insertUnit, ("$seq", seq), ("$user", u.User), ("$device", u.Device), ("$app", u.App), ("$period", u.Period),
+                        ("$start", u.StartTicks), ("$end", u.EndTicks), ("$minutes", u.Minutes), ("$usage", u.LicenseUsage), ("$allotment", u.Allotment));
+                    insertUnit.ExecuteNonQuery();
+                }
+            }
+            tx.Commit();
+        }
+    }
+
+    public IEnumerable<StoredEvent> Events(string tenant)
+    {
+        using var connection = Open();
+        using var command = Command(connection,
+            "SELECT seq, event_id, time_ticks, client_time, user, device, app, action FROM events WHERE tenant = $tenant ORDER BY seq;", ("$tenant", tenant));
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return new StoredEvent(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetString(7));
+        }
+    }
+
+    public long EventCount(string tenant) => Long("SELECT COUNT(*) FROM events WHERE tenant = $tenant;", ("$tenant", tenant));
+
+    public bool ContainsEventId(string tenant, string eventId) =>
+        Long("SELECT COUNT(*) FROM events WHERE tenant = $tenant AND event_id = $id;", ("$tenant", tenant), ("$id", eventId)) > 0;
+
+    public PeriodUsage PeriodUsage(string tenant, string period)
+    {
+        var units = Query(c => Command(c, "SELECT COUNT(*), COALESCE(SUM(minutes), 0) FROM units WHERE tenant = $tenant AND period = $period AND license_usage = 'time';",
+            ("$tenant", tenant), ("$period", period)), r => (r.GetInt64(0), r.GetInt64(1)))[0];
+        var denied = Long("SELECT COUNT(*) FROM decisions WHERE tenant = $tenant AND period = $period AND kind = 'denied';", ("$tenant", tenant), ("$period", period));
+        var events = Long("SELECT COUNT(DISTINCT event_seq) FROM decisions WHERE tenant = $tenant AND period = $period;", ("$tenant", tenant), ("$period", period));
+        return new PeriodUsage(period, units.Item1, units.Item2, denied, events);
+    }
+
+    public IReadOnlyList<UserUsage> UserUsage(string tenant, string period) =>
+        Query(c => Command(c, """
+            SELECT user, SUM(units), SUM(minutes), SUM(denied) FROM (
+                SELECT user, 1 AS units, minutes, 0 AS denied FROM units WHERE tenant = $tenant AND period = $period
+                UNION ALL
+                SELECT user, 0, 0, 1 FROM decisions WHERE tenant = $tenant AND period = $period AND kind = 'denied')
+            GROUP BY user ORDER BY SUM(minutes) DESC, SUM(units) DESC, user;
+            """, ("$tenant", tenant), ("$period", period)),
+            r => new UserUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)));
+
+    public IReadOnlyList<AppUsage> AppUsage(string tenant, string period) =>
+        Query(c => Command(c, "SELECT app, COUNT(*), SUM(minutes) FROM units WHERE tenant = $tenant AND period = $period GROUP BY app ORDER BY COUNT(*) DESC, app;",
+            ("$tenant", tenant), ("$period", period)),
+            r => new AppUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
+
+    public UnitPage Units(string tenant, UnitQuery query)
+    {
+        var sql = "SELECT id, user, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = $tenant AND id > $after"
+            + (query.EndFromTicks is null ? "" : query.EndFromInclusive ? " AND end_ticks >= $from" : " AND end_ticks > $from")
+            + (query.EndToTicks is null ? "" : query.EndToInclusive ? " AND end_ticks <= $to" : " AND end_ticks < $to")
+            + " ORDER BY id LIMIT $limit;";
+        var rows = Query(c => Command(c, sql, ("$tenant", tenant), ("$after", query.AfterId), ("$from", query.EndFromTicks ?? 0L),
+                ("$to", query.EndToTicks ?? 0L), ("$limit", query.Limit + 1)),
+            r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9)));
+        return rows.Count > query.Limit
+            ? new UnitPage([.. rows.Take(query.Limit)], rows[query.Limit - 1].Id)
+            : new UnitPage(rows, null);
+    }
+
+    public long DistinctUsers(string tenant, string period, string licenseUsage) =>
+        Long("SELECT COUNT(DISTINCT user) FROM units WHERE tenant = $tenant AND period = $period AND license_usage = $usage;",
+            ("$tenant", tenant), ("$period", period), ("$usage", licenseUsage));
+
+    public bool Ping()
+    {
+        try
+        {
+            return SchemaVersion() == CurrentSchemaVersion;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose() => SqliteConnection.ClearAllPools();
+
+    private long Long(string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var connection = Open();
+        using var command = Command(connection, sql, parameters);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private List<T> Query<T>(Func<SqliteConnection, SqliteCommand> build, Func<SqliteDataReader, T> read)
+    {
+        using var connection = Open();
+        using var command = build(connection);
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return command;
+    }
+
+    private static void Set(SqliteCommand command, params (string Name, object? Value)[] parameters)
+    {
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters[name].Value = value ?? DBNull.Value;
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = tx;
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = tx;
+        return command.ExecuteScalar();
+    }
+
+    private static DateTimeOffset Instant(long ticks) => new(ticks, TimeSpan.Zero);
+}

@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Tally.Server.Tests;
+
+/// <summary>R12 at the HTTP edge: 400 problem+json naming the event and field, 413 for size, nothing applied, never a 500.</summary>
+public sealed class BadInputTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+    private HttpClient _ingest = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync(extra: ["--Tally:MaxBatchEvents=50", "--Tally:MaxBodyBytes=65536"]);
+        var acme = await _server.TenantAsync("acme");
+        _ingest = _server.Client(acme.Ingest);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _ingest.Dispose();
+        await _server.DisposeAsync();
+    }
+
+    private static readonly string Long = new('x', 257);
+
+    public static TheoryData<string, string> BadEvents => new()
+    {
+        { """{"user":"ann","app":"a"}""", "action" },
+        { """{"user":"ann","app":"a","action":""}""", "action" },
+        { """{"user":"ann","app":"a","action":"open"}""", "action" },
+        { """{"user":"ann","app":"a","action":"Open-App"}""", "action" },
+        { """{"app":"a","action":"open-app"}""", "user" },
+        { """{"user":"  ","app":"a","action":"open-app"}""", "user" },
+        { """{"user":"ann","action":"open-app"}""", "app" },
+        { """{"user":"ann","action":"close-app"}""", "app" },
+        { """{"user":"ann","app":"a","action":"open-app","time":"2026-03-10T09:00:00"}""", "time" },
+        { """{"user":"ann","app":"a","action":"open-app","time":"yesterday"}""", "time" },
+        { """{"user":"ann","app":"a","action":"open-app","time":"2026-03-10T09:06:00Z"}""", "time" },
+        { $$"""{"user":"{{Long}}","app":"a","action":"open-app"}""", "user" },
+        { $$"""{"user":"ann","device":"{{Long}}","app":"a","action":"open-app"}""", "device" },
+        { $$"""{"user":"ann","app":"{{Long}}","action":"open-app"}""", "app" },
+        { $$"""{"id":"{{Long}}","user":"ann","app":"a","action":"open-app"}""", "id" },
+        { """{"user":42,"app":"a","action":"open-app"}""", "user" },
+        { """{"user":"ann","app":"a","action":"open-app","id":7}""", "id" },
+        { """{"user":"ann","app":["a"],"action":"open-app"}""", "app" },
+        { """{"user":"ann","app":"a","action":"open-app","time":true}""", "time" },
+        { """{"user":"ann","device":{},"app":"a","action":"open-app"}""", "device" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadEvents))]
+    public async Task Events_BadField_400NamesIndexAndField_NothingApplied(string badEvent, string field)
+    {
+        var body = $$"""[{"id":"ok-{{field}}-{{badEvent.Length}}","user":"zed","app":"a","action":"open-app"}, {{badEvent}}]""";
+        var response = await _ingest.PostAsync("/api/v1/events", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Json();
+        Assert.Equal(1, problem.GetProperty("index").GetInt32());
+        Assert.Equal(field, problem.GetProperty("field").GetString());
+        Assert.Contains($"events[1].{field}", problem.GetProperty("detail").GetString());
+
+        // Nothing of the rejected batch was applied: the valid event's id is new, and it is charged now.
+        var retry = await _ingest.PostAsync("/api/v1/events", new StringContent($"[{body[1..body.IndexOf('}')]}}}]", Encoding.UTF8, "application/json"));
+        Assert.Equal("charged", (await retry.Json())[0].Decision());
+    }
+
+    [Fact]
+    public async Task Access_BadField_400NamesField()
+    {
+        var response = await _ingest.PostAsJsonAsync("/api/v1/access", new { user = "ann", action = "select" });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("app", (await response.Json()).GetProperty("field").GetString());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("[]")]
+    [InlineData("{}")]
+    [InlineData("[null]")]
+    [InlineData("[1]")]
+    [InlineData("[{\"user\":\"ann\"")]
+    [InlineData("not json")]
+    [InlineData("\"text\"")]
+    [InlineData("null")]
+    public async Task Events_MalformedBody_400(string body)
+    {
+        var response = await _ingest.PostAsync("/api/v1/events", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Events_TooManyEvents_413()
+    {
+        var events = Enumerable.Range(0, 51).Select(i => new { user = $"u{i}", app = "a", action = "open-app" }).ToArray();
+        var response = await _ingest.PostAsJsonAsync("/api/v1/events", events);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Events_BodyTooLarge_413()
+    {
+        var body = "[" + string.Join(",", Enumerable.Repeat($$"""{"user":"{{new string('u', 200)}}","app":"a","action":"open-app"}""", 400)) + "]";
+        var response = await _ingest.PostAsync("/api/v1/events", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Events_UnknownFieldsIgnored_ClientTimeWithinSkewAccepted()
+    {
+        var results = await _ingest.SendEventsAsync(new { user = "ann", app = "a", action = "open-app", colour = "blue", time = "2026-03-10T09:04:59Z" });
+        Assert.Equal("charged", results[0].Decision());
+    }
+
+    [Theory]
+    [InlineData("2026-13")]
+    [InlineData("26-03")]
+    [InlineData("march")]
+    public async Task Usage_BadPeriod_400(string period)
+    {
+        var acme = await _server.TenantAsync("p" + period.Length + Guid.NewGuid().ToString("N")[..6]);
+        using var read = _server.Client(acme.Read);
+        var response = await read.GetAsync($"/api/v1/usage/summary?period={period}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("limit=0")]
+    [InlineData("limit=5000")]
+    [InlineData("limit=abc")]
+    [InlineData("filter=startTime%20gt%20%222026-01-01T00:00:00Z%22")]
+    [InlineData("filter=endTime%20gt%202026")]
+    public async Task Consumption_BadQuery_400(string query)
+    {
+        var acme = await _server.TenantAsync("c" + Guid.NewGuid().ToString("N")[..8]);
+        using var read = _server.Client(acme.Read);
+        var response = await read.GetAsync($"/api/v1/licenses/consumption?{query}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"id":"has space","name":"x"}""")]
+    [InlineData("""{"name":"x"}""")]
+    [InlineData("""{"id":"-lead","name":"x"}""")]
+    [InlineData("""{"id":5}""")]
+    public async Task Tenants_BadId_400(string body)
+    {
+        using var admin = _server.Client();
+        var response = await admin.PostAsync("/api/v1/tenants", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"allocation":"gold"}""")]
+    [InlineData("""{"allocation":"capacity","capMinutes":-5}""")]
+    [InlineData("""{"allocation":5}""")]
+    public async Task Users_BadRow_400(string body)
+    {
+        var acme = await _server.TenantAsync("u" + Guid.NewGuid().ToString("N")[..8]);
+        using var admin = _server.Client(acme.Admin);
+        var response = await admin.PutAsync("/api/v1/users/ann", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task License_NotAKey_400Malformed()
+    {
+        var acme = await _server.TenantAsync("l" + Guid.NewGuid().ToString("N")[..8]);
+        using var admin = _server.Client(acme.Admin);
+        var response = await admin.PutAsJsonAsync("/api/v1/license", new { key = "TALLY1.garbage" });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(JsonValueKind.String, (await response.Json()).GetProperty("reason").ValueKind);
+    }
+}

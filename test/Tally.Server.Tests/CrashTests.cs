@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Tally.Server.Tests;
+
+/// <summary>The real server as a child process, killed with SIGKILL under load and restarted on the same data folder.</summary>
+public sealed class CrashTests : IDisposable
+{
+    private const string AdminKey = "crash-test-bootstrap-key";
+    private readonly string _dir = Directory.CreateTempSubdirectory("tally-crash-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private sealed class Child : IDisposable
+    {
+        public required Process Process { get; init; }
+        public required Uri Address { get; init; }
+        public ConcurrentQueue<string> Output { get; } = new();
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+                Process.WaitForExit();
+            }
+            Process.Dispose();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task<Child> StartChildAsync(string publicKeyFile)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { typeof(ChildHost).Assembly.Location, "serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"),
+                     "--public-key", publicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", "--Logging:LogLevel:Default=Warning" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        var child = new Child { Process = Process.Start(start)!, Address = new Uri($"http://127.0.0.1:{port}") };
+        child.Process.OutputDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
+        child.Process.ErrorDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
+        child.Process.BeginOutputReadLine();
+        child.Process.BeginErrorReadLine();
+        using var probe = new HttpClient { BaseAddress = child.Address, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            Assert.False(child.Process.HasExited, "child exited: " + string.Join("\n", child.Output));
+            try
+            {
+                if ((await probe.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK)
+                {
+                    return child;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        child.Dispose();
+        throw new TimeoutException("child server did not become ready");
+    }
+
+    [Fact]
+    public async Task Sigkill_UnderLoad_RestartAndResend_EveryAckedEventOnceNoDoubleCharge()
+    {
+        var vendor = Vendor.Create(_dir);
+        var now = TimeProvider.System.GetUtcNow();
+        var terms = TestServer.Terms(100, 1000) with { ValidFrom = now.AddDays(-1), ValidTo = now.AddDays(60), IssuedAt = now.AddDays(-1) };
+        const int total = 2400;
+        const int batchSize = 20;
+        var events = Enumerable.Range(0, total).Select(i => new { id = $"ev-{i}", user = $"user-{i}", app = $"app-{i % 7}", action = "open-app" }).ToArray();
+        var batches = events.Chunk(batchSize).ToArray();
+        string ingestKey;
+        var acked = new ConcurrentDictionary<string, string>();
+
+        using (var child = await StartChildAsync(vendor.PublicKeyFile))
+        {
+            using var admin = new HttpClient { BaseAddress = child.Address };
+            admin.DefaultRequestHeaders.Authorization = new("Bearer", AdminKey);
+            (await admin.PostAsJsonAsync("/api/v1/tenants", new { id = "acme", name = "Acme" })).EnsureSuccessStatusCode();
+            var adminKey = (await (await admin.PostAsJsonAsync("/api/v1/tenants/acme/api-keys", new { role = "admin" })).Json()).GetProperty("key").GetString()!;
+            ingestKey = (await (await admin.PostAsJsonAsync("/api/v1/tenants/acme/api-keys", new { role = "ingest" })).Json()).GetProperty("key").GetString()!;
+            using var tenantAdmin = new HttpClient { BaseAddress = child.Address };
+            tenantAdmin.DefaultRequestHeaders.Authorization = new("Bearer", adminKey);
+            Assert.Equal(HttpStatusCode.OK, (await tenantAdmin.PutAsJsonAsync("/api/v1/license", new { key = vendor.Issue(terms) })).StatusCode);
+
+            using var ingest = new HttpClient { BaseAddress = child.Address };
+            ingest.DefaultRequestHeaders.Authorization = new("Bearer", ingestKey);
+            var next = -1;
+            var killed = 0;
+            async Task Sender()
+            {
+                while (true)
+                {
+                    var i = Interlocked.Increment(ref next);
+                    if (i >= batches.Length)
+                    {
+                        return;
+                    }
+                    try
+                    {
+                        var response = await ingest.PostAsJsonAsync("/api/v1/events", batches[i]);
+                        if (response.StatusCode != HttpStatusCode.OK)
+                        {
+                            continue;
+                        }
+                        var results = await response.Json();
+                        for (var j = 0; j < batches[i].Length; j++)
+                        {
+                            acked[batches[i][j].id] = results[j].Decision();
+                        }
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or IOException)
+                    {
+                        // The server died mid-request: this batch is unacknowledged.
+                    }
+                    if (acked.Count >= total / 3 && Interlocked.Exchange(ref killed, 1) == 0)
+                    {
+                        child.Process.Kill(); // SIGKILL on Unix: no shutdown hooks, no flush.
+                    }
+                }
+            }
+            await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(Sender)));
+            child.Process.WaitForExit();
+            Assert.Equal(1, killed);
+        }
+        Assert.InRange(acked.Count, total / 3, total - 1);
+        Assert.All(acked.Values, d => Assert.Equal("charged", d));
+
+        using (var child = await StartChildAsync(vendor.PublicKeyFile))
+        {
+            using var ingest = new HttpClient { BaseAddress = child.Address };
+            ingest.DefaultRequestHeaders.Authorization = new("Bearer", ingestKey);
+            var resent = new Dictionary<string, string>();
+            foreach (var batch in batches)
+            {
+                var results = await ingest.SendEventsAsync(batch);
+                for (var j = 0; j < batch.Length; j++)
+                {
+                    resent[batch[j].id] = results[j].Decision();
+                }
+            }
+            // Every acknowledged event survived the kill: resending it is a duplicate, never a second charge.
+            Assert.All(acked.Keys, id => Assert.Equal("duplicate", resent[id]));
+            Assert.All(resent.Values, d => Assert.Contains(d, new[] { "charged", "duplicate" }));
+
+            using var read = new HttpClient { BaseAddress = child.Address };
+            read.DefaultRequestHeaders.Authorization = new("Bearer", ingestKey);
+            using var admin = new HttpClient { BaseAddress = child.Address };
+            admin.DefaultRequestHeaders.Authorization = new("Bearer", AdminKey);
+            var readKey = (await (await admin.PostAsJsonAsync("/api/v1/tenants/acme/api-keys", new { role = "read" })).Json()).GetProperty("key").GetString()!;
+            read.DefaultRequestHeaders.Authorization = new("Bearer", readKey);
+            var summary = await (await read.GetAsync("/api/v1/usage/summary")).Json();
+            // One distinct user per event: exactly one unit each, and the pool equals the sum of the units.
+            Assert.Equal(total, summary.GetProperty("units").GetInt64());
+            Assert.Equal(total * 6, summary.GetProperty("consumedMinutes").GetInt64());
+            Assert.Equal(total, summary.GetProperty("events").GetInt64());
+            var users = new HashSet<string>();
+            string? href = "/api/v1/licenses/consumption?limit=1000";
+            long minutes = 0;
+            while (href is not null)
+            {
+                var page = await (await read.GetAsync(href)).Json();
+                foreach (var record in page.GetProperty("data").EnumerateArray())
+                {
+                    Assert.True(users.Add(record.GetProperty("userId").GetString()!), "a unit was charged twice");
+                    minutes += record.GetProperty("capacityUsed").GetInt64();
+                }
+                href = page.GetProperty("links").TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.Object
+                    ? next.GetProperty("href").GetString() : null;
+            }
+            Assert.Equal(total, users.Count);
+            Assert.Equal(total * 6, minutes);
+        }
+    }
+
+    [Fact]
+    public async Task Start_BadOptions_ExitsWithClearMessage()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { typeof(ChildHost).Assembly.Location, "serve", "--urls", "http://127.0.0.1:0", "--data", _dir, "--public-key", "/nonexistent/key.pem" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains("/nonexistent/key.pem", stdout + await stderr);
+    }
+}

@@ -1,0 +1,156 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Tally.Licensing;
+using Tally.Metering;
+
+namespace Tally.Server.Tests;
+
+/// <summary>A real server on a loopback port over a real SQLite file in a temp folder, with a fake clock.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    public const string AdminKey = "test-bootstrap-key-0123456789";
+    public static readonly DateTimeOffset Start = new(2026, 3, 10, 9, 0, 0, TimeSpan.Zero);
+
+    private readonly WebApplication _app;
+    private readonly bool _ownsDir;
+
+    private TestServer(WebApplication app, string dir, bool ownsDir, FakeTimeProvider time, Uri address, Vendor vendor)
+    {
+        _app = app;
+        Dir = dir;
+        _ownsDir = ownsDir;
+        Time = time;
+        Address = address;
+        Vendor = vendor;
+    }
+
+    public string Dir { get; }
+    public FakeTimeProvider Time { get; }
+    public Uri Address { get; }
+    public Vendor Vendor { get; }
+
+    public static Task<TestServer> StartAsync(string? dir = null, FakeTimeProvider? time = null, Vendor? vendor = null, params string[] extra) =>
+        StartAsync(dir, dir is null, time, vendor, extra);
+
+    private static async Task<TestServer> StartAsync(string? dir, bool ownsDir, FakeTimeProvider? time, Vendor? vendor, string[] extra)
+    {
+        dir ??= Directory.CreateTempSubdirectory("tally-server-").FullName;
+        time ??= new FakeTimeProvider(Start);
+        vendor ??= Vendor.Create(dir);
+        string[] args = ["--urls", "http://127.0.0.1:0", "--data", Path.Combine(dir, "data"), "--public-key", vendor.PublicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", .. extra];
+        var app = TallyServer.Build(args, b =>
+        {
+            b.Services.AddSingleton<TimeProvider>(time);
+            b.Logging.ClearProviders();
+        });
+        await app.StartAsync();
+        return new TestServer(app, dir, ownsDir, time, new Uri(app.Urls.First()), vendor);
+    }
+
+    /// <summary>Stops this server and starts a new one on the same data folder and clock (a clean restart).</summary>
+    public async Task<TestServer> RestartAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        return await StartAsync(Dir, _ownsDir, Time, Vendor, []);
+    }
+
+    public HttpClient Client(string? key = AdminKey)
+    {
+        var client = new HttpClient { BaseAddress = Address };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return client;
+    }
+
+    /// <summary>Creates a tenant and returns keys for each role.</summary>
+    public async Task<TenantKeys> TenantAsync(string id)
+    {
+        using var admin = Client();
+        (await admin.PostAsJsonAsync("/api/v1/tenants", new { id, name = id })).EnsureSuccessStatusCode();
+        async Task<string> Key(string role)
+        {
+            var response = await admin.PostAsJsonAsync($"/api/v1/tenants/{id}/api-keys", new { role });
+            response.EnsureSuccessStatusCode();
+            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        }
+        return new TenantKeys(id, await Key("ingest"), await Key("read"), await Key("admin"));
+    }
+
+    public async Task InstallLicenseAsync(TenantKeys tenant, LicenseTerms terms)
+    {
+        using var client = Client(tenant.Admin);
+        var response = await client.PutAsJsonAsync("/api/v1/license", new { key = Vendor.Issue(terms) });
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
+    public static LicenseTerms Terms(int packs, int packMinutes, OverageAllowance? overage = null) => new()
+    {
+        LicenseId = "L-1",
+        Customer = "Acme",
+        IssuedAt = Start.AddDays(-30),
+        ValidFrom = Start.AddDays(-30),
+        ValidTo = Start.AddYears(1),
+        Packs = packs,
+        PackMinutes = packMinutes,
+        Overage = overage ?? OverageAllowance.None,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_ownsDir)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(Dir, recursive: true);
+        }
+    }
+}
+
+public sealed record TenantKeys(string Id, string Ingest, string Read, string Admin);
+
+/// <summary>A vendor signing key for tests and its public key written to a file, as an operator would pass it.</summary>
+public sealed class Vendor
+{
+    private readonly System.Security.Cryptography.ECDsa _key;
+
+    private Vendor(System.Security.Cryptography.ECDsa key, string publicKeyFile)
+    {
+        _key = key;
+        PublicKeyFile = publicKeyFile;
+    }
+
+    public string PublicKeyFile { get; }
+
+    public static Vendor Create(string dir)
+    {
+        var key = SigningKeys.Generate();
+        var file = Path.Combine(dir, "vendor-public.pem");
+        File.WriteAllText(file, SigningKeys.ExportPublicKeyPem(key));
+        return new Vendor(key, file);
+    }
+
+    public string Issue(LicenseTerms terms) => new LicenseIssuer(_key).Issue(terms);
+}
+
+public static class Http
+{
+    public static async Task<JsonElement> Json(this HttpResponseMessage response) => await response.Content.ReadFromJsonAsync<JsonElement>();
+
+    public static async Task<JsonElement> SendEventsAsync(this HttpClient client, params object[] events)
+    {
+        var response = await client.PostAsJsonAsync("/api/v1/events", events);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return await response.Json();
+    }
+
+    public static string Decision(this JsonElement result) => result.GetProperty("decision").GetString()!;
+}
