@@ -88,6 +88,16 @@ public class MixBenchmarks
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Events)]
     public long DictionaryLoop() => DictionaryBaseline.Run([], _events);
+
+    /// <summary>What <c>tally meter</c> does after parsing: ordered replay, duplicate marking, and a usage tally as sink.</summary>
+    [Benchmark(OperationsPerInvoke = Events)]
+    public long ReplayWithUsageTally()
+    {
+        var options = new MeterOptions();
+        var tally = new UsageTally(options);
+        Replay.Run(_events, new Meter(options), tally, tally.CountEvent);
+        return tally.Units;
+    }
 }
 
 internal static class DictionaryBaseline

@@ -1,0 +1,154 @@
+namespace Tally.Metering;
+
+/// <summary>How a forecast projected the rest of the period.</summary>
+public enum ForecastMethod : byte
+{
+    /// <summary>Hour by hour at the mean rate of the same weekday and local hour (with fallbacks).</summary>
+    WeekdayAware,
+    /// <summary>The baseline: the period's average rate so far, <c>consumed ÷ elapsed</c>, for every remaining hour.</summary>
+    Linear,
+}
+
+public enum RunOutOutcome : byte
+{
+    /// <summary>Already consumed at or past the threshold; <see cref="RunOut.At"/> is <c>now</c>.</summary>
+    AlreadyReached,
+    /// <summary>Projected to reach the threshold at <see cref="RunOut.At"/>, before the period ends.</summary>
+    Projected,
+    /// <summary>Not reached before the period ends (the pool resets first).</summary>
+    NotWithinPeriod,
+    /// <summary>There is no threshold: unlimited overage, or no pool at all.</summary>
+    Never,
+}
+
+/// <summary>When a threshold is reached. Invariant: <see cref="At"/> is set exactly when the outcome is already reached or projected.</summary>
+public readonly record struct RunOut(RunOutOutcome Outcome, DateTimeOffset? At)
+{
+    public static RunOut Never => new(RunOutOutcome.Never, null);
+
+    public static RunOut NotWithinPeriod => new(RunOutOutcome.NotWithinPeriod, null);
+}
+
+/// <summary>
+/// A projection of the period's consumption. <see cref="ProjectedDemandMinutes"/> is what usage would add up to;
+/// <see cref="ProjectedMinutes"/> is that capped at the pool's limit, because the grant rule keeps
+/// <c>consumed ≤ limit</c> (R7). The run-outs ignore unit granularity: they are the instants the projected curve
+/// crosses the included minutes and the limit.
+/// </summary>
+public sealed record Forecast(
+    ForecastMethod Method,
+    DateTimeOffset Now,
+    PeriodWindow Period,
+    long ConsumedMinutes,
+    double ProjectedDemandMinutes,
+    double ProjectedMinutes,
+    RunOut IncludedRunOut,
+    RunOut LimitRunOut,
+    RateSource WeakestSource);
+
+/// <summary>
+/// What the weekday-aware forecast needs. <paramref name="History"/> is hourly buckets over
+/// <c>[HistoryStart, Now)</c>, which may reach back into earlier periods (28 days is a good window: four of every
+/// weekday); the shell chooses the start, and should not set it before the tenant's data begins, since hours inside
+/// the window without a bucket count as zero. <paramref name="Pool"/> null means meter-only: nothing runs out.
+/// </summary>
+public sealed record ForecastInput(
+    long ConsumedMinutes,
+    PoolTerms? Pool,
+    PeriodWindow Period,
+    DateTimeOffset Now,
+    IReadOnlyList<HourlyUsage> History,
+    DateTimeOffset HistoryStart,
+    TimeZoneInfo TimeZone,
+    TimeSpan? RecencyHalfLife = null);
+
+/// <summary>
+/// Projects consumption from <c>now</c> to the period's end hour by hour (UTC hours, so DST days simply have 23 or
+/// 25 of them), and interpolates the run-out instant inside the hour it falls in, which is exact for a constant rate.
+/// Pure: the same inputs give the same forecast.
+/// </summary>
+public static class Forecaster
+{
+    public static Forecast WeekdayAware(ForecastInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var profile = HourlyRateProfile.Learn(input.History, input.HistoryStart, input.Now, input.TimeZone, input.RecencyHalfLife);
+        return WeekdayAware(input.ConsumedMinutes, input.Pool, input.Period, input.Now, profile);
+    }
+
+    /// <summary>
+    /// With a learned <paramref name="profile"/>. When the profile saw no hours at all, falls back to the period's
+    /// linear rate so a brand-new tenant still gets a forecast.
+    /// </summary>
+    public static Forecast WeekdayAware(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, HourlyRateProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        if (profile.ObservedHours == 0)
+        {
+            var linear = LinearRate(consumedMinutes, period, now);
+            return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now,
+                _ => new HourlyRate(linear, RateSource.PeriodLinear));
+        }
+        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, profile.RateAt);
+    }
+
+    /// <summary>The baseline: <c>consumed + consumed ÷ elapsed × remaining</c>; with nothing elapsed, nothing is added.</summary>
+    public static Forecast Linear(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now)
+    {
+        var rate = LinearRate(consumedMinutes, period, now);
+        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, _ => new HourlyRate(rate, RateSource.PeriodLinear));
+    }
+
+    private static double LinearRate(long consumedMinutes, PeriodWindow period, DateTimeOffset now)
+    {
+        var elapsedHours = (period.Clamp(now) - period.Start).TotalHours;
+        return elapsedHours > 0 ? consumedMinutes / elapsedHours : 0;
+    }
+
+    private static Forecast Project(
+        ForecastMethod method, long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, Func<DateTimeOffset, HourlyRate> rateAt)
+    {
+        var t = period.Clamp(now);
+        double? included = pool is null ? null : pool.IncludedMinutes;
+        double? limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? null : pool.LimitMinutes;
+        var includedAt = Reached(consumedMinutes, included, now);
+        var limitAt = Reached(consumedMinutes, limit, now);
+        var weakest = RateSource.Slot;
+        double total = consumedMinutes;
+
+        while (t < period.End)
+        {
+            var next = new DateTimeOffset(Math.Min(HourlyRateProfile.FloorHour(t.UtcTicks) + TimeSpan.TicksPerHour, period.End.UtcTicks), TimeSpan.Zero);
+            var rate = rateAt(t);
+            weakest = rate.Source > weakest ? rate.Source : weakest;
+            var added = rate.MinutesPerHour * (next - t).TotalHours;
+            includedAt ??= Crossing(total, added, included, t, rate.MinutesPerHour);
+            limitAt ??= Crossing(total, added, limit, t, rate.MinutesPerHour);
+            total += added;
+            t = next;
+        }
+
+        var cap = limit ?? double.PositiveInfinity;
+        return new Forecast(method, now, period, consumedMinutes, total, Math.Min(total, cap),
+            Settle(includedAt, included, period), Settle(limitAt, limit, period), weakest);
+    }
+
+    private static RunOut? Reached(long consumed, double? threshold, DateTimeOffset now) =>
+        threshold is { } x && consumed >= x ? new RunOut(RunOutOutcome.AlreadyReached, now) : null;
+
+    // Inside one hour the rate is constant, so the crossing is a straight-line interpolation.
+    private static RunOut? Crossing(double before, double added, double? threshold, DateTimeOffset hourFrom, double rate)
+    {
+        if (threshold is not { } x || rate <= 0 || before + added < x)
+        {
+            return null;
+        }
+        var ticks = (long)Math.Round((x - before) / rate * TimeSpan.TicksPerHour);
+        return new RunOut(RunOutOutcome.Projected, hourFrom.AddTicks(ticks).ToUniversalTime());
+    }
+
+    // Reaching the threshold exactly as the period ends is not running out: the pool resets at that instant.
+    private static RunOut Settle(RunOut? found, double? threshold, PeriodWindow period) =>
+        found is { Outcome: RunOutOutcome.Projected, At: { } at } && at >= period.End ? RunOut.NotWithinPeriod
+        : found ?? (threshold is null ? RunOut.Never : RunOut.NotWithinPeriod);
+}
