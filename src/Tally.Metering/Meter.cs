@@ -318,7 +318,7 @@ public sealed class Meter
     {
         for (var i = 0; i < session.AppCount; i++)
         {
-            Disconnected(session.Apps[i]);
+            Disconnected(session.AppAt(i));
         }
         session.ClearApps();
     }
@@ -406,20 +406,30 @@ public sealed class Meter
         public readonly int Device = device;
         public long LastTicks;
         public long UnitEndTicks;
-        public int[] Apps = [];
-        public long[] Orders = [];
-        public int AppCount;
+        // Most sessions hold one app: it lives inline, and only further apps take an array.
+        private Connection _first;
+        private Connection[]? _more;
 
-        public MeterKey Key => new(User.Id, Device);
+        public int AppCount { get; private set; }
+
+        public int AppAt(int index) => index == 0 ? _first.App : _more![index - 1].App;
 
         /// <summary>The order number of the connection to <paramref name="app"/>, or -1 when not connected.</summary>
         public long OrderOf(int app)
         {
-            for (var i = 0; i < AppCount; i++)
+            if (AppCount == 0)
             {
-                if (Apps[i] == app)
+                return -1;
+            }
+            if (_first.App == app)
+            {
+                return _first.Order;
+            }
+            for (var i = 0; i < AppCount - 1; i++)
+            {
+                if (_more![i].App == app)
                 {
-                    return Orders[i];
+                    return _more[i].Order;
                 }
             }
             return -1;
@@ -427,25 +437,40 @@ public sealed class Meter
 
         public void AddApp(int app, long order)
         {
-            if (AppCount == Apps.Length)
+            var connection = new Connection(app, order);
+            if (AppCount == 0)
             {
-                var size = Math.Max(2, Apps.Length * 2);
-                Array.Resize(ref Apps, size);
-                Array.Resize(ref Orders, size);
+                _first = connection;
             }
-            Apps[AppCount] = app;
-            Orders[AppCount++] = order;
+            else
+            {
+                if (_more is null || AppCount - 1 == _more.Length)
+                {
+                    Array.Resize(ref _more, Math.Max(2, (_more?.Length ?? 0) * 2));
+                }
+                _more[AppCount - 1] = connection;
+            }
+            AppCount++;
         }
 
         public bool RemoveApp(int app)
         {
             for (var i = 0; i < AppCount; i++)
             {
-                if (Apps[i] == app)
+                if (AppAt(i) == app)
                 {
+                    // Move the last connection into the freed place.
+                    var last = AppCount - 1;
+                    var moved = last == 0 ? _first : _more![last - 1];
+                    if (i == 0)
+                    {
+                        _first = moved;
+                    }
+                    else
+                    {
+                        _more![i - 1] = moved;
+                    }
                     AppCount--;
-                    Apps[i] = Apps[AppCount];
-                    Orders[i] = Orders[AppCount];
                     return true;
                 }
             }
@@ -453,5 +478,7 @@ public sealed class Meter
         }
 
         public void ClearApps() => AppCount = 0;
+
+        private readonly record struct Connection(int App, long Order);
     }
 }

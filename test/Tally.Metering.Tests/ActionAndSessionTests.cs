@@ -114,6 +114,22 @@ public class ActionAndSessionTests
     }
 
     [Fact]
+    public void Reload_ClosingTheFirstOfThreeApps_KeepsTheOtherTwo()
+    {
+        var s = new Scenario(Scenario.App);
+        s.Single(0, "alice", "laptop", "sales", "open-app");
+        s.Single(0, "alice", "laptop", "hr", "open-app");
+        s.Single(0, "alice", "laptop", "fin", "open-app");
+        s.Single(1, "alice", "laptop", "sales", "close-app");
+        Assert.Empty(s.Reload(10, "sales"));
+        Assert.Single(s.Reload(10, "hr"));
+        Assert.Single(s.Reload(10, "fin"));
+        s.Single(11, "alice", "laptop", "fin", "close-app");
+        Assert.Single(s.Reload(20, "hr"));
+        Assert.Empty(s.Reload(20, "fin"));
+    }
+
+    [Fact]
     public void Reload_LogoutEndsEveryAppOnThatDeviceOnly()
     {
         var s = new Scenario();
