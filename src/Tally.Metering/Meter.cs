@@ -22,11 +22,11 @@ public readonly record struct PoolUsage(Period Period, long ConsumedMinutes, lon
 /// </summary>
 public sealed class Meter
 {
-    private readonly MeterOptions _options;
-    private readonly IUserDirectory _directory;
-    private readonly long _unitTicks;
-    private readonly long _timeoutTicks;
-    private readonly long _limitMinutes;
+    private MeterOptions _options;
+    private IUserDirectory _directory;
+    private long _unitTicks;
+    private long _timeoutTicks;
+    private long _limitMinutes;
     private readonly Dictionary<long, Session> _sessions = [];
     private readonly Dictionary<int, UserState> _users = [];
     // App mode only: a key spans devices, so its running unit cannot live in one session.
@@ -56,7 +56,37 @@ public sealed class Meter
 
     public MeterOptions Options => _options;
 
-    public PeriodCalendar Calendar { get; }
+    public PeriodCalendar Calendar { get; private set; }
+
+    /// <summary>
+    /// Puts new terms (a new license, a new allocation plan) into force from the latest applied event on. What has
+    /// happened stays: sessions, connections, running units and the minutes already consumed in each period. New
+    /// units follow the new terms: the pool's limit, the validity window, the unit length, the counting mode and the
+    /// time zone's calendar. Every user seen so far is resolved again with <paramref name="directory"/>, in the order
+    /// they first appeared, so seats are handed out as if the new plan had met them in the same order.
+    /// A replay that calls this at the same position in the events reaches the same state.
+    /// </summary>
+    public void ChangeTerms(MeterOptions options, IUserDirectory? directory)
+    {
+        if (options.Validate() is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+        _options = options;
+        _directory = directory ?? EveryoneCapacity.Instance;
+        _unitTicks = TimeSpan.TicksPerMinute * options.UnitMinutes;
+        _timeoutTicks = TimeSpan.TicksPerMinute * options.SessionTimeoutMinutes;
+        _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
+        if (!ReferenceEquals(Calendar.TimeZone, options.TimeZone) && Calendar.TimeZone.Id != options.TimeZone.Id)
+        {
+            Calendar = new PeriodCalendar(options.TimeZone);
+            _currentPool = null;
+        }
+        foreach (var user in _users.Values)
+        {
+            user.Terms = _directory.Resolve(user.Id);
+        }
+    }
 
     /// <summary>The instant of the latest event applied; events must not go back before it.</summary>
     public long LastTicks { get; private set; } = long.MinValue;
@@ -379,7 +409,7 @@ public sealed class Meter
         private long _periodMinutes;
 
         public int Id { get; } = id;
-        public UserTerms Terms { get; } = terms;
+        public UserTerms Terms { get; set; } = terms;
         public long DeniedEvents;
 
         public long MinutesIn(int periodIndex) => periodIndex == _periodIndex ? _periodMinutes : 0;
