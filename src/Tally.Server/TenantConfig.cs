@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tally.Licensing;
 using Tally.Metering;
-using Tally.Storage;
 
 namespace Tally.Server;
 
@@ -72,17 +71,17 @@ public sealed record TenantConfig(LicenseTerms? License, AllocationPlanDto Plan)
 
     public SeatLicense Seats => License?.ToSeatLicense() ?? new SeatLicense(0, 0, true);
 
-    /// <summary>Loads a tenant's config from the ledger. The license was verified on install; here only its signature is re-checked (dates are the meter's job).</summary>
-    public static TenantConfig Load(ILedgerStore store, LicenseVerifier? verifier, string tenant)
+    /// <summary>The terms as stored: a license key (verified on install; here only its signature is re-checked, dates are the meter's job) and a plan document.</summary>
+    public static TenantConfig FromStored(string? licenseKey, string? planJson, LicenseVerifier? verifier)
     {
         LicenseTerms? terms = null;
-        if (store.GetLicense(tenant) is { } license && verifier is not null)
+        if (licenseKey is not null && verifier is not null)
         {
-            var verification = verifier.VerifyAuthentic(license.Key);
+            var verification = verifier.VerifyAuthentic(licenseKey);
             terms = verification.IsValid ? verification.Terms : null;
         }
-        var plan = store.GetPlan(tenant) is { } json
-            ? JsonSerializer.Deserialize<AllocationPlanDto>(json, AllocationPlanDto.Json) ?? new AllocationPlanDto()
+        var plan = planJson is not null
+            ? JsonSerializer.Deserialize<AllocationPlanDto>(planJson, AllocationPlanDto.Json) ?? new AllocationPlanDto()
             : new AllocationPlanDto();
         return new TenantConfig(terms, plan);
     }

@@ -31,7 +31,7 @@ public sealed class TenantWriter : IAsyncDisposable
     private readonly string _tenant;
     private readonly ILedgerStore _store;
     private readonly TimeProvider _time;
-    private readonly Func<TenantConfig> _loadConfig;
+    private readonly Func<string?, string?, TenantConfig> _configFrom;
     private readonly int _maxGroupEvents;
     private readonly Task _loop;
     private readonly TallyMetrics? _metrics;
@@ -42,13 +42,14 @@ public sealed class TenantWriter : IAsyncDisposable
     private long _applied;
     private bool _broken;
 
-    public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<TenantConfig> loadConfig, int maxGroupEvents, TallyMetrics? metrics = null)
+    /// <summary>Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key and plan document (either may be null).</summary>
+    public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, int maxGroupEvents, TallyMetrics? metrics = null)
     {
         _metrics = metrics;
         _tenant = tenant;
         _store = store;
         _time = time;
-        _loadConfig = loadConfig;
+        _configFrom = configFrom;
         _maxGroupEvents = maxGroupEvents;
         Rebuild();
         _loop = Task.Run(RunAsync);
@@ -65,7 +66,10 @@ public sealed class TenantWriter : IAsyncDisposable
         return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
-    /// <summary>Reloads license and plan and rebuilds the meter, in line with the events queued before it.</summary>
+    /// <summary>
+    /// Puts the stored license and plan into force after the events queued before this call: the change is recorded at
+    /// that position in the ledger and the meter continues under the new terms (nothing already decided changes).
+    /// </summary>
     public Task ReconfigureAsync()
     {
         var work = new ReconfigureWork();
@@ -101,7 +105,15 @@ public sealed class TenantWriter : IAsyncDisposable
     {
         try
         {
-            Rebuild();
+            if (_broken)
+            {
+                Rebuild(); // it records the stored terms itself when they differ from the last recorded ones
+            }
+            else
+            {
+                RecordAndApplyStoredTerms(_store.EventCount(_tenant));
+                PublishSnapshot();
+            }
             work.Done.TrySetResult();
         }
         catch (Exception e)
@@ -207,22 +219,33 @@ public sealed class TenantWriter : IAsyncDisposable
         return parsed with { TimeTicks = ticks };
     }
 
-    /// <summary>Replays the tenant's ledger, in recorded order with the recorded stamps, into a fresh meter.</summary>
+    /// <summary>
+    /// Replays the tenant's ledger, in recorded order with the recorded stamps, into a fresh meter, putting each
+    /// recorded terms change into force at its recorded position, so the meter reaches exactly the state it had.
+    /// </summary>
     private void Rebuild()
     {
         _broken = true;
-        _config = _loadConfig();
         _users = new SymbolTable();
         _devices = new SymbolTable();
         _apps = new SymbolTable();
-        var directory = UserDirectory.Create(_config.Plan.ToPlan(out _), _config.Seats, _users);
-        _directory = directory.Directory;
-        _meter = new Meter(_config.MeterOptions, (IUserDirectory?)_directory ?? EveryoneCapacity.Instance);
+        var changes = _store.TermsChanges(_tenant);
+        // A ledger written before terms were recorded knows only the current terms: they govern from the start.
+        var (initialKey, initialPlan) = changes.Count == 0 ? StoredTerms() : (null, null);
+        _terms = (initialKey, initialPlan);
+        _config = _configFrom(initialKey, initialPlan);
+        _meter = new Meter(_config.MeterOptions, DirectoryFor(_config));
         var discard = new DiscardSink();
         _applied = 0;
+        long replayed = 0;
+        var next = 0;
         foreach (var stored in _store.Events(_tenant))
         {
-            if (!MeterActions.TryParse(stored.Action, out var action))
+            for (; next < changes.Count && changes[next].AfterEvents <= replayed; next++)
+            {
+                Apply(changes[next].LicenseKey, changes[next].PlanJson);
+            }
+            if (!MeterActions.TryParse(stored.Action, out _))
             {
                 throw new InvalidOperationException($"Ledger event {stored.Seq} has an unknown action '{stored.Action}'.");
             }
@@ -233,9 +256,45 @@ public sealed class TenantWriter : IAsyncDisposable
             }
             _meter.Apply(parsed with { TimeTicks = Math.Max(stored.TimeTicks, _meter.LastTicks) }, discard);
             _applied++;
+            replayed++;
         }
+        for (; next < changes.Count; next++)
+        {
+            Apply(changes[next].LicenseKey, changes[next].PlanJson);
+        }
+        // Terms stored but never recorded (a crash between storing and recording): they take effect now.
+        RecordAndApplyStoredTerms(replayed);
         _broken = false;
         PublishSnapshot();
+    }
+
+    private (string? Key, string? Plan) _terms;
+
+    private (string? Key, string? Plan) StoredTerms() => (_store.GetLicense(_tenant)?.Key, _store.GetPlan(_tenant));
+
+    /// <summary>Records the stored terms at position <paramref name="afterEvents"/> and applies them, unless they are already in force.</summary>
+    private void RecordAndApplyStoredTerms(long afterEvents)
+    {
+        var (key, plan) = StoredTerms();
+        if (key == _terms.Key && plan == _terms.Plan)
+        {
+            return;
+        }
+        _store.RecordTermsChange(_tenant, new TermsChange(afterEvents, key, plan, _time.GetUtcNow()));
+        Apply(key, plan);
+    }
+
+    private void Apply(string? key, string? plan)
+    {
+        _terms = (key, plan);
+        _config = _configFrom(key, plan);
+        _meter.ChangeTerms(_config.MeterOptions, DirectoryFor(_config));
+    }
+
+    private IUserDirectory DirectoryFor(TenantConfig config)
+    {
+        _directory = UserDirectory.Create(config.Plan.ToPlan(out _), config.Seats, _users).Directory;
+        return (IUserDirectory?)_directory ?? EveryoneCapacity.Instance;
     }
 
     private void PublishSnapshot() => Snapshot = new TenantSnapshot(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, _applied,

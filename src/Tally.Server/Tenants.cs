@@ -39,7 +39,7 @@ public sealed class Tenants : IAsyncDisposable
 
     public TenantWriter Writer(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
-            new TenantWriter(id, store, time, () => TenantConfig.Load(store, verifier.Verifier, id), options.Value.MaxGroupCommitEvents, metrics))).Value;
+            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.Verifier), options.Value.MaxGroupCommitEvents, metrics))).Value;
 
     public async ValueTask DisposeAsync()
     {

@@ -39,6 +39,15 @@ public interface ILedgerStore : IDisposable
 
     string? GetPlan(string tenant);
 
+    /// <summary>
+    /// Records that the tenant's terms (license key and allocation plan, as stored now) took effect after the tenant's
+    /// first <see cref="TermsChange.AfterEvents"/> recorded events, so a rebuild puts them into force at that point.
+    /// </summary>
+    void RecordTermsChange(string tenant, TermsChange change);
+
+    /// <summary>The tenant's terms changes in the order they were recorded.</summary>
+    IReadOnlyList<TermsChange> TermsChanges(string tenant);
+
     /// <summary>Appends events with their decisions and units in one durable transaction.</summary>
     void Append(string tenant, IReadOnlyList<LedgerEntry> entries);
 

@@ -73,3 +73,9 @@ public sealed record UnitPage(IReadOnlyList<StoredUnit> Units, long? NextAfter);
 
 /// <summary>Filter for unit records: half-open or closed bounds on the unit's end instant.</summary>
 public sealed record UnitQuery(long AfterId, int Limit, long? EndFromTicks = null, bool EndFromInclusive = true, long? EndToTicks = null, bool EndToInclusive = false);
+
+/// <summary>
+/// A change of a tenant's terms at a position in its event stream: after the first <paramref name="AfterEvents"/>
+/// recorded events, the license key and plan below govern (null: none).
+/// </summary>
+public sealed record TermsChange(long AfterEvents, string? LicenseKey, string? PlanJson, DateTimeOffset At);

@@ -21,7 +21,7 @@ public enum SqliteSynchronous
 /// </summary>
 public sealed class SqliteLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 1;
+    public const int CurrentSchemaVersion = 2;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -68,6 +68,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 Execute(connection, SchemaV1, tx);
                 Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (1, 'v1');", tx);
+            }
+            if (version < 2)
+            {
+                Execute(connection, SchemaV2, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (2, 'v2: terms changes');", tx);
             }
             tx.Commit();
         }
@@ -136,6 +141,34 @@ public sealed class SqliteLedgerStore : ILedgerStore
         CREATE INDEX units_tenant_period ON units (tenant, period);
         CREATE INDEX units_tenant_id ON units (tenant, id);
         """;
+
+    // v2: license and plan changes at their position in the event stream, so a rebuild re-applies them in place.
+    private const string SchemaV2 = """
+        CREATE TABLE terms_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL REFERENCES tenants(id),
+            after_events INTEGER NOT NULL,
+            license_key TEXT NULL,
+            plan TEXT NULL,
+            at_ticks INTEGER NOT NULL);
+        CREATE INDEX terms_changes_tenant ON terms_changes (tenant, id);
+        """;
+
+    public void RecordTermsChange(string tenant, TermsChange change)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection,
+                "INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES ($tenant, $after, $key, $plan, $at);",
+                ("$tenant", tenant), ("$after", change.AfterEvents), ("$key", change.LicenseKey), ("$plan", change.PlanJson), ("$at", change.At.UtcTicks));
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public IReadOnlyList<TermsChange> TermsChanges(string tenant) =>
+        Query(c => Command(c, "SELECT after_events, license_key, plan, at_ticks FROM terms_changes WHERE tenant = $tenant ORDER BY id;", ("$tenant", tenant)),
+            r => new TermsChange(r.GetInt64(0), r.IsDBNull(1) ? null : r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), Instant(r.GetInt64(3))));
 
     public int SchemaVersion()
     {
