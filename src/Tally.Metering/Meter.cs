@@ -42,15 +42,7 @@ public sealed class Meter
 
     public Meter(MeterOptions options, IUserDirectory? directory = null)
     {
-        if (options.Validate() is { } problem)
-        {
-            throw new ArgumentException(problem, nameof(options));
-        }
-        _options = options;
-        _directory = directory ?? EveryoneCapacity.Instance;
-        _unitTicks = TimeSpan.TicksPerMinute * options.UnitMinutes;
-        _timeoutTicks = TimeSpan.TicksPerMinute * options.SessionTimeoutMinutes;
-        _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
+        Configure(options, directory);
         Calendar = new PeriodCalendar(options.TimeZone);
     }
 
@@ -68,15 +60,7 @@ public sealed class Meter
     /// </summary>
     public void ChangeTerms(MeterOptions options, IUserDirectory? directory)
     {
-        if (options.Validate() is { } problem)
-        {
-            throw new ArgumentException(problem, nameof(options));
-        }
-        _options = options;
-        _directory = directory ?? EveryoneCapacity.Instance;
-        _unitTicks = TimeSpan.TicksPerMinute * options.UnitMinutes;
-        _timeoutTicks = TimeSpan.TicksPerMinute * options.SessionTimeoutMinutes;
-        _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
+        Configure(options, directory);
         if (!ReferenceEquals(Calendar.TimeZone, options.TimeZone) && Calendar.TimeZone.Id != options.TimeZone.Id)
         {
             Calendar = new PeriodCalendar(options.TimeZone);
@@ -86,6 +70,20 @@ public sealed class Meter
         {
             user.Terms = _directory.Resolve(user.Id);
         }
+    }
+
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_options), nameof(_directory))]
+    private void Configure(MeterOptions options, IUserDirectory? directory)
+    {
+        if (options.Validate() is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+        _options = options;
+        _directory = directory ?? EveryoneCapacity.Instance;
+        _unitTicks = TimeSpan.TicksPerMinute * options.UnitMinutes;
+        _timeoutTicks = TimeSpan.TicksPerMinute * options.SessionTimeoutMinutes;
+        _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
     }
 
     /// <summary>The instant of the latest event applied; events must not go back before it.</summary>
