@@ -8,5 +8,6 @@ var root = new RootCommand("Tally: consumption-based capacity licensing. Meter e
     GenerateCommand.Create(),
     LicenseCommand.Create(),
     ServeCommand.Create(),
+    ReportCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

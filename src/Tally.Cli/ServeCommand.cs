@@ -2,24 +2,33 @@ using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Tally.Server;
+using Tally.Server.Demo;
 
 namespace Tally.Cli;
 
-/// <summary><c>tally serve</c>: the multi-tenant metering server (ASP.NET Core) on a SQLite ledger.</summary>
+/// <summary><c>tally serve</c>: the multi-tenant metering server (ASP.NET Core) on a SQLite ledger, or PostgreSQL with --database.</summary>
 internal static class ServeCommand
 {
     public static Command Create()
     {
         var data = new Option<string?>("--data") { Description = "Folder for the SQLite ledger (tally.db); created when missing. Default: ./data (or Tally:Data from configuration)." };
+        var database = new Option<string?>("--database")
+        {
+            Description = "PostgreSQL connection string (Host=...;Database=...;Username=...;Password=...): keep the ledger there instead of SQLite in --data. Or Tally:Database / Tally__Database.",
+        };
         var publicKey = new Option<string?>("--public-key") { Description = "PEM file with the vendor's public key, used to verify licenses installed with PUT /api/v1/license." };
         var synchronous = new Option<string?>("--synchronous")
         {
             Description = "SQLite durability: Normal (default) survives a process crash (kill -9); Full also survives power loss, at an fsync per commit.",
         };
         synchronous.AcceptOnlyFromAmong("Normal", "Full", "normal", "full");
+        var demo = new Option<bool>("--demo")
+        {
+            Description = "Also run a demo: a tenant 'demo' with a license signed by a demo key kept in DATA/demo, last month and this month so far of generated usage, and live activity; prints the dashboard address and a read key.",
+        };
         var command = new Command("serve", "Run the Tally server. ASP.NET Core flags such as --urls http://0.0.0.0:5000 pass through; the bootstrap admin key comes from TALLY_ADMIN_KEY or is generated and printed once.")
         {
-            data, publicKey, synchronous,
+            data, database, publicKey, synchronous, demo,
         };
         // --urls and other host settings (--Logging:LogLevel:Default=Warning, ...) go straight to ASP.NET configuration.
         command.TreatUnmatchedTokensAsErrors = false;
@@ -27,7 +36,7 @@ internal static class ServeCommand
         {
             var args = new List<string>();
             // Only flags given on the command line are passed, so appsettings.json and Tally__* variables still apply otherwise.
-            foreach (var (option, name) in new[] { (data, "--data"), (publicKey, "--public-key"), (synchronous, "--synchronous") })
+            foreach (var (option, name) in new[] { (data, "--data"), (database, "--database"), (publicKey, "--public-key"), (synchronous, "--synchronous") })
             {
                 if (parse.GetValue(option) is { } value)
                 {
@@ -38,7 +47,7 @@ internal static class ServeCommand
             args.AddRange(parse.UnmatchedTokens);
             try
             {
-                await using var app = TallyServer.Build([.. args]);
+                await using var app = TallyServer.Build([.. args], parse.GetValue(demo) ? b => b.AddTallyDemo(DemoHistory.Month) : null);
                 await app.StartAsync(cancellation);
                 // Ctrl+C / SIGTERM: the host stops gracefully; the writer loops drain and commit before exit.
                 await app.WaitForShutdownAsync(cancellation);

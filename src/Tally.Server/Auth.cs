@@ -5,7 +5,7 @@ using Tally.Storage;
 
 namespace Tally.Server;
 
-/// <summary>Bearer API keys: no or unknown key is 401, a key of the wrong role is 403.</summary>
+/// <summary>Bearer API keys (or a dashboard session cookie on GETs): no or unknown key is 401, a key of the wrong role is 403.</summary>
 public static class Auth
 {
     private const string CallerItem = "tally.caller";
@@ -16,8 +16,11 @@ public static class Auth
         {
             var http = context.HttpContext;
             var header = http.Request.Headers.Authorization.ToString();
-            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                || http.RequestServices.GetRequiredService<ApiKeys>().Resolve(header[7..].Trim()) is not { } caller)
+            // Without a bearer header, a dashboard session cookie stands in for a read or admin key on GETs.
+            var caller = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                ? http.RequestServices.GetRequiredService<ApiKeys>().Resolve(header[7..].Trim())
+                : header.Length == 0 ? Dashboard.DashboardSessions.FromCookie(http) : null;
+            if (caller is null)
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer";
                 return Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Send a valid API key as 'Authorization: Bearer KEY'.");

@@ -17,6 +17,12 @@ public sealed class TallyOptions
     /// <summary>File holding the vendor's public key (PEM or the text the license tool prints).</summary>
     public string? PublicKey { get; set; }
 
+    /// <summary>
+    /// PostgreSQL connection string (Npgsql form, e.g. <c>Host=db;Database=tally;Username=tally;Password=...</c>). When set,
+    /// the ledger lives there and <see cref="Data"/> is not used for it; when empty, SQLite in <see cref="Data"/>.
+    /// </summary>
+    public string? Database { get; set; }
+
     /// <summary>SQLite synchronous mode: Normal survives kill -9, Full also survives power loss.</summary>
     public SqliteSynchronous Synchronous { get; set; } = SqliteSynchronous.Normal;
 

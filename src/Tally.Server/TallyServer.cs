@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Scalar.AspNetCore;
+using Tally.Server.Dashboard;
+using Tally.Server.Monitoring;
 using Tally.Storage;
 
 namespace Tally.Server;
@@ -18,6 +20,7 @@ public static class TallyServer
         ["--data"] = "Tally:Data",
         ["--public-key"] = "Tally:PublicKey",
         ["--synchronous"] = "Tally:Synchronous",
+        ["--database"] = "Tally:Database",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configureForTests = null)
@@ -30,8 +33,16 @@ public static class TallyServer
         builder.Services.AddSingleton<ILedgerStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<TallyOptions>>().Value;
-            Directory.CreateDirectory(options.Data);
-            var store = new SqliteLedgerStore(options.DatabasePath, options.Synchronous);
+            ILedgerStore store;
+            if (options.Database is { Length: > 0 } connectionString)
+            {
+                store = new PostgresLedgerStore(connectionString);
+            }
+            else
+            {
+                Directory.CreateDirectory(options.Data);
+                store = new SqliteLedgerStore(options.DatabasePath, options.Synchronous);
+            }
             store.Initialize();
             return store;
         });
@@ -39,6 +50,8 @@ public static class TallyServer
         builder.Services.AddSingleton<LicenseVerifierHolder>();
         builder.Services.AddSingleton<Tenants>();
         builder.Services.AddSingleton<TallyMetrics>();
+        builder.Services.AddDashboard();
+        builder.Services.AddMonitoring(builder.Configuration);
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -66,6 +79,8 @@ public static class TallyServer
         app.MapEvents();
         app.MapUsage();
         app.MapLicensesApi();
+        app.MapMonitoring();
+        app.MapDashboard();
         Start(app);
         return app;
     }
@@ -92,7 +107,12 @@ public static class TallyServer
             Console.WriteLine($"Bootstrap admin key (shown once, store it now): {key}");
         }
         services.GetRequiredService<Tenants>().RebuildAll();
-        log.LogInformation("Tally is ready; ledger at {Path}", store is SqliteLedgerStore sqlite ? sqlite.Path : "(store)");
+        log.LogInformation("Tally is ready; ledger at {Path}", store switch
+        {
+            SqliteLedgerStore sqlite => sqlite.Path,
+            PostgresLedgerStore postgres => postgres.Description,
+            _ => "(store)",
+        });
     }
 
     public static void MapHealth(this WebApplication app)

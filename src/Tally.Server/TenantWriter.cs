@@ -52,10 +52,15 @@ public sealed class TenantWriter : IAsyncDisposable
         _configFrom = configFrom;
         _maxGroupEvents = maxGroupEvents;
         Rebuild();
-        _loop = Task.Run(RunAsync);
+        // A thread of its own: on a busy thread pool (many connections on few cores) a pooled loop waits in line behind
+        // the requests it is meant to answer, and every group commit is delayed by that queue.
+        _loop = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public string Tenant => _tenant;
+
+    /// <summary>Told after each batch is durable, with the entries just committed; must not block (issue 6: alerts).</summary>
+    public Monitoring.ICommitObserver? Observer { get; init; }
 
     public TenantSnapshot Snapshot { get; private set; } = null!;
 
@@ -63,6 +68,18 @@ public sealed class TenantWriter : IAsyncDisposable
     public Task<IReadOnlyList<EventOutcome>> SubmitAsync(IReadOnlyList<IncomingEvent> events)
     {
         var work = new EventWork(events);
+        return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
+    }
+
+    /// <summary>
+    /// Imports past events (the demo's history) with their own instants, through the same meter and group commit as
+    /// live events, so the single-writer rule holds. <paramref name="ticks"/> gives each event's UTC instant and must
+    /// not decrease; an instant behind the meter is moved up to it, as a live stamp would be.
+    /// </summary>
+    public Task<IReadOnlyList<EventOutcome>> ImportAsync(IReadOnlyList<IncomingEvent> events, IReadOnlyList<long> ticks)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(ticks.Count, events.Count);
+        var work = new EventWork(events) { Ticks = ticks };
         return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
@@ -76,10 +93,10 @@ public sealed class TenantWriter : IAsyncDisposable
         return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
-    private async Task RunAsync()
+    private void Run()
     {
         var batch = new List<EventWork>();
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (WaitForWork())
         {
             var count = 0;
             while (count < _maxGroupEvents && _queue.Reader.TryRead(out var work))
@@ -99,6 +116,12 @@ public sealed class TenantWriter : IAsyncDisposable
             Commit(batch);
             batch.Clear();
         }
+    }
+
+    private bool WaitForWork()
+    {
+        var wait = _queue.Reader.WaitToReadAsync();
+        return wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     private void Reconfigure(ReconfigureWork work)
@@ -154,14 +177,15 @@ public sealed class TenantWriter : IAsyncDisposable
                 for (var i = 0; i < work.Events.Count; i++)
                 {
                     var incoming = work.Events[i];
-                    var e = Parse(incoming, now);
+                    var at = Math.Max(work.Ticks?[i] ?? now, _meter.LastTicks);
+                    var e = Parse(incoming, at);
                     sink.Begin();
                     _meter.Apply(e, sink);
                     _applied++;
-                    outcomes[i] = new EventOutcome(now, sink.Outcomes);
+                    outcomes[i] = new EventOutcome(at, sink.Outcomes);
                     if (!sink.IsDuplicate)
                     {
-                        entries.Add(new LedgerEntry(incoming.Id, now, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
+                        entries.Add(new LedgerEntry(incoming.Id, at, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
                             incoming.Action.ToWire(), sink.Decisions, sink.Units));
                     }
                 }
@@ -181,6 +205,7 @@ public sealed class TenantWriter : IAsyncDisposable
             return;
         }
         PublishSnapshot();
+        Observer?.Committed(_tenant, entries); // alerting: hands over and returns at once (Monitoring/AlertEvaluator)
         if (_metrics is { } metrics)
         {
             metrics.Commit(true);
@@ -311,6 +336,8 @@ public sealed class TenantWriter : IAsyncDisposable
     private sealed class EventWork(IReadOnlyList<IncomingEvent> events) : Work
     {
         public IReadOnlyList<IncomingEvent> Events { get; } = events;
+        /// <summary>The events' own instants (an import); null: stamped with the server clock.</summary>
+        public IReadOnlyList<long>? Ticks { get; init; }
         public TaskCompletionSource<IReadOnlyList<EventOutcome>> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 

@@ -15,8 +15,11 @@ public sealed class Tenants : IAsyncDisposable
     private readonly LicenseVerifierHolder verifier;
     private readonly TallyMetrics metrics;
 
-    public Tenants(ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options, LicenseVerifierHolder verifier, TallyMetrics metrics)
+    private readonly Monitoring.ICommitObserver? observer;
+
+    public Tenants(ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options, LicenseVerifierHolder verifier, TallyMetrics metrics, Monitoring.ICommitObserver? observer = null)
     {
+        this.observer = observer;
         this.store = store;
         this.time = time;
         this.options = options;
@@ -39,7 +42,7 @@ public sealed class Tenants : IAsyncDisposable
 
     public TenantWriter Writer(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
-            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.Verifier), options.Value.MaxGroupCommitEvents, metrics))).Value;
+            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, metrics) { Observer = observer })).Value;
 
     public async ValueTask DisposeAsync()
     {
@@ -55,8 +58,13 @@ public sealed class LicenseVerifierHolder : IDisposable
 {
     private readonly System.Security.Cryptography.ECDsa? _key;
 
-    public LicenseVerifierHolder(IOptions<TallyOptions> options)
+    private readonly Dictionary<string, LicenseVerifier> _byTenant;
+
+    /// <param name="options">Names the vendor public key file.</param>
+    /// <param name="trusted">Tenants whose licenses another key signs (the demo tenant: see Demo/DemoSetup.cs).</param>
+    public LicenseVerifierHolder(IOptions<TallyOptions> options, IEnumerable<TenantKeyTrust> trusted)
     {
+        _byTenant = trusted.ToDictionary(t => t.Tenant, t => t.Verifier, StringComparer.Ordinal);
         if (options.Value.PublicKey is { Length: > 0 } path)
         {
             _key = SigningKeys.ImportPublicKey(File.ReadAllText(path), out var error)
@@ -66,6 +74,9 @@ public sealed class LicenseVerifierHolder : IDisposable
     }
 
     public LicenseVerifier? Verifier { get; }
+
+    /// <summary>The verifier for <paramref name="tenant"/>'s license: its own trusted key if it has one, else the vendor key.</summary>
+    public LicenseVerifier? For(string tenant) => _byTenant.TryGetValue(tenant, out var own) ? own : Verifier;
 
     public void Dispose() => _key?.Dispose();
 }

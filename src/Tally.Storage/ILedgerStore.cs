@@ -69,6 +69,60 @@ public interface ILedgerStore : IDisposable
     /// <summary>Units held by named users (seat records) in a period, per allocation: distinct users.</summary>
     long DistinctUsers(string tenant, string period, string licenseUsage);
 
+    // ---- Monitoring (issue 6). All instants are UTC ticks; ranges are half-open [from, to). ----
+
+    /// <summary>Server time of the tenant's first recorded event, or null with none (forecast history never starts earlier).</summary>
+    long? FirstEventTicks(string tenant);
+
+    /// <summary>
+    /// Pool minutes per UTC hour: units with <c>license_usage = 'time'</c> whose start is in [from, to), grouped by
+    /// <c>start_ticks / 36000000000 * 36000000000</c> (integer division), ordered by hour. Hours without units are absent.
+    /// </summary>
+    IReadOnlyList<HourlyMinutes> HourlyPoolMinutes(string tenant, long fromTicks, long toTicks);
+
+    /// <summary>
+    /// Per (UTC hour, user): units and minutes of units starting in [from, to), and denied decisions whose event's
+    /// server time is in [from, to). Ordered by hour, then user. The server folds these into hour or day buckets.
+    /// </summary>
+    IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks);
+
+    /// <summary>Every user with units or denied decisions in <paramref name="period"/>; last activity is the latest event in [from, to). Unordered.</summary>
+    IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks);
+
+    /// <summary>Every app with units in <paramref name="period"/>; last activity is the latest event naming it in [from, to). Unordered.</summary>
+    IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks);
+
+    // ---- Alerts (issue 6) ----
+
+    void AddAlertChannel(AlertChannelRecord channel);
+
+    /// <summary>The tenant's channels, oldest first.</summary>
+    IReadOnlyList<AlertChannelRecord> AlertChannels(string tenant);
+
+    /// <summary>Deletes a channel of the tenant; false when it has no such channel.</summary>
+    bool DeleteAlertChannel(string tenant, string id);
+
+    void AddAlertRule(AlertRuleRecord rule);
+
+    /// <summary>The tenant's rules, oldest first.</summary>
+    IReadOnlyList<AlertRuleRecord> AlertRules(string tenant);
+
+    /// <summary>Deletes a rule of the tenant; false when it has no such rule. Its fired marks stay (ids are never reused).</summary>
+    bool DeleteAlertRule(string tenant, string id);
+
+    /// <summary>
+    /// Claims the right to send one alert: inserts the mark with a unique constraint on (tenant, rule, period,
+    /// subject) and returns true only for the caller whose insert made it (INSERT … ON CONFLICT DO NOTHING).
+    /// Durable before it returns, so a restart never sends the same alert again.
+    /// </summary>
+    bool ClaimAlert(AlertClaim claim);
+
+    /// <summary>Appends one history row and returns its id (increasing per store).</summary>
+    long AddAlertHistory(AlertHistoryRecord record);
+
+    /// <summary>The tenant's history, newest first: rows with id below <paramref name="beforeId"/> (0: from the newest), at most <paramref name="limit"/>.</summary>
+    IReadOnlyList<AlertHistoryRecord> AlertHistory(string tenant, long beforeId, int limit);
+
     /// <summary>Cheap check that the store answers (readiness).</summary>
     bool Ping();
 }

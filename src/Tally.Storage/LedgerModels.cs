@@ -79,3 +79,47 @@ public sealed record UnitQuery(long AfterId, int Limit, long? EndFromTicks = nul
 /// recorded events, the license key and plan below govern (null: none).
 /// </summary>
 public sealed record TermsChange(long AfterEvents, string? LicenseKey, string? PlanJson, DateTimeOffset At);
+
+/// <summary>Pool minutes (units with <c>licenseUsage = time</c>) whose unit started in the UTC hour at <paramref name="HourStartTicks"/>.</summary>
+public readonly record struct HourlyMinutes(long HourStartTicks, long Minutes);
+
+/// <summary>
+/// One user's activity in one UTC hour: units (all allocations) and their minutes by unit start, and denied decisions
+/// by the event's server time. An hour appears only when one of the three is non-zero.
+/// </summary>
+public sealed record UserHourUsage(long HourStartTicks, string User, long Units, long Minutes, long DeniedEvents);
+
+/// <summary>
+/// One user's totals in a period: units and minutes of the period's units, denied decisions of the period, distinct
+/// apps of the units, the last event time inside <c>[from, to)</c>, and the allotment of the user's latest unit
+/// (<c>analyzer_time</c>, <c>analyzer</c>, <c>professional</c>; null without units).
+/// </summary>
+public sealed record UserActivity(string User, long Units, long Minutes, long DeniedEvents, long Apps, long? LastActivityTicks, string? Allotment);
+
+/// <summary>One app's totals in a period: units and minutes, distinct users with units, last event time inside <c>[from, to)</c>.</summary>
+public sealed record AppActivity(string App, long Units, long Minutes, long Users, long? LastActivityTicks);
+
+/// <summary>
+/// Where alerts go. <paramref name="Kind"/> is <c>email</c> (<paramref name="Target"/>: comma-separated addresses) or
+/// <c>webhook</c> (<paramref name="Target"/>: an http(s) URL; <paramref name="Secret"/>: the HMAC-SHA256 signing key,
+/// kept in clear because signing needs it, and never returned in full by the API).
+/// </summary>
+public sealed record AlertChannelRecord(string Id, string Tenant, string Kind, string Name, string Target, string? Secret, DateTimeOffset Created);
+
+/// <summary>
+/// A tenant's alert rule. <paramref name="Kind"/> is one of <c>threshold-percent</c>, <c>threshold-minutes</c>,
+/// <c>above-run-rate</c>, <c>forecast-run-out</c>, <c>overage-started</c>, <c>lockout</c>, <c>user-minutes</c>;
+/// <paramref name="Value"/> is its number (percent, minutes or margin percent; null for kinds without one).
+/// </summary>
+public sealed record AlertRuleRecord(string Id, string Tenant, string Name, string Kind, double? Value, IReadOnlyList<string> ChannelIds, DateTimeOffset Created);
+
+/// <summary>The durable "this rule fired" mark: unique per (tenant, rule, period, subject); subject is "" for tenant-wide rules, else the user.</summary>
+public sealed record AlertClaim(string Tenant, string RuleId, string Period, string Subject, DateTimeOffset FiredAt);
+
+/// <summary>
+/// One alert as sent (or attempted) on one channel. <paramref name="Status"/> is <c>sent</c>, <c>failed</c> or
+/// <c>no-channel</c> (the rule fired but had no usable channel). <paramref name="Id"/> is assigned by the store.
+/// </summary>
+public sealed record AlertHistoryRecord(
+    long Id, string Tenant, string RuleId, string RuleKind, string Period, string Subject, DateTimeOffset FiredAt,
+    string? ChannelId, string? ChannelKind, string Status, string Message, string? Detail);

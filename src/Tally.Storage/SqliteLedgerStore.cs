@@ -21,7 +21,7 @@ public enum SqliteSynchronous
 /// </summary>
 public sealed class SqliteLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 2;
+    public const int CurrentSchemaVersion = 3;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -73,6 +73,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 Execute(connection, SchemaV2, tx);
                 Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (2, 'v2: terms changes');", tx);
+            }
+            if (version < 3)
+            {
+                Execute(connection, SchemaV3, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (3, 'v3: monitoring and alerts');", tx);
             }
             tx.Commit();
         }
@@ -152,6 +157,50 @@ public sealed class SqliteLedgerStore : ILedgerStore
             plan TEXT NULL,
             at_ticks INTEGER NOT NULL);
         CREATE INDEX terms_changes_tenant ON terms_changes (tenant, id);
+        """;
+
+    // v3: time-range indexes for the monitoring reports, and alerting (rules, channels, fired marks, history).
+    // alert_fired's primary key is the fire-once guarantee: a mark is inserted before anything is sent.
+    private const string SchemaV3 = """
+        CREATE INDEX units_tenant_start ON units (tenant, start_ticks);
+        CREATE INDEX events_tenant_time ON events (tenant, time_ticks);
+        CREATE TABLE alert_channels (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL REFERENCES tenants(id),
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            target TEXT NOT NULL,
+            secret TEXT NULL,
+            created_ticks INTEGER NOT NULL);
+        CREATE TABLE alert_rules (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL REFERENCES tenants(id),
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value REAL NULL,
+            channel_ids TEXT NOT NULL,
+            created_ticks INTEGER NOT NULL);
+        CREATE TABLE alert_fired (
+            tenant TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            fired_ticks INTEGER NOT NULL,
+            PRIMARY KEY (tenant, rule_id, period, subject));
+        CREATE TABLE alert_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            rule_kind TEXT NOT NULL,
+            period TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            fired_ticks INTEGER NOT NULL,
+            channel_id TEXT NULL,
+            channel_kind TEXT NULL,
+            status TEXT NOT NULL,
+            message TEXT NOT NULL,
+            detail TEXT NULL);
+        CREATE INDEX alert_history_tenant ON alert_history (tenant, id);
         """;
 
     public void RecordTermsChange(string tenant, TermsChange change)
@@ -272,49 +321,97 @@ public sealed class SqliteLedgerStore : ILedgerStore
     public string? GetPlan(string tenant) =>
         Query(c => Command(c, "SELECT plan FROM allocation_plans WHERE tenant = $tenant;", ("$tenant", tenant)), r => r.GetString(0)).FirstOrDefault();
 
+    /// <summary>
+    /// One transaction per batch, three statements whatever its size: the rows go in as JSON arrays that SQLite itself
+    /// unpacks (<c>json_each</c>), so the cost per event is SQLite's b-tree work, not a bind-and-step round per row.
+    /// The write lock is taken first (BEGIN IMMEDIATE), so the event numbers read at its start are this batch's.
+    /// A repeated event id fails the events statement and with it the whole transaction.
+    /// </summary>
     public void Append(string tenant, IReadOnlyList<LedgerEntry> entries)
     {
         if (entries.Count == 0)
         {
             return;
         }
+        var (events, decisions, units) = LedgerRows.Json(entries);
         lock (_writeGate)
         {
-            using var connection = Open();
-            using var tx = connection.BeginTransaction();
-            using var insertEvent = Command(connection,
-                "INSERT INTO events (tenant, event_id, time_ticks, client_time, user, device, app, action) VALUES ($tenant, $id, $time, $client, $user, $device, $app, $action) RETURNING seq;",
-                ("$tenant", tenant), ("$id", null), ("$time", 0L), ("$client", null), ("$user", ""), ("$device", ""), ("$app", ""), ("$action", ""));
-            using var insertDecision = Command(connection,
-                "INSERT INTO decisions (event_seq, idx, tenant, kind, reason, user, app, period, unit_start_ticks, unit_end_ticks, retry_after_ticks, minutes) VALUES ($seq, $idx, $tenant, $kind, $reason, $user, $app, $period, $start, $end, $retry, $minutes);",
-                ("$seq", 0L), ("$idx", 0), ("$tenant", tenant), ("$kind", ""), ("$reason", null), ("$user", ""), ("$app", ""), ("$period", ""),
-                ("$start", 0L), ("$end", 0L), ("$retry", 0L), ("$minutes", 0));
-            using var insertUnit = Command(connection,
-                "INSERT INTO units (tenant, event_seq, user, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment) VALUES ($tenant, $seq, $user, $device, $app, $period, $start, $end, $minutes, $usage, $allotment);",
-                ("$tenant", tenant), ("$seq", 0L), ("$user", ""), ("$device", ""), ("$app", ""), ("$period", ""), ("$start", 0L), ("$end", 0L), ("$minutes", 0), ("$usage", ""), ("$allotment", ""));
-            insertEvent.Transaction = tx;
-            insertDecision.Transaction = tx;
-            insertUnit.Transaction = tx;
-            foreach (var entry in entries)
+            var writer = Writer();
+            try
             {
-                Set(insertEvent, ("$id", entry.EventId), ("$time", entry.TimeTicks), ("$client", entry.ClientTime),
-                    ("$user", entry.User), ("$device", entry.Device), ("$app", entry.App), ("$action", entry.Action));
-                var seq = Convert.ToInt64(insertEvent.ExecuteScalar(), CultureInfo.InvariantCulture);
-                for (var i = 0; i < entry.Decisions.Count; i++)
+                using var tx = writer.Connection.BeginTransaction(deferred: false);
+                writer.SetTransaction(tx);
+                var first = Convert.ToInt64(writer.LastSeq.ExecuteScalar(), CultureInfo.InvariantCulture) + 1;
+                Set(writer.Events, ("$first", first), ("$tenant", tenant), ("$rows", events));
+                writer.Events.ExecuteNonQuery();
+                Set(writer.Decisions, ("$first", first), ("$tenant", tenant), ("$rows", decisions));
+                writer.Decisions.ExecuteNonQuery();
+                if (units is not null)
                 {
-                    var d = entry.Decisions[i];
-                    Set(insertDecision, ("$seq", seq), ("$idx", i), ("$kind", d.Kind), ("$reason", d.Reason), ("$user", d.User), ("$app", d.App),
-                        ("$period", d.Period), ("$start", d.UnitStartTicks), ("$end", d.UnitEndTicks), ("$retry", d.RetryAfterTicks), ("$minutes", d.Minutes));
-                    insertDecision.ExecuteNonQuery();
+                    Set(writer.Units, ("$first", first), ("$tenant", tenant), ("$rows", units));
+                    writer.Units.ExecuteNonQuery();
                 }
-                foreach (var u in entry.Units)
-                {
-                    Set(insertUnit, ("$seq", seq), ("$user", u.User), ("$device", u.Device), ("$app", u.App), ("$period", u.Period),
-                        ("$start", u.StartTicks), ("$end", u.EndTicks), ("$minutes", u.Minutes), ("$usage", u.LicenseUsage), ("$allotment", u.Allotment));
-                    insertUnit.ExecuteNonQuery();
-                }
+                tx.Commit();
+                writer.SetTransaction(null);
             }
-            tx.Commit();
+            catch
+            {
+                // Never reuse a connection a failed batch went through.
+                writer.Dispose();
+                _writer = null;
+                throw;
+            }
+        }
+    }
+
+    private WriteConnection? _writer;
+
+    /// <summary>The append connection, kept open with its statements prepared (under the write gate).</summary>
+    private WriteConnection Writer() => _writer ??= new WriteConnection(Open());
+
+    private sealed class WriteConnection : IDisposable
+    {
+        public WriteConnection(SqliteConnection connection)
+        {
+            Connection = connection;
+            LastSeq = Command(connection, "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), COALESCE((SELECT MAX(seq) FROM events), 0));");
+            Events = Command(connection, """
+                INSERT INTO events (seq, tenant, event_id, time_ticks, client_time, user, device, app, action)
+                SELECT $first + key, $tenant, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each($rows);
+                """, ("$first", 0L), ("$tenant", ""), ("$rows", "[]"));
+            Decisions = Command(connection, """
+                INSERT INTO decisions (event_seq, idx, tenant, kind, reason, user, app, period, unit_start_ticks, unit_end_ticks, retry_after_ticks, minutes)
+                SELECT $first + (value->>0), value->>1, $tenant, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10
+                FROM json_each($rows);
+                """, ("$first", 0L), ("$tenant", ""), ("$rows", "[]"));
+            Units = Command(connection, """
+                INSERT INTO units (tenant, event_seq, user, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment)
+                SELECT $tenant, $first + (value->>0), value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9
+                FROM json_each($rows);
+                """, ("$first", 0L), ("$tenant", ""), ("$rows", "[]"));
+        }
+
+        public SqliteConnection Connection { get; }
+        public SqliteCommand LastSeq { get; }
+        public SqliteCommand Events { get; }
+        public SqliteCommand Decisions { get; }
+        public SqliteCommand Units { get; }
+
+        public void SetTransaction(SqliteTransaction? tx)
+        {
+            LastSeq.Transaction = tx;
+            Events.Transaction = tx;
+            Decisions.Transaction = tx;
+            Units.Transaction = tx;
+        }
+
+        public void Dispose()
+        {
+            LastSeq.Dispose();
+            Events.Dispose();
+            Decisions.Dispose();
+            Units.Dispose();
+            Connection.Dispose();
         }
     }
 
@@ -378,6 +475,119 @@ public sealed class SqliteLedgerStore : ILedgerStore
         Long("SELECT COUNT(DISTINCT user) FROM units WHERE tenant = $tenant AND period = $period AND license_usage = $usage;",
             ("$tenant", tenant), ("$period", period), ("$usage", licenseUsage));
 
+    public long? FirstEventTicks(string tenant) =>
+        Query(c => Command(c, "SELECT MIN(time_ticks) FROM events WHERE tenant = $tenant;", ("$tenant", tenant)),
+            r => r.IsDBNull(0) ? (long?)null : r.GetInt64(0))[0];
+
+    public IReadOnlyList<HourlyMinutes> HourlyPoolMinutes(string tenant, long fromTicks, long toTicks) =>
+        Query(c => Command(c, """
+            SELECT start_ticks / 36000000000 * 36000000000 AS hour, SUM(minutes) FROM units
+            WHERE tenant = $tenant AND license_usage = 'time' AND start_ticks >= $from AND start_ticks < $to
+            GROUP BY hour ORDER BY hour;
+            """, ("$tenant", tenant), ("$from", fromTicks), ("$to", toTicks)),
+            r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1)));
+
+    public IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks) =>
+        Query(c => Command(c, """
+            SELECT hour, user, SUM(units), SUM(minutes), SUM(denied) FROM (
+                SELECT start_ticks / 36000000000 * 36000000000 AS hour, user, 1 AS units, minutes, 0 AS denied
+                FROM units WHERE tenant = $tenant AND start_ticks >= $from AND start_ticks < $to
+                UNION ALL
+                SELECT e.time_ticks / 36000000000 * 36000000000, d.user, 0, 0, 1
+                FROM decisions d JOIN events e ON e.seq = d.event_seq
+                WHERE d.tenant = $tenant AND d.kind = 'denied' AND e.time_ticks >= $from AND e.time_ticks < $to) x
+            GROUP BY hour, user ORDER BY hour, user;
+            """, ("$tenant", tenant), ("$from", fromTicks), ("$to", toTicks)),
+            r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)));
+
+    public IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks) =>
+        Query(c => Command(c, """
+            SELECT t.user, t.units, t.minutes, t.denied, t.apps,
+                (SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = $tenant AND e.user = t.user AND e.time_ticks >= $from AND e.time_ticks < $to),
+                (SELECT u.allotment FROM units u WHERE u.tenant = $tenant AND u.period = $period AND u.user = t.user ORDER BY u.id DESC LIMIT 1)
+            FROM (
+                SELECT user, SUM(units) AS units, SUM(minutes) AS minutes, SUM(denied) AS denied, COUNT(DISTINCT app) AS apps FROM (
+                    SELECT user, 1 AS units, minutes, 0 AS denied, app FROM units WHERE tenant = $tenant AND period = $period
+                    UNION ALL
+                    SELECT user, 0, 0, 1, NULL FROM decisions WHERE tenant = $tenant AND period = $period AND kind = 'denied') x
+                GROUP BY user) t;
+            """, ("$tenant", tenant), ("$period", period), ("$from", fromTicks), ("$to", toTicks)),
+            r => new UserActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4),
+                r.IsDBNull(5) ? null : r.GetInt64(5), r.IsDBNull(6) ? null : r.GetString(6)));
+
+    public IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks) =>
+        Query(c => Command(c, """
+            SELECT t.app, t.units, t.minutes, t.users,
+                (SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = $tenant AND e.app = t.app AND e.time_ticks >= $from AND e.time_ticks < $to)
+            FROM (
+                SELECT app, COUNT(*) AS units, SUM(minutes) AS minutes, COUNT(DISTINCT user) AS users
+                FROM units WHERE tenant = $tenant AND period = $period GROUP BY app) t;
+            """, ("$tenant", tenant), ("$period", period), ("$from", fromTicks), ("$to", toTicks)),
+            r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)));
+
+    public void AddAlertChannel(AlertChannelRecord channel) => Write(
+        "INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks) VALUES ($id, $tenant, $kind, $name, $target, $secret, $created);",
+        ("$id", channel.Id), ("$tenant", channel.Tenant), ("$kind", channel.Kind), ("$name", channel.Name), ("$target", channel.Target),
+        ("$secret", channel.Secret), ("$created", channel.Created.UtcTicks));
+
+    public IReadOnlyList<AlertChannelRecord> AlertChannels(string tenant) =>
+        Query(c => Command(c, "SELECT id, tenant, kind, name, target, secret, created_ticks FROM alert_channels WHERE tenant = $tenant ORDER BY created_ticks, id;", ("$tenant", tenant)),
+            r => new AlertChannelRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), Instant(r.GetInt64(6))));
+
+    public bool DeleteAlertChannel(string tenant, string id) =>
+        Write("DELETE FROM alert_channels WHERE tenant = $tenant AND id = $id;", ("$tenant", tenant), ("$id", id)) == 1;
+
+    public void AddAlertRule(AlertRuleRecord rule) => Write(
+        "INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks) VALUES ($id, $tenant, $name, $kind, $value, $channels, $created);",
+        ("$id", rule.Id), ("$tenant", rule.Tenant), ("$name", rule.Name), ("$kind", rule.Kind), ("$value", rule.Value),
+        ("$channels", string.Join(',', rule.ChannelIds)), ("$created", rule.Created.UtcTicks));
+
+    public IReadOnlyList<AlertRuleRecord> AlertRules(string tenant) =>
+        Query(c => Command(c, "SELECT id, tenant, name, kind, value, channel_ids, created_ticks FROM alert_rules WHERE tenant = $tenant ORDER BY created_ticks, id;", ("$tenant", tenant)),
+            r => new AlertRuleRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetDouble(4),
+                r.GetString(5).Split(',', StringSplitOptions.RemoveEmptyEntries), Instant(r.GetInt64(6))));
+
+    public bool DeleteAlertRule(string tenant, string id) =>
+        Write("DELETE FROM alert_rules WHERE tenant = $tenant AND id = $id;", ("$tenant", tenant), ("$id", id)) == 1;
+
+    public bool ClaimAlert(AlertClaim claim) => Write(
+        "INSERT INTO alert_fired (tenant, rule_id, period, subject, fired_ticks) VALUES ($tenant, $rule, $period, $subject, $fired) ON CONFLICT DO NOTHING;",
+        ("$tenant", claim.Tenant), ("$rule", claim.RuleId), ("$period", claim.Period), ("$subject", claim.Subject), ("$fired", claim.FiredAt.UtcTicks)) == 1;
+
+    public long AddAlertHistory(AlertHistoryRecord record)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection, """
+                INSERT INTO alert_history (tenant, rule_id, rule_kind, period, subject, fired_ticks, channel_id, channel_kind, status, message, detail)
+                VALUES ($tenant, $rule, $kind, $period, $subject, $fired, $channel, $channelKind, $status, $message, $detail) RETURNING id;
+                """,
+                ("$tenant", record.Tenant), ("$rule", record.RuleId), ("$kind", record.RuleKind), ("$period", record.Period), ("$subject", record.Subject),
+                ("$fired", record.FiredAt.UtcTicks), ("$channel", record.ChannelId), ("$channelKind", record.ChannelKind), ("$status", record.Status),
+                ("$message", record.Message), ("$detail", record.Detail));
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+    }
+
+    public IReadOnlyList<AlertHistoryRecord> AlertHistory(string tenant, long beforeId, int limit) =>
+        Query(c => Command(c, """
+            SELECT id, tenant, rule_id, rule_kind, period, subject, fired_ticks, channel_id, channel_kind, status, message, detail
+            FROM alert_history WHERE tenant = $tenant AND ($before = 0 OR id < $before) ORDER BY id DESC LIMIT $limit;
+            """, ("$tenant", tenant), ("$before", beforeId), ("$limit", limit)),
+            r => new AlertHistoryRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), Instant(r.GetInt64(6)),
+                r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetString(9), r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11)));
+
+    private int Write(string sql, params (string Name, object? Value)[] parameters)
+    {
+        lock (_writeGate)
+        {
+            using var connection = Open();
+            using var command = Command(connection, sql, parameters);
+            return command.ExecuteNonQuery();
+        }
+    }
+
     public bool Ping()
     {
         try
@@ -390,7 +600,15 @@ public sealed class SqliteLedgerStore : ILedgerStore
         }
     }
 
-    public void Dispose() => SqliteConnection.ClearAllPools();
+    public void Dispose()
+    {
+        lock (_writeGate)
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+        SqliteConnection.ClearAllPools();
+    }
 
     private long Long(string sql, params (string Name, object? Value)[] parameters)
     {

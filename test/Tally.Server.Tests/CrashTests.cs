@@ -4,16 +4,57 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using Tally.Storage.Tests;
 
 namespace Tally.Server.Tests;
 
-/// <summary>The real server as a child process, killed with SIGKILL under load and restarted on the same data folder.</summary>
-public sealed class CrashTests : IDisposable
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresCluster>
+{
+    public const string Name = "postgres";
+}
+
+/// <summary>
+/// The ledger's guarantees end to end, on BOTH stores: the real <c>tally serve</c> executable killed with SIGKILL under
+/// load and restarted on the same ledger; a clean restart rebuilding the meter; and the race for the last units.
+/// SQLite runs in a temp folder; PostgreSQL in a fresh schema of the throwaway (or TALLY_TEST_POSTGRES) server.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class CrashTests(PostgresCluster cluster) : IDisposable
 {
     private const string AdminKey = "crash-test-bootstrap-key";
     private readonly string _dir = Directory.CreateTempSubdirectory("tally-crash-").FullName;
+    private readonly List<string> _schemas = [];
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        _schemas.ForEach(cluster.DropSchema);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>The <c>--database</c> value for <paramref name="store"/>: a new schema on PostgreSQL, null for SQLite.</summary>
+    private string? Database(string store)
+    {
+        if (store == "sqlite")
+        {
+            return null;
+        }
+        var schema = cluster.NewSchema("srv");
+        _schemas.Add(schema);
+        return schema;
+    }
+
+    /// <summary>The real executable, built next to the tests by the project reference to Tally.Cli.</summary>
+    private static ProcessStartInfo Tally(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tally.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return start;
+    }
 
     private sealed class Child : IDisposable
     {
@@ -39,20 +80,12 @@ public sealed class CrashTests : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private async Task<Child> StartChildAsync(string publicKeyFile)
+    private async Task<Child> StartChildAsync(string publicKeyFile, string? database)
     {
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { typeof(ChildHost).Assembly.Location, "serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"),
-                     "--public-key", publicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", "--Logging:LogLevel:Default=Warning" })
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = Tally(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"),
+            .. (database is null ? Array.Empty<string>() : ["--database", database]),
+            "--public-key", publicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", "--Logging:LogLevel:Default=Warning"]);
         var child = new Child { Process = Process.Start(start)!, Address = new Uri($"http://127.0.0.1:{port}") };
         child.Process.OutputDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
         child.Process.ErrorDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
@@ -82,9 +115,12 @@ public sealed class CrashTests : IDisposable
         throw new TimeoutException("child server did not become ready");
     }
 
-    [Fact]
-    public async Task Sigkill_UnderLoad_RestartAndResend_EveryAckedEventOnceNoDoubleCharge()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Sigkill_UnderLoad_RestartAndResend_EveryAckedEventOnceNoDoubleCharge(string store)
     {
+        var database = Database(store);
         var vendor = Vendor.Create(_dir);
         var now = TimeProvider.System.GetUtcNow();
         var terms = TestServer.Terms(100, 1000) with { ValidFrom = now.AddDays(-1), ValidTo = now.AddDays(60), IssuedAt = now.AddDays(-1) };
@@ -95,7 +131,7 @@ public sealed class CrashTests : IDisposable
         string ingestKey;
         var acked = new ConcurrentDictionary<string, string>();
 
-        using (var child = await StartChildAsync(vendor.PublicKeyFile))
+        using (var child = await StartChildAsync(vendor.PublicKeyFile, database))
         {
             using var admin = new HttpClient { BaseAddress = child.Address };
             admin.DefaultRequestHeaders.Authorization = new("Bearer", AdminKey);
@@ -149,7 +185,7 @@ public sealed class CrashTests : IDisposable
         Assert.InRange(acked.Count, total / 3, total - 1);
         Assert.All(acked.Values, d => Assert.Equal("charged", d));
 
-        using (var child = await StartChildAsync(vendor.PublicKeyFile))
+        using (var child = await StartChildAsync(vendor.PublicKeyFile, database))
         {
             using var ingest = new HttpClient { BaseAddress = child.Address };
             ingest.DefaultRequestHeaders.Authorization = new("Bearer", ingestKey);
@@ -199,16 +235,71 @@ public sealed class CrashTests : IDisposable
     [Fact]
     public async Task Start_BadOptions_ExitsWithClearMessage()
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { typeof(ChildHost).Assembly.Location, "serve", "--urls", "http://127.0.0.1:0", "--data", _dir, "--public-key", "/nonexistent/key.pem" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(Tally("serve", "--urls", "http://127.0.0.1:0", "--data", _dir, "--public-key", "/nonexistent/key.pem"))!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         Assert.NotEqual(0, process.ExitCode);
         Assert.Contains("/nonexistent/key.pem", stdout + await stderr);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Race_200FirstEngagementsOnTenUnitsLeft_ExactlyTenCharged(string store)
+    {
+        await using var server = await TestServer.StartOnAsync(Database(store));
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 72)); // 12 units
+        using var ingest = server.Client(acme.Ingest);
+        await ingest.SendEventsAsync(new { user = "warm1", app = "a", action = "open-app" }, new { user = "warm2", app = "a", action = "open-app" });
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+            await (await ingest.PostAsJsonAsync("/api/v1/access", new { id = $"race-{i}", user = $"user{i}", app = "a", action = "open-app" })).Json()));
+        Assert.Equal(10, results.Count(r => r.Decision() == "charged"));
+        Assert.Equal(190, results.Count(r => r.TryGetProperty("reason", out var reason) && reason.GetString() == "pool-exhausted"));
+
+        using var read = server.Client(acme.Read);
+        var summary = await (await read.GetAsync("/api/v1/usage/summary")).Json();
+        Assert.Equal(72, summary.GetProperty("consumedMinutes").GetInt64());
+        Assert.Equal(0, summary.GetProperty("remainingMinutes").GetInt64());
+        Assert.Equal(12, summary.GetProperty("units").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Restart_RebuildsMeterFromLedger_CoveredStaysCoveredIdsStayDuplicatesPoolKept(string store)
+    {
+        var server = await TestServer.StartOnAsync(Database(store));
+        try
+        {
+            var acme = await server.TenantAsync("acme");
+            await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 60)); // 10 units
+            using (var ingest = server.Client(acme.Ingest))
+            {
+                Assert.Equal("charged", (await ingest.SendEventsAsync(new { id = "e1", user = "ann", app = "sales", action = "open-app" }))[0].Decision());
+                var others = await ingest.SendEventsAsync([.. Enumerable.Range(0, 8).Select(i => new { id = $"o{i}", user = $"u{i}", app = "sales", action = "open-app" })]);
+                Assert.All(others.EnumerateArray(), r => Assert.Equal("charged", r.Decision()));
+            }
+            server = await server.RestartAsync();
+            server.Time.Advance(TimeSpan.FromMinutes(2));
+            using var again = server.Client(acme.Ingest);
+            var results = await again.SendEventsAsync(
+                new { id = "e1", user = "ann", app = "sales", action = "open-app" },
+                new { id = "e2", user = "ann", app = "sales", action = "select" },
+                new { id = "e2", user = "ann", app = "sales", action = "select" },
+                new { id = "e3", user = "zed", app = "sales", action = "open-app" },
+                new { id = "e4", user = "yan", app = "sales", action = "open-app" });
+            Assert.Equal(["duplicate", "covered", "duplicate", "charged", "denied"], results.EnumerateArray().Select(r => r.Decision()));
+            Assert.Equal(TestServer.Start.AddMinutes(6), results[1].GetProperty("unitEnd").GetDateTimeOffset());
+            using var read = server.Client(acme.Read);
+            var summary = await (await read.GetAsync("/api/v1/usage/summary")).Json();
+            Assert.Equal((10L, 60L), (summary.GetProperty("units").GetInt64(), summary.GetProperty("consumedMinutes").GetInt64()));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
     }
 }

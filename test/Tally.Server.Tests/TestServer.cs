@@ -10,7 +10,10 @@ using Tally.Metering;
 
 namespace Tally.Server.Tests;
 
-/// <summary>A real server on a loopback port over a real SQLite file in a temp folder, with a fake clock.</summary>
+/// <summary>
+/// A real server on a loopback port, with a fake clock, over a real SQLite file in a temp folder or, when started
+/// with a connection string, a real PostgreSQL schema.
+/// </summary>
 public sealed class TestServer : IAsyncDisposable
 {
     public const string AdminKey = "test-bootstrap-key-0123456789";
@@ -19,9 +22,10 @@ public sealed class TestServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly bool _ownsDir;
 
-    private TestServer(WebApplication app, string dir, bool ownsDir, FakeTimeProvider time, Uri address, Vendor vendor)
+    private TestServer(WebApplication app, string dir, bool ownsDir, FakeTimeProvider time, Uri address, Vendor vendor, string? database)
     {
         _app = app;
+        Database = database;
         Dir = dir;
         _ownsDir = ownsDir;
         Time = time;
@@ -34,22 +38,30 @@ public sealed class TestServer : IAsyncDisposable
     public Uri Address { get; }
     public Vendor Vendor { get; }
 
-    public static Task<TestServer> StartAsync(string? dir = null, FakeTimeProvider? time = null, Vendor? vendor = null, params string[] extra) =>
-        StartAsync(dir, dir is null, time, vendor, extra);
+    /// <summary>The PostgreSQL connection string the ledger lives in; null for SQLite in <see cref="Dir"/>.</summary>
+    public string? Database { get; }
 
-    private static async Task<TestServer> StartAsync(string? dir, bool ownsDir, FakeTimeProvider? time, Vendor? vendor, string[] extra)
+    public static Task<TestServer> StartAsync(string? dir = null, FakeTimeProvider? time = null, Vendor? vendor = null, params string[] extra) =>
+        StartAsync(dir, dir is null, time, vendor, null, extra);
+
+    /// <summary>Starts on PostgreSQL when <paramref name="database"/> is a connection string, else on SQLite.</summary>
+    public static Task<TestServer> StartOnAsync(string? database, FakeTimeProvider? time = null) =>
+        StartAsync(null, true, time, null, database, []);
+
+    private static async Task<TestServer> StartAsync(string? dir, bool ownsDir, FakeTimeProvider? time, Vendor? vendor, string? database, string[] extra)
     {
         dir ??= Directory.CreateTempSubdirectory("tally-server-").FullName;
         time ??= new FakeTimeProvider(Start);
         vendor ??= Vendor.Create(dir);
-        string[] args = ["--urls", "http://127.0.0.1:0", "--data", Path.Combine(dir, "data"), "--public-key", vendor.PublicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", .. extra];
+        string[] args = ["--urls", "http://127.0.0.1:0", "--data", Path.Combine(dir, "data"), "--public-key", vendor.PublicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}",
+            .. (database is null ? Array.Empty<string>() : ["--database", database]), .. extra];
         var app = TallyServer.Build(args, b =>
         {
             b.Services.AddSingleton<TimeProvider>(time);
             b.Logging.ClearProviders();
         });
         await app.StartAsync();
-        return new TestServer(app, dir, ownsDir, time, new Uri(app.Urls.First()), vendor);
+        return new TestServer(app, dir, ownsDir, time, new Uri(app.Urls.First()), vendor, database);
     }
 
     /// <summary>Stops this server and starts a new one on the same data folder and clock (a clean restart).</summary>
@@ -57,7 +69,7 @@ public sealed class TestServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        return await StartAsync(Dir, _ownsDir, Time, Vendor, []);
+        return await StartAsync(Dir, _ownsDir, Time, Vendor, Database, []);
     }
 
     public HttpClient Client(string? key = AdminKey)

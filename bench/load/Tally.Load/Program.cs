@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+// The load driver: a separate process that drives a running server over loopback with many connections.
+//   setup  --url U --admin-key K --license FILE          creates tenant "load", installs the license, prints an ingest key
+//   ingest --url U --key K [--connections 16] [--batch 1000] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
+//   access --url U --key K [--connections 64] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
+//   keys   --url U --key K [--count 100000] [--pid P] [--label L]   one event for each of COUNT new users: live meter keys
+// Each run prints one Markdown table row: label, requests/s, events/s, p50/p99/p99.9 ms, errors, server VmHWM/VmRSS.
+var options = Options.Parse(args);
+return args.FirstOrDefault() switch
+{
+    "setup" => await Setup(options),
+    "ingest" => await Drive(options, ingest: true),
+    "access" => await Drive(options, ingest: false),
+    "keys" => await Keys(options),
+    "header" => Header(),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Tally.Load setup|ingest|access|keys|header [--url U] [--key K] ... (see bench/load/README in docs/performance.md)");
+    return 2;
+}
+
+static int Header()
+{
+    Console.WriteLine("| run | requests/s | events/s | p50 ms | p99 ms | p99.9 ms | errors | server VmHWM MB | server VmRSS MB |");
+    Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    return 0;
+}
+
+static HttpClient Client(Options o, int connections, string? key)
+{
+    var handler = new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = connections,
+        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+        UseCookies = false,
+        AutomaticDecompression = DecompressionMethods.None,
+    };
+    var client = new HttpClient(handler) { BaseAddress = new Uri(o.Url), Timeout = TimeSpan.FromSeconds(60) };
+    if (key is not null)
+    {
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+    }
+    return client;
+}
+
+static async Task<int> Setup(Options o)
+{
+    using var admin = Client(o, 4, o.Require("admin-key"));
+    (await admin.PostAsync("/api/v1/tenants", Json(new { id = "load", name = "Load test" }))).EnsureSuccessStatusCode();
+    async Task<string> Key(string role)
+    {
+        var response = await admin.PostAsync("/api/v1/tenants/load/api-keys", Json(new { role }));
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return doc.RootElement.GetProperty("key").GetString()!;
+    }
+    var ingestKey = await Key("ingest");
+    using var tenantAdmin = Client(o, 4, await Key("admin"));
+    var license = (await File.ReadAllTextAsync(o.Require("license"))).Trim();
+    var put = await tenantAdmin.PutAsync("/api/v1/license", Json(new { key = license }));
+    if (!put.IsSuccessStatusCode)
+    {
+        Console.Error.WriteLine($"license refused: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        return 1;
+    }
+    Console.WriteLine(ingestKey);
+    return 0;
+}
+
+static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
+
+static async Task<int> Drive(Options o, bool ingest)
+{
+    var connections = o.Int("connections", ingest ? 16 : 64);
+    var batch = ingest ? o.Int("batch", 1000) : 1;
+    var users = o.Int("users", 10_000);
+    var seconds = o.Int("seconds", 10);
+    var warmup = o.Int("warmup", 2);
+    var path = ingest ? "/api/v1/events" : "/api/v1/access";
+    var run = o.Get("label") ?? (ingest ? "ingest" : "access");
+    var prefix = $"{run.Replace(' ', '-')}-{Environment.ProcessId}-";
+    using var client = Client(o, connections, o.Get("key"));
+    long sequence = 0;
+    var clock = Stopwatch.StartNew();
+    var measureFrom = TimeSpan.FromSeconds(warmup);
+    var stopAt = TimeSpan.FromSeconds(warmup + seconds);
+    var perWorker = new List<long>[connections];
+    var errors = 0L;
+    string? firstError = null;
+
+    async Task Worker(int w)
+    {
+        var latencies = perWorker[w] = new List<long>(1 << 16);
+        var body = new StringBuilder(batch * 80);
+        while (clock.Elapsed < stopAt)
+        {
+            body.Clear();
+            if (ingest)
+            {
+                body.Append('[');
+            }
+            for (var i = 0; i < batch; i++)
+            {
+                var n = Interlocked.Increment(ref sequence);
+                var user = (n * 7919) % users;
+                body.Append(i == 0 ? "" : ",").Append("{\"id\":\"").Append(prefix).Append(n)
+                    .Append("\",\"user\":\"user-").Append(user).Append("\",\"app\":\"app-").Append(user % 50).Append("\",\"action\":\"select\"}");
+            }
+            if (ingest)
+            {
+                body.Append(']');
+            }
+            using var content = new StringContent(body.ToString(), Encoding.UTF8, "application/json");
+            var started = clock.Elapsed;
+            try
+            {
+                using var response = await client.PostAsync(path, content);
+                var bytes = await response.Content.ReadAsByteArrayAsync();
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref errors);
+                    firstError ??= $"{(int)response.StatusCode} {Encoding.UTF8.GetString(bytes)}";
+                    continue;
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                Interlocked.Increment(ref errors);
+                firstError ??= e.Message;
+                continue;
+            }
+            var ended = clock.Elapsed;
+            if (started >= measureFrom && ended <= stopAt)
+            {
+                latencies.Add((ended - started).Ticks);
+            }
+        }
+    }
+
+    await Task.WhenAll(Enumerable.Range(0, connections).Select(w => Task.Run(() => Worker(w))));
+    var all = perWorker.SelectMany(l => l).ToArray();
+    Array.Sort(all);
+    Report(o, run, all, seconds, batch, errors);
+    if (firstError is not null)
+    {
+        Console.Error.WriteLine($"{run}: first error: {firstError}");
+    }
+    return errors == 0 && all.Length > 0 ? 0 : 1;
+}
+
+static async Task<int> Keys(Options o)
+{
+    var count = o.Int("count", 100_000);
+    var run = o.Get("label") ?? "keys";
+    using var client = Client(o, 4, o.Require("key"));
+    var clock = Stopwatch.StartNew();
+    var latencies = new List<long>();
+    long errors = 0;
+    for (var start = 0; start < count; start += 1000)
+    {
+        var body = new StringBuilder("[");
+        for (var i = start; i < Math.Min(count, start + 1000); i++)
+        {
+            body.Append(i == start ? "" : ",").Append("{\"id\":\"k-").Append(i).Append("\",\"user\":\"key-user-").Append(i)
+                .Append("\",\"device\":\"pc-").Append(i).Append("\",\"app\":\"app-").Append(i % 50).Append("\",\"action\":\"open-app\"}");
+        }
+        body.Append(']');
+        var started = clock.Elapsed;
+        using var response = await client.PostAsync("/api/v1/events", new StringContent(body.ToString(), Encoding.UTF8, "application/json"));
+        _ = await response.Content.ReadAsByteArrayAsync();
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            errors++;
+        }
+        latencies.Add((clock.Elapsed - started).Ticks);
+    }
+    var seconds = clock.Elapsed.TotalSeconds;
+    // Let the server settle (a GC after the burst) before reading its resident size.
+    await Task.Delay(2000);
+    var sorted = latencies.ToArray();
+    Array.Sort(sorted);
+    Report(o, $"{run} ({count:N0} live keys, {seconds:0.0} s)", sorted, seconds, 1000, errors);
+    return errors == 0 ? 0 : 1;
+}
+
+static void Report(Options o, string run, long[] sortedTicks, double seconds, int batch, long errors)
+{
+    double Percentile(double p) => sortedTicks.Length == 0 ? double.NaN
+        : sortedTicks[Math.Min(sortedTicks.Length - 1, (int)Math.Ceiling(p * sortedTicks.Length) - 1)] / (double)TimeSpan.TicksPerMillisecond;
+    var rps = sortedTicks.Length / seconds;
+    var (hwm, rss) = o.Get("pid") is { } pid ? ServerMemory(int.Parse(pid, CultureInfo.InvariantCulture)) : (double.NaN, double.NaN);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {run} | {rps:N0} | {rps * batch:N0} | {Percentile(0.50):0.00} | {Percentile(0.99):0.00} | {Percentile(0.999):0.00} | {errors} | {hwm:0} | {rss:0} |"));
+}
+
+// Peak and current resident set of the server process, from the kernel (what the machine actually gave it).
+static (double HwmMb, double RssMb) ServerMemory(int pid)
+{
+    double hwm = double.NaN, rss = double.NaN;
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            hwm = Kb(line) / 1024.0;
+        }
+        else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+        {
+            rss = Kb(line) / 1024.0;
+        }
+    }
+    return (hwm, rss);
+
+    static long Kb(string line) => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+}
+
+internal sealed class Options
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    public static Options Parse(string[] args)
+    {
+        var options = new Options();
+        for (var i = 1; i + 1 < args.Length; i += 2)
+        {
+            options._values[args[i].TrimStart('-')] = args[i + 1];
+        }
+        options.Url = options.Get("url") ?? "http://127.0.0.1:5080";
+        return options;
+    }
+
+    public string Url { get; private set; } = "";
+
+    public string? Get(string name) => _values.GetValueOrDefault(name);
+
+    public string Require(string name) => Get(name) ?? throw new ArgumentException($"--{name} is required");
+
+    public int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+}

@@ -1,0 +1,310 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Spectre.Console;
+using Tally.Cli.EventLog;
+using Tally.Metering;
+using Tally.Server.Monitoring;
+
+namespace Tally.Cli;
+
+/// <summary>
+/// <c>tally report</c>: the period summary, run-rate, forecast and top users, either from a running server
+/// (<c>--server URL --key KEY</c>: its <c>/api/v1/usage/summary</c> and <c>/usage/users</c>) or from an event log
+/// metered exactly as <c>tally meter</c> does (EventLogReader + MeterRun), with the same core math as the server.
+/// </summary>
+internal static class ReportCommand
+{
+    private static readonly Argument<string?> FileArgument = new("FILE") { Description = "Events as CSV or JSON Lines (as for tally meter). Omit with --server.", Arity = ArgumentArity.ZeroOrOne };
+    private static readonly Option<string?> Server = new("--server") { Description = "Base URL of a running Tally server, e.g. http://127.0.0.1:5000." };
+    private static readonly Option<string?> Key = new("--key") { Description = "A read or admin API key of the tenant (or set TALLY_KEY)." };
+    private static readonly Option<string?> PeriodOption = new("--period") { Description = "YYYY-MM; default: the current period (server) or the period of the last event (file)." };
+    private static readonly Option<string?> AsOf = new("--as-of") { Description = "File mode: the instant the report is made at (ISO-8601); default: the last event's time." };
+    private static readonly Option<long?> PoolMinutes = new("--pool-minutes") { Description = "File mode: included minutes per month." };
+    private static readonly Option<int?> Packs = new("--packs") { Description = "File mode: included packs per month (× --pack-minutes)." };
+    private static readonly Option<int> PackMinutes = new("--pack-minutes") { Description = "File mode: minutes per pack.", DefaultValueFactory = _ => MeterOptions.DefaultPackMinutes };
+    private static readonly Option<string> Overage = new("--overage") { Description = "File mode: none, unlimited, or a cap in minutes.", DefaultValueFactory = _ => "none" };
+    private static readonly Option<string> Mode = new("--mode") { Description = "File mode: device or app.", DefaultValueFactory = _ => "device" };
+    private static readonly Option<string> TimeZone = new("--timezone") { Description = "File mode: IANA time zone of the periods.", DefaultValueFactory = _ => "UTC" };
+    private static readonly Option<int> Top = new("--top") { Description = "Top users to list.", DefaultValueFactory = _ => 10 };
+    private static readonly Option<string> Format = new("--format") { Description = "table or json.", DefaultValueFactory = _ => "table" };
+
+    public static Command Create()
+    {
+        var command = new Command("report", "Print a tenant's period summary, run-rate, forecast and top users, from a server or an event log.")
+        {
+            FileArgument, Server, Key, PeriodOption, AsOf, PoolMinutes, Packs, PackMinutes, Overage, Mode, TimeZone, Top, Format,
+        };
+        command.SetAction((parse, cancel) => RunAsync(parse, cancel));
+        return command;
+    }
+
+    /// <summary>What the report prints, whichever the source.</summary>
+    internal sealed record ReportModel(
+        string Source, string Period, DateTimeOffset Start, DateTimeOffset End, long? IncludedMinutes, long? LimitMinutes, long ConsumedMinutes,
+        long Units, long DeniedEvents, ReportRunRate? RunRate, ReportForecast Forecast, IReadOnlyList<ReportUser> TopUsers);
+
+    internal sealed record ReportRunRate(double ExpectedMinutes, double DeltaMinutes, double? DeltaPercent, string Status);
+
+    internal sealed record ReportForecast(string Method, DateTimeOffset AsOf, double ProjectedMinutes, DateTimeOffset? IncludedRunOut, string IncludedRunOutOutcome,
+        DateTimeOffset? LimitRunOut, string LimitRunOutOutcome);
+
+    internal sealed record ReportUser(string User, long Units, long Minutes);
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancel)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        var stderr = parse.InvocationConfiguration.Error;
+        var format = parse.GetValue(Format)!;
+        var top = parse.GetValue(Top);
+        if (format is not ("table" or "json"))
+        {
+            stderr.WriteLine($"tally report: --format must be table or json, not '{format}'");
+            return 1;
+        }
+        if (top is < 1 or > 1000)
+        {
+            stderr.WriteLine("tally report: --top must be between 1 and 1000");
+            return 1;
+        }
+        var server = parse.GetValue(Server);
+        var file = parse.GetValue(FileArgument);
+        if ((server is null) == (file is null))
+        {
+            stderr.WriteLine("tally report: give either an event log FILE or --server URL (with --key), not both");
+            return 1;
+        }
+        var (model, problem) = server is not null
+            ? await FromServerAsync(server, parse.GetValue(Key) ?? Environment.GetEnvironmentVariable("TALLY_KEY"), parse.GetValue(PeriodOption), top, cancel)
+            : FromFile(parse, file!, top);
+        if (problem is not null)
+        {
+            stderr.WriteLine($"tally report: {problem}");
+            return 1;
+        }
+        if (format == "json")
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(model, Json));
+        }
+        else
+        {
+            WriteTable(model!, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) }));
+        }
+        return 0;
+    }
+
+    private static async Task<(ReportModel?, string?)> FromServerAsync(string server, string? key, string? period, int top, CancellationToken cancel)
+    {
+        if (key is null)
+        {
+            return (null, "--server needs --key (or TALLY_KEY): a read or admin key of the tenant");
+        }
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        {
+            return (null, $"--server must be an http(s) URL, not '{server}'");
+        }
+        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var query = period is null ? "" : "period=" + Uri.EscapeDataString(period);
+        try
+        {
+            var (summary, error) = await GetAsync(http, "/api/v1/usage/summary" + (query.Length > 0 ? "?" + query : ""), cancel);
+            if (error is not null)
+            {
+                return (null, error);
+            }
+            var (users, usersError) = await GetAsync(http, $"/api/v1/usage/users?sort=minutes&limit={top}" + (query.Length > 0 ? "&" + query : ""), cancel);
+            if (usersError is not null)
+            {
+                return (null, usersError);
+            }
+            var s = summary!.Value;
+            ReportRunRate? runRate = s.TryGetProperty("runRate", out var r)
+                ? new ReportRunRate(r.GetProperty("expectedMinutes").GetDouble(), r.GetProperty("deltaMinutes").GetDouble(),
+                    r.TryGetProperty("deltaPercent", out var pct) ? pct.GetDouble() : null, r.GetProperty("status").GetString()!)
+                : null;
+            var f = s.GetProperty("forecast");
+            var forecast = new ReportForecast(f.GetProperty("method").GetString()!, f.GetProperty("asOf").GetDateTimeOffset(), f.GetProperty("projectedMinutes").GetDouble(),
+                f.TryGetProperty("includedRunOut", out var inc) ? inc.GetDateTimeOffset() : null, f.GetProperty("includedRunOutOutcome").GetString()!,
+                f.TryGetProperty("limitRunOut", out var lim) ? lim.GetDateTimeOffset() : null, f.GetProperty("limitRunOutOutcome").GetString()!);
+            var topUsers = users!.Value.GetProperty("users").EnumerateArray()
+                .Select(u => new ReportUser(u.GetProperty("user").GetString()!, u.GetProperty("units").GetInt64(), u.GetProperty("minutes").GetInt64())).ToList();
+            return (new ReportModel(baseUri.ToString(), s.GetProperty("period").GetString()!, s.GetProperty("start").GetDateTimeOffset(), s.GetProperty("end").GetDateTimeOffset(),
+                s.TryGetProperty("includedMinutes", out var i) ? i.GetInt64() : null, s.TryGetProperty("limitMinutes", out var l) ? l.GetInt64() : null,
+                s.GetProperty("consumedMinutes").GetInt64(), s.GetProperty("units").GetInt64(), s.GetProperty("deniedEvents").GetInt64(), runRate, forecast, topUsers), null);
+        }
+        catch (HttpRequestException e)
+        {
+            return (null, $"cannot reach {baseUri}: {e.Message}");
+        }
+        catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return (null, $"{baseUri} did not answer within 30 s");
+        }
+    }
+
+    private static async Task<(JsonElement?, string?)> GetAsync(HttpClient http, string path, CancellationToken cancel)
+    {
+        using var response = await http.GetAsync(path, cancel);
+        var text = await response.Content.ReadAsStringAsync(cancel);
+        if (!response.IsSuccessStatusCode)
+        {
+            var detail = text;
+            try
+            {
+                detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() ?? text;
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+            }
+            return (null, $"{path} answered {(int)response.StatusCode}: {detail}");
+        }
+        return (JsonDocument.Parse(text).RootElement.Clone(), null);
+    }
+
+    private static (ReportModel?, string?) FromFile(ParseResult parse, string path, int top)
+    {
+        if (EventLogReader.FormatFromExtension(path) is not { } format)
+        {
+            return (null, $"cannot tell the format of '{path}' from its extension; use .csv, .jsonl or .ndjson");
+        }
+        if (!OverageAllowance.TryParse(parse.GetValue(Overage)!, out var overage))
+        {
+            return (null, "--overage must be none, unlimited or a number of minutes");
+        }
+        var mode = parse.GetValue(Mode);
+        if (mode is not ("device" or "app"))
+        {
+            return (null, $"--mode must be device or app, not '{mode}'");
+        }
+        TimeZoneInfo zone;
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(parse.GetValue(TimeZone)!);
+        }
+        catch (TimeZoneNotFoundException)
+        {
+            return (null, $"--timezone: unknown time zone '{parse.GetValue(TimeZone)}'");
+        }
+        var (poolMinutes, packs, packMinutes) = (parse.GetValue(PoolMinutes), parse.GetValue(Packs), parse.GetValue(PackMinutes));
+        if (poolMinutes is not null && packs is not null)
+        {
+            return (null, "give either --pool-minutes or --packs, not both");
+        }
+        if (poolMinutes is < 0 || packs is < 0 || packMinutes < 1)
+        {
+            return (null, "--pool-minutes and --packs must not be negative, --pack-minutes must be at least 1");
+        }
+        var pool = poolMinutes is { } m ? new PoolTerms(m, overage) : packs is { } p ? PoolTerms.FromPacks(p, packMinutes, overage) : null;
+        if (pool is null && overage != OverageAllowance.None)
+        {
+            return (null, "--overage needs a pool: give --pool-minutes or --packs");
+        }
+        var options = new MeterOptions { Mode = mode == "app" ? CountingMode.App : CountingMode.Device, Pool = pool, TimeZone = zone };
+        ParsedLog log;
+        try
+        {
+            log = EventLogReader.ReadFile(path, format);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, $"cannot read '{path}': {e.Message}");
+        }
+        if (log.InvalidLines > 0)
+        {
+            var first = string.Join("; ", log.Errors.Take(3));
+            return (null, $"{log.InvalidLines} bad line(s) in {path} ({first}); check them with tally meter");
+        }
+        if (log.Events.Count == 0)
+        {
+            return (null, $"{path} has no events");
+        }
+        var result = MeterRun.Run(log, options, null, keepUnits: true, packMinutes);
+        var calendar = new PeriodCalendar(zone);
+        var lastTicks = log.Events.Max(e => e.TimeTicks);
+        DateTimeOffset asOf = new(lastTicks, TimeSpan.Zero);
+        if (parse.GetValue(AsOf) is { } asOfText)
+        {
+            if (!DateTimeOffset.TryParse(asOfText, CultureInfo.InvariantCulture, DateTimeStyles.None, out asOf))
+            {
+                return (null, $"--as-of: '{asOfText}' is not an ISO-8601 instant");
+            }
+        }
+        Period period;
+        if (parse.GetValue(PeriodOption) is { } periodText)
+        {
+            if (!Period.TryParse(periodText, out period))
+            {
+                return (null, $"--period: '{periodText}' is not YYYY-MM");
+            }
+        }
+        else
+        {
+            period = calendar.PeriodOf(asOf);
+        }
+
+        var window = PeriodWindow.Of(calendar, period);
+        var now = window.Clamp(asOf);
+        var periodTally = result.Tally.Periods().FirstOrDefault(t => t.Period == period);
+        var consumed = periodTally?.ConsumedMinutes ?? 0;
+        // The server's history rule: the trailing 28 days, never before the first event.
+        var historyStart = now.AddDays(-UsageMonitor.HistoryDays);
+        var firstEvent = new DateTimeOffset(log.Events.Min(e => e.TimeTicks), TimeSpan.Zero);
+        historyStart = firstEvent > historyStart ? (firstEvent < now ? firstEvent : now) : historyStart;
+        var history = result.Tally.UnitRecords
+            .Where(u => u.StartTicks >= historyStart.UtcTicks && u.StartTicks < now.UtcTicks)
+            .GroupBy(u => u.StartTicks - (u.StartTicks % TimeSpan.TicksPerHour))
+            .Select(g => new HourlyUsage(new DateTimeOffset(g.Key, TimeSpan.Zero), g.Sum(u => (long)u.Minutes)))
+            .ToList();
+        var profile = HourlyRateProfile.Learn(history, historyStart, now, zone);
+        var forecast = Forecaster.WeekdayAware(consumed, pool, window, now, profile);
+        ReportRunRate? runRate = null;
+        if (pool is not null)
+        {
+            var r = RunRate.Compute(consumed, pool.IncludedMinutes, window, now);
+            runRate = new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status.ToWire());
+        }
+        var topUsers = result.Tally.UnitRecords.Where(u => u.Period == period)
+            .GroupBy(u => u.User)
+            .Select(g => new ReportUser(log.Users.NameOf(g.Key), g.Count(), g.Sum(u => (long)u.Minutes)))
+            .OrderByDescending(u => u.Minutes).ThenByDescending(u => u.Units).ThenBy(u => u.User, StringComparer.Ordinal)
+            .Take(top).ToList();
+        var limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? (long?)null : pool.LimitMinutes;
+        return (new ReportModel(path, period.ToString(), window.Start, window.End, pool?.IncludedMinutes, limit, consumed,
+            periodTally?.Units ?? 0, periodTally?.DeniedEvents ?? 0, runRate,
+            new ReportForecast("weekday-aware", now, forecast.ProjectedMinutes,
+                forecast.IncludedRunOut.At, forecast.IncludedRunOut.Outcome.ToWire(), forecast.LimitRunOut.At, forecast.LimitRunOut.Outcome.ToWire()),
+            topUsers), null);
+    }
+
+    private static void WriteTable(ReportModel m, IAnsiConsole console)
+    {
+        static string N(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
+        static string At(DateTimeOffset? at, string outcome) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) : outcome;
+        var summary = new Table().AddColumn("Period " + m.Period).AddColumn(new TableColumn("").RightAligned());
+        summary.AddRow("Source", Markup.Escape(m.Source));
+        summary.AddRow("Consumed minutes", N(m.ConsumedMinutes));
+        summary.AddRow("Included minutes", m.IncludedMinutes is { } inc ? N(inc) : "no pool");
+        summary.AddRow("Limit minutes", m.LimitMinutes is { } lim ? N(lim) : m.IncludedMinutes is null ? "no pool" : "unlimited");
+        summary.AddRow("Units", N(m.Units));
+        summary.AddRow("Denied events", N(m.DeniedEvents));
+        if (m.RunRate is { } r)
+        {
+            summary.AddRow("Expected by now", N(r.ExpectedMinutes));
+            summary.AddRow("Run-rate", $"{r.Status} ({(r.DeltaMinutes >= 0 ? "+" : "")}{N(r.DeltaMinutes)} min{(r.DeltaPercent is { } p ? $", {(p >= 0 ? "+" : "")}{p.ToString("0.0", CultureInfo.InvariantCulture)} %" : "")})");
+        }
+        summary.AddRow("Forecast at period end", N(m.Forecast.ProjectedMinutes));
+        summary.AddRow("Included minutes run out", At(m.Forecast.IncludedRunOut, m.Forecast.IncludedRunOutOutcome));
+        summary.AddRow("Limit runs out", At(m.Forecast.LimitRunOut, m.Forecast.LimitRunOutOutcome));
+        console.Write(summary);
+        var users = new Table().AddColumn("Top users").AddColumn(new TableColumn("Units").RightAligned()).AddColumn(new TableColumn("Minutes").RightAligned());
+        foreach (var u in m.TopUsers)
+        {
+            users.AddRow(Markup.Escape(u.User), N(u.Units), N(u.Minutes));
+        }
+        console.Write(users);
+    }
+}

@@ -1,0 +1,115 @@
+using System.Net;
+using System.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Tally.Storage;
+
+namespace Tally.Server.Dashboard;
+
+public sealed record SignInRequest(string? Key);
+
+/// <summary>
+/// The web dashboard: its static files (embedded in this assembly, so <c>tally serve</c> needs nothing beside it and
+/// nothing from the internet) and the cookie sign-in that lets the page call the read endpoints.
+/// </summary>
+public static class DashboardEndpoints
+{
+    private static readonly Dictionary<string, (string Resource, string ContentType)> Files = new(StringComparer.Ordinal)
+    {
+        ["/"] = ("wwwroot/index.html", "text/html; charset=utf-8"),
+        ["/dashboard/app.js"] = ("wwwroot/app.js", "text/javascript; charset=utf-8"),
+        ["/dashboard/app.css"] = ("wwwroot/app.css", "text/css; charset=utf-8"),
+        ["/favicon.svg"] = ("wwwroot/favicon.svg", "image/svg+xml"),
+    };
+
+    // Everything the page loads comes from this server: no inline script, no third party.
+    private const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+    public static IServiceCollection AddDashboard(this IServiceCollection services) => services.AddSingleton<DashboardSessions>();
+
+    public static RouteGroupBuilder MapDashboard(this IEndpointRouteBuilder app)
+    {
+        foreach (var (path, (resource, type)) in Files)
+        {
+            var bytes = Read(resource);
+            app.MapGet(path, (HttpContext http) =>
+            {
+                var headers = http.Response.Headers;
+                headers.ContentSecurityPolicy = ContentSecurityPolicy;
+                headers.XContentTypeOptions = "nosniff";
+                headers["Referrer-Policy"] = "no-referrer";
+                headers.CacheControl = "no-cache";
+                return TypedResults.Bytes(bytes, type);
+            }).ExcludeFromDescription();
+        }
+
+        var group = app.MapGroup("/dashboard/session").WithTags("Dashboard");
+        group.MapPost("", async (HttpContext http, ApiKeys keys, DashboardSessions sessions, IOptions<TallyOptions> options) =>
+        {
+            var (body, problem) = await JsonBody.ReadAsync<SignInRequest>(http, 4096);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (keys.Resolve(body!.Key?.Trim() ?? "") is not { } caller)
+            {
+                return Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "That key is not valid (unknown or revoked).");
+            }
+            if (caller.Role is not (ApiRole.Read or ApiRole.Admin))
+            {
+                return Problems.Status(StatusCodes.Status403Forbidden, "Forbidden",
+                    $"The dashboard needs a tenant key with role read or admin; this key is '{caller.Role.ToWire()}'.");
+            }
+            http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Create(caller), new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = SameSiteMode.Strict,
+                // Browsers treat loopback as a secure context, so the flag holds there even over plain HTTP.
+                Secure = http.Request.IsHttps || IsLoopback(http),
+                Path = "/",
+                MaxAge = DashboardSessions.MaxLifetime,
+                IsEssential = true,
+            });
+            return TypedResults.Ok(new { tenant = caller.Tenant, role = caller.Role.ToWire() });
+        }).Accepts<SignInRequest>("application/json").ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
+            .WithSummary("Sign in to the dashboard with a read or admin key: sets an HttpOnly session cookie.");
+        // "now" is the server's clock: the page never uses the browser's for figures (run-rate, active users).
+        group.MapGet("", (HttpContext http, DashboardSessions sessions, TimeProvider time) =>
+            http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token) && sessions.Resolve(token) is { } caller
+                ? TypedResults.Ok(new { tenant = caller.Tenant, role = caller.Role.ToWire(), now = time.GetUtcNow() })
+                : Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Not signed in."))
+            .WithSummary("Who the dashboard session is signed in as.");
+        group.MapDelete("", (HttpContext http, DashboardSessions sessions) =>
+        {
+            if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token))
+            {
+                sessions.End(token);
+            }
+            http.Response.Cookies.Delete(DashboardSessions.CookieName, new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = SameSiteMode.Strict,
+                Secure = http.Request.IsHttps || IsLoopback(http),
+                Path = "/",
+            });
+            return TypedResults.NoContent();
+        }).WithSummary("Sign out: ends the session on the server and clears the cookie.");
+        return group;
+    }
+
+    private static bool IsLoopback(HttpContext http) =>
+        http.Request.Host.Host is "localhost" || (IPAddress.TryParse(http.Request.Host.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+
+    private static byte[] Read(string resource)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The dashboard file '{resource}' is not embedded in the server assembly.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+}

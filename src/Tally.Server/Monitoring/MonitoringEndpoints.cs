@@ -1,0 +1,310 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Polly;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server.Monitoring;
+
+public sealed record CreateChannelRequest(string? Name, string? Kind, string? To, string? Url, string? Secret);
+
+public sealed record CreateRuleRequest(string? Name, string? Kind, double? Value, IReadOnlyList<string>? Channels);
+
+/// <summary>Alert rules, channels and history, and the seat advisor.</summary>
+public static class MonitoringEndpoints
+{
+    public const int MaxRulesPerTenant = 100;
+    public const int MaxChannelsPerTenant = 50;
+    public const int DefaultHistoryLimit = 100;
+    public const int MaxHistoryLimit = 1000;
+
+    /// <summary>Services of monitoring: alert options, senders, the evaluator (a hosted service) and the webhook client with retries.</summary>
+    public static IServiceCollection AddMonitoring(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AlertOptions>().Bind(configuration.GetSection(AlertOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>();
+        services.AddSingleton<EmailSender>();
+        services.AddSingleton<WebhookSender>();
+        services.AddSingleton<AlertEvaluator>();
+        services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<AlertEvaluator>());
+        services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
+        services.AddHttpClient(WebhookSender.ClientName)
+            .AddResilienceHandler("webhook", (pipeline, context) =>
+            {
+                var options = context.ServiceProvider.GetRequiredService<IOptions<AlertOptions>>().Value;
+                // Backoff waits are real network waits, not the ledger's business time, so they use the system clock
+                // even when the server's TimeProvider is a test's fake one.
+                pipeline.TimeProvider = TimeProvider.System;
+                pipeline.AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = Math.Max(options.WebhookRetries, 1),
+                    ShouldHandle = options.WebhookRetries == 0 ? _ => ValueTask.FromResult(false) : new HttpRetryStrategyOptions().ShouldHandle,
+                    Delay = options.WebhookRetryDelay,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                });
+                pipeline.AddTimeout(options.WebhookAttemptTimeout);
+            });
+        return services;
+    }
+
+    public static RouteGroupBuilder MapMonitoring(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1").WithTags("Monitoring").ProducesProblem(401).ProducesProblem(403);
+        group.MapGet("/advice/seats", SeatAdvice).RequireRole(ApiRole.Read, ApiRole.Admin)
+            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&packMinutes&period&months]).");
+
+        group.MapPost("/alerts/channels", CreateChannel).RequireRole(ApiRole.Admin).Accepts<CreateChannelRequest>("application/json")
+            .WithSummary("Create an e-mail or webhook channel (the webhook secret is shown once).");
+        group.MapGet("/alerts/channels", (HttpContext http, ILedgerStore store) =>
+            TypedResults.Ok(store.AlertChannels(http.Tenant()).Select(ChannelView))).RequireRole(ApiRole.Admin);
+        group.MapDelete("/alerts/channels/{id}", (string id, HttpContext http, ILedgerStore store) =>
+        {
+            if (store.AlertRules(http.Tenant()).FirstOrDefault(r => r.ChannelIds.Contains(id)) is { } rule)
+            {
+                return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"Channel '{id}' is used by rule '{rule.Id}'; delete or change the rule first.");
+            }
+            return store.DeleteAlertChannel(http.Tenant(), id) ? TypedResults.NoContent() : Problems.NotFound($"No alert channel '{id}'.");
+        }).RequireRole(ApiRole.Admin);
+
+        group.MapPost("/alerts/rules", CreateRule).RequireRole(ApiRole.Admin).Accepts<CreateRuleRequest>("application/json")
+            .WithSummary("Create an alert rule.");
+        group.MapGet("/alerts/rules", (HttpContext http, ILedgerStore store) =>
+            TypedResults.Ok(store.AlertRules(http.Tenant()).Select(RuleView))).RequireRole(ApiRole.Admin);
+        group.MapDelete("/alerts/rules/{id}", (string id, HttpContext http, ILedgerStore store) =>
+            store.DeleteAlertRule(http.Tenant(), id) ? TypedResults.NoContent() : Problems.NotFound($"No alert rule '{id}'.")).RequireRole(ApiRole.Admin);
+
+        group.MapGet("/alerts/history", (HttpContext http, int? limit, long? before, ILedgerStore store) =>
+        {
+            var size = limit ?? DefaultHistoryLimit;
+            if (size is < 1 or > MaxHistoryLimit)
+            {
+                return Problems.BadRequest($"limit: must be between 1 and {MaxHistoryLimit}.");
+            }
+            if (before is < 0)
+            {
+                return Problems.BadRequest("before: must not be negative.");
+            }
+            var rows = store.AlertHistory(http.Tenant(), before ?? 0, size);
+            var alerts = rows.Select(h => new
+            {
+                id = h.Id,
+                ruleId = h.RuleId,
+                ruleKind = h.RuleKind,
+                period = h.Period,
+                subject = h.Subject.Length == 0 ? null : h.Subject,
+                firedAt = h.FiredAt,
+                channelId = h.ChannelId,
+                channelKind = h.ChannelKind,
+                status = h.Status,
+                message = h.Message,
+                detail = h.Detail,
+            }).ToList();
+            var next = rows.Count == size ? $"/api/v1/alerts/history?limit={size}&before={rows[^1].Id}" : null;
+            return Csv.Report(http, new { alerts, next }, "alert-history");
+        }).RequireRole(ApiRole.Read, ApiRole.Admin).WithSummary("Every alert sent (or attempted), newest first.");
+        return group;
+    }
+
+    private static IResult SeatAdvice(HttpContext http, decimal? seatPrice, decimal? packPrice, long? packMinutes, string? period, int? months,
+        Tenants tenants, ILedgerStore store, TimeProvider time)
+    {
+        var config = tenants.Writer(http.Tenant()).Snapshot.Config;
+        if (seatPrice is null || packPrice is null)
+        {
+            return Problems.BadRequest("seatPrice and packPrice are required: the monthly price of a named Analyzer seat and of one capacity pack.");
+        }
+        var prices = new SeatPrices(seatPrice.Value, packPrice.Value, packMinutes ?? config.License?.PackMinutes ?? MeterOptions.DefaultPackMinutes);
+        if (prices.Validate() is { } invalid)
+        {
+            return Problems.BadRequest(invalid + ".");
+        }
+        var count = months ?? 1;
+        if (count is < 1 or > 12)
+        {
+            return Problems.BadRequest("months: must be between 1 and 12.");
+        }
+        var calendar = new PeriodCalendar(config.MeterOptions.TimeZone);
+        Period last;
+        if (period is null)
+        {
+            last = calendar.PeriodOf(time.GetUtcNow());
+        }
+        else if (!Period.TryParse(period, out last))
+        {
+            return Problems.BadRequest("period: not YYYY-MM.");
+        }
+        // Every unit is U minutes (R1) whatever the allocation; named users' units carry 0 pool minutes, so count units.
+        var unitMinutes = config.MeterOptions.UnitMinutes;
+        var minutes = new Dictionary<string, long>(StringComparer.Ordinal);
+        var allocation = new Dictionary<string, Allocation>(StringComparer.Ordinal);
+        var periods = new List<string>();
+        for (var i = count - 1; i >= 0; i--)
+        {
+            var p = last;
+            for (var k = 0; k < i; k++)
+            {
+                p = Previous(p);
+            }
+            periods.Add(p.ToString());
+            foreach (var u in store.UserActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks))
+            {
+                minutes[u.User] = minutes.GetValueOrDefault(u.User) + (u.Units * unitMinutes);
+                if (u.Allotment is { } allotment)
+                {
+                    allocation[u.User] = allotment switch { "analyzer" => Allocation.Analyzer, "professional" => Allocation.Professional, _ => Allocation.Capacity };
+                }
+            }
+        }
+        var users = minutes.Where(m => allocation.ContainsKey(m.Key))
+            .Select(m => new UserMonthlyMinutes(m.Key, allocation[m.Key], m.Value / count));
+        var advice = SeatAdvisor.Advise(prices, users);
+        object Row(SeatRecommendation r) => new
+        {
+            user = r.User,
+            from = Wire(r.From),
+            to = Wire(r.To),
+            monthlyMinutes = r.Minutes,
+            capacityCost = r.CapacityCost,
+            seatCost = r.SeatCost,
+            monthlySaving = r.MonthlySaving,
+        };
+        return Csv.Report(http, new
+        {
+            recommendations = advice.ToAnalyzerSeat.Concat(advice.ToCapacity).Select(Row).ToList(),
+            periods,
+            seatPrice = prices.AnalyzerSeatPerMonth,
+            packPrice = prices.CapacityPackPerMonth,
+            packMinutes = prices.PackMinutes,
+            pricePerMinute = prices.PricePerMinute,
+            breakEvenMinutes = advice.BreakEvenMinutes,
+            toAnalyzerSeat = advice.ToAnalyzerSeat.Select(Row).ToList(),
+            toCapacity = advice.ToCapacity.Select(Row).ToList(),
+            totalMonthlySaving = advice.TotalMonthlySaving,
+        }, "seat-advice");
+    }
+
+    private static Period Previous(Period p) => p.Month == 1 ? new Period(p.Year - 1, 12) : new Period(p.Year, p.Month - 1);
+
+    private static string Wire(Allocation a) => a switch
+    {
+        Allocation.Analyzer => "analyzer",
+        Allocation.Professional => "professional",
+        _ => "capacity",
+    };
+
+    private static async Task<IResult> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var tenant = http.Tenant();
+        var name = string.IsNullOrWhiteSpace(body!.Name) ? body.Kind ?? "" : body.Name.Trim();
+        if (name.Length > 200)
+        {
+            return Problems.BadRequest("name: at most 200 characters.");
+        }
+        string target;
+        string? secret = null;
+        switch (body.Kind)
+        {
+            case "email":
+                var addresses = (body.To ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (addresses.Length is 0 or > 20 || addresses.Any(a => a.Length > 254 || !MimeKit.MailboxAddress.TryParse(a, out var m) || !m.Address.Contains('@', StringComparison.Ordinal)))
+                {
+                    return Problems.BadRequest("to: one to twenty e-mail addresses, separated by commas.");
+                }
+                target = string.Join(", ", addresses);
+                break;
+            case "webhook":
+                if (body.Url is not { Length: <= 2000 } url || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    return Problems.BadRequest("url: an absolute http or https URL.");
+                }
+                if (body.Secret is { } given && given.Length is < 16 or > 256)
+                {
+                    return Problems.BadRequest("secret: 16 to 256 characters (or leave it out and the server makes one).");
+                }
+                target = uri.ToString();
+                secret = body.Secret ?? "whsec_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+                break;
+            default:
+                return Problems.BadRequest("kind: must be email or webhook.");
+        }
+        if (store.AlertChannels(tenant).Count >= MaxChannelsPerTenant)
+        {
+            return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxChannelsPerTenant} alert channels.");
+        }
+        var channel = new AlertChannelRecord("ch_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, body.Kind, name, target, secret, time.GetUtcNow());
+        store.AddAlertChannel(channel);
+        // The only answer that carries the whole secret: the receiver needs it to verify signatures.
+        return TypedResults.Created($"/api/v1/alerts/channels/{channel.Id}", new
+        {
+            id = channel.Id,
+            name = channel.Name,
+            kind = channel.Kind,
+            target = channel.Target,
+            secret,
+            secretHint = Hint(secret),
+            created = channel.Created,
+        });
+    }
+
+    private static async Task<IResult> CreateRule(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateRuleRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var tenant = http.Tenant();
+        if (body!.Kind is not { } kind || !AlertKinds.All.Contains(kind))
+        {
+            return Problems.BadRequest($"kind: must be one of {string.Join(", ", AlertKinds.All)}.");
+        }
+        if (AlertKinds.NeedsValue(kind))
+        {
+            if (body.Value is not { } v || !double.IsFinite(v) || v <= 0 || v > 1e12)
+            {
+                return Problems.BadRequest($"value: a positive number is required for {kind} (percent for threshold-percent and above-run-rate, minutes otherwise).");
+            }
+        }
+        else if (body.Value is not null)
+        {
+            return Problems.BadRequest($"value: {kind} takes no value.");
+        }
+        var channelIds = (body.Channels ?? []).Distinct(StringComparer.Ordinal).ToList();
+        var known = store.AlertChannels(tenant).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        if (channelIds.Count == 0 || channelIds.FirstOrDefault(c => c is null || !known.Contains(c)) is { } unknown || channelIds.Contains(null!))
+        {
+            return Problems.BadRequest(channelIds.Count == 0 ? "channels: name at least one channel id." : "channels: every id must be one of this tenant's channels.");
+        }
+        var name = string.IsNullOrWhiteSpace(body.Name) ? kind : body.Name.Trim();
+        if (name.Length > 200)
+        {
+            return Problems.BadRequest("name: at most 200 characters.");
+        }
+        if (store.AlertRules(tenant).Count >= MaxRulesPerTenant)
+        {
+            return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxRulesPerTenant} alert rules.");
+        }
+        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
+        store.AddAlertRule(rule);
+        return TypedResults.Created($"/api/v1/alerts/rules/{rule.Id}", RuleView(rule));
+    }
+
+    private static object RuleView(AlertRuleRecord r) => new { id = r.Id, name = r.Name, kind = r.Kind, value = r.Value, channels = r.ChannelIds, created = r.Created };
+
+    private static object ChannelView(AlertChannelRecord c) => new { id = c.Id, name = c.Name, kind = c.Kind, target = c.Target, secretHint = Hint(c.Secret), created = c.Created };
+
+    /// <summary>Enough of a secret to tell two apart, never enough to forge a signature.</summary>
+    private static string? Hint(string? secret) => secret is null ? null : "…" + secret[^4..];
+}

@@ -1,0 +1,704 @@
+// Tally dashboard: plain JavaScript, no framework, no third-party code. It signs in once (the server sets an
+// HttpOnly session cookie), then polls the read API every few seconds and redraws what changed. Every figure is
+// shown as the API returns it (minutes and units, integers); the browser's own clock is never used for figures:
+// "now" comes from the server.
+"use strict";
+
+const POLL_MS = 2500;
+const PAGE_SIZE = 10;
+const UNIT_PAGE = 1000;
+const MAX_UNIT_PAGES_PER_POLL = 25;
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  session: null,
+  period: null,          // chosen YYYY-MM, or null for the current one
+  currentPeriod: null,
+  timeZone: "UTC",
+  summary: null,
+  units: null,           // { period, after, list: [{start, end, minutes, user}] }
+  timer: null,
+  busy: false,
+  plan: null,
+  tables: {},
+};
+
+// ---------- small helpers ----------
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") el.textContent = v;
+    else if (k === "class") el.className = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const svgNs = "http://www.w3.org/2000/svg";
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(svgNs, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined) continue;
+    if (k === "text") el.textContent = v; else el.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c) el.append(c);
+  return el;
+}
+
+const fmt = (n) => (n === null || n === undefined || Number.isNaN(n)) ? "–" : Math.round(Number(n)).toLocaleString("en-US");
+
+function setNumber(id, value) {
+  const el = $(id);
+  el.textContent = fmt(value);
+  el.dataset.value = value === null || value === undefined ? "" : String(value);
+}
+
+function fmtInstant(iso, withYear) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  try {
+    return new Intl.DateTimeFormat("en-GB", {
+      timeZone: state.timeZone, day: "numeric", month: "short", year: withYear ? "numeric" : undefined,
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).format(d) + (state.timeZone === "UTC" ? " UTC" : "");
+  } catch {
+    return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  }
+}
+
+function fmtTime(iso) {
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: state.timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso));
+  } catch {
+    return new Date(iso).toISOString().slice(11, 19);
+  }
+}
+
+function periodLabel(id) {
+  const [y, m] = id.split("-").map(Number);
+  return `${MONTHS[m - 1]} ${y}`;
+}
+
+function shiftPeriod(id, delta) {
+  let [y, m] = id.split("-").map(Number);
+  m += delta;
+  while (m < 1) { m += 12; y -= 1; }
+  while (m > 12) { m -= 12; y += 1; }
+  return `${y}-${String(m).padStart(2, "0")}`;
+}
+
+class Unreachable extends Error {}
+class SignedOut extends Error {}
+
+// Fetches JSON from the API with the session cookie. 401 means the session is gone; a network failure means the
+// server cannot be reached; an optional endpoint that does not exist (404, 405) answers null.
+async function api(path, { optional = false } = {}) {
+  let response;
+  try {
+    response = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" });
+  } catch (e) {
+    throw new Unreachable(String(e));
+  }
+  if (response.status === 401) throw new SignedOut();
+  if (optional && (response.status === 404 || response.status === 405)) return null;
+  if (response.status >= 500 && response.status !== 503) throw new Unreachable(`HTTP ${response.status}`);
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = new Error((body && (body.detail || body.title)) || `HTTP ${response.status}`);
+    error.status = response.status;
+    error.body = body;
+    throw error;
+  }
+  return body;
+}
+
+async function optionalApi(path) {
+  try {
+    return await api(path, { optional: true });
+  } catch (e) {
+    if (e instanceof SignedOut || e instanceof Unreachable) throw e;
+    return null;
+  }
+}
+
+function showBanner(text) {
+  const b = $("banner");
+  if (text) { b.textContent = text; b.hidden = false; } else { b.hidden = true; b.textContent = ""; }
+}
+
+function setLive(ok, text) {
+  const live = $("live");
+  live.className = "live " + (ok ? "ok" : "down");
+  live.textContent = text;
+}
+
+// ---------- sign-in ----------
+function showSignIn(message) {
+  stopPolling();
+  state.session = null;
+  $("dashboard").hidden = true;
+  $("controls").hidden = true;
+  $("tenant").textContent = "";
+  $("signin").hidden = false;
+  $("signin-error").textContent = message || "";
+  $("key").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const key = $("key").value.trim();
+  const error = $("signin-error");
+  if (!key) { error.textContent = "Enter an API key."; $("key").focus(); return; }
+  $("signin-button").disabled = true;
+  error.textContent = "";
+  try {
+    let response;
+    try {
+      response = await fetch("/dashboard/session", {
+        method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ key }),
+      });
+    } catch {
+      error.textContent = "Cannot reach the Tally server. Check that it is running and try again.";
+      return;
+    }
+    if (response.ok) {
+      $("key").value = "";
+      showBanner(null);
+      await start();
+      return;
+    }
+    const body = await response.json().catch(() => null);
+    error.textContent = response.status === 401 ? "That key was refused: it is unknown or revoked."
+      : response.status === 403 ? (body && body.detail) || "This key cannot open the dashboard; use a read or admin key."
+      : (body && body.detail) || `Sign-in failed (HTTP ${response.status}).`;
+    $("key").select();
+  } finally {
+    $("signin-button").disabled = false;
+  }
+}
+
+async function signOut() {
+  stopPolling();
+  try { await fetch("/dashboard/session", { method: "DELETE", credentials: "same-origin" }); } catch { /* signed out locally anyway */ }
+  showSignIn("Signed out.");
+}
+
+async function start() {
+  let session;
+  try {
+    session = await api("/dashboard/session");
+  } catch (e) {
+    if (e instanceof SignedOut) { showSignIn(""); return; }
+    showBanner("Cannot reach the Tally server. Retrying…");
+    setTimeout(start, 3000);
+    return;
+  }
+  showBanner(null);
+  state.session = session;
+  $("signin").hidden = true;
+  $("dashboard").hidden = false;
+  $("controls").hidden = false;
+  $("tenant").textContent = `· ${session.tenant} (${session.role})`;
+  state.units = null;
+  await refresh(true);
+  startPolling();
+}
+
+function startPolling() {
+  stopPolling();
+  state.timer = setInterval(() => refresh(false), POLL_MS);
+}
+
+function stopPolling() {
+  if (state.timer) clearInterval(state.timer);
+  state.timer = null;
+}
+
+// ---------- data ----------
+async function refresh(first) {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    const session = await api("/dashboard/session");
+    state.session = session;
+    const q = state.period ? `?period=${encodeURIComponent(state.period)}` : "";
+    const amp = state.period ? `&period=${encodeURIComponent(state.period)}` : "";
+    const [summary, users, apps, license, overview, denied, daily] = await Promise.all([
+      api("/api/v1/usage/summary" + q),
+      api(tableQuery("users") + amp),
+      api(tableQuery("apps") + amp),
+      optionalApi("/api/v1/license"),
+      api("/api/v1/licenses/overview"),
+      api("/api/v1/usage/users?sort=denied&order=desc&limit=15" + amp),
+      optionalApi("/api/v1/usage/timeline?granularity=day" + amp),
+    ]);
+    if (!state.currentPeriod || first) {
+      state.currentPeriod = state.period ? state.currentPeriod || overview.period.id : summary.period;
+      if (!state.currentPeriod) state.currentPeriod = overview.period.id;
+      buildPeriodPicker();
+    }
+    state.timeZone = (license && license.timeZone) || "UTC";
+    state.summary = summary;
+    await loadUnits(summary);
+    const active = await activeUsers(session.now);
+    const [alerts, advice] = await Promise.all([
+      optionalApi("/api/v1/alerts/history?limit=20"),
+      optionalApi(advisorQuery() + amp),
+    ]);
+    render({ summary, users, apps, license, overview, denied: denied.users || [], daily, active, alerts, advice, now: session.now });
+    showBanner(null);
+    setLive(true, `Live · updated ${fmtTime(session.now)}`);
+  } catch (e) {
+    if (e instanceof SignedOut) {
+      showSignIn("Your session ended (signed out, expired, the key was revoked, or the server restarted). Sign in again.");
+    } else if (e instanceof Unreachable) {
+      showBanner("Cannot reach the Tally server. Retrying every few seconds; the figures below may be out of date.");
+      setLive(false, "Offline");
+    } else {
+      showBanner(`The server answered with an error: ${e.message}`);
+      setLive(false, "Error");
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+// Reads the period's granted units once, then only the new ones on each poll (the consumption API pages by unit id).
+async function loadUnits(summary) {
+  const period = summary.period;
+  if (!state.units || state.units.period !== period) {
+    state.units = { period, after: 0, list: [], start: Date.parse(summary.start), end: Date.parse(summary.end), truncated: false };
+  }
+  const u = state.units;
+  const filter = `endTime ge "${new Date(u.start).toISOString()}" and endTime lt "${new Date(u.end + 86400000).toISOString()}"`;
+  for (let i = 0; i < MAX_UNIT_PAGES_PER_POLL; i++) {
+    const page = await api(`/api/v1/licenses/consumption?limit=${UNIT_PAGE}&page=${u.after}&filter=${encodeURIComponent(filter)}`);
+    for (const r of page.data) {
+      const end = Date.parse(r.endTime);
+      const start = end - r.minutesUsed * 60000;
+      u.after = Math.max(u.after, Number(r.id));
+      if (start >= u.start && start < u.end) u.list.push({ start, end, minutes: r.capacityUsed, user: r.userId });
+    }
+    if (!page.links || !page.links.next) return;
+  }
+  u.truncated = true;
+}
+
+async function activeUsers(nowIso) {
+  const filter = `endTime gt "${nowIso}"`;
+  const page = await api(`/api/v1/licenses/consumption?limit=${UNIT_PAGE}&filter=${encodeURIComponent(filter)}`);
+  const now = Date.parse(nowIso);
+  const users = new Set(page.data.filter((r) => Date.parse(r.endTime) - r.minutesUsed * 60000 <= now).map((r) => r.userId));
+  return users.size;
+}
+
+// ---------- rendering ----------
+function normStatus(value) {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "number") return ["behind", "ontrack", "ahead"][value] || null;
+  return String(value).toLowerCase().replace(/[^a-z]/g, "");
+}
+
+function runOut(f, name) {
+  if (!f) return null;
+  return { at: f[name] || null, outcome: normStatus(f[name + "Outcome"]) };
+}
+
+function render(d) {
+  lastRender = d;
+  const s = d.summary;
+  const empty = s.events === 0 && s.consumedMinutes === 0 && s.units === 0;
+  $("empty").hidden = !empty;
+
+  setNumber("consumed", s.consumedMinutes);
+  setNumber("included", s.includedMinutes ?? null);
+  setNumber("remaining", s.remainingMinutes ?? null);
+  setNumber("overage", s.overageMinutes);
+  setNumber("units", s.units);
+  setNumber("denied", s.deniedEvents);
+  setNumber("active", d.active);
+  $("consumed-sub").textContent = s.includedMinutes ? `${Math.round((s.consumedMinutes / s.includedMinutes) * 100)}% of included` : "";
+  $("included-sub").textContent = s.includedMinutes === undefined || s.includedMinutes === null ? "no license: metered only" : periodLabel(s.period);
+  $("remaining-sub").textContent = s.unlimited ? "unlimited overage" : s.limitMinutes !== undefined && s.limitMinutes !== null ? `limit ${fmt(s.limitMinutes)} min` : "no pool";
+  $("overage-sub").textContent = s.limitMinutes && s.includedMinutes !== undefined ? `cap ${fmt(s.limitMinutes - s.includedMinutes)} min over included` : s.unlimited ? "no cap" : "";
+
+  const rr = s.runRate;
+  const runrate = $("runrate");
+  if (rr) {
+    const status = normStatus(rr.status);
+    runrate.textContent = status === "ahead" ? "Ahead" : status === "behind" ? "Behind" : status === "ontrack" ? "On track" : String(rr.status);
+    runrate.className = "status-" + (status || "");
+    runrate.dataset.value = status || "";
+    const delta = rr.deltaMinutes ?? null;
+    const pct = rr.deltaPercent ?? null;
+    $("runrate-sub").textContent = rr.expectedMinutes !== undefined
+      ? `expected ${fmt(rr.expectedMinutes)} min; ${delta >= 0 ? "+" : "−"}${fmt(Math.abs(delta))} min${pct === null ? "" : ` (${delta >= 0 ? "+" : "−"}${Math.abs(pct).toFixed(1)}%)`}`
+      : "";
+  } else {
+    runrate.textContent = "not available";
+    runrate.className = "na";
+    $("runrate-sub").textContent = "this server has no run-rate yet";
+  }
+
+  const f = s.forecast;
+  const forecast = $("forecast");
+  if (f) {
+    const included = runOut(f, "includedRunOut");
+    const limit = runOut(f, "limitRunOut");
+    const projected = f.projectedMinutes ?? null;
+    if (included && included.at) {
+      forecast.textContent = included.outcome === "alreadyreached" ? "Used up" : fmtInstant(included.at);
+      $("forecast-sub").textContent = (included.outcome === "alreadyreached" ? "included minutes used up" : "included minutes run out")
+        + (limit && limit.at ? `; cap reached ${fmtInstant(limit.at)}` : "")
+        + (projected !== null ? `; ~${fmt(projected)} min by period end` : "");
+    } else {
+      forecast.textContent = s.includedMinutes ? "Lasts the period" : "–";
+      $("forecast-sub").textContent = projected !== null ? `~${fmt(projected)} min by period end` : "";
+    }
+  } else {
+    forecast.textContent = "not available";
+    forecast.className = "na";
+    $("forecast-sub").textContent = "this server has no forecast yet";
+  }
+
+  drawCumulative(d);
+  drawDaily(d);
+  renderTable("users", d.users);
+  renderTable("apps", d.apps);
+  renderDenied(d.denied, s);
+  renderAlerts(d.alerts);
+  renderLicense(d.license, d.overview);
+  renderAdvice(d.advice);
+}
+
+function buildPeriodPicker() {
+  const select = $("period");
+  const chosen = state.period || state.currentPeriod;
+  select.replaceChildren();
+  for (let i = 0; i < 13; i++) {
+    const id = shiftPeriod(state.currentPeriod, -i);
+    select.append(h("option", { value: id, selected: id === chosen }, periodLabel(id) + (i === 0 ? " (current)" : "")));
+  }
+}
+
+function niceMax(v) {
+  if (v <= 0) return 10;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function drawCumulative(d) {
+  const box = $("chart");
+  const sum = d.summary;
+  const W = Math.max(280, box.clientWidth || 600), H = Math.max(160, box.clientHeight || 300);
+  const m = { l: 56, r: 12, t: 12, b: 26 };
+  const t0 = Date.parse(sum.start), t1 = Date.parse(sum.end);
+  const now = Math.min(Math.max(Date.parse(d.now), t0), t1);
+  const units = (state.units ? state.units.list : []).slice().sort((a, b) => a.start - b.start);
+  const included = sum.includedMinutes ?? null;
+  const limit = sum.limitMinutes ?? null;
+  const projected = sum.forecast ? (sum.forecast.projectedMinutes ?? null) : null;
+  const total = units.reduce((a, u) => a + u.minutes, 0);
+  const high = Math.max(total, included || 0, limit || 0, projected || 0, sum.consumedMinutes || 0, 10) * 1.05;
+  const tick = niceMax(high / 4);
+  const top = tick * Math.ceil(high / tick);
+  const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
+  const y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
+
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "chart-svg" });
+  const grid = s("g", { stroke: "#e3e8ee", "stroke-width": 1 });
+  for (let v = 0; v <= top; v += tick) {
+    grid.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+    svg.append(s("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", text: fmt(v) }));
+  }
+  svg.prepend(grid);
+  const days = Math.round((t1 - t0) / 86400000);
+  const step = W < 500 ? 10 : 5;
+  for (let day = 0; day <= days; day += step) {
+    const t = t0 + day * 86400000;
+    svg.append(s("text", { x: x(t), y: H - 8, "text-anchor": "middle", text: String(day + 1) }));
+  }
+  svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(0), y2: y(0), stroke: "#8896a8" }));
+
+  const legend = [];
+  if (included !== null) {
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(included), y2: y(included), stroke: "var(--incl)", "stroke-width": 1.5, "data-series": "included" }));
+    svg.append(s("line", { x1: x(t0), y1: y(0), x2: x(t1), y2: y(included), stroke: "var(--pace)", "stroke-width": 1.5, "stroke-dasharray": "2 4", "data-series": "run-rate" }));
+    legend.push(["sw-incl", `included ${fmt(included)} min`], ["sw-pace", "run-rate pace"]);
+  }
+  if (limit !== null && limit !== included) {
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(limit), y2: y(limit), stroke: "var(--cap)", "stroke-width": 1.5, "data-series": "cap" }));
+    legend.push(["sw-cap", `cap ${fmt(limit)} min`]);
+  }
+  // The used curve: a step up at each unit's start.
+  let cum = 0;
+  let path = `M${x(t0).toFixed(1)},${y(0).toFixed(1)}`;
+  for (const u of units) {
+    path += `H${x(u.start).toFixed(1)}`;
+    cum += u.minutes;
+    path += `V${y(cum).toFixed(1)}`;
+  }
+  path += `H${x(Math.max(now, units.length ? units[units.length - 1].start : t0)).toFixed(1)}`;
+  svg.append(s("path", { d: path, fill: "none", stroke: "var(--used)", "stroke-width": 2.2, "data-series": "consumed" }));
+  legend.unshift(["sw-used", `consumed ${fmt(sum.consumedMinutes)} min`]);
+  if (projected !== null && now < t1) {
+    svg.append(s("path", { d: `M${x(now).toFixed(1)},${y(sum.consumedMinutes).toFixed(1)}L${x(t1).toFixed(1)},${y(projected).toFixed(1)}`,
+      fill: "none", stroke: "var(--fore)", "stroke-width": 2, "stroke-dasharray": "7 5", "data-series": "forecast" }));
+    legend.push(["sw-fore", `forecast ${fmt(projected)} min`]);
+  }
+  if (now > t0 && now < t1) {
+    svg.append(s("line", { x1: x(now), x2: x(now), y1: m.t, y2: H - m.b, stroke: "#b7c0cc", "stroke-dasharray": "3 3" }));
+  }
+  box.replaceChildren(svg);
+  box.setAttribute("aria-label", `Cumulative consumption: ${fmt(sum.consumedMinutes)} minutes consumed`
+    + (included !== null ? ` of ${fmt(included)} included` : "") + (projected !== null ? `, forecast ${fmt(projected)} by period end` : ""));
+  $("chart-legend").replaceChildren(...legend.map(([cls, text]) => h("li", {}, h("span", { class: "swatch " + cls, "aria-hidden": "true" }), text)));
+}
+
+function drawDaily(d) {
+  const box = $("daily");
+  const sum = d.summary;
+  const W = Math.max(280, box.clientWidth || 600), H = Math.max(120, box.clientHeight || 160);
+  const m = { l: 40, r: 8, t: 8, b: 22 };
+  const t0 = Date.parse(sum.start), t1 = Date.parse(sum.end);
+  let counts, deniedDays;
+  if (d.daily && Array.isArray(d.daily.buckets)) {
+    counts = d.daily.buckets.map((b) => b.units);
+    deniedDays = d.daily.buckets.map((b) => b.deniedEvents);
+  } else {
+    const n = Math.max(1, Math.round((t1 - t0) / 86400000));
+    counts = new Array(n).fill(0);
+    deniedDays = new Array(n).fill(0);
+    for (const u of state.units ? state.units.list : []) {
+      const i = Math.floor((u.start - t0) / 86400000);
+      if (i >= 0 && i < n) counts[i] += 1;
+    }
+  }
+  const days = Math.max(1, counts.length);
+  const top = niceMax(Math.max(...counts, 1));
+  const bw = (W - m.l - m.r) / days;
+  const y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "daily-svg" });
+  for (let i = 0; i <= 2; i++) {
+    const v = (top / 2) * i;
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }));
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", text: fmt(v) }));
+  }
+  counts.forEach((c, i) => {
+    if (c > 0) {
+      svg.append(s("rect", { x: (m.l + i * bw + 1).toFixed(1), y: y(c).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: (y(0) - y(c)).toFixed(1), fill: "var(--used)" },
+        s("title", { text: `Day ${i + 1}: ${c} units` })));
+    }
+    if (deniedDays[i] > 0) {
+      svg.append(s("rect", { x: (m.l + i * bw + 1).toFixed(1), y: (H - m.b + 1).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: 4, fill: "var(--bad)" },
+        s("title", { text: `Day ${i + 1}: ${deniedDays[i]} denied events` })));
+    }
+    if (i % (W < 500 ? 10 : 5) === 0) svg.append(s("text", { x: (m.l + i * bw + bw / 2).toFixed(1), y: H - 6, "text-anchor": "middle", text: String(i + 1) }));
+  });
+  box.replaceChildren(svg);
+  box.setAttribute("aria-label", `Units per day; the busiest day had ${Math.max(...counts)} units`);
+}
+
+// Sortable, searchable, paged tables: the API sorts, searches and pages (sort, order, search, limit, offset).
+const TABLES = {
+  users: {
+    defaultSort: "minutes",
+    columns: [
+      { key: "user" }, { key: "allocation", text: (r) => r.allocation || "capacity" },
+      { key: "minutes", num: true }, { key: "units", num: true }, { key: "apps", num: true },
+      { key: "deniedEvents", num: true }, { key: "capMinutes", num: true, text: (r) => (r.capMinutes === null || r.capMinutes === undefined ? "–" : fmt(r.capMinutes)) },
+      { key: "lastActivity", text: (r) => (r.lastActivity ? fmtInstant(r.lastActivity) : "–") },
+    ],
+  },
+  apps: {
+    defaultSort: "units",
+    columns: [
+      { key: "app" }, { key: "units", num: true }, { key: "minutes", num: true }, { key: "users", num: true },
+      { key: "lastActivity", text: (r) => (r.lastActivity ? fmtInstant(r.lastActivity) : "–") },
+    ],
+  },
+};
+
+function tableState(name) {
+  if (!state.tables[name]) state.tables[name] = { sort: TABLES[name].defaultSort, order: "desc", page: 0, query: "" };
+  return state.tables[name];
+}
+
+function tableQuery(name) {
+  const t = tableState(name);
+  const search = t.query ? `&search=${encodeURIComponent(t.query)}` : "";
+  return `/api/v1/usage/${name}?sort=${t.sort}&order=${t.order}&limit=${PAGE_SIZE}&offset=${t.page * PAGE_SIZE}${search}`;
+}
+
+async function reloadTable(name) {
+  const q = state.period ? `&period=${encodeURIComponent(state.period)}` : "";
+  try {
+    renderTable(name, await api(tableQuery(name) + q));
+  } catch (e) {
+    if (e instanceof SignedOut) showSignIn("Your session ended. Sign in again.");
+  }
+}
+
+function renderTable(name, result) {
+  const t = tableState(name);
+  const columns = TABLES[name].columns;
+  const rows = result[name] || [];
+  const total = result.total ?? rows.length;
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const table = $(`${name}-table`);
+  const body = table.tBodies[0];
+  body.replaceChildren(...rows.map((r) => h("tr", {}, ...columns.map((c) =>
+    h("td", { class: c.num ? "num" : null, "data-key": c.key, "data-value": r[c.key] ?? "" }, c.text ? c.text(r) : c.num ? fmt(r[c.key]) : r[c.key])))));
+  if (rows.length === 0) {
+    body.append(h("tr", {}, h("td", { colspan: columns.length, class: "na" }, t.query ? "No match." : "Nothing in this period yet.")));
+  }
+  for (const th of table.tHead.rows[0].cells) {
+    const button = th.querySelector("button");
+    if (!button) continue;
+    th.setAttribute("aria-sort", button.dataset.key === t.sort ? (t.order === "asc" ? "ascending" : "descending") : "none");
+  }
+  const pager = $(`${name}-pager`);
+  const focused = document.activeElement && pager.contains(document.activeElement) ? document.activeElement.dataset.dir : null;
+  const prev = h("button", { type: "button", "data-dir": "prev", disabled: t.page === 0, "aria-label": `Previous page of ${name}`,
+    onclick: () => { t.page = Math.max(0, t.page - 1); reloadTable(name); } }, "‹ Prev");
+  const next = h("button", { type: "button", "data-dir": "next", disabled: t.page >= pages - 1, "aria-label": `Next page of ${name}`,
+    onclick: () => { t.page++; reloadTable(name); } }, "Next ›");
+  pager.replaceChildren(prev, h("span", {}, `Page ${Math.min(t.page + 1, pages)} of ${pages} · ${fmt(total)} ${name}`), next);
+  if (focused) {
+    const again = [prev, next].find((b) => b.dataset.dir === focused && !b.disabled) || [prev, next].find((b) => !b.disabled);
+    if (again) again.focus();
+  }
+}
+
+function wireTable(name) {
+  const t = tableState(name);
+  let debounce = null;
+  $(`${name}-search`).addEventListener("input", (e) => {
+    t.query = e.target.value.trim();
+    t.page = 0;
+    clearTimeout(debounce);
+    debounce = setTimeout(() => reloadTable(name), 200);
+  });
+  for (const button of $(`${name}-table`).tHead.querySelectorAll("button")) {
+    button.addEventListener("click", () => {
+      const key = button.dataset.key;
+      if (t.sort === key) t.order = t.order === "asc" ? "desc" : "asc";
+      else { t.sort = key; t.order = key === "user" || key === "app" ? "asc" : "desc"; }
+      t.page = 0;
+      reloadTable(name);
+    });
+  }
+}
+
+// The API counts denied events per user but not per reason, so the likely reason is read from what explains a
+// refusal: the user's cap reached, the pool at its limit, or else an action the allocation does not permit.
+function renderDenied(rows, summary) {
+  rows = rows.filter((u) => u.deniedEvents > 0);
+  const box = $("denied-list");
+  if (rows.length === 0) {
+    box.replaceChildren(h("p", { class: "na" }, "No denied events in this period."));
+    return;
+  }
+  const poolFull = summary.remainingMinutes === 0;
+  const table = h("table", { "data-testid": "denied-table" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "User"), h("th", { scope: "col", class: "num" }, "Denied"),
+      h("th", { scope: "col", class: "num" }, "Minutes"), h("th", { scope: "col" }, "Likely reason"))),
+    h("tbody", {}, rows.map((u) => {
+      const cap = u.capMinutes;
+      const why = cap !== undefined && cap !== null && u.minutes >= cap ? `lockout: cap of ${fmt(cap)} min reached`
+        : poolFull && (!u.allocation || u.allocation === "capacity") ? "pool exhausted"
+        : "action not permitted";
+      return h("tr", {}, h("td", {}, u.user), h("td", { class: "num" }, fmt(u.deniedEvents)), h("td", { class: "num" }, fmt(u.minutes)), h("td", {}, why));
+    })));
+  box.replaceChildren(h("div", { class: "scroll" }, table));
+}
+
+function renderAlerts(alerts) {
+  const box = $("alerts");
+  if (alerts === null || alerts === undefined) {
+    box.replaceChildren(h("p", { class: "na" }, "Alert history is not available on this server."));
+    return;
+  }
+  const list = alerts.alerts || [];
+  if (list.length === 0) {
+    box.replaceChildren(h("p", { class: "na" }, "No alert has fired yet. Admins add rules and channels with POST /api/v1/alerts/rules."));
+    return;
+  }
+  box.replaceChildren(h("ul", { class: "plain", "data-testid": "alert-list" }, list.map((a) =>
+    h("li", {}, h("strong", {}, a.ruleKind || "alert"), a.subject ? ` (${a.subject})` : "", ": ", a.message || "",
+      " ", h("span", { class: "hint" }, `${fmtInstant(a.firedAt)} · ${a.channelKind || ""} ${a.status || ""}`)))));
+}
+
+function renderLicense(license, overview) {
+  const box = $("license");
+  const seats = new Map((overview.allotments || []).map((a) => [a.name, a]));
+  if (!license) {
+    box.replaceChildren(h("p", { class: "na" }, "No license is installed: every unit is granted and nothing is pooled (meter only)."));
+    return;
+  }
+  const pro = seats.get("professional"), ana = seats.get("analyzer");
+  const rows = [
+    ["Customer", license.customer], ["License", `${license.licenseId} (${overview.valid})`],
+    ["Valid", `${fmtInstant(license.validFrom, true)} – ${fmtInstant(license.validTo, true)}`],
+    ["Capacity", `${fmt(license.packs)} packs × ${fmt(license.packMinutes)} min = ${fmt(license.includedMinutes)} min / month`],
+    ["Overage", license.overage], ["Unit", `${license.unitMinutes} minutes, counted per ${license.mode}`],
+    ["Professional seats", pro ? `${fmt(pro.unitsUsed)} of ${fmt(pro.units)} in use` : "–"],
+    ["Analyzer seats", ana ? `${fmt(ana.unitsUsed)} of ${fmt(ana.units)} in use` : "–"],
+    ["Time zone", license.timeZone],
+  ];
+  box.replaceChildren(h("dl", { class: "terms", "data-testid": "license-terms" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+}
+
+function advisorQuery() {
+  const seat = Number($("seat-price").value), pack = Number($("pack-price").value);
+  return `/api/v1/advice/seats?seatPrice=${encodeURIComponent(seat > 0 ? seat : 40)}&packPrice=${encodeURIComponent(pack > 0 ? pack : 300)}`;
+}
+
+function renderAdvice(advice) {
+  const box = $("advisor");
+  if (advice === null || advice === undefined) {
+    box.replaceChildren(h("p", { class: "na" }, "The seat advisor is not available on this server, or the prices are not valid."));
+    return;
+  }
+  const money = (v) => Number(v).toFixed(2);
+  const toSeat = advice.toAnalyzerSeat || [], toCap = advice.toCapacity || [];
+  const items = [
+    ...toSeat.map((r) => `${r.user}: ${fmt(r.monthlyMinutes)} min a month on capacity; a named Analyzer seat saves ${money(r.monthlySaving)} a month`),
+    ...toCap.map((r) => `${r.user}: ${fmt(r.monthlyMinutes)} min a month on an Analyzer seat; capacity saves ${money(r.monthlySaving)} a month`),
+  ];
+  box.replaceChildren(
+    h("p", {}, `Break-even: ${fmt(advice.breakEvenMinutes)} min a month per user. Possible saving: ${money(advice.totalMonthlySaving || 0)} a month.`),
+    items.length ? h("ul", { class: "plain", "data-testid": "advice-list" }, items.slice(0, 12).map((t) => h("li", {}, t))) : h("p", { class: "na" }, "Every user is on the cheaper allocation."));
+}
+
+// ---------- start ----------
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
+  $("period").addEventListener("change", (e) => {
+    state.period = e.target.value === state.currentPeriod ? null : e.target.value;
+    state.units = null;
+    refresh(false);
+  });
+  $("advisor-form").addEventListener("submit", (e) => e.preventDefault());
+  $("advisor-form").addEventListener("change", () => refresh(false));
+  wireTable("users");
+  wireTable("apps");
+  let resize = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resize);
+    resize = setTimeout(() => { if (state.summary) { drawCumulative(lastRender); drawDaily(lastRender); } }, 150);
+  });
+  start();
+});
+
+let lastRender = null;

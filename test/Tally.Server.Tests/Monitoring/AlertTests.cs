@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Tally.Server.Tests.Monitoring;
+
+public sealed class AlertTests
+{
+    private static object Open(string user) => new { user, app = "sales", action = "open-app" };
+
+    private static async Task<string> ChannelAsync(HttpClient admin, object body)
+    {
+        var response = await admin.PostAsJsonAsync("/api/v1/alerts/channels", body);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Json()).GetProperty("id").GetString()!;
+    }
+
+    private static async Task<string> RuleAsync(HttpClient admin, string kind, double? value, params string[] channels)
+    {
+        var response = await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { name = kind, kind, value, channels });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Json()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Polls the history until <paramref name="count"/> rows have left the "in flight" state.</summary>
+    private static async Task<List<JsonElement>> HistoryAsync(HttpClient read, int count)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var rows = (await (await read.GetAsync("/api/v1/alerts/history")).Json()).GetProperty("alerts").EnumerateArray().ToList();
+            if (rows.Count >= count || clock.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                Assert.Equal(count, rows.Count);
+                return rows;
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Email_ThresholdPercent_DeliveredToRealSmtpServer()
+    {
+        using var sink = await SmtpSink.StartAsync();
+        await using var server = await TestServer.StartAsync(null, null, null,
+            "--Tally:Alerts:Smtp:Host=127.0.0.1", $"--Tally:Alerts:Smtp:Port={sink.Port}", "--Tally:Alerts:Smtp:Security=None",
+            "--Tally:Alerts:Smtp:From=tally@example.org");
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 100));
+        using var admin = server.Client(acme.Admin);
+        var channel = await ChannelAsync(admin, new { name = "ops", kind = "email", to = "ops@example.com" });
+        await RuleAsync(admin, "threshold-percent", 10, channel);
+
+        using var ingest = server.Client(acme.Ingest);
+        await ingest.SendEventsAsync(Open("ann"));
+        await ingest.SendEventsAsync(Open("bob"));
+
+        using var read = server.Client(acme.Read);
+        var history = await HistoryAsync(read, 1);
+        Assert.Equal("sent", history[0].GetProperty("status").GetString());
+        Assert.Equal("email", history[0].GetProperty("channelKind").GetString());
+        var message = await sink.WaitForMessageAsync();
+        Assert.Contains("X-Rcpt-Args: <ops@example.com>", message);
+        Assert.Contains("X-Mail-Args: <tally@example.org>", message);
+        Assert.Contains("Subject: [Tally] acme: 10 % of the included minutes used (2026-03)", message);
+        Assert.Contains("12 of 100 included minutes are used (12 %).", message);
+    }
+
+    [Fact]
+    public async Task Webhook_FirstAnswer500_RetriedAndSignedOverExactBody()
+    {
+        await using var listener = await WebhookListener.StartAsync(failures: 1);
+        await using var server = await TestServer.StartAsync(null, null, null, "--Tally:Alerts:WebhookRetryDelay=00:00:00.050");
+        var acme = await server.TenantAsync("acme");
+        using var admin = server.Client(acme.Admin);
+        const string secret = "test-secret-0123456789-abcd";
+        var created = await (await admin.PostAsJsonAsync("/api/v1/alerts/channels", new { kind = "webhook", url = listener.Url, secret })).Json();
+        Assert.Equal(secret, created.GetProperty("secret").GetString());
+        var channel = created.GetProperty("id").GetString()!;
+        var listed = (await (await admin.GetAsync("/api/v1/alerts/channels")).Json())[0];
+        Assert.False(listed.TryGetProperty("secret", out _));
+        Assert.Equal("…abcd", listed.GetProperty("secretHint").GetString());
+        var rule = await RuleAsync(admin, "threshold-minutes", 6, channel);
+
+        using var ingest = server.Client(acme.Ingest);
+        await ingest.SendEventsAsync(Open("ann"));
+        var delivered = (await listener.WaitForDeliveriesAsync(1)).Single();
+
+        var attempts = listener.Received.ToList();
+        Assert.Equal([500, 200], attempts.Select(a => a.AnsweredStatus));
+        Assert.Equal(attempts[0].Body, attempts[1].Body);
+        var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), delivered.Body));
+        Assert.Equal(expected, delivered.Signature);
+        Assert.Equal("application/json", delivered.ContentType?.Split(';')[0]);
+        var payload = JsonDocument.Parse(delivered.Body).RootElement;
+        Assert.Equal("acme", payload.GetProperty("tenant").GetString());
+        Assert.Equal(rule, payload.GetProperty("rule").GetProperty("id").GetString());
+        Assert.Equal("threshold-minutes", payload.GetProperty("rule").GetProperty("kind").GetString());
+        Assert.Equal("2026-03", payload.GetProperty("period").GetString());
+        Assert.Equal(6, payload.GetProperty("figures").GetProperty("consumedMinutes").GetInt64());
+
+        using var read = server.Client(acme.Read);
+        var history = await HistoryAsync(read, 1);
+        Assert.Equal("sent", history[0].GetProperty("status").GetString());
+        Assert.Equal(rule, history[0].GetProperty("ruleId").GetString());
+    }
+
+    [Fact]
+    public async Task FireOnce_AcrossRestart_ConditionStillTrue_NoSecondAlert()
+    {
+        await using var listener = await WebhookListener.StartAsync();
+        var server = await TestServer.StartAsync();
+        try
+        {
+            var acme = await server.TenantAsync("acme");
+            using (var admin = server.Client(acme.Admin))
+            {
+                var channel = await ChannelAsync(admin, new { kind = "webhook", url = listener.Url });
+                var first = await RuleAsync(admin, "threshold-minutes", 6, channel);
+                using var ingest = server.Client(acme.Ingest);
+                await ingest.SendEventsAsync(Open("ann"));
+                await listener.WaitForDeliveriesAsync(1);
+                using (var read1 = server.Client(acme.Read))
+                {
+                    await HistoryAsync(read1, 1);
+                }
+
+                server = await server.RestartAsync();
+                using var admin2 = server.Client(acme.Admin);
+                // A second rule made after the restart is the witness that the evaluator ran after the next event.
+                var second = await RuleAsync(admin2, "threshold-minutes", 12, channel);
+                using var ingest2 = server.Client(acme.Ingest);
+                await ingest2.SendEventsAsync(Open("bob"));
+                var deliveries = await listener.WaitForDeliveriesAsync(2);
+                await Task.Delay(300);
+
+                var rules = listener.Received.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("rule").GetProperty("id").GetString()).ToList();
+                Assert.Equal([first, second], rules);
+                using var read = server.Client(acme.Read);
+                var history = await HistoryAsync(read, 2);
+                Assert.Single(history, h => h.GetProperty("ruleId").GetString() == first);
+            }
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Rules_UserMinutesAndLockout_OncePerSubjectAndPeriod()
+    {
+        await using var listener = await WebhookListener.StartAsync();
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 18));
+        using var admin = server.Client(acme.Admin);
+        var channel = await ChannelAsync(admin, new { kind = "webhook", url = listener.Url });
+        var perUser = await RuleAsync(admin, "user-minutes", 12, channel);
+        var lockout = await RuleAsync(admin, "lockout", null, channel);
+
+        using var ingest = server.Client(acme.Ingest);
+        await ingest.SendEventsAsync(Open("ann"));
+        server.Time.Advance(TimeSpan.FromMinutes(6));
+        await ingest.SendEventsAsync(new { user = "ann", app = "sales", action = "select" });   // ann: 12 minutes
+        var first = JsonDocument.Parse((await listener.WaitForDeliveriesAsync(1))[0].Body).RootElement;
+        Assert.Equal(perUser, first.GetProperty("rule").GetProperty("id").GetString());
+        Assert.Equal("ann", first.GetProperty("subject").GetString());
+
+        var results = await ingest.SendEventsAsync(Open("bob"), Open("cy"), Open("dan"));      // 18 used, cy and dan denied
+        Assert.Equal("denied", results[2].Decision());
+        server.Time.Advance(TimeSpan.FromMinutes(1));
+        await ingest.SendEventsAsync(Open("eve"));                                             // denied again, later batch
+        var second = JsonDocument.Parse((await listener.WaitForDeliveriesAsync(2))[1].Body).RootElement;
+        Assert.Equal(lockout, second.GetProperty("rule").GetProperty("id").GetString());
+
+        using var read = server.Client(acme.Read);
+        await Task.Delay(300);
+        var history = await HistoryAsync(read, 2);
+        Assert.Equal(2, listener.Received.Count);
+        Assert.All(history, h => Assert.Equal("sent", h.GetProperty("status").GetString()));
+    }
+
+    [Fact]
+    public async Task Rules_AboveRunRateForecastRunOutAndOverage_EachFireOnce()
+    {
+        await using var listener = await WebhookListener.StartAsync();
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 90, Tally.Metering.OverageAllowance.Capped(60)));
+        using var admin = server.Client(acme.Admin);
+        var channel = await ChannelAsync(admin, new { kind = "webhook", url = listener.Url });
+        var aboveRunRate = await RuleAsync(admin, "above-run-rate", 50, channel);
+        var forecast = await RuleAsync(admin, "forecast-run-out", null, channel);
+        var overage = await RuleAsync(admin, "overage-started", null, channel);
+
+        using var ingest = server.Client(acme.Ingest);
+        // 10 March 09:00: 225 of 744 hours gone, 27.2 of 90 minutes expected; 60 used is +120 %. With no history
+        // yet the forecast runs at the period's pace (60 ÷ 225 h), passing 90 long before April.
+        await ingest.SendEventsAsync([.. Enumerable.Range(1, 10).Select(i => Open($"u{i}"))]);
+        var firstTwo = await listener.WaitForDeliveriesAsync(2);
+        server.Time.Advance(TimeSpan.FromMinutes(1));
+        await ingest.SendEventsAsync([.. Enumerable.Range(11, 6).Select(i => Open($"u{i}"))]);     // 96 > 90: overage
+        await listener.WaitForDeliveriesAsync(3);
+        await Task.Delay(300);
+
+        var kinds = listener.Received.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("rule").GetProperty("id").GetString()).ToList();
+        // Rules made at the same instant are checked in id order: compare the first batch's two as a set.
+        Assert.Equal(new[] { aboveRunRate, forecast }.Order(StringComparer.Ordinal), kinds.Take(2).Order(StringComparer.Ordinal));
+        Assert.Equal(overage, kinds[2]);
+        Assert.Equal(3, kinds.Count);
+        var forecastBody = firstTwo.Single(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("rule").GetProperty("id").GetString() == forecast);
+        var forecastFigures = JsonDocument.Parse(forecastBody.Body).RootElement.GetProperty("figures").GetProperty("forecast");
+        Assert.Equal("projected", forecastFigures.GetProperty("includedRunOutOutcome").GetString());
+    }
+
+    [Fact]
+    public async Task AdminEndpoints_ValidateAndScopeToTenant()
+    {
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        var other = await server.TenantAsync("other");
+        using var admin = server.Client(acme.Admin);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsJsonAsync("/api/v1/alerts/channels", new { kind = "sms", to = "1" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsJsonAsync("/api/v1/alerts/channels", new { kind = "email", to = "not-an-address" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsJsonAsync("/api/v1/alerts/channels", new { kind = "webhook", url = "ftp://x" })).StatusCode);
+        var channel = await ChannelAsync(admin, new { kind = "email", to = "a@example.com, b@example.com" });
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "threshold-percent", channels = new[] { channel } })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "lockout", channels = new[] { "ch_nope" } })).StatusCode);
+        var rule = await RuleAsync(admin, "overage-started", null, channel);
+
+        using var otherAdmin = server.Client(other.Admin);
+        Assert.Empty((await (await otherAdmin.GetAsync("/api/v1/alerts/rules")).Json()).EnumerateArray());
+        Assert.Equal(HttpStatusCode.NotFound, (await otherAdmin.DeleteAsync($"/api/v1/alerts/rules/{rule}")).StatusCode);
+        using var read = server.Client(acme.Read);
+        Assert.Equal(HttpStatusCode.Forbidden, (await read.GetAsync("/api/v1/alerts/rules")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.Conflict, (await admin.DeleteAsync($"/api/v1/alerts/channels/{channel}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/alerts/rules/{rule}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/alerts/channels/{channel}")).StatusCode);
+        Assert.Empty((await (await admin.GetAsync("/api/v1/alerts/channels")).Json()).EnumerateArray());
+    }
+}

@@ -1,0 +1,257 @@
+namespace Tally.Storage.Tests;
+
+/// <summary>
+/// The storage contract, once: every store runs these same tests against a real database of its kind. Each test
+/// gets a fresh, empty ledger (a new SQLite file, or a new PostgreSQL schema).
+/// </summary>
+public abstract class LedgerStoreContract : IDisposable
+{
+    protected static readonly DateTimeOffset T0 = new(2026, 3, 1, 9, 0, 0, TimeSpan.Zero);
+
+    private ILedgerStore? _store;
+
+    /// <summary>A new store over this test's own empty database; not yet initialized.</summary>
+    protected abstract ILedgerStore OpenStore();
+
+    /// <summary>The store's current schema version.</summary>
+    protected abstract int CurrentSchemaVersion { get; }
+
+    /// <summary>Whether <paramref name="e"/> is the store's unique-violation failure.</summary>
+    protected abstract bool IsUniqueViolation(Exception e);
+
+    protected ILedgerStore Store
+    {
+        get
+        {
+            if (_store is null)
+            {
+                _store = OpenStore();
+                _store.Initialize();
+                _store.CreateTenant(new TenantRecord("acme", "Acme", T0));
+            }
+            return _store;
+        }
+    }
+
+    public virtual void Dispose()
+    {
+        _store?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    protected static LedgerEntry Entry(string? id, string user, long ticks, string kind = "charged") =>
+        new(id, ticks, null, user, "", "sales", "open-app",
+            [new StoredDecision(kind, kind == "denied" ? "pool-exhausted" : null, user, "sales", "2026-03", ticks, ticks + TimeSpan.TicksPerMinute * 6, 0, 6)],
+            kind == "charged" ? [new StoredUnit(0, user, "", "sales", "2026-03", ticks, ticks + TimeSpan.TicksPerMinute * 6, 6, "time", "analyzer_time")] : []);
+
+    [Fact]
+    public void Initialize_Twice_IsIdempotentAtCurrentVersion()
+    {
+        Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
+        Store.Initialize();
+        Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
+        Assert.True(Store.Ping());
+        Assert.Equal("acme", Assert.Single(Store.Tenants()).Id);
+    }
+
+    [Fact]
+    public void Append_DuplicateIdInLedger_FailsWholeTransaction()
+    {
+        Store.Append("acme", [Entry("e1", "ann", T0.UtcTicks)]);
+        var e = Assert.ThrowsAny<Exception>(() => Store.Append("acme", [Entry("e2", "bob", T0.UtcTicks), Entry("e1", "cy", T0.UtcTicks)]));
+        Assert.True(IsUniqueViolation(e), e.ToString());
+        Assert.Equal(1, Store.EventCount("acme"));
+        Assert.False(Store.ContainsEventId("acme", "e2"));
+        Assert.True(Store.ContainsEventId("acme", "e1"));
+        Assert.Equal(1, Store.PeriodUsage("acme", "2026-03").Units);
+    }
+
+    [Fact]
+    public void Append_DuplicateIdWithinOneBatch_FailsWholeTransaction()
+    {
+        Assert.ThrowsAny<Exception>(() => Store.Append("acme", [Entry("x", "ann", T0.UtcTicks), Entry("x", "bob", T0.UtcTicks)]));
+        Assert.Equal(0, Store.EventCount("acme"));
+        Assert.Equal(0, Store.PeriodUsage("acme", "2026-03").Units);
+    }
+
+    [Fact]
+    public void Append_SameIdOtherTenantOrNoId_IsAccepted()
+    {
+        Store.CreateTenant(new TenantRecord("globex", "Globex", T0));
+        Store.Append("acme", [Entry("e1", "ann", T0.UtcTicks), Entry(null, "ann", T0.UtcTicks), Entry(null, "ann", T0.UtcTicks)]);
+        Store.Append("globex", [Entry("e1", "ann", T0.UtcTicks)]);
+        Assert.Equal(3, Store.EventCount("acme"));
+        Assert.Equal(1, Store.EventCount("globex"));
+    }
+
+    [Fact]
+    public void Events_ReadBack_InRecordedOrderWithStampsAndFields()
+    {
+        Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "bob", T0.UtcTicks + 5) with { ClientTime = "2026-03-01T09:00:00Z", Device = "d1" }]);
+        Store.Append("acme", [Entry("c", "cy", T0.UtcTicks + 9), Entry(null, "dee", T0.UtcTicks + 9)]);
+        var events = Store.Events("acme").ToList();
+        Assert.Equal(["a", "b", "c", null], events.Select(e => e.EventId));
+        Assert.Equal([T0.UtcTicks, T0.UtcTicks + 5, T0.UtcTicks + 9, T0.UtcTicks + 9], events.Select(e => e.TimeTicks));
+        Assert.Equal("2026-03-01T09:00:00Z", events[1].ClientTime);
+        Assert.Null(events[0].ClientTime);
+        Assert.Equal(("bob", "d1", "sales", "open-app"), (events[1].User, events[1].Device, events[1].App, events[1].Action));
+        Assert.True(events.Zip(events.Skip(1)).All(p => p.First.Seq < p.Second.Seq));
+    }
+
+    [Fact]
+    public void Reports_SumUnitsPerUserAndApp_AndPageUnits()
+    {
+        Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "bob", T0.UtcTicks), Entry("c", "ann", T0.UtcTicks + TimeSpan.TicksPerHour)]);
+        Store.Append("acme", [Entry("d", "cy", T0.UtcTicks, kind: "denied"), Entry("e", "cy", T0.UtcTicks, kind: "covered")]);
+        var usage = Store.PeriodUsage("acme", "2026-03");
+        Assert.Equal((3L, 18L, 1L, 5L), (usage.Units, usage.Minutes, usage.DeniedEvents, usage.Events));
+        Assert.Equal([("ann", 12L, 0L), ("bob", 6L, 0L), ("cy", 0L, 1L)], Store.UserUsage("acme", "2026-03").Select(u => (u.User, u.Minutes, u.DeniedEvents)));
+        Assert.Equal(3, Assert.Single(Store.AppUsage("acme", "2026-03")).Units);
+        var first = Store.Units("acme", new UnitQuery(0, 2));
+        Assert.Equal(["ann", "bob"], first.Units.Select(u => u.User));
+        Assert.NotNull(first.NextAfter);
+        var second = Store.Units("acme", new UnitQuery(first.NextAfter!.Value, 2));
+        Assert.Equal("ann", Assert.Single(second.Units).User);
+        Assert.Null(second.NextAfter);
+        Assert.Equal(2, Store.DistinctUsers("acme", "2026-03", "time"));
+        Assert.Equal(0, Store.DistinctUsers("acme", "2026-03", "assigned"));
+    }
+
+    [Fact]
+    public void Units_EndBounds_HalfOpenAndClosed()
+    {
+        var sixMinutes = TimeSpan.TicksPerMinute * 6;
+        Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "bob", T0.UtcTicks + sixMinutes), Entry("c", "cy", T0.UtcTicks + 2 * sixMinutes)]);
+        var end0 = T0.UtcTicks + sixMinutes;
+        string[] Users(UnitQuery q) => [.. Store.Units("acme", q).Units.Select(u => u.User)];
+        Assert.Equal(["ann", "bob"], Users(new UnitQuery(0, 10, EndFromTicks: end0, EndToTicks: end0 + 2 * sixMinutes)));
+        Assert.Equal(["bob"], Users(new UnitQuery(0, 10, EndFromTicks: end0, EndFromInclusive: false, EndToTicks: end0 + 2 * sixMinutes)));
+        Assert.Equal(["bob", "cy"], Users(new UnitQuery(0, 10, EndFromTicks: end0, EndFromInclusive: false, EndToTicks: end0 + 2 * sixMinutes, EndToInclusive: true)));
+        Assert.Equal(["ann"], Users(new UnitQuery(0, 10, EndToTicks: end0, EndToInclusive: true)));
+    }
+
+    [Fact]
+    public void ApiKeys_RevokeAndFindByHash()
+    {
+        var hash = new byte[32];
+        hash[0] = 7;
+        Store.AddApiKey(new ApiKeyRecord("k1", hash, "acme", ApiRole.Ingest, T0, null));
+        Store.AddApiKey(new ApiKeyRecord("k0", [1, 2, 3], null, ApiRole.Bootstrap, T0, null));
+        Assert.Equal(ApiRole.Ingest, Store.FindApiKey(hash)!.Role);
+        Assert.Equal("k0", Assert.Single(Store.ApiKeys(null)).Id);
+        Assert.Equal("k1", Assert.Single(Store.ApiKeys("acme")).Id);
+        Assert.True(Store.HasActiveKey(ApiRole.Ingest));
+        Assert.True(Store.RevokeApiKey("k1", T0));
+        Assert.False(Store.RevokeApiKey("k1", T0));
+        Assert.NotNull(Store.FindApiKey(hash)!.Revoked);
+        Assert.False(Store.HasActiveKey(ApiRole.Ingest));
+        Assert.Null(Store.GetApiKey("nope"));
+    }
+
+    [Fact]
+    public void Tenants_CreateTwice_SecondIsRefused()
+    {
+        Assert.False(Store.CreateTenant(new TenantRecord("acme", "Other", T0)));
+        Assert.True(Store.CreateTenant(new TenantRecord("Zeta", "Zeta", T0)));
+        Assert.Equal("Acme", Store.GetTenant("acme")!.Name);
+        Assert.Equal(["Zeta", "acme"], Store.Tenants().Select(t => t.Id));
+        Assert.Null(Store.GetTenant("nope"));
+    }
+
+    [Fact]
+    public void LicenseAndPlan_SetReplacesAndReadsBack()
+    {
+        Assert.Null(Store.GetLicense("acme"));
+        Store.SetLicense(new LicenseRecord("acme", "key-1", T0));
+        Store.SetLicense(new LicenseRecord("acme", "key-2", T0.AddHours(1)));
+        Assert.Equal(("key-2", T0.AddHours(1)), (Store.GetLicense("acme")!.Key, Store.GetLicense("acme")!.Installed));
+        Store.SetPlan("acme", "{\"a\":1}", T0);
+        Store.SetPlan("acme", "{\"a\":2}", T0);
+        Assert.Equal("{\"a\":2}", Store.GetPlan("acme"));
+    }
+
+    [Fact]
+    public void TermsChanges_RecordedInOrderWithPositions()
+    {
+        Assert.Empty(Store.TermsChanges("acme"));
+        Store.RecordTermsChange("acme", new TermsChange(0, "key-1", null, T0));
+        Store.RecordTermsChange("acme", new TermsChange(42, "key-1", "{\"plan\":1}", T0.AddMinutes(5)));
+        Store.RecordTermsChange("acme", new TermsChange(42, null, null, T0.AddMinutes(6)));
+        Assert.Equal(
+            [new TermsChange(0, "key-1", null, T0), new TermsChange(42, "key-1", "{\"plan\":1}", T0.AddMinutes(5)), new TermsChange(42, null, null, T0.AddMinutes(6))],
+            Store.TermsChanges("acme"));
+    }
+
+    [Fact]
+    public void Monitoring_HoursActivityAndFirstEvent_AgreeWithLedger()
+    {
+        var hour = TimeSpan.TicksPerHour;
+        Assert.Null(Store.FirstEventTicks("acme"));
+        Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "bob", T0.UtcTicks + 10), Entry("c", "ann", T0.UtcTicks + hour)]);
+        Store.Append("acme", [Entry("d", "cy", T0.UtcTicks + hour + 5, kind: "denied")]);
+        Assert.Equal(T0.UtcTicks, Store.FirstEventTicks("acme"));
+        Assert.Equal([new HourlyMinutes(T0.UtcTicks, 12), new HourlyMinutes(T0.UtcTicks + hour, 6)], Store.HourlyPoolMinutes("acme", T0.UtcTicks, T0.UtcTicks + 2 * hour));
+        Assert.Equal(
+            [new UserHourUsage(T0.UtcTicks, "ann", 1, 6, 0), new UserHourUsage(T0.UtcTicks, "bob", 1, 6, 0),
+             new UserHourUsage(T0.UtcTicks + hour, "ann", 1, 6, 0), new UserHourUsage(T0.UtcTicks + hour, "cy", 0, 0, 1)],
+            Store.UserHours("acme", T0.UtcTicks, T0.UtcTicks + 2 * hour));
+        var users = Store.UserActivity("acme", "2026-03", T0.UtcTicks, T0.UtcTicks + hour).OrderBy(u => u.User, StringComparer.Ordinal).ToList();
+        Assert.Equal(
+            [new UserActivity("ann", 2, 12, 0, 1, T0.UtcTicks, "analyzer_time"), new UserActivity("bob", 1, 6, 0, 1, T0.UtcTicks + 10, "analyzer_time"),
+             new UserActivity("cy", 0, 0, 1, 0, null, null)],
+            users);
+        Assert.Equal(new AppActivity("sales", 3, 18, 2, T0.UtcTicks + hour + 5), Assert.Single(Store.AppActivity("acme", "2026-03", T0.UtcTicks, T0.UtcTicks + 2 * hour)));
+    }
+
+    [Fact]
+    public void Alerts_ChannelsRulesClaimOnceAndHistoryPages()
+    {
+        Store.AddAlertChannel(new AlertChannelRecord("c1", "acme", "webhook", "hook", "http://127.0.0.1:1/x", "s3cret", T0));
+        Store.AddAlertChannel(new AlertChannelRecord("c2", "acme", "email", "ops", "ops@example.com", null, T0.AddMinutes(1)));
+        Assert.Equal(["c1", "c2"], Store.AlertChannels("acme").Select(c => c.Id));
+        Assert.Equal("s3cret", Store.AlertChannels("acme")[0].Secret);
+        Assert.True(Store.DeleteAlertChannel("acme", "c2"));
+        Assert.False(Store.DeleteAlertChannel("acme", "c2"));
+        Store.AddAlertRule(new AlertRuleRecord("r1", "acme", "80%", "threshold-percent", 80.5, ["c1", "c2"], T0));
+        Store.AddAlertRule(new AlertRuleRecord("r2", "acme", "lockout", "lockout", null, [], T0));
+        var rules = Store.AlertRules("acme");
+        Assert.Equal(80.5, rules[0].Value);
+        Assert.Equal(["c1", "c2"], rules[0].ChannelIds);
+        Assert.Equal((null, 0), (rules[1].Value, rules[1].ChannelIds.Count));
+        Assert.True(Store.DeleteAlertRule("acme", "r2"));
+        var claim = new AlertClaim("acme", "r1", "2026-03", "", T0);
+        Assert.True(Store.ClaimAlert(claim));
+        Assert.False(Store.ClaimAlert(claim with { FiredAt = T0.AddHours(1) }));
+        Assert.True(Store.ClaimAlert(claim with { Subject = "ann" }));
+        var ids = Enumerable.Range(0, 5).Select(i => Store.AddAlertHistory(
+            new AlertHistoryRecord(0, "acme", "r1", "threshold-percent", "2026-03", "", T0, i == 0 ? null : "c1", i == 0 ? null : "webhook", "sent", $"m{i}", null))).ToList();
+        Assert.Equal(ids.Order(), ids);
+        var newest = Store.AlertHistory("acme", 0, 2);
+        Assert.Equal(["m4", "m3"], newest.Select(h => h.Message));
+        Assert.Equal(["m2", "m1", "m0"], Store.AlertHistory("acme", newest[^1].Id, 10).Select(h => h.Message));
+        Assert.Null(Store.AlertHistory("acme", 0, 10)[^1].ChannelId);
+    }
+
+    [Fact]
+    public void Append_ConcurrentTenants_EachKeepsItsOwnOrder()
+    {
+        foreach (var t in new[] { "t1", "t2", "t3", "t4" })
+        {
+            Store.CreateTenant(new TenantRecord(t, t, T0));
+        }
+        Parallel.ForEach(new[] { "t1", "t2", "t3", "t4" }, tenant =>
+        {
+            for (var b = 0; b < 10; b++)
+            {
+                Store.Append(tenant, [.. Enumerable.Range(0, 50).Select(i => Entry($"{b}-{i}", $"u{i}", T0.UtcTicks + b * 100 + i))]);
+            }
+        });
+        foreach (var t in new[] { "t1", "t2", "t3", "t4" })
+        {
+            var ticks = Store.Events(t).Select(e => e.TimeTicks).ToList();
+            Assert.Equal(500, ticks.Count);
+            Assert.Equal(ticks.Order(), ticks);
+            Assert.Equal(500, Store.PeriodUsage(t, "2026-03").Units);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using Npgsql;
+
+namespace Tally.Storage.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresCluster>
+{
+    public const string Name = "postgres";
+}
+
+/// <summary>The contract on PostgreSQL (a new schema per test), plus migration under concurrent starts.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresLedgerStoreTests(PostgresCluster cluster) : LedgerStoreContract
+{
+    private readonly string _connectionString = cluster.NewSchema();
+
+    protected override ILedgerStore OpenStore() => new PostgresLedgerStore(_connectionString);
+
+    protected override int CurrentSchemaVersion => PostgresLedgerStore.CurrentSchemaVersion;
+
+    protected override bool IsUniqueViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        cluster.DropSchema(_connectionString);
+    }
+
+    [Fact]
+    public void Initialize_FourNodesAtOnce_MigrateOnceAndAllSeeCurrentVersion()
+    {
+        var stores = Enumerable.Range(0, 4).Select(_ => new PostgresLedgerStore(_connectionString)).ToList();
+        try
+        {
+            using var go = new Barrier(stores.Count);
+            Parallel.ForEach(stores, new ParallelOptions { MaxDegreeOfParallelism = stores.Count }, store =>
+            {
+                go.SignalAndWait();
+                store.Initialize();
+            });
+            Assert.All(stores, s => Assert.Equal(CurrentSchemaVersion, s.SchemaVersion()));
+            using var connection = new NpgsqlConnection(_connectionString);
+            connection.Open();
+            using var command = new NpgsqlCommand("SELECT COUNT(*) FROM schema_version;", connection);
+            Assert.Equal((long)CurrentSchemaVersion, (long)command.ExecuteScalar()!);
+        }
+        finally
+        {
+            stores.ForEach(s => s.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Initialize_NewerSchemaInDatabase_RefusesWithClearMessage()
+    {
+        _ = Store.SchemaVersion();
+        using (var connection = new NpgsqlConnection(_connectionString))
+        {
+            connection.Open();
+            using var command = new NpgsqlCommand("INSERT INTO schema_version (version, applied) VALUES (99, 'future');", connection);
+            command.ExecuteNonQuery();
+        }
+        var e = Assert.Throws<InvalidOperationException>(Store.Initialize);
+        Assert.Contains("newer than this Tally", e.Message);
+        Assert.False(Store.Ping());
+    }
+
+    [Fact]
+    public void Ping_ServerUnreachable_FalseNotThrow()
+    {
+        using var store = new PostgresLedgerStore("Host=127.0.0.1;Port=1;Username=postgres;Timeout=2");
+        Assert.False(store.Ping());
+    }
+}
