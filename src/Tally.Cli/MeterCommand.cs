@@ -14,14 +14,7 @@ internal static class MeterCommand
 
     private static readonly Argument<string> FileArgument = new("FILE") { Description = "Events as CSV (.csv) or JSON Lines (.jsonl, .ndjson); '-' reads standard input." };
     private static readonly Option<string?> InputFormat = new("--input-format") { Description = "csv or jsonl; required with '-', overrides the extension otherwise." };
-    private static readonly Option<string> Mode = new("--mode") { Description = "device: units per (user, device); app: units per (user, app).", DefaultValueFactory = _ => "device" };
-    private static readonly Option<int> UnitMinutes = new("--unit-minutes") { Description = "Minutes per unit.", DefaultValueFactory = _ => MeterOptions.DefaultUnitMinutes };
-    private static readonly Option<long?> PoolMinutes = new("--pool-minutes") { Description = "Included minutes per month. Without a pool option Tally meters only." };
-    private static readonly Option<int?> Packs = new("--packs") { Description = "Included capacity packs per month (× --pack-minutes)." };
-    private static readonly Option<int> PackMinutes = new("--pack-minutes") { Description = "Minutes per pack.", DefaultValueFactory = _ => MeterOptions.DefaultPackMinutes };
-    private static readonly Option<string> Overage = new("--overage") { Description = "none, unlimited, or a cap in minutes.", DefaultValueFactory = _ => "none" };
-    private static readonly Option<string> TimeZone = new("--timezone") { Description = "IANA time zone whose calendar months are the periods.", DefaultValueFactory = _ => "UTC" };
-    private static readonly Option<int> SessionTimeout = new("--session-timeout") { Description = "Minutes of silence after which a session ends.", DefaultValueFactory = _ => MeterOptions.DefaultSessionTimeoutMinutes };
+    private static readonly MeterOptionSet Metering = new();
     private static readonly Option<string> Format = new("--format") { Description = "table, json or csv.", DefaultValueFactory = _ => "table" };
     private static readonly Option<bool> SkipInvalid = new("--skip-invalid") { Description = "Skip bad lines (still counted and reported) instead of failing." };
     private static readonly Option<bool> ListUnits = new("--list-units") { Description = "Include every unit in the output." };
@@ -35,9 +28,9 @@ internal static class MeterCommand
     {
         var command = new Command("meter", "Meter an event log into six-minute units against a monthly pool and report usage.")
         {
-            FileArgument, InputFormat, Mode, UnitMinutes, PoolMinutes, Packs, PackMinutes, Overage, TimeZone,
-            SessionTimeout, Format, SkipInvalid, ListUnits, Top, License, PublicKey, Users, Timings,
+            FileArgument, InputFormat, Format, SkipInvalid, ListUnits, Top, License, PublicKey, Users, Timings,
         };
+        Metering.AddTo(command);
         command.SetAction(Run);
         return command;
     }
@@ -181,75 +174,14 @@ internal static class MeterCommand
             return $"cannot tell the format of '{path}' from its extension; use .csv, .jsonl or .ndjson, or pass --input-format";
         }
 
-        var mode = parse.GetValue(Mode);
-        if (mode is not ("device" or "app"))
-        {
-            return $"--mode must be device or app, not '{mode}'";
-        }
         var output = parse.GetValue(Format)!;
         if (output is not ("table" or "json" or "csv"))
         {
             return $"--format must be table, json or csv, not '{output}'";
         }
-        TimeZoneInfo zone;
-        var zoneId = parse.GetValue(TimeZone)!;
-        try
+        if (Metering.TryBuild(parse, out var options, out var packMinutes) is { } problem)
         {
-            zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
-        }
-        catch (TimeZoneNotFoundException)
-        {
-            return $"--timezone: unknown time zone '{zoneId}' (use an IANA id such as Europe/Paris)";
-        }
-        var packMinutes = parse.GetValue(PackMinutes);
-        if (packMinutes < 1)
-        {
-            return "--pack-minutes must be at least 1";
-        }
-        var overageText = parse.GetValue(Overage)!;
-        if (!OverageAllowance.TryParse(overageText, out var overage))
-        {
-            return $"--overage must be none, unlimited or a number of minutes, not '{overageText}'";
-        }
-        var poolMinutes = parse.GetValue(PoolMinutes);
-        var packs = parse.GetValue(Packs);
-        PoolTerms? pool = null;
-        if (poolMinutes is not null && packs is not null)
-        {
-            return "give either --pool-minutes or --packs, not both";
-        }
-        if (poolMinutes is { } minutes)
-        {
-            if (minutes < 0)
-            {
-                return "--pool-minutes must not be negative";
-            }
-            pool = new PoolTerms(minutes, overage);
-        }
-        else if (packs is { } packCount)
-        {
-            if (packCount < 0)
-            {
-                return "--packs must not be negative";
-            }
-            pool = PoolTerms.FromPacks(packCount, packMinutes, overage);
-        }
-        else if (overage != OverageAllowance.None)
-        {
-            return "--overage needs a pool: give --pool-minutes or --packs";
-        }
-
-        var options = new MeterOptions
-        {
-            Mode = mode == "app" ? CountingMode.App : CountingMode.Device,
-            UnitMinutes = parse.GetValue(UnitMinutes),
-            SessionTimeoutMinutes = parse.GetValue(SessionTimeout),
-            Pool = pool,
-            TimeZone = zone,
-        };
-        if (options.Validate() is { } invalid)
-        {
-            return invalid;
+            return problem;
         }
         settings = new Settings(options, format, output, packMinutes);
         return ApplyLicense(parse, ref settings) ?? ReadUsers(parse, ref settings);
@@ -272,7 +204,7 @@ internal static class MeterCommand
         {
             return "--license needs --public-key: a license is only used once its signature is verified";
         }
-        var conflicting = new Option[] { PoolMinutes, Packs, PackMinutes, Overage, Mode, UnitMinutes, TimeZone }
+        var conflicting = Metering.SetByLicense
             .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
         if (conflicting.Count > 0)
         {

@@ -21,12 +21,7 @@ internal static class ReportCommand
     private static readonly Option<string?> Key = new("--key") { Description = "A read or admin API key of the tenant (or set TALLY_KEY)." };
     private static readonly Option<string?> PeriodOption = new("--period") { Description = "YYYY-MM; default: the current period (server) or the period of the last event (file)." };
     private static readonly Option<string?> AsOf = new("--as-of") { Description = "File mode: the instant the report is made at (ISO-8601); default: the last event's time." };
-    private static readonly Option<long?> PoolMinutes = new("--pool-minutes") { Description = "File mode: included minutes per month." };
-    private static readonly Option<int?> Packs = new("--packs") { Description = "File mode: included packs per month (× --pack-minutes)." };
-    private static readonly Option<int> PackMinutes = new("--pack-minutes") { Description = "File mode: minutes per pack.", DefaultValueFactory = _ => MeterOptions.DefaultPackMinutes };
-    private static readonly Option<string> Overage = new("--overage") { Description = "File mode: none, unlimited, or a cap in minutes.", DefaultValueFactory = _ => "none" };
-    private static readonly Option<string> Mode = new("--mode") { Description = "File mode: device or app.", DefaultValueFactory = _ => "device" };
-    private static readonly Option<string> TimeZone = new("--timezone") { Description = "File mode: IANA time zone of the periods.", DefaultValueFactory = _ => "UTC" };
+    private static readonly MeterOptionSet Metering = new();
     private static readonly Option<int> Top = new("--top") { Description = "Top users to list.", DefaultValueFactory = _ => 10 };
     private static readonly Option<string> Format = new("--format") { Description = "table or json.", DefaultValueFactory = _ => "table" };
 
@@ -34,8 +29,9 @@ internal static class ReportCommand
     {
         var command = new Command("report", "Print a tenant's period summary, run-rate, forecast and top users, from a server or an event log.")
         {
-            FileArgument, Server, Key, PeriodOption, AsOf, PoolMinutes, Packs, PackMinutes, Overage, Mode, TimeZone, Top, Format,
+            FileArgument, Server, Key, PeriodOption, AsOf, Top, Format,
         };
+        Metering.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(parse, cancel));
         return command;
     }
@@ -171,39 +167,13 @@ internal static class ReportCommand
         {
             return (null, $"cannot tell the format of '{path}' from its extension; use .csv, .jsonl or .ndjson");
         }
-        if (!OverageAllowance.TryParse(parse.GetValue(Overage)!, out var overage))
+        // File mode meters like `tally meter`: the same options, checked the same way.
+        if (Metering.TryBuild(parse, out var options, out var packMinutes) is { } problem)
         {
-            return (null, "--overage must be none, unlimited or a number of minutes");
+            return (null, problem);
         }
-        var mode = parse.GetValue(Mode);
-        if (mode is not ("device" or "app"))
-        {
-            return (null, $"--mode must be device or app, not '{mode}'");
-        }
-        TimeZoneInfo zone;
-        try
-        {
-            zone = TimeZoneInfo.FindSystemTimeZoneById(parse.GetValue(TimeZone)!);
-        }
-        catch (TimeZoneNotFoundException)
-        {
-            return (null, $"--timezone: unknown time zone '{parse.GetValue(TimeZone)}'");
-        }
-        var (poolMinutes, packs, packMinutes) = (parse.GetValue(PoolMinutes), parse.GetValue(Packs), parse.GetValue(PackMinutes));
-        if (poolMinutes is not null && packs is not null)
-        {
-            return (null, "give either --pool-minutes or --packs, not both");
-        }
-        if (poolMinutes is < 0 || packs is < 0 || packMinutes < 1)
-        {
-            return (null, "--pool-minutes and --packs must not be negative, --pack-minutes must be at least 1");
-        }
-        var pool = poolMinutes is { } m ? new PoolTerms(m, overage) : packs is { } p ? PoolTerms.FromPacks(p, packMinutes, overage) : null;
-        if (pool is null && overage != OverageAllowance.None)
-        {
-            return (null, "--overage needs a pool: give --pool-minutes or --packs");
-        }
-        var options = new MeterOptions { Mode = mode == "app" ? CountingMode.App : CountingMode.Device, Pool = pool, TimeZone = zone };
+        var pool = options.Pool;
+        var zone = options.TimeZone;
         ParsedLog log;
         try
         {
