@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 RUN_SECONDS=${RUN_SECONDS:-10}
-WARMUP=${WARMUP:-3}
+WARMUP=${WARMUP:-8} # tiered JIT and PGO settle in about 10 s of load
 PORT=${LOAD_PORT:-18480}
 OUT=${OUT:-/tmp/tally-load-results.md}
 work=$(mktemp -d /tmp/tally-load-XXXXXX)

@@ -121,7 +121,14 @@ public sealed class TenantWriter : IAsyncDisposable
     private bool WaitForWork()
     {
         var wait = _queue.Reader.WaitToReadAsync();
-        return wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        if (wait.IsCompleted)
+        {
+            return wait.Result;
+        }
+        // Block on the task's wait handle: Task.Wait would spin first, burning a core the requests need.
+        var task = wait.AsTask();
+        ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+        return task.Result;
     }
 
     private void Reconfigure(ReconfigureWork work)

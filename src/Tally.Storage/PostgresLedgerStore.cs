@@ -13,7 +13,7 @@ namespace Tally.Storage;
 /// </summary>
 public sealed class PostgresLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 3;
+    public const int CurrentSchemaVersion = 4;
 
     private readonly NpgsqlDataSource _source;
 
@@ -61,6 +61,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         (1, "v1", SchemaV1),
         (2, "v2: terms changes", SchemaV2),
         (3, "v3: monitoring and alerts", SchemaV3),
+        (4, "v4: report rollups", SchemaV4),
     ];
 
     // "user" is reserved in PostgreSQL, hence user_name. Ticks are UTC ticks as on SQLite.
@@ -186,6 +187,48 @@ public sealed class PostgresLedgerStore : ILedgerStore
         CREATE INDEX alert_history_tenant ON alert_history (tenant, id);
         """;
 
+    // v4: rollups the reports read instead of scanning a month of rows; Append keeps them in its transaction, this
+    // step fills them from existing rows.
+    private const string SchemaV4 = """
+        CREATE TABLE usage_users (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            user_name TEXT NOT NULL,
+            units BIGINT NOT NULL,
+            minutes BIGINT NOT NULL,
+            denied BIGINT NOT NULL,
+            PRIMARY KEY (tenant, period, user_name));
+        CREATE TABLE usage_periods (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            pool_units BIGINT NOT NULL,
+            pool_minutes BIGINT NOT NULL,
+            denied BIGINT NOT NULL,
+            events BIGINT NOT NULL,
+            PRIMARY KEY (tenant, period));
+        CREATE TABLE usage_hours (
+            tenant TEXT NOT NULL,
+            hour BIGINT NOT NULL,
+            pool_minutes BIGINT NOT NULL,
+            PRIMARY KEY (tenant, hour));
+        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied)
+        SELECT tenant, period, user_name, SUM(units), SUM(minutes), SUM(denied) FROM (
+            SELECT tenant, period, user_name, 1 AS units, minutes, 0 AS denied FROM units
+            UNION ALL
+            SELECT tenant, period, user_name, 0, 0, 1 FROM decisions WHERE kind = 'denied') x
+        GROUP BY tenant, period, user_name;
+        INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
+        SELECT tenant, period, SUM(pu), SUM(pm), SUM(d), SUM(e) FROM (
+            SELECT tenant, period, 1 AS pu, minutes AS pm, 0 AS d, 0::bigint AS e FROM units WHERE license_usage = 'time'
+            UNION ALL
+            SELECT tenant, period, 0, 0, 1, 0 FROM decisions WHERE kind = 'denied'
+            UNION ALL
+            SELECT tenant, period, 0, 0, 0, COUNT(DISTINCT event_seq) FROM decisions GROUP BY tenant, period) x
+        GROUP BY tenant, period;
+        INSERT INTO usage_hours (tenant, hour, pool_minutes)
+        SELECT tenant, start_ticks / 36000000000 * 36000000000, SUM(minutes) FROM units WHERE license_usage = 'time' GROUP BY 1, 2;
+        """;
+
     public void RecordTermsChange(string tenant, TermsChange change) =>
         NonQuery("INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES ($1, $2, $3, $4, $5);",
             tenant, change.AfterEvents, change.LicenseKey, change.PlanJson, change.At.UtcTicks);
@@ -254,13 +297,17 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public long? FirstEventTicks(string tenant) =>
         Query("SELECT MIN(time_ticks) FROM events WHERE tenant = $1;", r => r.IsDBNull(0) ? (long?)null : r.GetInt64(0), tenant)[0];
 
+    // Whole hours inside [from, to) come from the hourly rollup; the partial hours at either edge from the units.
     public IReadOnlyList<HourlyMinutes> HourlyPoolMinutes(string tenant, long fromTicks, long toTicks) =>
-        Query("""
-            SELECT start_ticks / 36000000000 * 36000000000 AS hour, SUM(minutes)::bigint FROM units
-            WHERE tenant = $1 AND license_usage = 'time' AND start_ticks >= $2 AND start_ticks < $3
-            GROUP BY hour ORDER BY hour;
-            """,
-            r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1)), tenant, fromTicks, toTicks);
+        LedgerRows.HourlyFromRollup(fromTicks, toTicks,
+            (from, to) => Query("""
+                SELECT start_ticks / 36000000000 * 36000000000 AS hour, SUM(minutes)::bigint FROM units
+                WHERE tenant = $1 AND license_usage = 'time' AND start_ticks >= $2 AND start_ticks < $3
+                GROUP BY hour ORDER BY hour;
+                """,
+                r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1)), tenant, from, to),
+            (from, to) => Query("SELECT hour, pool_minutes FROM usage_hours WHERE tenant = $1 AND hour >= $2 AND hour < $3 ORDER BY hour;",
+                r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1)), tenant, from, to));
 
     public IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks) =>
         Query("""
@@ -438,8 +485,39 @@ public sealed class PostgresLedgerStore : ILedgerStore
             }
             copy.Complete();
         }
+        var (userRollups, periodRollups, hourRollups) = LedgerRows.Json(LedgerRows.Rollup(entries));
+        using (var batch = new NpgsqlBatch(connection, tx))
+        {
+            batch.BatchCommands.Add(Rollup("""
+                INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied)
+                SELECT $1, r->>0, r->>1, (r->>2)::bigint, (r->>3)::bigint, (r->>4)::bigint FROM json_array_elements($2::json) AS r
+                ON CONFLICT (tenant, period, user_name) DO UPDATE SET units = usage_users.units + excluded.units,
+                    minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied;
+                """, tenant, userRollups));
+            batch.BatchCommands.Add(Rollup("""
+                INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
+                SELECT $1, r->>0, (r->>1)::bigint, (r->>2)::bigint, (r->>3)::bigint, (r->>4)::bigint FROM json_array_elements($2::json) AS r
+                ON CONFLICT (tenant, period) DO UPDATE SET pool_units = usage_periods.pool_units + excluded.pool_units,
+                    pool_minutes = usage_periods.pool_minutes + excluded.pool_minutes, denied = usage_periods.denied + excluded.denied,
+                    events = usage_periods.events + excluded.events;
+                """, tenant, periodRollups));
+            batch.BatchCommands.Add(Rollup("""
+                INSERT INTO usage_hours (tenant, hour, pool_minutes)
+                SELECT $1, (r->>0)::bigint, (r->>1)::bigint FROM json_array_elements($2::json) AS r
+                ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = usage_hours.pool_minutes + excluded.pool_minutes;
+                """, tenant, hourRollups));
+            batch.ExecuteNonQuery();
+        }
         // synchronous_commit stays on (the server default): Commit returns once the WAL is flushed.
         tx.Commit();
+    }
+
+    private static NpgsqlBatchCommand Rollup(string sql, string tenant, string rows)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        command.Parameters.Add(new NpgsqlParameter { Value = rows });
+        return command;
     }
 
     private static void WriteText(NpgsqlBinaryImporter copy, string? value)
@@ -473,23 +551,14 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public bool ContainsEventId(string tenant, string eventId) =>
         Long("SELECT COUNT(*) FROM events WHERE tenant = $1 AND event_id = $2;", tenant, eventId) > 0;
 
-    public PeriodUsage PeriodUsage(string tenant, string period)
-    {
-        var units = Query("SELECT COUNT(*), COALESCE(SUM(minutes), 0) FROM units WHERE tenant = $1 AND period = $2 AND license_usage = 'time';",
-            r => (r.GetInt64(0), r.GetInt64(1)), tenant, period)[0];
-        var denied = Long("SELECT COUNT(*) FROM decisions WHERE tenant = $1 AND period = $2 AND kind = 'denied';", tenant, period);
-        var events = Long("SELECT COUNT(DISTINCT event_seq) FROM decisions WHERE tenant = $1 AND period = $2;", tenant, period);
-        return new PeriodUsage(period, units.Item1, units.Item2, denied, events);
-    }
+    // Period and user totals come from the v4 rollups, which Append keeps in step with the rows.
+    public PeriodUsage PeriodUsage(string tenant, string period) =>
+        Query("SELECT pool_units, pool_minutes, denied, events FROM usage_periods WHERE tenant = $1 AND period = $2;",
+            r => new PeriodUsage(period, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)), tenant, period)
+            .FirstOrDefault() ?? new PeriodUsage(period, 0, 0, 0, 0);
 
     public IReadOnlyList<UserUsage> UserUsage(string tenant, string period) =>
-        Query("""
-            SELECT user_name, SUM(units)::bigint, SUM(minutes)::bigint, SUM(denied)::bigint FROM (
-                SELECT user_name, 1 AS units, minutes, 0 AS denied FROM units WHERE tenant = $1 AND period = $2
-                UNION ALL
-                SELECT user_name, 0, 0, 1 FROM decisions WHERE tenant = $1 AND period = $2 AND kind = 'denied') AS u
-            GROUP BY user_name ORDER BY SUM(minutes) DESC, SUM(units) DESC, user_name COLLATE "C";
-            """,
+        Query("SELECT user_name, units, minutes, denied FROM usage_users WHERE tenant = $1 AND period = $2 ORDER BY minutes DESC, units DESC, user_name COLLATE \"C\";",
             r => new UserUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)), tenant, period);
 
     public IReadOnlyList<AppUsage> AppUsage(string tenant, string period) =>

@@ -21,7 +21,7 @@ public enum SqliteSynchronous
 /// </summary>
 public sealed class SqliteLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 3;
+    public const int CurrentSchemaVersion = 4;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -78,6 +78,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 Execute(connection, SchemaV3, tx);
                 Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (3, 'v3: monitoring and alerts');", tx);
+            }
+            if (version < 4)
+            {
+                Execute(connection, SchemaV4, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (4, 'v4: report rollups');", tx);
             }
             tx.Commit();
         }
@@ -201,6 +206,48 @@ public sealed class SqliteLedgerStore : ILedgerStore
             message TEXT NOT NULL,
             detail TEXT NULL);
         CREATE INDEX alert_history_tenant ON alert_history (tenant, id);
+        """;
+
+    // v4: rollups the reports read instead of scanning a month of rows (overview, summary, top users stay fast at a
+    // million units). Append keeps them in the same transaction as the rows; this step fills them from existing rows.
+    private const string SchemaV4 = """
+        CREATE TABLE usage_users (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            user TEXT NOT NULL,
+            units INTEGER NOT NULL,
+            minutes INTEGER NOT NULL,
+            denied INTEGER NOT NULL,
+            PRIMARY KEY (tenant, period, user)) WITHOUT ROWID;
+        CREATE TABLE usage_periods (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            pool_units INTEGER NOT NULL,
+            pool_minutes INTEGER NOT NULL,
+            denied INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            PRIMARY KEY (tenant, period)) WITHOUT ROWID;
+        CREATE TABLE usage_hours (
+            tenant TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            pool_minutes INTEGER NOT NULL,
+            PRIMARY KEY (tenant, hour)) WITHOUT ROWID;
+        INSERT INTO usage_users (tenant, period, user, units, minutes, denied)
+        SELECT tenant, period, user, SUM(units), SUM(minutes), SUM(denied) FROM (
+            SELECT tenant, period, user, 1 AS units, minutes, 0 AS denied FROM units
+            UNION ALL
+            SELECT tenant, period, user, 0, 0, 1 FROM decisions WHERE kind = 'denied')
+        GROUP BY tenant, period, user;
+        INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
+        SELECT tenant, period, SUM(pu), SUM(pm), SUM(d), SUM(e) FROM (
+            SELECT tenant, period, 1 AS pu, minutes AS pm, 0 AS d, 0 AS e FROM units WHERE license_usage = 'time'
+            UNION ALL
+            SELECT tenant, period, 0, 0, 1, 0 FROM decisions WHERE kind = 'denied'
+            UNION ALL
+            SELECT tenant, period, 0, 0, 0, COUNT(DISTINCT event_seq) FROM decisions GROUP BY tenant, period)
+        GROUP BY tenant, period;
+        INSERT INTO usage_hours (tenant, hour, pool_minutes)
+        SELECT tenant, start_ticks / 36000000000 * 36000000000, SUM(minutes) FROM units WHERE license_usage = 'time' GROUP BY 1, 2;
         """;
 
     public void RecordTermsChange(string tenant, TermsChange change)
@@ -334,6 +381,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
             return;
         }
         var (events, decisions, units) = LedgerRows.Json(entries);
+        var (userRollups, periodRollups, hourRollups) = LedgerRows.Json(LedgerRows.Rollup(entries));
         lock (_writeGate)
         {
             var writer = Writer();
@@ -351,6 +399,12 @@ public sealed class SqliteLedgerStore : ILedgerStore
                     Set(writer.Units, ("$first", first), ("$tenant", tenant), ("$rows", units));
                     writer.Units.ExecuteNonQuery();
                 }
+                Set(writer.UserRollups, ("$tenant", tenant), ("$rows", userRollups));
+                writer.UserRollups.ExecuteNonQuery();
+                Set(writer.PeriodRollups, ("$tenant", tenant), ("$rows", periodRollups));
+                writer.PeriodRollups.ExecuteNonQuery();
+                Set(writer.HourRollups, ("$tenant", tenant), ("$rows", hourRollups));
+                writer.HourRollups.ExecuteNonQuery();
                 tx.Commit();
                 writer.SetTransaction(null);
             }
@@ -389,6 +443,24 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 SELECT $tenant, $first + (value->>0), value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9
                 FROM json_each($rows);
                 """, ("$first", 0L), ("$tenant", ""), ("$rows", "[]"));
+            // "WHERE true": SQLite's upsert after INSERT ... SELECT needs it to parse ON CONFLICT.
+            UserRollups = Command(connection, """
+                INSERT INTO usage_users (tenant, period, user, units, minutes, denied)
+                SELECT $tenant, value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each($rows) WHERE true
+                ON CONFLICT (tenant, period, user) DO UPDATE SET
+                    units = units + excluded.units, minutes = minutes + excluded.minutes, denied = denied + excluded.denied;
+                """, ("$tenant", ""), ("$rows", "[]"));
+            PeriodRollups = Command(connection, """
+                INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
+                SELECT $tenant, value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each($rows) WHERE true
+                ON CONFLICT (tenant, period) DO UPDATE SET pool_units = pool_units + excluded.pool_units,
+                    pool_minutes = pool_minutes + excluded.pool_minutes, denied = denied + excluded.denied, events = events + excluded.events;
+                """, ("$tenant", ""), ("$rows", "[]"));
+            HourRollups = Command(connection, """
+                INSERT INTO usage_hours (tenant, hour, pool_minutes)
+                SELECT $tenant, value->>0, value->>1 FROM json_each($rows) WHERE true
+                ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = pool_minutes + excluded.pool_minutes;
+                """, ("$tenant", ""), ("$rows", "[]"));
         }
 
         public SqliteConnection Connection { get; }
@@ -396,6 +468,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
         public SqliteCommand Events { get; }
         public SqliteCommand Decisions { get; }
         public SqliteCommand Units { get; }
+        public SqliteCommand UserRollups { get; }
+        public SqliteCommand PeriodRollups { get; }
+        public SqliteCommand HourRollups { get; }
 
         public void SetTransaction(SqliteTransaction? tx)
         {
@@ -403,6 +478,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
             Events.Transaction = tx;
             Decisions.Transaction = tx;
             Units.Transaction = tx;
+            UserRollups.Transaction = tx;
+            PeriodRollups.Transaction = tx;
+            HourRollups.Transaction = tx;
         }
 
         public void Dispose()
@@ -411,6 +489,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
             Events.Dispose();
             Decisions.Dispose();
             Units.Dispose();
+            UserRollups.Dispose();
+            PeriodRollups.Dispose();
+            HourRollups.Dispose();
             Connection.Dispose();
         }
     }
@@ -433,23 +514,15 @@ public sealed class SqliteLedgerStore : ILedgerStore
     public bool ContainsEventId(string tenant, string eventId) =>
         Long("SELECT COUNT(*) FROM events WHERE tenant = $tenant AND event_id = $id;", ("$tenant", tenant), ("$id", eventId)) > 0;
 
-    public PeriodUsage PeriodUsage(string tenant, string period)
-    {
-        var units = Query(c => Command(c, "SELECT COUNT(*), COALESCE(SUM(minutes), 0) FROM units WHERE tenant = $tenant AND period = $period AND license_usage = 'time';",
-            ("$tenant", tenant), ("$period", period)), r => (r.GetInt64(0), r.GetInt64(1)))[0];
-        var denied = Long("SELECT COUNT(*) FROM decisions WHERE tenant = $tenant AND period = $period AND kind = 'denied';", ("$tenant", tenant), ("$period", period));
-        var events = Long("SELECT COUNT(DISTINCT event_seq) FROM decisions WHERE tenant = $tenant AND period = $period;", ("$tenant", tenant), ("$period", period));
-        return new PeriodUsage(period, units.Item1, units.Item2, denied, events);
-    }
+    // Period and user totals come from the v4 rollups, which Append keeps in step with the rows.
+    public PeriodUsage PeriodUsage(string tenant, string period) =>
+        Query(c => Command(c, "SELECT pool_units, pool_minutes, denied, events FROM usage_periods WHERE tenant = $tenant AND period = $period;",
+            ("$tenant", tenant), ("$period", period)), r => new PeriodUsage(period, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)))
+            .FirstOrDefault() ?? new PeriodUsage(period, 0, 0, 0, 0);
 
     public IReadOnlyList<UserUsage> UserUsage(string tenant, string period) =>
-        Query(c => Command(c, """
-            SELECT user, SUM(units), SUM(minutes), SUM(denied) FROM (
-                SELECT user, 1 AS units, minutes, 0 AS denied FROM units WHERE tenant = $tenant AND period = $period
-                UNION ALL
-                SELECT user, 0, 0, 1 FROM decisions WHERE tenant = $tenant AND period = $period AND kind = 'denied')
-            GROUP BY user ORDER BY SUM(minutes) DESC, SUM(units) DESC, user;
-            """, ("$tenant", tenant), ("$period", period)),
+        Query(c => Command(c, "SELECT user, units, minutes, denied FROM usage_users WHERE tenant = $tenant AND period = $period ORDER BY minutes DESC, units DESC, user;",
+            ("$tenant", tenant), ("$period", period)),
             r => new UserUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)));
 
     public IReadOnlyList<AppUsage> AppUsage(string tenant, string period) =>
@@ -479,13 +552,18 @@ public sealed class SqliteLedgerStore : ILedgerStore
         Query(c => Command(c, "SELECT MIN(time_ticks) FROM events WHERE tenant = $tenant;", ("$tenant", tenant)),
             r => r.IsDBNull(0) ? (long?)null : r.GetInt64(0))[0];
 
+    // Whole hours inside [from, to) come from the hourly rollup; the partial hours at either edge from the units.
     public IReadOnlyList<HourlyMinutes> HourlyPoolMinutes(string tenant, long fromTicks, long toTicks) =>
-        Query(c => Command(c, """
-            SELECT start_ticks / 36000000000 * 36000000000 AS hour, SUM(minutes) FROM units
-            WHERE tenant = $tenant AND license_usage = 'time' AND start_ticks >= $from AND start_ticks < $to
-            GROUP BY hour ORDER BY hour;
-            """, ("$tenant", tenant), ("$from", fromTicks), ("$to", toTicks)),
-            r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1)));
+        LedgerRows.HourlyFromRollup(fromTicks, toTicks,
+            (from, to) => Query(c => Command(c, """
+                SELECT start_ticks / 36000000000 * 36000000000 AS hour, SUM(minutes) FROM units
+                WHERE tenant = $tenant AND license_usage = 'time' AND start_ticks >= $from AND start_ticks < $to
+                GROUP BY hour ORDER BY hour;
+                """, ("$tenant", tenant), ("$from", from), ("$to", to)),
+                r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1))),
+            (from, to) => Query(c => Command(c, "SELECT hour, pool_minutes FROM usage_hours WHERE tenant = $tenant AND hour >= $from AND hour < $to ORDER BY hour;",
+                ("$tenant", tenant), ("$from", from), ("$to", to)),
+                r => new HourlyMinutes(r.GetInt64(0), r.GetInt64(1))));
 
     public IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks) =>
         Query(c => Command(c, """

@@ -16,6 +16,9 @@ public abstract class LedgerStoreContract : IDisposable
     /// <summary>The store's current schema version.</summary>
     protected abstract int CurrentSchemaVersion { get; }
 
+    /// <summary>Runs raw SQL on this test's database (to stage an older schema).</summary>
+    protected abstract void ExecuteSql(string sql);
+
     /// <summary>Whether <paramref name="e"/> is the store's unique-violation failure.</summary>
     protected abstract bool IsUniqueViolation(Exception e);
 
@@ -96,6 +99,23 @@ public abstract class LedgerStoreContract : IDisposable
         Assert.Null(events[0].ClientTime);
         Assert.Equal(("bob", "d1", "sales", "open-app"), (events[1].User, events[1].Device, events[1].App, events[1].Action));
         Assert.True(events.Zip(events.Skip(1)).All(p => p.First.Seq < p.Second.Seq));
+    }
+
+    [Fact]
+    public void Append_AwkwardText_RoundTripsExactly()
+    {
+        const string user = "Åsa \"ö\" <b>&amp; 😀 \\ tab\t";
+        const string app = "sales/📈 'q1' +x";
+        var entry = new LedgerEntry("id-😀-\u00e9", T0.UtcTicks, "2026-03-01T09:00:00+01:00", user, "dev\u2028ice", app, "open-app",
+            [new StoredDecision("charged", null, user, app, "2026-03", T0.UtcTicks, T0.UtcTicks + 1, 0, 6)],
+            [new StoredUnit(0, user, "dev\u2028ice", app, "2026-03", T0.UtcTicks, T0.UtcTicks + 1, 6, "time", "analyzer_time")]);
+        Store.Append("acme", [entry]);
+        var stored = Assert.Single(Store.Events("acme"));
+        Assert.Equal((entry.EventId, entry.ClientTime, user, "dev\u2028ice", app), (stored.EventId, stored.ClientTime, stored.User, stored.Device, stored.App));
+        Assert.True(Store.ContainsEventId("acme", "id-😀-\u00e9"));
+        var unit = Assert.Single(Store.Units("acme", new UnitQuery(0, 10)).Units);
+        Assert.Equal((user, "dev\u2028ice", app), (unit.User, unit.Device, unit.App));
+        Assert.Equal(user, Assert.Single(Store.UserUsage("acme", "2026-03")).User);
     }
 
     [Fact]
@@ -230,6 +250,62 @@ public abstract class LedgerStoreContract : IDisposable
         Assert.Equal(["m4", "m3"], newest.Select(h => h.Message));
         Assert.Equal(["m2", "m1", "m0"], Store.AlertHistory("acme", newest[^1].Id, 10).Select(h => h.Message));
         Assert.Null(Store.AlertHistory("acme", 0, 10)[^1].ChannelId);
+    }
+
+    /// <summary>A reload-like event: decisions for two users, one unit each, one in another period.</summary>
+    private static LedgerEntry Reload(string id, long ticks) =>
+        new(id, ticks, null, "", "", "sales", "scheduled-reload",
+            [new StoredDecision("charged", null, "ann", "sales", "2026-03", ticks, ticks + 1, 0, 6),
+             new StoredDecision("denied", "pool-exhausted", "bob", "sales", "2026-03", 0, 0, ticks + 1, 0),
+             new StoredDecision("charged", null, "cy", "sales", "2026-04", ticks, ticks + 1, 0, 6)],
+            [new StoredUnit(0, "ann", "", "sales", "2026-03", ticks, ticks + 1, 6, "time", "analyzer_time"),
+             new StoredUnit(0, "cy", "", "sales", "2026-04", ticks, ticks + 1, 6, "assigned", "professional")]);
+
+    [Fact]
+    public void Rollups_MultiDecisionEventsAndSeats_CountLikeTheRows()
+    {
+        Store.Append("acme", [Reload("r1", T0.UtcTicks), Entry("a", "ann", T0.UtcTicks + 5), Entry("d", "bob", T0.UtcTicks + 7, kind: "denied")]);
+        Store.Append("acme", [Reload("r2", T0.UtcTicks + TimeSpan.TicksPerHour), Entry("c", "dee", T0.UtcTicks, kind: "covered")]);
+        Assert.Equal(new PeriodUsage("2026-03", 3, 18, 3, 5), Store.PeriodUsage("acme", "2026-03"));
+        // Seat units (assigned) are not pool units; the event counts once per period it touches.
+        Assert.Equal(new PeriodUsage("2026-04", 0, 0, 0, 2), Store.PeriodUsage("acme", "2026-04"));
+        Assert.Equal(new PeriodUsage("2026-05", 0, 0, 0, 0), Store.PeriodUsage("acme", "2026-05"));
+        Assert.Equal([new UserUsage("ann", 3, 18, 0), new UserUsage("bob", 0, 0, 3)], Store.UserUsage("acme", "2026-03"));
+        Assert.Equal([new UserUsage("cy", 2, 12, 0)], Store.UserUsage("acme", "2026-04"));
+    }
+
+    [Fact]
+    public void HourlyPoolMinutes_UnalignedRange_SameAsCountingUnits()
+    {
+        var hour = TimeSpan.TicksPerHour;
+        var minute = TimeSpan.TicksPerMinute;
+        Store.Append("acme", [.. Enumerable.Range(0, 40).Select(i => Entry($"e{i}", $"u{i}", T0.UtcTicks + i * 17 * minute))]);
+        // Units start every 17 minutes over about 11 hours; ask from 0:30 to 9:10, then for part of one hour.
+        var from = T0.UtcTicks + 30 * minute;
+        var to = T0.UtcTicks + 9 * hour + 10 * minute;
+        var expected = Enumerable.Range(0, 40).Select(i => T0.UtcTicks + i * 17 * minute).Where(t => t >= from && t < to)
+            .GroupBy(t => t / hour * hour).Select(g => new HourlyMinutes(g.Key, 6L * g.Count())).ToList();
+        Assert.Equal(expected, Store.HourlyPoolMinutes("acme", from, to));
+        // 2:16 and 2:33 start inside 2:10-2:40.
+        Assert.Equal([new HourlyMinutes(T0.UtcTicks + 2 * hour, 12)], Store.HourlyPoolMinutes("acme", T0.UtcTicks + 2 * hour + 10 * minute, T0.UtcTicks + 2 * hour + 40 * minute));
+        Assert.Empty(Store.HourlyPoolMinutes("acme", T0.UtcTicks + 20 * hour, T0.UtcTicks + 30 * hour));
+    }
+
+    [Fact]
+    public void Initialize_FromVersion3WithRows_FillsRollupsFromTheRows()
+    {
+        Store.Append("acme", [Reload("r1", T0.UtcTicks), Entry("a", "ann", T0.UtcTicks + 5), Entry("d", "bob", T0.UtcTicks + 7, kind: "denied")]);
+        var before = (Store.PeriodUsage("acme", "2026-03"), Store.UserUsage("acme", "2026-03").ToList(), Store.HourlyPoolMinutes("acme", T0.UtcTicks, T0.UtcTicks + 2 * TimeSpan.TicksPerHour).ToList());
+        ExecuteSql("DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DELETE FROM schema_version WHERE version = 4;");
+        Assert.Equal(3, Store.SchemaVersion());
+        Store.Initialize();
+        Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
+        Assert.Equal(new PeriodUsage("2026-03", 2, 12, 2, 3), before.Item1);
+        Assert.Equal(before.Item1, Store.PeriodUsage("acme", "2026-03"));
+        Assert.Equal(before.Item2, Store.UserUsage("acme", "2026-03"));
+        Assert.Equal(before.Item3, Store.HourlyPoolMinutes("acme", T0.UtcTicks, T0.UtcTicks + 2 * TimeSpan.TicksPerHour));
+        Store.Append("acme", [Entry("b", "cy", T0.UtcTicks + 9)]);
+        Assert.Equal(3, Store.PeriodUsage("acme", "2026-03").Units);
     }
 
     [Fact]

@@ -15,6 +15,15 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContract
 
     protected override bool IsUniqueViolation(Exception e) => e is SqliteException { SqliteErrorCode: 19 };
 
+    protected override void ExecuteSql(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     public override void Dispose()
     {
         base.Dispose();

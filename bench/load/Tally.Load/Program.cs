@@ -9,6 +9,7 @@ using System.Text.Json;
 //   setup  --url U --admin-key K --license FILE          creates tenant "load", installs the license, prints an ingest key
 //   ingest --url U --key K [--connections 16] [--batch 1000] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
 //   access --url U --key K [--connections 64] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
+//          [--path /health/live --method GET]                  the same drive against another endpoint (profiling)
 //   keys   --url U --key K [--count 100000] [--pid P] [--label L]   one event for each of COUNT new users: live meter keys
 // Each run prints one Markdown table row: label, requests/s, events/s, p50/p99/p99.9 ms, errors, server VmHWM/VmRSS.
 var options = Options.Parse(args);
@@ -85,7 +86,8 @@ static async Task<int> Drive(Options o, bool ingest)
     var users = o.Int("users", 10_000);
     var seconds = o.Int("seconds", 10);
     var warmup = o.Int("warmup", 2);
-    var path = ingest ? "/api/v1/events" : "/api/v1/access";
+    var path = o.Get("path") ?? (ingest ? "/api/v1/events" : "/api/v1/access");
+    var get = o.Get("method") == "GET";
     var run = o.Get("label") ?? (ingest ? "ingest" : "access");
     var prefix = $"{run.Replace(' ', '-')}-{Environment.ProcessId}-";
     using var client = Client(o, connections, o.Get("key"));
@@ -123,7 +125,7 @@ static async Task<int> Drive(Options o, bool ingest)
             var started = clock.Elapsed;
             try
             {
-                using var response = await client.PostAsync(path, content);
+                using var response = get ? await client.GetAsync(path) : await client.PostAsync(path, content);
                 var bytes = await response.Content.ReadAsByteArrayAsync();
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
