@@ -322,17 +322,25 @@ public sealed class PostgresLedgerStore : ILedgerStore
             """,
             r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), tenant, fromTicks, toTicks);
 
+    // One grouped pass per table, joined by user (or app), as in SQLite: no per-row correlated subqueries.
     public IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks) =>
         Query("""
-            SELECT t.user_name, t.units, t.minutes, t.denied, t.apps,
-                (SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = $1 AND e.user_name = t.user_name AND e.time_ticks >= $3 AND e.time_ticks < $4),
-                (SELECT u.allotment FROM units u WHERE u.tenant = $1 AND u.period = $2 AND u.user_name = t.user_name ORDER BY u.id DESC LIMIT 1)
-            FROM (
+            WITH t AS (
                 SELECT user_name, SUM(units)::bigint AS units, SUM(minutes)::bigint AS minutes, SUM(denied)::bigint AS denied, COUNT(DISTINCT app) AS apps FROM (
                     SELECT user_name, 1 AS units, minutes, 0 AS denied, app FROM units WHERE tenant = $1 AND period = $2
                     UNION ALL
                     SELECT user_name, 0, 0, 1, NULL FROM decisions WHERE tenant = $1 AND period = $2 AND kind = 'denied') x
-                GROUP BY user_name) t;
+                GROUP BY user_name),
+            last AS (
+                SELECT user_name, MAX(time_ticks) AS last_ticks FROM events
+                WHERE tenant = $1 AND time_ticks >= $3 AND time_ticks < $4 GROUP BY user_name),
+            latest AS (
+                SELECT user_name, MAX(id) AS id FROM units WHERE tenant = $1 AND period = $2 GROUP BY user_name)
+            SELECT t.user_name, t.units, t.minutes, t.denied, t.apps, last.last_ticks, u.allotment
+            FROM t
+            LEFT JOIN last ON last.user_name = t.user_name
+            LEFT JOIN latest ON latest.user_name = t.user_name
+            LEFT JOIN units u ON u.id = latest.id;
             """,
             r => new UserActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4),
                 r.IsDBNull(5) ? null : r.GetInt64(5), r.IsDBNull(6) ? null : r.GetString(6)),
@@ -340,11 +348,13 @@ public sealed class PostgresLedgerStore : ILedgerStore
 
     public IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks) =>
         Query("""
-            SELECT t.app, t.units, t.minutes, t.users,
-                (SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = $1 AND e.app = t.app AND e.time_ticks >= $3 AND e.time_ticks < $4)
-            FROM (
+            WITH t AS (
                 SELECT app, COUNT(*) AS units, SUM(minutes)::bigint AS minutes, COUNT(DISTINCT user_name) AS users
-                FROM units WHERE tenant = $1 AND period = $2 GROUP BY app) t;
+                FROM units WHERE tenant = $1 AND period = $2 GROUP BY app),
+            last AS (
+                SELECT app, MAX(time_ticks) AS last_ticks FROM events
+                WHERE tenant = $1 AND time_ticks >= $3 AND time_ticks < $4 GROUP BY app)
+            SELECT t.app, t.units, t.minutes, t.users, last.last_ticks FROM t LEFT JOIN last ON last.app = t.app;
             """,
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             tenant, period, fromTicks, toTicks);

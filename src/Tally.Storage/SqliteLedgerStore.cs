@@ -578,28 +578,39 @@ public sealed class SqliteLedgerStore : ILedgerStore
             """, ("$tenant", tenant), ("$from", fromTicks), ("$to", toTicks)),
             r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)));
 
+    // One grouped pass per table, joined by user (or app): a correlated subquery per row would scan the period's
+    // events once per user, which takes minutes at a million units.
     public IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks) =>
         Query(c => Command(c, """
-            SELECT t.user, t.units, t.minutes, t.denied, t.apps,
-                (SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = $tenant AND e.user = t.user AND e.time_ticks >= $from AND e.time_ticks < $to),
-                (SELECT u.allotment FROM units u WHERE u.tenant = $tenant AND u.period = $period AND u.user = t.user ORDER BY u.id DESC LIMIT 1)
-            FROM (
+            WITH t AS (
                 SELECT user, SUM(units) AS units, SUM(minutes) AS minutes, SUM(denied) AS denied, COUNT(DISTINCT app) AS apps FROM (
                     SELECT user, 1 AS units, minutes, 0 AS denied, app FROM units WHERE tenant = $tenant AND period = $period
                     UNION ALL
                     SELECT user, 0, 0, 1, NULL FROM decisions WHERE tenant = $tenant AND period = $period AND kind = 'denied') x
-                GROUP BY user) t;
+                GROUP BY user),
+            last AS (
+                SELECT user, MAX(time_ticks) AS last_ticks FROM events
+                WHERE tenant = $tenant AND time_ticks >= $from AND time_ticks < $to GROUP BY user),
+            latest AS (
+                SELECT user, MAX(id) AS id FROM units WHERE tenant = $tenant AND period = $period GROUP BY user)
+            SELECT t.user, t.units, t.minutes, t.denied, t.apps, last.last_ticks, u.allotment
+            FROM t
+            LEFT JOIN last ON last.user = t.user
+            LEFT JOIN latest ON latest.user = t.user
+            LEFT JOIN units u ON u.id = latest.id;
             """, ("$tenant", tenant), ("$period", period), ("$from", fromTicks), ("$to", toTicks)),
             r => new UserActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4),
                 r.IsDBNull(5) ? null : r.GetInt64(5), r.IsDBNull(6) ? null : r.GetString(6)));
 
     public IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks) =>
         Query(c => Command(c, """
-            SELECT t.app, t.units, t.minutes, t.users,
-                (SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = $tenant AND e.app = t.app AND e.time_ticks >= $from AND e.time_ticks < $to)
-            FROM (
+            WITH t AS (
                 SELECT app, COUNT(*) AS units, SUM(minutes) AS minutes, COUNT(DISTINCT user) AS users
-                FROM units WHERE tenant = $tenant AND period = $period GROUP BY app) t;
+                FROM units WHERE tenant = $tenant AND period = $period GROUP BY app),
+            last AS (
+                SELECT app, MAX(time_ticks) AS last_ticks FROM events
+                WHERE tenant = $tenant AND time_ticks >= $from AND time_ticks < $to GROUP BY app)
+            SELECT t.app, t.units, t.minutes, t.users, last.last_ticks FROM t LEFT JOIN last ON last.app = t.app;
             """, ("$tenant", tenant), ("$period", period), ("$from", fromTicks), ("$to", toTicks)),
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)));
 
