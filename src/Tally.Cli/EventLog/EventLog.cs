@@ -48,9 +48,6 @@ public sealed class ParsedLog
         Lines.Add(line);
     }
 
-    /// <summary>Lines this log was read from (set by the chunked reader, which shifts line numbers when merging).</summary>
-    internal long LinesInChunk { get; set; }
-
     internal void ShiftLines(long offset)
     {
         if (offset == 0)

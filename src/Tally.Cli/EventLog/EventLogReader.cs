@@ -55,6 +55,7 @@ public static class EventLogReader
             logs[i] = new ParsedLog();
         }
         long done = 0;
+        var linesRead = new long[logs.Length];
         Parallel.For(0, logs.Length, new ParallelOptions { MaxDegreeOfParallelism = logs.Length }, i =>
         {
             using var chunk = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
@@ -67,24 +68,18 @@ public static class EventLogReader
                 last = chars;
             };
             // Line numbers are local to the chunk here (first line 1) and shifted when merged.
-            if (columns is not null)
-            {
-                ReadCsvBody(reader, columns, logs[i], firstLine: 1, 0, report);
-            }
-            else
-            {
-                ReadJsonLinesBody(reader, logs[i], firstLine: 1, 0, report);
-            }
-            logs[i].LinesInChunk = CountLines(path, bounds[i], bounds[i + 1]);
+            linesRead[i] = columns is not null
+                ? ReadCsvBody(reader, columns, logs[i], firstLine: 1, 0, report)
+                : ReadJsonLinesBody(reader, logs[i], firstLine: 1, 0, report);
         });
         long lineOffset = format == LogFormat.Csv ? 1 : 0; // the header is line 1
         var merged = logs[0];
         merged.ShiftLines(lineOffset);
-        lineOffset += logs[0].LinesInChunk;
+        lineOffset += linesRead[0];
         for (var i = 1; i < logs.Length; i++)
         {
             merged.Append(logs[i], lineOffset);
-            lineOffset += logs[i].LinesInChunk;
+            lineOffset += linesRead[i];
         }
         return merged;
     }
@@ -129,30 +124,6 @@ public static class EventLogReader
         }
         bounds.Add(end);
         return bounds;
-    }
-
-    /// <summary>Newlines in [start, end), plus one for a last line without its newline.</summary>
-    private static long CountLines(string path, long start, long end)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
-        file.Position = start;
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
-        long lines = 0;
-        var remaining = end - start;
-        var lastByte = (byte)'\n';
-        while (remaining > 0)
-        {
-            var read = file.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
-            if (read <= 0)
-            {
-                break;
-            }
-            lines += buffer.AsSpan(0, read).Count((byte)'\n');
-            lastByte = buffer[read - 1];
-            remaining -= read;
-        }
-        ArrayPool<byte>.Shared.Return(buffer);
-        return lines + (lastByte == '\n' ? 0 : 1);
     }
 
     /// <summary>A read-only window of <paramref name="length"/> bytes over a stream, from its current position.</summary>
@@ -245,7 +216,8 @@ public static class EventLogReader
         return new CsvColumns(columns, headerFields.Count);
     }
 
-    private static void ReadCsvBody(TextReader reader, CsvColumns header, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
+    /// <summary>Parses CSV lines into <paramref name="log"/>; returns how many lines it read, blank ones included.</summary>
+    private static long ReadCsvBody(TextReader reader, CsvColumns header, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
     {
         var columns = header.Index;
         var fields = new List<string>(header.Count);
@@ -289,6 +261,7 @@ public static class EventLogReader
                 Field(span, ranges, columns[3]), Field(span, ranges, columns[4]), Field(span, ranges, columns[5]));
         }
         progress?.Invoke(charsBefore + lines.Consumed);
+        return lineNumber - firstLine + 1;
     }
 
     private static ReadOnlySpan<char> Field(ReadOnlySpan<char> line, Range[] ranges, int column) =>
@@ -372,24 +345,23 @@ public static class EventLogReader
         return log;
     }
 
-    private static void ReadJsonLinesBody(TextReader reader, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
+    /// <summary>Parses JSON Lines into <paramref name="log"/>; returns how many lines it read, blank ones included.</summary>
+    private static long ReadJsonLinesBody(TextReader reader, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
     {
         var lineNumber = firstLine - 1;
-        var chars = charsBefore;
+        var lines = new LineReader(reader);
         var buffer = ArrayPool<byte>.Shared.Rent(4096);
         var values = new string?[FieldNames.Length];
         try
         {
-            string? line;
-            while ((line = reader.ReadLine()) is not null)
+            while (lines.TryReadLine(out var line))
             {
                 lineNumber++;
-                chars += line.Length + 1;
                 if ((lineNumber & 0xFFFF) == 0)
                 {
-                    progress?.Invoke(chars);
+                    progress?.Invoke(charsBefore + lines.Consumed);
                 }
-                if (string.IsNullOrWhiteSpace(line))
+                if (line.IsWhiteSpace())
                 {
                     continue;
                 }
@@ -412,7 +384,8 @@ public static class EventLogReader
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        progress?.Invoke(chars);
+        progress?.Invoke(charsBefore + lines.Consumed);
+        return lineNumber - firstLine + 1;
     }
 
     /// <summary>One JSON object per line; known fields must be strings (or null), unknown fields are ignored.</summary>
