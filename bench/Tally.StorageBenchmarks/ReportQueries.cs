@@ -21,7 +21,19 @@ public class ReportQueries
         Environment.GetEnvironmentVariable(ReportLedger.PostgresVariable) is { Length: > 0 } ? ["sqlite", "postgres"] : ["sqlite"];
 
     [GlobalSetup]
-    public void Setup() => _store = ReportLedger.Open(Store);
+    public void Setup()
+    {
+        _store = ReportLedger.Open(Store);
+        // The position of the 900,000th unit, found once by walking the cursor (not timed).
+        var after = (UnitPosition?)null;
+        for (var read = 0; read < 900_000;)
+        {
+            var page = _store.Units(ReportLedger.Tenant, new UnitQuery(10_000, After: after)).Units;
+            read += page.Count;
+            after = new UnitPosition(page[^1].EndTicks, page[^1].Id);
+        }
+        _deep = after!.Value;
+    }
 
     [GlobalCleanup]
     public void Cleanup() => _store.Dispose();
@@ -42,6 +54,20 @@ public class ReportQueries
     /// <summary>Top users: every user's units, minutes and denials in the period, biggest first.</summary>
     [Benchmark]
     public int TopUsers() => _store.UserUsage(ReportLedger.Tenant, ReportLedger.Period).Take(10).Count();
+
+    /// <summary>The first page of <c>/api/v1/licenses/consumption</c> (200 units, by end time): the baseline for the deep page.</summary>
+    [Benchmark(Baseline = true)]
+    public int ConsumptionFirstPage() => _store.Units(ReportLedger.Tenant, new UnitQuery(200)).Units.Count;
+
+    /// <summary>A page 900,000 units in, from a cursor: keyset paging reads an index range, so depth should cost nothing.</summary>
+    [Benchmark]
+    public int ConsumptionDeepPage() => _store.Units(ReportLedger.Tenant, new UnitQuery(200, After: _deep)).Units.Count;
+
+    /// <summary>The same depth walking back (<c>sort=-endTime</c> or a <c>prev</c> link).</summary>
+    [Benchmark]
+    public int ConsumptionDeepPageDescending() => _store.Units(ReportLedger.Tenant, new UnitQuery(200, Descending: true, After: _deep)).Units.Count;
+
+    private UnitPosition _deep;
 
     /// <summary>
     /// The users page's query (per-user totals with apps, last activity and allotment). Not a benchmark: on this ledger

@@ -68,11 +68,21 @@ public sealed record UserUsage(string User, long Units, long Minutes, long Denie
 
 public sealed record AppUsage(string App, long Units, long Minutes);
 
-/// <summary>A page of unit records ordered by id; <paramref name="NextAfter"/> is the cursor of the next page, if any.</summary>
-public sealed record UnitPage(IReadOnlyList<StoredUnit> Units, long? NextAfter);
+/// <summary>
+/// A position in the unit records' order (end instant, then id): unique per record, so a page that starts after a
+/// position never repeats or skips a record that existed when the position was taken, whatever arrives meanwhile.
+/// </summary>
+public readonly record struct UnitPosition(long EndTicks, long Id);
 
-/// <summary>Filter for unit records: half-open or closed bounds on the unit's end instant.</summary>
-public sealed record UnitQuery(long AfterId, int Limit, long? EndFromTicks = null, bool EndFromInclusive = true, long? EndToTicks = null, bool EndToInclusive = false);
+/// <summary>A page of unit records in the query's order; <paramref name="HasMore"/> says whether records follow it.</summary>
+public sealed record UnitPage(IReadOnlyList<StoredUnit> Units, bool HasMore);
+
+/// <summary>
+/// Unit records ordered by (end instant, id), ascending or <paramref name="Descending"/>, starting strictly after
+/// <paramref name="After"/> in that order, with half-open or closed bounds on the unit's end instant.
+/// </summary>
+public sealed record UnitQuery(int Limit, bool Descending = false, UnitPosition? After = null,
+    long? EndFromTicks = null, bool EndFromInclusive = true, long? EndToTicks = null, bool EndToInclusive = false);
 
 /// <summary>
 /// A change of a tenant's terms at a position in its event stream: after the first <paramref name="AfterEvents"/>

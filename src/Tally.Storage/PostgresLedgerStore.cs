@@ -13,7 +13,7 @@ namespace Tally.Storage;
 /// </summary>
 public sealed class PostgresLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 4;
+    public const int CurrentSchemaVersion = 5;
 
     private readonly NpgsqlDataSource _source;
 
@@ -62,6 +62,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         (2, "v2: terms changes", SchemaV2),
         (3, "v3: monitoring and alerts", SchemaV3),
         (4, "v4: report rollups", SchemaV4),
+        (5, "v5: units by end time", UnitOrder.SchemaV5),
     ];
 
     // "user" is reserved in PostgreSQL, hence user_name. Ticks are UTC ticks as on SQLite.
@@ -577,16 +578,17 @@ public sealed class PostgresLedgerStore : ILedgerStore
 
     public UnitPage Units(string tenant, UnitQuery query)
     {
-        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = $1 AND id > $2"
-            + (query.EndFromTicks is null ? " AND $3::bigint IS NOT NULL" : query.EndFromInclusive ? " AND end_ticks >= $3" : " AND end_ticks > $3")
-            + (query.EndToTicks is null ? " AND $4::bigint IS NOT NULL" : query.EndToInclusive ? " AND end_ticks <= $4" : " AND end_ticks < $4")
-            + " ORDER BY id LIMIT $5;";
+        var (after, order) = UnitOrder.Sql(query);
+        // Unused parameters are still referenced (IS NOT NULL), so every statement has the same five parameters.
+        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = $1"
+            + (query.After is null ? " AND $2::bigint IS NOT NULL AND $3::bigint IS NOT NULL" : $" AND (end_ticks, id) {after} ($2, $3)")
+            + (query.EndFromTicks is null ? " AND $4::bigint IS NOT NULL" : query.EndFromInclusive ? " AND end_ticks >= $4" : " AND end_ticks > $4")
+            + (query.EndToTicks is null ? " AND $5::bigint IS NOT NULL" : query.EndToInclusive ? " AND end_ticks <= $5" : " AND end_ticks < $5")
+            + $" ORDER BY {order} LIMIT $6;";
         var rows = Query(sql,
             r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9)),
-            tenant, query.AfterId, query.EndFromTicks ?? 0L, query.EndToTicks ?? 0L, (long)query.Limit + 1);
-        return rows.Count > query.Limit
-            ? new UnitPage([.. rows.Take(query.Limit)], rows[query.Limit - 1].Id)
-            : new UnitPage(rows, null);
+            tenant, query.After?.EndTicks ?? 0L, query.After?.Id ?? 0L, query.EndFromTicks ?? 0L, query.EndToTicks ?? 0L, (long)query.Limit + 1);
+        return UnitOrder.Page(rows, query.Limit);
     }
 
     public long DistinctUsers(string tenant, string period, string licenseUsage) =>

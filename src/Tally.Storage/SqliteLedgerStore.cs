@@ -21,7 +21,7 @@ public enum SqliteSynchronous
 /// </summary>
 public sealed class SqliteLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 4;
+    public const int CurrentSchemaVersion = 5;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -83,6 +83,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 Execute(connection, SchemaV4, tx);
                 Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (4, 'v4: report rollups');", tx);
+            }
+            if (version < 5)
+            {
+                Execute(connection, UnitOrder.SchemaV5, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (5, 'v5: units by end time');", tx);
             }
             tx.Commit();
         }
@@ -532,16 +537,16 @@ public sealed class SqliteLedgerStore : ILedgerStore
 
     public UnitPage Units(string tenant, UnitQuery query)
     {
-        var sql = "SELECT id, user, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = $tenant AND id > $after"
+        var (after, order) = UnitOrder.Sql(query);
+        var sql = "SELECT id, user, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = $tenant"
+            + (query.After is null ? "" : $" AND (end_ticks, id) {after} ($afterEnd, $afterId)")
             + (query.EndFromTicks is null ? "" : query.EndFromInclusive ? " AND end_ticks >= $from" : " AND end_ticks > $from")
             + (query.EndToTicks is null ? "" : query.EndToInclusive ? " AND end_ticks <= $to" : " AND end_ticks < $to")
-            + " ORDER BY id LIMIT $limit;";
-        var rows = Query(c => Command(c, sql, ("$tenant", tenant), ("$after", query.AfterId), ("$from", query.EndFromTicks ?? 0L),
-                ("$to", query.EndToTicks ?? 0L), ("$limit", query.Limit + 1)),
+            + $" ORDER BY {order} LIMIT $limit;";
+        var rows = Query(c => Command(c, sql, ("$tenant", tenant), ("$afterEnd", query.After?.EndTicks ?? 0L), ("$afterId", query.After?.Id ?? 0L),
+                ("$from", query.EndFromTicks ?? 0L), ("$to", query.EndToTicks ?? 0L), ("$limit", query.Limit + 1)),
             r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9)));
-        return rows.Count > query.Limit
-            ? new UnitPage([.. rows.Take(query.Limit)], rows[query.Limit - 1].Id)
-            : new UnitPage(rows, null);
+        return UnitOrder.Page(rows, query.Limit);
     }
 
     public long DistinctUsers(string tenant, string period, string licenseUsage) =>

@@ -113,7 +113,7 @@ public abstract class LedgerStoreContract : IDisposable
         var stored = Assert.Single(Store.Events("acme"));
         Assert.Equal((entry.EventId, entry.ClientTime, user, "dev\u2028ice", app), (stored.EventId, stored.ClientTime, stored.User, stored.Device, stored.App));
         Assert.True(Store.ContainsEventId("acme", "id-😀-\u00e9"));
-        var unit = Assert.Single(Store.Units("acme", new UnitQuery(0, 10)).Units);
+        var unit = Assert.Single(Store.Units("acme", new UnitQuery(10)).Units);
         Assert.Equal((user, "dev\u2028ice", app), (unit.User, unit.Device, unit.App));
         Assert.Equal(user, Assert.Single(Store.UserUsage("acme", "2026-03")).User);
     }
@@ -127,12 +127,13 @@ public abstract class LedgerStoreContract : IDisposable
         Assert.Equal((3L, 18L, 1L, 5L), (usage.Units, usage.Minutes, usage.DeniedEvents, usage.Events));
         Assert.Equal([("ann", 12L, 0L), ("bob", 6L, 0L), ("cy", 0L, 1L)], Store.UserUsage("acme", "2026-03").Select(u => (u.User, u.Minutes, u.DeniedEvents)));
         Assert.Equal(3, Assert.Single(Store.AppUsage("acme", "2026-03")).Units);
-        var first = Store.Units("acme", new UnitQuery(0, 2));
+        var first = Store.Units("acme", new UnitQuery(2));
         Assert.Equal(["ann", "bob"], first.Units.Select(u => u.User));
-        Assert.NotNull(first.NextAfter);
-        var second = Store.Units("acme", new UnitQuery(first.NextAfter!.Value, 2));
+        Assert.True(first.HasMore);
+        var last = first.Units[^1];
+        var second = Store.Units("acme", new UnitQuery(2, After: new UnitPosition(last.EndTicks, last.Id)));
         Assert.Equal("ann", Assert.Single(second.Units).User);
-        Assert.Null(second.NextAfter);
+        Assert.False(second.HasMore);
         Assert.Equal(2, Store.DistinctUsers("acme", "2026-03", "time"));
         Assert.Equal(0, Store.DistinctUsers("acme", "2026-03", "assigned"));
     }
@@ -144,10 +145,42 @@ public abstract class LedgerStoreContract : IDisposable
         Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "bob", T0.UtcTicks + sixMinutes), Entry("c", "cy", T0.UtcTicks + 2 * sixMinutes)]);
         var end0 = T0.UtcTicks + sixMinutes;
         string[] Users(UnitQuery q) => [.. Store.Units("acme", q).Units.Select(u => u.User)];
-        Assert.Equal(["ann", "bob"], Users(new UnitQuery(0, 10, EndFromTicks: end0, EndToTicks: end0 + 2 * sixMinutes)));
-        Assert.Equal(["bob"], Users(new UnitQuery(0, 10, EndFromTicks: end0, EndFromInclusive: false, EndToTicks: end0 + 2 * sixMinutes)));
-        Assert.Equal(["bob", "cy"], Users(new UnitQuery(0, 10, EndFromTicks: end0, EndFromInclusive: false, EndToTicks: end0 + 2 * sixMinutes, EndToInclusive: true)));
-        Assert.Equal(["ann"], Users(new UnitQuery(0, 10, EndToTicks: end0, EndToInclusive: true)));
+        Assert.Equal(["ann", "bob"], Users(new UnitQuery(10, EndFromTicks: end0, EndToTicks: end0 + 2 * sixMinutes)));
+        Assert.Equal(["bob"], Users(new UnitQuery(10, EndFromTicks: end0, EndFromInclusive: false, EndToTicks: end0 + 2 * sixMinutes)));
+        Assert.Equal(["bob", "cy"], Users(new UnitQuery(10, EndFromTicks: end0, EndFromInclusive: false, EndToTicks: end0 + 2 * sixMinutes, EndToInclusive: true)));
+        Assert.Equal(["ann"], Users(new UnitQuery(10, EndToTicks: end0, EndToInclusive: true)));
+    }
+
+    [Fact]
+    public void Units_KeysetPaging_BothOrders_NewRecordsNeitherRepeatNorSkip()
+    {
+        var sixMinutes = TimeSpan.TicksPerMinute * 6;
+        // Two units share an end instant: the id breaks the tie, so the order is total.
+        Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "bob", T0.UtcTicks + sixMinutes), Entry("c", "cy", T0.UtcTicks + sixMinutes),
+            Entry("d", "dan", T0.UtcTicks + 2 * sixMinutes)]);
+        List<string> Walk(bool descending, Action? betweenPages = null)
+        {
+            var seen = new List<string>();
+            UnitPosition? after = null;
+            while (true)
+            {
+                var page = Store.Units("acme", new UnitQuery(2, descending, after));
+                seen.AddRange(page.Units.Select(u => u.User));
+                betweenPages?.Invoke();
+                betweenPages = null;
+                if (!page.HasMore)
+                {
+                    return seen;
+                }
+                after = new UnitPosition(page.Units[^1].EndTicks, page.Units[^1].Id);
+            }
+        }
+        Assert.Equal(["ann", "bob", "cy", "dan"], Walk(descending: false));
+        Assert.Equal(["dan", "cy", "bob", "ann"], Walk(descending: true));
+        // A unit ending before the cursor and one after it arrive between the pages: the walk neither repeats nor skips
+        // what it had, sees the later one, and not the earlier one (it belongs to pages already read).
+        var walk = Walk(descending: false, () => Store.Append("acme", [Entry("e", "eve", T0.UtcTicks - sixMinutes), Entry("f", "fay", T0.UtcTicks + 3 * sixMinutes)]));
+        Assert.Equal(["ann", "bob", "cy", "dan", "fay"], walk);
     }
 
     [Fact]
@@ -296,7 +329,7 @@ public abstract class LedgerStoreContract : IDisposable
     {
         Store.Append("acme", [Reload("r1", T0.UtcTicks), Entry("a", "ann", T0.UtcTicks + 5), Entry("d", "bob", T0.UtcTicks + 7, kind: "denied")]);
         var before = (Store.PeriodUsage("acme", "2026-03"), Store.UserUsage("acme", "2026-03").ToList(), Store.HourlyPoolMinutes("acme", T0.UtcTicks, T0.UtcTicks + 2 * TimeSpan.TicksPerHour).ToList());
-        ExecuteSql("DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DELETE FROM schema_version WHERE version = 4;");
+        ExecuteSql("DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DROP INDEX units_tenant_end; DELETE FROM schema_version WHERE version >= 4;");
         Assert.Equal(3, Store.SchemaVersion());
         Store.Initialize();
         Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
