@@ -245,6 +245,28 @@ public class ActionAndSessionTests
         Assert.Equal(1, s.Meter.PoolOf(d.Period).DeniedEvents);
     }
 
+    [Theory]
+    [InlineData(false, "alice")] // alice's phone connection (minute 0) is the earliest of all
+    [InlineData(true, "bob")]    // closed: her earliest live connection (minute 2) comes after bob's (minute 1)
+    public void Reload_PoolCoversSomeKeys_ServedInConnectionOrder_AKeyTakesItsEarliestConnection(bool closePhone, string served)
+    {
+        // App mode: alice's two devices are one key (alice, sales). 24 pool minutes: three opening units, one left.
+        var s = new Scenario(Scenario.Pool(24, mode: CountingMode.App));
+        s.Single(0, "alice", "phone", "sales", "open-app");
+        s.Single(1, "bob", "laptop", "sales", "open-app");
+        s.Single(2, "alice", "laptop", "sales", "open-app");
+        s.Single(3, "cy", "laptop", "sales", "open-app");
+        if (closePhone)
+        {
+            s.Single(5, "alice", "phone", "sales", "close-app");
+        }
+        var decisions = s.Reload(10, "sales");
+        Assert.Equal(3, decisions.Count);
+        var charged = Assert.Single(decisions, d => d.Kind == DecisionKind.Charged);
+        Assert.Equal(s.UserId(served), charged.User);
+        Assert.All(decisions.Where(d => d.Kind != DecisionKind.Charged), d => Assert.Equal(DenyReason.PoolExhausted, d.Reason));
+    }
+
     [Fact]
     public void Reload_NamedUserConnected_IsNotCharged()
     {
