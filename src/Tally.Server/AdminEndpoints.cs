@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -156,49 +155,20 @@ public static partial class AdminEndpoints
         var group = app.MapGroup("/api/v1").WithTags("Allocations").ProducesProblem(401).ProducesProblem(403);
         group.MapGet("/allocations", (HttpContext http, Tenants tenants) => TypedResults.Ok(tenants.Writer(http.Tenant()).Snapshot.Config.Plan))
             .RequireRole(ApiRole.Admin, ApiRole.Read);
-        group.MapPut("/allocations", async (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        group.MapPut("/allocations", async (HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
         {
             var (plan, problem) = await JsonBody.ReadAsync<AllocationPlanDto>(http, options.Value.MaxBodyBytes);
-            return problem ?? await SavePlan(http.Tenant(), plan!, store, time, tenants);
+            return problem ?? (await plans.SaveAsync(http.Tenant(), _ => plan!))!;
         }).RequireRole(ApiRole.Admin).Accepts<AllocationPlanDto>("application/json").WithSummary("Replace the allocation plan (seats, groups, caps).");
-        group.MapPut("/users/{user}", async (string user, HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        group.MapPut("/users/{user}", async (string user, HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
         {
             var (row, problem) = await JsonBody.ReadAsync<UserPlanDto>(http, options.Value.MaxBodyBytes);
-            if (problem is not null)
-            {
-                return problem;
-            }
-            var current = tenants.Writer(http.Tenant()).Snapshot.Config.Plan;
-            var rows = current.Users.Where(u => u.User != user).Append(row! with { User = user }).ToList();
-            return await SavePlan(http.Tenant(), current with { Users = rows }, store, time, tenants);
+            return problem ?? (await plans.SaveAsync(http.Tenant(), current => current with { Users = [.. current.Users.Where(u => u.User != user), row! with { User = user }] }))!;
         }).RequireRole(ApiRole.Admin).Accepts<UserPlanDto>("application/json").WithSummary("Set one user's allocation, groups and cap.");
-        group.MapDelete("/users/{user}", async (string user, HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants) =>
-        {
-            var current = tenants.Writer(http.Tenant()).Snapshot.Config.Plan;
-            if (current.Users.All(u => u.User != user))
-            {
-                return Problems.NotFound($"User '{user}' has no row in the allocation plan.");
-            }
-            return await SavePlan(http.Tenant(), current with { Users = [.. current.Users.Where(u => u.User != user)] }, store, time, tenants);
-        }).RequireRole(ApiRole.Admin);
+        group.MapDelete("/users/{user}", async (string user, HttpContext http, PlanEditor plans) =>
+            await plans.SaveAsync(http.Tenant(), current => current.Users.All(u => u.User != user) ? null : current with { Users = [.. current.Users.Where(u => u.User != user)] })
+                ?? Problems.NotFound($"User '{user}' has no row in the allocation plan."))
+            .RequireRole(ApiRole.Admin);
         return group;
-    }
-
-    private static async Task<IResult> SavePlan(string tenant, AllocationPlanDto dto, ILedgerStore store, TimeProvider time, Tenants tenants)
-    {
-        var plan = dto.ToPlan(out var problem);
-        if (problem is not null)
-        {
-            return Problems.BadRequest(problem);
-        }
-        var writer = tenants.Writer(tenant);
-        var checkedPlan = UserDirectory.Create(plan, writer.Snapshot.Config.Seats, new SymbolTable());
-        if (!checkedPlan.IsValid)
-        {
-            return Problems.BadRequest(string.Join("; ", checkedPlan.Errors), new Dictionary<string, object?> { ["errors"] = checkedPlan.Errors.Select(e => e.ToString()).ToArray() });
-        }
-        store.SetPlan(tenant, JsonSerializer.Serialize(dto, AllocationPlanDto.Json), time.GetUtcNow());
-        await writer.ReconfigureAsync();
-        return TypedResults.Ok(dto);
     }
 }

@@ -35,6 +35,12 @@ public sealed class TallyOptions
     /// <summary>Most events one tenant's writer applies and commits in one transaction.</summary>
     public int MaxGroupCommitEvents { get; set; } = 5000;
 
+    /// <summary>
+    /// The address clients reach this server at (e.g. <c>https://tally.example.com</c> behind a reverse proxy). Page
+    /// links of the Qlik-compatible API start with it; when empty they start with the address of the request.
+    /// </summary>
+    public string? PublicBaseUrl { get; set; }
+
     public string DatabasePath => Path.Combine(Data, "tally.db");
 }
 
@@ -62,6 +68,11 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
         if (options.MaxBodyBytes is < 1024 or > 64 * 1024 * 1024)
         {
             problems.Add("Tally:MaxBodyBytes must be between 1024 and 67108864.");
+        }
+        if (options.PublicBaseUrl is { Length: > 0 } baseUrl
+            && !(Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Query.Length == 0 && uri.Fragment.Length == 0))
+        {
+            problems.Add($"Tally:PublicBaseUrl '{baseUrl}' must be an absolute http or https address without a query, e.g. https://tally.example.com.");
         }
         if (options.MaxGroupCommitEvents < 1)
         {

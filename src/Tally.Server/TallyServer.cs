@@ -8,6 +8,7 @@ using OpenTelemetry.Metrics;
 using Scalar.AspNetCore;
 using Tally.Server.Dashboard;
 using Tally.Server.Monitoring;
+using Tally.Server.Qlik;
 using Tally.Storage;
 
 namespace Tally.Server;
@@ -59,6 +60,7 @@ public static class TallyServer
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<LicenseVerifierHolder>();
         builder.Services.AddSingleton<Tenants>();
+        builder.Services.AddSingleton<PlanEditor>();
         builder.Services.AddSingleton<TallyMetrics>();
         builder.Services.AddDashboard();
         builder.Services.AddMonitoring(builder.Configuration);

@@ -5,8 +5,11 @@ using Tally.Metering;
 
 namespace Tally.Server;
 
-/// <summary>One user's row of the allocation plan as the API reads and writes it.</summary>
-public sealed record UserPlanDto(string User, string? Allocation, IReadOnlyList<string>? Groups, long? CapMinutes);
+/// <summary>
+/// One user's row of the allocation plan as the API reads and writes it. <c>Assigned</c> is when the row's Professional or
+/// Analyzer seat was assigned; the server sets it and ignores what a caller sends.
+/// </summary>
+public sealed record UserPlanDto(string User, string? Allocation, IReadOnlyList<string>? Groups, long? CapMinutes, DateTimeOffset? Assigned = null);
 
 /// <summary>The tenant's allocation plan on the wire and in the ledger (R9).</summary>
 public sealed record AllocationPlanDto

@@ -16,8 +16,21 @@ public sealed record EventOutcome(long TimeTicks, IReadOnlyList<DecisionOutcome>
 /// <summary>The ledger could not commit: the request failed and nothing of it was applied.</summary>
 public sealed class LedgerUnavailableException(string message, Exception inner) : Exception(message, inner);
 
-/// <summary>Read-only figures the reports need from the live meter; replaced as a whole after each batch.</summary>
-public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUsed, int AnalyzerSeatsUsed, long EventsApplied, PoolUsage? CurrentPool);
+/// <summary>
+/// Read-only figures the reports need from the live meter; replaced as a whole after each batch. <c>Seats</c> lists every
+/// seat held now: explicit assignments, then auto-assigned ones in the order they were handed out.
+/// </summary>
+public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUsed, int AnalyzerSeatsUsed, long EventsApplied, PoolUsage? CurrentPool,
+    IReadOnlyList<SeatAssignment> Seats);
+
+/// <summary>
+/// A Professional or Analyzer seat and who holds it (Qlik calls it an assignment). <c>Since</c>: when it was assigned
+/// (the plan edit for an explicit seat; for an auto-assigned one, the user's first event under the terms that handed it
+/// out). <c>Explicit</c>: assigned in the allocation plan rather than by auto-assignment. <c>Seen</c>: the user has sent
+/// at least one event. <c>Excess</c>: beyond the license's count of seats of this type (a license with fewer seats than
+/// the plan assigns).
+/// </summary>
+public sealed record SeatAssignment(string User, Allocation Seat, DateTimeOffset Since, bool Explicit, bool Seen, bool Excess);
 
 /// <summary>
 /// The single writer of one tenant's pool. Requests enqueue work; one loop owns the <see cref="Meter"/> and the
@@ -42,6 +55,15 @@ public sealed class TenantWriter : IAsyncDisposable
     private long _applied;
     private bool _broken;
 
+    // Auto-assigned seats and when each was handed out; a seat the same user keeps across a terms change keeps its time.
+    private readonly Dictionary<string, (Allocation Seat, long Ticks)> _autoSince = new(StringComparer.Ordinal);
+    private int _stamped;
+    private long _termsTicks;
+    private IReadOnlyList<SeatAssignment> _seats = [];
+    private bool _seatsStale = true;
+    private int _usersAtSeats;
+    private bool _anyUnseen;
+
     /// <summary>Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key and plan document (either may be null).</summary>
     public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, int maxGroupEvents, TallyMetrics? metrics = null)
     {
@@ -63,6 +85,9 @@ public sealed class TenantWriter : IAsyncDisposable
     public Monitoring.ICommitObserver? Observer { get; init; }
 
     public TenantSnapshot Snapshot { get; private set; } = null!;
+
+    /// <summary>Held while the allocation plan is read, changed and saved, so two edits never lose one another.</summary>
+    public SemaphoreSlim PlanEdits { get; } = new(1, 1);
 
     /// <summary>Applies <paramref name="events"/> in order; completes once they are durable.</summary>
     public Task<IReadOnlyList<EventOutcome>> SubmitAsync(IReadOnlyList<IncomingEvent> events)
@@ -189,6 +214,7 @@ public sealed class TenantWriter : IAsyncDisposable
                     sink.Begin();
                     _meter.Apply(e, sink);
                     _applied++;
+                    StampNewSeats(at);
                     outcomes[i] = new EventOutcome(at, sink.Outcomes);
                     if (!sink.IsDuplicate)
                     {
@@ -258,6 +284,9 @@ public sealed class TenantWriter : IAsyncDisposable
     private void Rebuild()
     {
         _broken = true;
+        _autoSince.Clear();
+        _stamped = 0;
+        _seatsStale = true;
         _users = new SymbolTable();
         _devices = new SymbolTable();
         _apps = new SymbolTable();
@@ -266,6 +295,7 @@ public sealed class TenantWriter : IAsyncDisposable
         var (initialKey, initialPlan) = changes.Count == 0 ? StoredTerms() : (null, null);
         _terms = (initialKey, initialPlan);
         _config = _configFrom(initialKey, initialPlan);
+        _termsTicks = _store.GetTenant(_tenant)?.Created.UtcTicks ?? 0;
         _meter = new Meter(_config.MeterOptions, DirectoryFor(_config));
         var discard = new DiscardSink();
         _applied = 0;
@@ -275,7 +305,7 @@ public sealed class TenantWriter : IAsyncDisposable
         {
             for (; next < changes.Count && changes[next].AfterEvents <= replayed; next++)
             {
-                Apply(changes[next].LicenseKey, changes[next].PlanJson);
+                Apply(changes[next].LicenseKey, changes[next].PlanJson, changes[next].At.UtcTicks);
             }
             if (!MeterActions.TryParse(stored.Action, out _))
             {
@@ -288,11 +318,12 @@ public sealed class TenantWriter : IAsyncDisposable
             }
             _meter.Apply(parsed with { TimeTicks = Math.Max(stored.TimeTicks, _meter.LastTicks) }, discard);
             _applied++;
+            StampNewSeats(_meter.LastTicks);
             replayed++;
         }
         for (; next < changes.Count; next++)
         {
-            Apply(changes[next].LicenseKey, changes[next].PlanJson);
+            Apply(changes[next].LicenseKey, changes[next].PlanJson, changes[next].At.UtcTicks);
         }
         // Terms stored but never recorded (a crash between storing and recording): they take effect now.
         RecordAndApplyStoredTerms(replayed);
@@ -312,15 +343,76 @@ public sealed class TenantWriter : IAsyncDisposable
         {
             return;
         }
-        _store.RecordTermsChange(_tenant, new TermsChange(afterEvents, key, plan, _time.GetUtcNow()));
-        Apply(key, plan);
+        var at = _time.GetUtcNow();
+        _store.RecordTermsChange(_tenant, new TermsChange(afterEvents, key, plan, at));
+        Apply(key, plan, at.UtcTicks);
     }
 
-    private void Apply(string? key, string? plan)
+    private void Apply(string? key, string? plan, long atTicks)
     {
         _terms = (key, plan);
         _config = _configFrom(key, plan);
+        _termsTicks = atTicks;
         _meter.ChangeTerms(_config.MeterOptions, DirectoryFor(_config));
+        // The new directory re-resolved every known user: seats kept keep their time, new ones date from this change.
+        _stamped = 0;
+        StampNewSeats(atTicks);
+        var holders = _directory?.AutoAssigned.Select(h => h.User).ToHashSet(StringComparer.Ordinal) ?? [];
+        foreach (var gone in _autoSince.Keys.Where(u => !holders.Contains(u)).ToList())
+        {
+            _autoSince.Remove(gone);
+        }
+        _seatsStale = true;
+    }
+
+    /// <summary>Dates the seats auto-assigned since the last call (one comparison per event when there are none).</summary>
+    private void StampNewSeats(long ticks)
+    {
+        if (_directory is not { } directory || directory.AutoAssigned.Count == _stamped)
+        {
+            return;
+        }
+        for (; _stamped < directory.AutoAssigned.Count; _stamped++)
+        {
+            var holder = directory.AutoAssigned[_stamped];
+            if (!(_autoSince.TryGetValue(holder.User, out var known) && known.Seat == holder.Seat))
+            {
+                _autoSince[holder.User] = (holder.Seat, ticks);
+            }
+        }
+        _seatsStale = true;
+    }
+
+    /// <summary>The seat list for the snapshot, rebuilt only when seats changed or a user it lists as unseen may have appeared.</summary>
+    private IReadOnlyList<SeatAssignment> CurrentSeats()
+    {
+        if (!_seatsStale && !(_anyUnseen && _users.Count != _usersAtSeats))
+        {
+            return _seats;
+        }
+        var seats = new List<SeatAssignment>();
+        foreach (var row in _config.Plan.Users)
+        {
+            if (row?.Allocation is "professional" or "analyzer")
+            {
+                var seat = row.Allocation == "professional" ? Allocation.Professional : Allocation.Analyzer;
+                seats.Add(new SeatAssignment(row.User, seat, row.Assigned ?? new DateTimeOffset(_termsTicks, TimeSpan.Zero), true, _users.TryGet(row.User, out _), false));
+            }
+        }
+        foreach (var holder in _directory?.AutoAssigned ?? [])
+        {
+            seats.Add(new SeatAssignment(holder.User, holder.Seat, new DateTimeOffset(_autoSince[holder.User].Ticks, TimeSpan.Zero), false, true, false));
+        }
+        // Seats beyond the license's count (the oldest hold theirs): only a plan that no longer fits its license has any.
+        var licensed = _config.Seats;
+        var excess = seats.Where(s => s.Seat == Allocation.Professional).OrderBy(s => s.Since).Skip(licensed.ProfessionalSeats)
+            .Concat(seats.Where(s => s.Seat == Allocation.Analyzer).OrderBy(s => s.Since).Skip(licensed.AnalyzerSeats))
+            .Select(s => s.User).ToHashSet(StringComparer.Ordinal);
+        _seats = [.. seats.Select(s => excess.Contains(s.User) ? s with { Excess = true } : s)];
+        _anyUnseen = _seats.Any(s => !s.Seen);
+        _usersAtSeats = _users.Count;
+        _seatsStale = false;
+        return _seats;
     }
 
     private IUserDirectory DirectoryFor(TenantConfig config)
@@ -330,7 +422,7 @@ public sealed class TenantWriter : IAsyncDisposable
     }
 
     private void PublishSnapshot() => Snapshot = new TenantSnapshot(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, _applied,
-        _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault());
+        _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault(), CurrentSeats());
 
     public async ValueTask DisposeAsync()
     {

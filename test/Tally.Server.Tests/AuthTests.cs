@@ -42,6 +42,13 @@ public sealed class AuthTests : IAsyncLifetime
         { "GET", "/api/v1/usage/apps", null, "admin read" },
         { "GET", "/api/v1/licenses/overview", null, "admin read" },
         { "GET", "/api/v1/licenses/consumption", null, "admin read" },
+        { "GET", "/api/v1/licenses/status", null, "admin read" },
+        { "GET", "/api/v1/licenses/settings", null, "admin read" },
+        { "PUT", "/api/v1/licenses/settings", """{"autoAssignAnalyzer":false}""", "admin" },
+        { "GET", "/api/v1/licenses/assignments", null, "admin read" },
+        { "POST", "/api/v1/licenses/assignments/actions/add", """{"add":[{"subject":"x","type":"analyzer"}]}""", "admin" },
+        { "POST", "/api/v1/licenses/assignments/actions/update", """{"update":[{"subject":"x","type":"analyzer"}]}""", "admin" },
+        { "POST", "/api/v1/licenses/assignments/actions/delete", """{"delete":[{"subject":"x","type":"analyzer"}]}""", "admin" },
     };
 
     [Theory]

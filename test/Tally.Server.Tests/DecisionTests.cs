@@ -155,48 +155,6 @@ public sealed class DecisionTests
     }
 
     [Fact]
-    public async Task LicensesApi_OverviewAndConsumption_QlikShapesWithPaging()
-    {
-        await using var server = await TestServer.StartAsync();
-        var acme = await server.TenantAsync("acme");
-        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 2, packMinutes: 1000, Metering.OverageAllowance.Unlimited));
-        using var ingest = server.Client(acme.Ingest);
-        await ingest.SendEventsAsync(
-            new { user = "ann", app = "a", action = "open-app" },
-            new { user = "bob", app = "b", device = "d1", action = "open-app" },
-            new { user = "cy", app = "a", action = "open-app" });
-
-        using var read = server.Client(acme.Read);
-        var overview = await (await read.GetAsync("/api/v1/licenses/overview")).Json();
-        var time = overview.GetProperty("allotments").EnumerateArray().Single(a => a.GetProperty("name").GetString() == "analyzer_time");
-        Assert.Equal(2000, time.GetProperty("units").GetInt64());
-        Assert.Equal(18, time.GetProperty("unitsUsed").GetInt64());
-        Assert.Equal(-1, time.GetProperty("overage").GetInt64());
-        Assert.Equal("time", time.GetProperty("usageClass").GetString());
-
-        var page1 = await (await read.GetAsync("/api/v1/licenses/consumption?limit=2")).Json();
-        Assert.Equal(2, page1.GetProperty("data").GetArrayLength());
-        var record = page1.GetProperty("data")[1];
-        Assert.Equal("bob", record.GetProperty("userId").GetString());
-        Assert.Equal("b", record.GetProperty("appId").GetString());
-        Assert.Equal("bob/d1", record.GetProperty("sessionId").GetString());
-        Assert.Equal("PT6M", record.GetProperty("duration").GetString());
-        Assert.Equal(6, record.GetProperty("capacityUsed").GetInt64());
-        Assert.Equal("time", record.GetProperty("licenseUsage").GetString());
-        Assert.Equal("analyzer_time", record.GetProperty("allotmentId").GetString());
-        var next = page1.GetProperty("links").GetProperty("next").GetProperty("href").GetString()!;
-        var page2 = await (await read.GetAsync(next)).Json();
-        Assert.Equal("cy", Assert.Single(page2.GetProperty("data").EnumerateArray()).GetProperty("userId").GetString());
-
-        var filtered = await (await read.GetAsync("/api/v1/licenses/consumption?filter=" + Uri.EscapeDataString("endTime gt \"2026-03-10T09:06:00Z\""))).Json();
-        Assert.Equal(0, filtered.GetProperty("data").GetArrayLength());
-        var users = await (await read.GetAsync("/api/v1/usage/users")).Json();
-        Assert.Equal(3, users.GetProperty("users").GetArrayLength());
-        var apps = await (await read.GetAsync("/api/v1/usage/apps?period=2026-03")).Json();
-        Assert.Equal(2, apps.GetProperty("apps")[0].GetProperty("units").GetInt64());
-    }
-
-    [Fact]
     public async Task License_InvalidKey_RefusedWithReason()
     {
         await using var server = await TestServer.StartAsync();

@@ -27,6 +27,7 @@ public sealed class UserDirectory : IUserDirectory
     private readonly SymbolTable _users;
     private readonly Dictionary<string, UserAssignment> _rows;
     private readonly Dictionary<int, UserTerms> _resolved = [];
+    private readonly List<SeatHolder> _autoAssigned = [];
 
     private UserDirectory(AllocationPlan plan, SeatLicense license, SymbolTable users, Dictionary<string, UserAssignment> rows)
     {
@@ -44,6 +45,9 @@ public sealed class UserDirectory : IUserDirectory
     public int AnalyzerSeatsUsed { get; private set; }
 
     public SeatLicense License => _license;
+
+    /// <summary>Users this directory gave a seat by auto-assignment (no explicit allocation), in the order it did.</summary>
+    public IReadOnlyList<SeatHolder> AutoAssigned => _autoAssigned;
 
     public static bool IsAnonymous(string user) => user.StartsWith(AnonymousPrefix, StringComparison.Ordinal);
 
@@ -129,6 +133,10 @@ public sealed class UserDirectory : IUserDirectory
         _rows.TryGetValue(name, out var row);
         var anonymous = IsAnonymous(name);
         var allocation = anonymous ? AnonymousAllocation() : row?.Allocation ?? FirstSeen(row);
+        if (!anonymous && row?.Allocation is null && allocation is Allocation.Professional or Allocation.Analyzer)
+        {
+            _autoAssigned.Add(new SeatHolder(name, allocation));
+        }
         if (allocation != Allocation.Capacity)
         {
             return new UserTerms(allocation);
@@ -180,6 +188,9 @@ public sealed class UserDirectory : IUserDirectory
 
     private static long? Smallest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 }
+
+/// <summary>A user holding a Professional or Analyzer seat.</summary>
+public readonly record struct SeatHolder(string User, Allocation Seat);
 
 /// <summary>Either a usable directory or every reason the plan does not fit the license.</summary>
 public sealed record UserDirectoryResult(UserDirectory? Directory, IReadOnlyList<AllocationError> Errors)

@@ -6,8 +6,8 @@
 
 const POLL_MS = 2500;
 const PAGE_SIZE = 10;
-const UNIT_PAGE = 1000;
-const MAX_UNIT_PAGES_PER_POLL = 25;
+const UNIT_PAGE = 200; // the largest page Qlik's consumption API serves
+const MAX_UNIT_PAGES_PER_POLL = 125;
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
 const $ = (id) => document.getElementById(id);
@@ -111,7 +111,8 @@ async function api(path, { optional = false } = {}) {
   if (response.status >= 500 && response.status !== 503) throw new Unreachable(`HTTP ${response.status}`);
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new Error((body && (body.detail || body.title)) || `HTTP ${response.status}`);
+    // problem+json on Tally's own routes, Qlik's error body ({ errors, message }) on the Qlik-compatible ones.
+    const error = new Error((body && (body.detail || body.message || body.title)) || `HTTP ${response.status}`);
     error.status = response.status;
     error.body = body;
     throw error;
@@ -236,13 +237,13 @@ async function refresh(first) {
       api(tableQuery("users") + amp),
       api(tableQuery("apps") + amp),
       optionalApi("/api/v1/license"),
-      api("/api/v1/licenses/overview"),
+      optionalApi("/api/v1/licenses/overview"), // 404 without a license
       api("/api/v1/usage/users?sort=denied&order=desc&limit=15" + amp),
       optionalApi("/api/v1/usage/timeline?granularity=day" + amp),
     ]);
     if (!state.currentPeriod || first) {
-      state.currentPeriod = state.period ? state.currentPeriod || overview.period.id : summary.period;
-      if (!state.currentPeriod) state.currentPeriod = overview.period.id;
+      const current = overview ? overview.period.id : null;
+      state.currentPeriod = state.period ? state.currentPeriod || current || summary.period : summary.period;
       buildPeriodPicker();
     }
     state.timeZone = (license && license.timeZone) || "UTC";
@@ -271,32 +272,55 @@ async function refresh(first) {
   }
 }
 
-// Reads the period's granted units once, then only the new ones on each poll (the consumption API pages by unit id).
+// Reads every page of units matching a filter through the consumption API's cursor links (at most maxPages pages).
+// Returns false when it stopped at maxPages with more to read.
+async function eachUnit(filter, maxPages, onUnit) {
+  let href = `/api/v1/licenses/consumption?limit=${UNIT_PAGE}&filter=${encodeURIComponent(filter)}`;
+  for (let i = 0; i < maxPages; i++) {
+    const page = await api(href);
+    for (const r of page.data) onUnit(r);
+    const next = page.links && page.links.next && page.links.next.href;
+    if (!next) return true;
+    // Links are absolute (Qlik's client needs that); the dashboard keeps to its own origin and session cookie.
+    const url = new URL(next, window.location.href);
+    href = url.pathname + url.search;
+  }
+  return false;
+}
+
+// A unit's length from its ISO 8601 duration (PT6M, PT1H30M, PT45S).
+function durationMs(text) {
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(text || "");
+  return m ? ((Number(m[1] || 0) * 60 + Number(m[2] || 0)) * 60 + Number(m[3] || 0)) * 1000 : 0;
+}
+
+// Reads the period's granted units once, then on each poll only those ending at or after the latest end seen (ids
+// already held are skipped, so a unit is never counted twice).
 async function loadUnits(summary) {
   const period = summary.period;
   if (!state.units || state.units.period !== period) {
-    state.units = { period, after: 0, list: [], start: Date.parse(summary.start), end: Date.parse(summary.end), truncated: false };
+    state.units = { period, ids: new Set(), lastEnd: null, list: [], start: Date.parse(summary.start), end: Date.parse(summary.end), truncated: false };
   }
   const u = state.units;
-  const filter = `endTime ge "${new Date(u.start).toISOString()}" and endTime lt "${new Date(u.end + 86400000).toISOString()}"`;
-  for (let i = 0; i < MAX_UNIT_PAGES_PER_POLL; i++) {
-    const page = await api(`/api/v1/licenses/consumption?limit=${UNIT_PAGE}&page=${u.after}&filter=${encodeURIComponent(filter)}`);
-    for (const r of page.data) {
-      const end = Date.parse(r.endTime);
-      const start = end - r.minutesUsed * 60000;
-      u.after = Math.max(u.after, Number(r.id));
-      if (start >= u.start && start < u.end) u.list.push({ start, end, minutes: r.capacityUsed, user: r.userId });
-    }
-    if (!page.links || !page.links.next) return;
-  }
-  u.truncated = true;
+  const from = new Date(u.lastEnd === null ? u.start : u.lastEnd).toISOString();
+  const filter = `endTime ge "${from}" and endTime lt "${new Date(u.end + 86400000).toISOString()}"`;
+  const complete = await eachUnit(filter, MAX_UNIT_PAGES_PER_POLL, (r) => {
+    if (u.ids.has(r.id)) return;
+    u.ids.add(r.id);
+    const end = Date.parse(r.endTime);
+    const start = end - durationMs(r.duration);
+    u.lastEnd = u.lastEnd === null ? end : Math.max(u.lastEnd, end);
+    if (start >= u.start && start < u.end) u.list.push({ start, end, minutes: r.minutesUsed, user: r.userId });
+  });
+  if (!complete) u.truncated = true;
 }
 
 async function activeUsers(nowIso) {
-  const filter = `endTime gt "${nowIso}"`;
-  const page = await api(`/api/v1/licenses/consumption?limit=${UNIT_PAGE}&filter=${encodeURIComponent(filter)}`);
   const now = Date.parse(nowIso);
-  const users = new Set(page.data.filter((r) => Date.parse(r.endTime) - r.minutesUsed * 60000 <= now).map((r) => r.userId));
+  const users = new Set();
+  await eachUnit(`endTime gt "${nowIso}"`, MAX_UNIT_PAGES_PER_POLL, (r) => {
+    if (Date.parse(r.endTime) - durationMs(r.duration) <= now) users.add(r.userId);
+  });
   return users.size;
 }
 
@@ -640,14 +664,14 @@ function renderAlerts(alerts) {
 
 function renderLicense(license, overview) {
   const box = $("license");
-  const seats = new Map((overview.allotments || []).map((a) => [a.name, a]));
+  const seats = new Map(((overview && overview.allotments) || []).map((a) => [a.name, a]));
   if (!license) {
     box.replaceChildren(h("p", { class: "na" }, "No license is installed: every unit is granted and nothing is pooled (meter only)."));
     return;
   }
   const pro = seats.get("professional"), ana = seats.get("analyzer");
   const rows = [
-    ["Customer", license.customer], ["License", `${license.licenseId} (${overview.valid})`],
+    ["Customer", license.customer], ["License", license.licenseId],
     ["Valid", `${fmtInstant(license.validFrom, true)} – ${fmtInstant(license.validTo, true)}`],
     ["Capacity", `${fmt(license.packs)} packs × ${fmt(license.packMinutes)} min = ${fmt(license.includedMinutes)} min / month`],
     ["Overage", license.overage], ["Unit", `${license.unitMinutes} minutes, counted per ${license.mode}`],

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>
+/// The one way a tenant's allocation plan changes (Tally's allocation routes and Qlik's assignment and settings
+/// routes alike): read, edit, check against the license, save and put in force, under the tenant's plan lock, so
+/// that concurrent edits never lose one another and what one API changes the other shows at once.
+/// </summary>
+public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider time)
+{
+    /// <summary>
+    /// Applies <paramref name="edit"/> to the current plan. Returns the saved plan (200), a 400 naming every reason the
+    /// plan does not fit the license, or null when <paramref name="edit"/> returned null (nothing to change).
+    /// </summary>
+    public async Task<IResult?> SaveAsync(string tenant, Func<AllocationPlanDto, AllocationPlanDto?> edit)
+    {
+        var (outcome, _) = await EditAsync<object?>(tenant, current => (edit(current), null));
+        return outcome;
+    }
+
+    /// <summary>
+    /// Like <see cref="SaveAsync"/> for an edit that also computes a result (e.g. a status per item); the plan is saved
+    /// only when the edit returns one. The first value is null when the plan was saved or left alone, else the problem.
+    /// </summary>
+    public async Task<(IResult? Outcome, T Result)> EditAsync<T>(string tenant, Func<AllocationPlanDto, (AllocationPlanDto? Plan, T Result)> edit)
+    {
+        var writer = tenants.Writer(tenant);
+        await writer.PlanEdits.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var current = writer.Snapshot.Config.Plan;
+            var (next, result) = edit(current);
+            if (next is null)
+            {
+                return (null, result);
+            }
+            next = StampSeats(next, current, time.GetUtcNow());
+            if (Check(next, writer.Snapshot.Config.Seats) is { } problem)
+            {
+                return (problem, result);
+            }
+            store.SetPlan(tenant, JsonSerializer.Serialize(next, AllocationPlanDto.Json), time.GetUtcNow());
+            await writer.ReconfigureAsync().ConfigureAwait(false);
+            return (TypedResults.Ok(next), result);
+        }
+        finally
+        {
+            writer.PlanEdits.Release();
+        }
+    }
+
+    /// <summary>Who holds a seat now and how many of each the license grants (for edits that hand out seats).</summary>
+    public (IReadOnlyList<SeatAssignment> Seats, SeatLicense Licensed) SeatsOf(string tenant)
+    {
+        var snapshot = tenants.Writer(tenant).Snapshot;
+        return (snapshot.Seats, snapshot.Config.Seats);
+    }
+
+    /// <summary>The reasons <paramref name="plan"/> cannot govern a meter under <paramref name="seats"/>, as a 400; null when it can.</summary>
+    public static IResult? Check(AllocationPlanDto plan, SeatLicense seats)
+    {
+        var core = plan.ToPlan(out var problem);
+        if (problem is not null)
+        {
+            return Problems.BadRequest(problem);
+        }
+        var checkedPlan = UserDirectory.Create(core, seats, new SymbolTable());
+        return checkedPlan.IsValid
+            ? null
+            : Problems.BadRequest(string.Join("; ", checkedPlan.Errors), new Dictionary<string, object?> { ["errors"] = checkedPlan.Errors.Select(e => e.ToString()).ToArray() });
+    }
+
+    /// <summary>
+    /// Dates each seat row: a seat the user already held keeps its date, a new or changed one dates from now, and rows
+    /// without a seat carry none. Whatever the caller sent for the date is ignored.
+    /// </summary>
+    private static AllocationPlanDto StampSeats(AllocationPlanDto next, AllocationPlanDto current, DateTimeOffset now)
+    {
+        var before = new Dictionary<string, UserPlanDto>(StringComparer.Ordinal);
+        foreach (var row in current.Users)
+        {
+            before.TryAdd(row.User, row);
+        }
+        return next with
+        {
+            Users = [.. (next.Users ?? []).Select(row => row is null ? row! : row with
+            {
+                Assigned = row.Allocation is not ("professional" or "analyzer") ? null
+                    : before.TryGetValue(row.User ?? "", out var old) && old.Allocation == row.Allocation && old.Assigned is { } since ? since : now,
+            })],
+        };
+    }
+}
