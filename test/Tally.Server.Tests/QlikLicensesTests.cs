@@ -239,6 +239,27 @@ public sealed class QlikLicensesTests : IAsyncLifetime
         await AssertQlikError(await read.GetAsync($"/api/v1/licenses/consumption?{query}"), HttpStatusCode.BadRequest, code, detail);
     }
 
+    [Theory]
+    [InlineData("consumption", "{}")]
+    [InlineData("consumption", "[1,2]")]
+    [InlineData("consumption", "{\"dir\":\"next\",\"end\":1,\"id\":1}")]
+    [InlineData("consumption", "{\"dir\":\"next\",\"end\":1,\"id\":1,\"sort\":\"+endTime\",\"filter\":\"endTime zz 1\"}")]
+    [InlineData("assignments", "{\"dir\":\"next\"}")]
+    [InlineData("assignments", "{\"dir\":\"next\",\"sort\":\"\",\"key\":\"a\",\"subject\":\"a\"}")]
+    [InlineData("assignments", "{\"dir\":\"prev\",\"sort\":\"+subject\",\"key\":null,\"subject\":\"a\"}")]
+    [InlineData("assignments", "{\"dir\":\"prev\",\"sort\":\"subject\",\"key\":\"a\",\"subject\":\"a\"}")]
+    [InlineData("assignments", "\"text\"")]
+    public async Task Cursor_Forged_400NeverAServerError(string route, string json)
+    {
+        var (acme, _) = await LicensedAsync("f" + Guid.NewGuid().ToString("N")[..8]);
+        using var read = _server.Client(acme.Read);
+        var page = System.Buffers.Text.Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json));
+        var response = await read.GetAsync($"/api/v1/licenses/{route}?page={page}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var code = (await response.Json()).GetProperty("errors")[0].GetProperty("code").GetString();
+        Assert.Contains(code, new[] { "LICENSES-904", "LICENSES-905" });
+    }
+
     [Fact]
     public async Task Consumption_CursorWithAnotherFilter_Refused()
     {

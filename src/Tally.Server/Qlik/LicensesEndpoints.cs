@@ -278,7 +278,8 @@ public static class LicensesEndpoints
         AssignmentsCursor? cursor = null;
         if (page is not null)
         {
-            if (!PageCursor.TryDecode(page, out cursor) || cursor!.Dir is not ("next" or "prev") || !AssignmentSorts.Contains(cursor.Sort[1..]))
+            if (!PageCursor.TryDecode(page, out cursor) || cursor!.Dir is not ("next" or "prev") || cursor.Key is null || cursor.Subject is null
+                || cursor.Sort is not ['+' or '-', .. var cursorField] || !AssignmentSorts.Contains(cursorField))
             {
                 return BadCursor();
             }
