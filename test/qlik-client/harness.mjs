@@ -191,8 +191,10 @@ export class TallyServer {
     return (await this.api("GET", "/api/v1/allocations", tenant.read, undefined, 200)).body;
   }
 
-  async summary(tenant) {
-    return (await this.api("GET", "/api/v1/usage/summary", tenant.read, undefined, 200)).body;
+  /** Tally's own usage summary of `period` (YYYY-MM), or of the current period when none is given. */
+  async summary(tenant, period) {
+    const query = period ? `?period=${encodeURIComponent(period)}` : "";
+    return (await this.api("GET", `/api/v1/usage/summary${query}`, tenant.read, undefined, 200)).body;
   }
 
   /** Every user row of the current period (/api/v1/usage/users, all pages). */
