@@ -113,15 +113,28 @@ public static partial class AdminEndpoints
                     "This server has no vendor public key configured (--public-key FILE or Tally:PublicKey), so it cannot verify licenses.");
             }
             var now = time.GetUtcNow();
+            var tenant = http.Tenant();
             var verification = verifier.Verify(body!.Key, now);
             if (!verification.IsValid)
             {
                 return Problems.BadRequest($"key: {verification.Failure.ToWire()}: {verification.Message}",
                     new Dictionary<string, object?> { ["reason"] = verification.Failure.ToWire() });
             }
-            var tenant = http.Tenant();
-            store.SetLicense(new LicenseRecord(tenant, body.Key!, now));
-            await tenants.Writer(tenant).ReconfigureAsync();
+            // One install at a time in this process: the checks below read other tenants' licenses, then write.
+            await LicenseInstalls.WaitAsync();
+            try
+            {
+                if (LicenseConflict(tenant, verification.Terms, store, tenants, holder, options.Value) is { } conflict)
+                {
+                    return conflict;
+                }
+                store.SetLicense(new LicenseRecord(tenant, body.Key!, now));
+                await tenants.Writer(tenant).ReconfigureAsync();
+            }
+            finally
+            {
+                LicenseInstalls.Release();
+            }
             return TypedResults.Ok(LicenseView(verification.Terms));
         }).RequireRole(ApiRole.Admin).Accepts<LicenseRequest>("application/json").ProducesProblem(400).WithSummary("Install the tenant's signed license key.");
         group.MapGet("", (HttpContext http, Tenants tenants) =>
@@ -130,6 +143,42 @@ public static partial class AdminEndpoints
                 : Problems.NotFound("No license is installed: the tenant is metered without a pool."))
             .RequireRole(ApiRole.Admin, ApiRole.Read);
         return group;
+    }
+
+    private static readonly SemaphoreSlim LicenseInstalls = new(1, 1);
+
+    /// <summary>
+    /// Why <paramref name="terms"/> may not be installed on <paramref name="tenant"/>: an earlier issue of a license this
+    /// tenant already had (a rollback to fewer minutes, seats or an earlier end), or a license another tenant holds (one
+    /// customer's license serving two tenants). Operators who need either set the options named in the answer.
+    /// </summary>
+    private static IResult? LicenseConflict(string tenant, LicenseTerms terms, ILedgerStore store, Tenants tenants, LicenseVerifierHolder holder, TallyOptions options)
+    {
+        if (!options.AllowLicenseRollback)
+        {
+            var verifier = holder.For(tenant);
+            var installed = store.TermsChanges(tenant).Select(c => c.LicenseKey).Append(store.GetLicense(tenant)?.Key)
+                .OfType<string>().Distinct(StringComparer.Ordinal)
+                .Select(key => verifier?.VerifyAuthentic(key) is { IsValid: true } v ? v.Terms : null)
+                .OfType<LicenseTerms>();
+            if (installed.FirstOrDefault(t => t.LicenseId == terms.LicenseId && t.IssuedAt > terms.IssuedAt) is { } newer)
+            {
+                return Problems.Status(StatusCodes.Status409Conflict, "Conflict",
+                    $"key: license '{terms.LicenseId}' issued {terms.IssuedAt:u} is older than the issue of {newer.IssuedAt:u} this tenant already had; "
+                    + "installing it would roll the license back (the operator can allow it with Tally:AllowLicenseRollback).",
+                    new Dictionary<string, object?> { ["reason"] = "rollback" });
+            }
+        }
+        if (!options.AllowSharedLicenses
+            && store.Tenants().Any(t => t.Id != tenant && tenants.Writer(t.Id).Snapshot.Config.License?.LicenseId == terms.LicenseId))
+        {
+            // The other tenant is not named: a tenant admin learns nothing about other tenants.
+            return Problems.Status(StatusCodes.Status409Conflict, "Conflict",
+                $"key: license '{terms.LicenseId}' is installed on another tenant of this server; one license serves one tenant "
+                + "(the operator can allow sharing with Tally:AllowSharedLicenses).",
+                new Dictionary<string, object?> { ["reason"] = "installed-elsewhere" });
+        }
+        return null;
     }
 
     internal static object LicenseView(LicenseTerms t) => new

@@ -35,6 +35,12 @@ public sealed class TallyOptions
     /// <summary>Most events one tenant's writer applies and commits in one transaction.</summary>
     public int MaxGroupCommitEvents { get; set; } = 5000;
 
+    /// <summary>Let a tenant install an earlier issue of a license it already had (off: refused with 409, reason rollback).</summary>
+    public bool AllowLicenseRollback { get; set; }
+
+    /// <summary>Let one license id be installed on several tenants at once (off: refused with 409, reason installed-elsewhere).</summary>
+    public bool AllowSharedLicenses { get; set; }
+
     /// <summary>
     /// The address clients reach this server at (e.g. <c>https://tally.example.com</c> behind a reverse proxy). Page
     /// links of the Qlik-compatible API start with it; when empty they start with the address of the request.
