@@ -239,12 +239,12 @@ public static class MonitoringEndpoints
             default:
                 return Problems.BadRequest("kind: must be email or webhook.");
         }
-        if (store.AlertChannels(tenant).Count >= MaxChannelsPerTenant)
+        var channel = new AlertChannelRecord("ch_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, body.Kind, name, target, secret, time.GetUtcNow());
+        // The store counts and inserts in one step: a count here first would let racing creates pass the limit.
+        if (!store.TryAddAlertChannel(channel, MaxChannelsPerTenant))
         {
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxChannelsPerTenant} alert channels.");
         }
-        var channel = new AlertChannelRecord("ch_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, body.Kind, name, target, secret, time.GetUtcNow());
-        store.AddAlertChannel(channel);
         // The only answer that carries the whole secret: the receiver needs it to verify signatures.
         return TypedResults.Created($"/api/v1/alerts/channels/{channel.Id}", new
         {
@@ -292,12 +292,11 @@ public static class MonitoringEndpoints
         {
             return Problems.BadRequest("name: at most 200 characters.");
         }
-        if (store.AlertRules(tenant).Count >= MaxRulesPerTenant)
+        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
+        if (!store.TryAddAlertRule(rule, MaxRulesPerTenant))
         {
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxRulesPerTenant} alert rules.");
         }
-        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
-        store.AddAlertRule(rule);
         return TypedResults.Created($"/api/v1/alerts/rules/{rule.Id}", RuleView(rule));
     }
 
