@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
+using MailKit.Net.Smtp;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -228,12 +229,34 @@ public sealed class AlertEvaluator(
             }
             catch (Exception e)
             {
-                // The claim is already made (at most once), so a failure is final: the history shows it to the admin.
+                // The claim is already made (at most once), so a failure is final: the history shows it to the
+                // tenant, in words that name no address or port; the log keeps the whole exception for the operator.
                 log.LogWarning(e, "Alert {Alert} for tenant {Tenant} could not be sent on channel {Channel}", alert.Id, alert.Tenant, channel.Id);
-                Record(alert, channel, "failed", cancel.IsCancellationRequested ? "the server stopped while sending: " + e.Message : e.Message);
+                Record(alert, channel, "failed", cancel.IsCancellationRequested ? "the server stopped while sending" : FailureReason(channel, e));
                 cancel.ThrowIfCancellationRequested();
             }
         }
+    }
+
+    /// <summary>
+    /// What the tenant reads about a failed delivery: the receiver's HTTP status, the relay's SMTP code, a refusal, or
+    /// a generic reason. Raw exception messages name addresses and ports ("Connection refused (10.0.0.5:8080)") and
+    /// would turn the history, readable with a read key, into a scanner of the server's network.
+    /// </summary>
+    private static string FailureReason(AlertChannelRecord channel, Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is AlertDeliveryException known)
+            {
+                return known.Message;
+            }
+        }
+        if (channel.Kind == "email")
+        {
+            return e is SmtpCommandException smtp ? Inv($"the mail relay refused the message (SMTP {(int)smtp.StatusCode})") : "the mail relay could not be reached";
+        }
+        return "the webhook could not be reached";
     }
 
     /// <summary>The JSON a webhook receives (documented in docs/monitoring.md).</summary>

@@ -21,6 +21,13 @@ public sealed class AlertOptions
 
     /// <summary>Timeout of one webhook attempt.</summary>
     public TimeSpan WebhookAttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Lets webhooks reach loopback, private, link-local and other non-public addresses. Off by default: tenant admins
+    /// choose webhook URLs, and an operator who runs receivers on the internal network turns this on knowingly
+    /// (on-premises installations), accepting that every tenant admin can then reach that network.
+    /// </summary>
+    public bool AllowPrivateWebhookTargets { get; set; }
 }
 
 public sealed class SmtpSettings

@@ -35,6 +35,7 @@ public static class MonitoringEndpoints
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddHttpClient(WebhookSender.ClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => WebhookTargets.Handler(sp.GetRequiredService<IOptions<AlertOptions>>().Value.AllowPrivateWebhookTargets))
             .AddResilienceHandler("webhook", (pipeline, context) =>
             {
                 var options = context.ServiceProvider.GetRequiredService<IOptions<AlertOptions>>().Value;
@@ -44,7 +45,9 @@ public static class MonitoringEndpoints
                 pipeline.AddRetry(new HttpRetryStrategyOptions
                 {
                     MaxRetryAttempts = Math.Max(options.WebhookRetries, 1),
-                    ShouldHandle = options.WebhookRetries == 0 ? _ => ValueTask.FromResult(false) : new HttpRetryStrategyOptions().ShouldHandle,
+                    // A refused target stays refused: retrying it only spends the tenant's delivery time.
+                    ShouldHandle = args => ValueTask.FromResult(options.WebhookRetries > 0
+                        && !IsRefused(args.Outcome.Exception) && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
                     Delay = options.WebhookRetryDelay,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
@@ -52,6 +55,18 @@ public static class MonitoringEndpoints
                 pipeline.AddTimeout(options.WebhookAttemptTimeout);
             });
         return services;
+    }
+
+    private static bool IsRefused(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is WebhookRefusedException)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     public static RouteGroupBuilder MapMonitoring(this IEndpointRouteBuilder app)
@@ -199,7 +214,7 @@ public static class MonitoringEndpoints
         _ => "capacity",
     };
 
-    private static async Task<IResult> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
+    private static async Task<IResult> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options, IOptions<AlertOptions> alerts)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
         if (problem is not null)
@@ -228,6 +243,12 @@ public static class MonitoringEndpoints
                 if (body.Url is not { Length: <= 2000 } url || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                 {
                     return Problems.BadRequest("url: an absolute http or https URL.");
+                }
+                // Early and plain answer for an address written in the URL; names are judged where it counts, on the
+                // address they resolve to when a delivery connects (WebhookTargets.ConnectAsync).
+                if (!alerts.Value.AllowPrivateWebhookTargets && WebhookTargets.LiteralAddress(uri) is { } literal && !WebhookTargets.IsPublic(literal))
+                {
+                    return Problems.BadRequest("url: the host is not a public address (loopback, private, link-local, multicast and reserved addresses are refused).");
                 }
                 if (body.Secret is { } given && given.Length is < 16 or > 256)
                 {
