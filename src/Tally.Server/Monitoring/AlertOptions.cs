@@ -28,6 +28,12 @@ public sealed class AlertOptions
     /// (on-premises installations), accepting that every tenant admin can then reach that network.
     /// </summary>
     public bool AllowPrivateWebhookTargets { get; set; }
+
+    /// <summary>
+    /// Alerts of one tenant waiting for its sender; when full, a new alert is dropped and recorded as such. Each tenant
+    /// has its own sender, so a receiver that hangs delays only its own tenant's alerts.
+    /// </summary>
+    public int DeliveryQueueCapacity { get; set; } = 100;
 }
 
 public sealed class SmtpSettings
@@ -63,6 +69,10 @@ internal sealed class AlertOptionsValidator : IValidateOptions<AlertOptions>
         if (options.WebhookRetries is < 0 or > 10)
         {
             problems.Add("Tally:Alerts:WebhookRetries must be between 0 and 10.");
+        }
+        if (options.DeliveryQueueCapacity is < 1 or > 10_000)
+        {
+            problems.Add("Tally:Alerts:DeliveryQueueCapacity must be between 1 and 10000.");
         }
         if (options.WebhookRetryDelay <= TimeSpan.Zero || options.WebhookAttemptTimeout <= TimeSpan.Zero)
         {
