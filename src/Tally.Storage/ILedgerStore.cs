@@ -94,7 +94,11 @@ public interface ILedgerStore : IDisposable
 
     // ---- Alerts (issue 6) ----
 
-    void AddAlertChannel(AlertChannelRecord channel);
+    /// <summary>
+    /// Adds a channel unless the tenant already has <paramref name="limit"/> of them (then false). Counting and
+    /// inserting are one atomic step, also between processes sharing the database, so racing adds stop at the limit.
+    /// </summary>
+    bool TryAddAlertChannel(AlertChannelRecord channel, int limit);
 
     /// <summary>The tenant's channels, oldest first.</summary>
     IReadOnlyList<AlertChannelRecord> AlertChannels(string tenant);
@@ -102,7 +106,8 @@ public interface ILedgerStore : IDisposable
     /// <summary>Deletes a channel of the tenant; false when it has no such channel.</summary>
     bool DeleteAlertChannel(string tenant, string id);
 
-    void AddAlertRule(AlertRuleRecord rule);
+    /// <summary>Adds a rule unless the tenant already has <paramref name="limit"/> of them (then false); atomic like <see cref="TryAddAlertChannel"/>.</summary>
+    bool TryAddAlertRule(AlertRuleRecord rule, int limit);
 
     /// <summary>The tenant's rules, oldest first.</summary>
     IReadOnlyList<AlertRuleRecord> AlertRules(string tenant);

@@ -127,8 +127,9 @@ public sealed record AlertRuleRecord(string Id, string Tenant, string Name, stri
 public sealed record AlertClaim(string Tenant, string RuleId, string Period, string Subject, DateTimeOffset FiredAt);
 
 /// <summary>
-/// One alert as sent (or attempted) on one channel. <paramref name="Status"/> is <c>sent</c>, <c>failed</c> or
-/// <c>no-channel</c> (the rule fired but had no usable channel). <paramref name="Id"/> is assigned by the store.
+/// One alert as sent (or attempted) on one channel. <paramref name="Status"/> is <c>sent</c>, <c>failed</c>,
+/// <c>dropped</c> (the tenant's delivery queue was full) or <c>no-channel</c> (the rule fired but had no usable
+/// channel). <paramref name="Id"/> is assigned by the store.
 /// </summary>
 public sealed record AlertHistoryRecord(
     long Id, string Tenant, string RuleId, string RuleKind, string Period, string Subject, DateTimeOffset FiredAt,

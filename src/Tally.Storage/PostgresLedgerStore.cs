@@ -360,8 +360,9 @@ public sealed class PostgresLedgerStore : ILedgerStore
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             tenant, period, fromTicks, toTicks);
 
-    public void AddAlertChannel(AlertChannelRecord channel) =>
-        NonQuery("INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks) VALUES ($1, $2, $3, $4, $5, $6, $7);",
+    public bool TryAddAlertChannel(AlertChannelRecord channel, int limit) =>
+        InsertUnderLimit("alert_channels", channel.Tenant, limit,
+            "INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks) VALUES ($1, $2, $3, $4, $5, $6, $7);",
             channel.Id, channel.Tenant, channel.Kind, channel.Name, channel.Target, channel.Secret, channel.Created.UtcTicks);
 
     public IReadOnlyList<AlertChannelRecord> AlertChannels(string tenant) =>
@@ -372,9 +373,42 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public bool DeleteAlertChannel(string tenant, string id) =>
         NonQuery("DELETE FROM alert_channels WHERE tenant = $1 AND id = $2;", tenant, id) == 1;
 
-    public void AddAlertRule(AlertRuleRecord rule) =>
-        NonQuery("INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks) VALUES ($1, $2, $3, $4, $5, $6, $7);",
+    public bool TryAddAlertRule(AlertRuleRecord rule, int limit) =>
+        InsertUnderLimit("alert_rules", rule.Tenant, limit,
+            "INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks) VALUES ($1, $2, $3, $4, $5, $6, $7);",
             rule.Id, rule.Tenant, rule.Name, rule.Kind, rule.Value, string.Join(',', rule.ChannelIds), rule.Created.UtcTicks);
+
+    /// <summary>
+    /// Runs <paramref name="insert"/> only while the tenant has fewer than <paramref name="limit"/> rows in
+    /// <paramref name="table"/>. Under READ COMMITTED two transactions could count the same rows and both insert, so a
+    /// transaction-scoped advisory lock on (table, tenant) makes count-then-insert one step for every process sharing
+    /// the database; it is released at commit, after which the next waiter's count sees the new row.
+    /// </summary>
+    private bool InsertUnderLimit(string table, string tenant, int limit, string insert, params object?[] parameters)
+    {
+        using var connection = _source.OpenConnection();
+        using var tx = connection.BeginTransaction();
+        using (var gate = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0));", connection, tx))
+        {
+            gate.Parameters.Add(new NpgsqlParameter { Value = $"tally:{table}:{tenant}" });
+            gate.ExecuteNonQuery();
+        }
+        using (var count = new NpgsqlCommand($"SELECT COUNT(*) FROM {table} WHERE tenant = $1;", connection, tx))
+        {
+            count.Parameters.Add(new NpgsqlParameter { Value = tenant });
+            if (Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture) >= limit)
+            {
+                return false; // disposing the transaction rolls it back and releases the lock
+            }
+        }
+        using (var command = Command(connection, insert, parameters))
+        {
+            command.Transaction = tx;
+            command.ExecuteNonQuery();
+        }
+        tx.Commit();
+        return true;
+    }
 
     public IReadOnlyList<AlertRuleRecord> AlertRules(string tenant) =>
         Query("SELECT id, tenant, name, kind, value, channel_ids, created_ticks FROM alert_rules WHERE tenant = $1 ORDER BY created_ticks, id COLLATE \"C\";",

@@ -619,10 +619,15 @@ public sealed class SqliteLedgerStore : ILedgerStore
             """, ("$tenant", tenant), ("$period", period), ("$from", fromTicks), ("$to", toTicks)),
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)));
 
-    public void AddAlertChannel(AlertChannelRecord channel) => Write(
-        "INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks) VALUES ($id, $tenant, $kind, $name, $target, $secret, $created);",
+    // One statement counts and inserts: SQLite takes the database's write lock before the statement reads, so no
+    // other writer (another thread or another process) can add a row between the count and the insert.
+    public bool TryAddAlertChannel(AlertChannelRecord channel, int limit) => Write("""
+        INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks)
+        SELECT $id, $tenant, $kind, $name, $target, $secret, $created
+        WHERE (SELECT COUNT(*) FROM alert_channels WHERE tenant = $tenant) < $limit;
+        """,
         ("$id", channel.Id), ("$tenant", channel.Tenant), ("$kind", channel.Kind), ("$name", channel.Name), ("$target", channel.Target),
-        ("$secret", channel.Secret), ("$created", channel.Created.UtcTicks));
+        ("$secret", channel.Secret), ("$created", channel.Created.UtcTicks), ("$limit", limit)) == 1;
 
     public IReadOnlyList<AlertChannelRecord> AlertChannels(string tenant) =>
         Query(c => Command(c, "SELECT id, tenant, kind, name, target, secret, created_ticks FROM alert_channels WHERE tenant = $tenant ORDER BY created_ticks, id;", ("$tenant", tenant)),
@@ -631,10 +636,13 @@ public sealed class SqliteLedgerStore : ILedgerStore
     public bool DeleteAlertChannel(string tenant, string id) =>
         Write("DELETE FROM alert_channels WHERE tenant = $tenant AND id = $id;", ("$tenant", tenant), ("$id", id)) == 1;
 
-    public void AddAlertRule(AlertRuleRecord rule) => Write(
-        "INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks) VALUES ($id, $tenant, $name, $kind, $value, $channels, $created);",
+    public bool TryAddAlertRule(AlertRuleRecord rule, int limit) => Write("""
+        INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks)
+        SELECT $id, $tenant, $name, $kind, $value, $channels, $created
+        WHERE (SELECT COUNT(*) FROM alert_rules WHERE tenant = $tenant) < $limit;
+        """,
         ("$id", rule.Id), ("$tenant", rule.Tenant), ("$name", rule.Name), ("$kind", rule.Kind), ("$value", rule.Value),
-        ("$channels", string.Join(',', rule.ChannelIds)), ("$created", rule.Created.UtcTicks));
+        ("$channels", string.Join(',', rule.ChannelIds)), ("$created", rule.Created.UtcTicks), ("$limit", limit)) == 1;
 
     public IReadOnlyList<AlertRuleRecord> AlertRules(string tenant) =>
         Query(c => Command(c, "SELECT id, tenant, name, kind, value, channel_ids, created_ticks FROM alert_rules WHERE tenant = $tenant ORDER BY created_ticks, id;", ("$tenant", tenant)),

@@ -21,10 +21,12 @@ public sealed class TestServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly bool _ownsDir;
+    private readonly string[] _extra;
 
-    private TestServer(WebApplication app, string dir, bool ownsDir, FakeTimeProvider time, Uri address, Vendor vendor, string? database)
+    private TestServer(WebApplication app, string dir, bool ownsDir, FakeTimeProvider time, Uri address, Vendor vendor, string? database, string[] extra)
     {
         _app = app;
+        _extra = extra;
         Database = database;
         Dir = dir;
         _ownsDir = ownsDir;
@@ -61,15 +63,15 @@ public sealed class TestServer : IAsyncDisposable
             b.Logging.ClearProviders();
         });
         await app.StartAsync();
-        return new TestServer(app, dir, ownsDir, time, new Uri(app.Urls.First()), vendor, database);
+        return new TestServer(app, dir, ownsDir, time, new Uri(app.Urls.First()), vendor, database, extra);
     }
 
-    /// <summary>Stops this server and starts a new one on the same data folder and clock (a clean restart).</summary>
+    /// <summary>Stops this server and starts a new one on the same data folder, clock and settings (a clean restart).</summary>
     public async Task<TestServer> RestartAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        return await StartAsync(Dir, _ownsDir, Time, Vendor, Database, []);
+        return await StartAsync(Dir, _ownsDir, Time, Vendor, Database, _extra);
     }
 
     public HttpClient Client(string? key = AdminKey)

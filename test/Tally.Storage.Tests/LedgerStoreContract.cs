@@ -259,14 +259,14 @@ public abstract class LedgerStoreContract : IDisposable
     [Fact]
     public void Alerts_ChannelsRulesClaimOnceAndHistoryPages()
     {
-        Store.AddAlertChannel(new AlertChannelRecord("c1", "acme", "webhook", "hook", "http://127.0.0.1:1/x", "s3cret", T0));
-        Store.AddAlertChannel(new AlertChannelRecord("c2", "acme", "email", "ops", "ops@example.com", null, T0.AddMinutes(1)));
+        Assert.True(Store.TryAddAlertChannel(new AlertChannelRecord("c1", "acme", "webhook", "hook", "http://127.0.0.1:1/x", "s3cret", T0), 50));
+        Assert.True(Store.TryAddAlertChannel(new AlertChannelRecord("c2", "acme", "email", "ops", "ops@example.com", null, T0.AddMinutes(1)), 50));
         Assert.Equal(["c1", "c2"], Store.AlertChannels("acme").Select(c => c.Id));
         Assert.Equal("s3cret", Store.AlertChannels("acme")[0].Secret);
         Assert.True(Store.DeleteAlertChannel("acme", "c2"));
         Assert.False(Store.DeleteAlertChannel("acme", "c2"));
-        Store.AddAlertRule(new AlertRuleRecord("r1", "acme", "80%", "threshold-percent", 80.5, ["c1", "c2"], T0));
-        Store.AddAlertRule(new AlertRuleRecord("r2", "acme", "lockout", "lockout", null, [], T0));
+        Assert.True(Store.TryAddAlertRule(new AlertRuleRecord("r1", "acme", "80%", "threshold-percent", 80.5, ["c1", "c2"], T0), 100));
+        Assert.True(Store.TryAddAlertRule(new AlertRuleRecord("r2", "acme", "lockout", "lockout", null, [], T0), 100));
         var rules = Store.AlertRules("acme");
         Assert.Equal(80.5, rules[0].Value);
         Assert.Equal(["c1", "c2"], rules[0].ChannelIds);
@@ -283,6 +283,30 @@ public abstract class LedgerStoreContract : IDisposable
         Assert.Equal(["m4", "m3"], newest.Select(h => h.Message));
         Assert.Equal(["m2", "m1", "m0"], Store.AlertHistory("acme", newest[^1].Id, 10).Select(h => h.Message));
         Assert.Null(Store.AlertHistory("acme", 0, 10)[^1].ChannelId);
+    }
+
+    [Fact]
+    public void Alerts_TryAddRacingPastTheLimit_StopsExactlyAtIt()
+    {
+        Store.CreateTenant(new TenantRecord("other", "Other", T0));
+        // Many threads at once, so counts taken before inserts would go stale; the store must still stop at 5.
+        var added = 0;
+        Parallel.For(0, 40, new ParallelOptions { MaxDegreeOfParallelism = 16 }, i =>
+        {
+            if (Store.TryAddAlertChannel(new AlertChannelRecord($"c{i}", "acme", "email", "ops", "ops@example.com", null, T0), 5))
+            {
+                Interlocked.Increment(ref added);
+            }
+            Store.TryAddAlertRule(new AlertRuleRecord($"r{i}", "acme", "r", "lockout", null, ["c0"], T0), 7);
+        });
+        Assert.Equal(5, added);
+        Assert.Equal(5, Store.AlertChannels("acme").Count);
+        Assert.Equal(7, Store.AlertRules("acme").Count);
+        // The limit is per tenant: another tenant still has room, and a full tenant gets room back by deleting.
+        Assert.True(Store.TryAddAlertChannel(new AlertChannelRecord("o1", "other", "email", "ops", "ops@example.com", null, T0), 5));
+        Assert.False(Store.TryAddAlertChannel(new AlertChannelRecord("late", "acme", "email", "ops", "ops@example.com", null, T0), 5));
+        Assert.True(Store.DeleteAlertChannel("acme", Store.AlertChannels("acme")[0].Id));
+        Assert.True(Store.TryAddAlertChannel(new AlertChannelRecord("late", "acme", "email", "ops", "ops@example.com", null, T0), 5));
     }
 
     /// <summary>A reload-like event: decisions for two users, one unit each, one in another period.</summary>

@@ -1,9 +1,12 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
+using MailKit.Net.Smtp;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Tally.Metering;
 using Tally.Storage;
 
@@ -32,70 +35,162 @@ public static class AlertKinds
 }
 
 /// <summary>
-/// Checks a tenant's alert rules after each committed batch, off the writer's thread: the writer only hands the
-/// committed entries to an unbounded channel (<see cref="Committed"/>); this service drains it, folds what piled up
-/// per tenant, evaluates every rule against the ledger, and for each rule that holds, first claims
-/// (tenant, rule, period, subject) in the ledger (unique: at most once, durable across restarts), then sends on the
-/// rule's channels and records each delivery in the history.
+/// Checks a tenant's alert rules after each committed batch and sends what fires, every tenant on its own, so no
+/// tenant's receiver can hold up another tenant's alerts:
+/// <list type="bullet">
+/// <item>The writer's hand-over (<see cref="Committed"/>) folds the committed decisions into the tenant's pending set
+/// (periods, charged users, lockouts) and wakes the tenant's evaluator. It never waits and never touches the ledger;
+/// the set grows only with distinct (period, user) pairs, so a burst of batches costs no more than the users it names.</item>
+/// <item>The tenant's evaluator checks every rule against the ledger and, for each rule that holds, first claims
+/// (tenant, rule, period, subject) in the ledger (unique: at most once, durable across restarts), then queues the
+/// alert for the tenant's sender. The queue is bounded (<see cref="AlertOptions.DeliveryQueueCapacity"/>): when it is
+/// full the new alert is dropped, and the drop is in the history and the log.</item>
+/// <item>The tenant's sender sends its queued alerts one at a time and records each delivery in the history.</item>
+/// </list>
 /// </summary>
-public sealed class AlertEvaluator(
-    ILedgerStore store, IServiceProvider services, TimeProvider time, EmailSender email, WebhookSender webhooks, ILogger<AlertEvaluator> log)
-    : BackgroundService, ICommitObserver
+public sealed class AlertEvaluator : IHostedService, ICommitObserver
 {
-    private readonly Channel<(string Tenant, IReadOnlyList<LedgerEntry> Entries)> _queue =
-        Channel.CreateUnbounded<(string, IReadOnlyList<LedgerEntry>)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ILedgerStore _store;
+    private readonly IServiceProvider _services;
+    private readonly TimeProvider _time;
+    private readonly EmailSender _email;
+    private readonly WebhookSender _webhooks;
+    private readonly int _queueCapacity;
+    private readonly ILogger<AlertEvaluator> _log;
+    private readonly ConcurrentDictionary<string, Lazy<TenantAlerts>> _tenants = new(StringComparer.Ordinal);
+    // Never disposed: it lives as long as the server, and a writer may still hand over a batch while the host stops.
+    private readonly CancellationTokenSource _stopping = new();
 
-    private long _pending;
-
-    /// <summary>Batches handed over and not yet evaluated (tests wait for 0).</summary>
-    public long Pending => Interlocked.Read(ref _pending);
+    public AlertEvaluator(ILedgerStore store, IServiceProvider services, TimeProvider time, EmailSender email, WebhookSender webhooks,
+        IOptions<AlertOptions> options, ILogger<AlertEvaluator> log)
+    {
+        _store = store;
+        _services = services;
+        _time = time;
+        _email = email;
+        _webhooks = webhooks;
+        _queueCapacity = options.Value.DeliveryQueueCapacity;
+        _log = log;
+    }
 
     public void Committed(string tenant, IReadOnlyList<LedgerEntry> entries)
     {
-        if (entries.Count > 0)
+        if (entries.Count == 0 || _stopping.IsCancellationRequested)
         {
-            Interlocked.Increment(ref _pending);
-            if (!_queue.Writer.TryWrite((tenant, entries)))
-            {
-                Interlocked.Decrement(ref _pending);
-            }
+            return;
         }
+        if (!_tenants.TryGetValue(tenant, out var alerts))
+        {
+            // Lazy: of two racing adds only the one stored starts loops.
+            alerts = _tenants.GetOrAdd(tenant, t => new Lazy<TenantAlerts>(() => new TenantAlerts(this, t)));
+        }
+        alerts.Value.Hand(entries);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Nothing to start: a tenant's evaluator and sender start with its first committed batch.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        try
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_tenants.Values.Select(t => t.Value.Completion)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An alert claimed and waiting for its tenant's sender, with the channels it goes to.</summary>
+    private sealed record Delivery(AlertMessage Alert, IReadOnlyList<AlertChannelRecord> Channels);
+
+    /// <summary>One tenant's alerting: its pending decisions, its evaluator and its sender, apart from every other tenant's.</summary>
+    private sealed class TenantAlerts
+    {
+        private readonly AlertEvaluator _owner;
+        private readonly string _tenant;
+        private readonly Lock _gate = new();
+        private Touched _pending = new();
+        // One wake-up at most waits: it covers everything folded in before the evaluator takes the pending set.
+        private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(
+            new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+        private readonly Channel<Delivery> _deliveries;
+
+        public TenantAlerts(AlertEvaluator owner, string tenant)
         {
-            while (await _queue.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            _owner = owner;
+            _tenant = tenant;
+            _deliveries = Channel.CreateBounded<Delivery>(new BoundedChannelOptions(owner._queueCapacity) { SingleReader = true, SingleWriter = true });
+            Completion = RunAsync(owner._stopping.Token);
+        }
+
+        /// <summary>Done when the server stops and both loops have ended.</summary>
+        public Task Completion { get; }
+
+        /// <summary>Runs on the tenant's writer: folds and signals, nothing that can wait.</summary>
+        public void Hand(IReadOnlyList<LedgerEntry> entries)
+        {
+            lock (_gate)
             {
-                var byTenant = new Dictionary<string, Touched>(StringComparer.Ordinal);
-                var taken = 0;
-                while (_queue.Reader.TryRead(out var item))
-                {
-                    taken++;
-                    if (!byTenant.TryGetValue(item.Tenant, out var touched))
-                    {
-                        byTenant[item.Tenant] = touched = new Touched();
-                    }
-                    touched.Add(item.Entries);
-                }
-                foreach (var (tenant, touched) in byTenant)
-                {
-                    try
-                    {
-                        await EvaluateAsync(tenant, touched, stoppingToken).ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        log.LogError(e, "Alert evaluation failed for tenant {Tenant}", tenant);
-                    }
-                }
-                Interlocked.Add(ref _pending, -taken);
+                _pending.Add(entries);
+            }
+            _wake.Writer.TryWrite(true);
+        }
+
+        private async Task RunAsync(CancellationToken stop)
+        {
+            var evaluating = Task.Run(() => EvaluateLoopAsync(stop), CancellationToken.None);
+            var sending = Task.Run(() => SendLoopAsync(stop), CancellationToken.None);
+            await Task.WhenAll(evaluating, sending).ConfigureAwait(false);
+            // Claimed but never sent (the claim is what makes delivery at most once): the history says so.
+            while (_deliveries.Reader.TryRead(out var left))
+            {
+                _owner.RecordEach(left, "failed", "the server stopped before it was sent");
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+
+        private async Task EvaluateLoopAsync(CancellationToken stop)
         {
+            try
+            {
+                while (await _wake.Reader.WaitToReadAsync(stop).ConfigureAwait(false))
+                {
+                    _wake.Reader.TryRead(out _);
+                    Touched touched;
+                    lock (_gate)
+                    {
+                        touched = _pending;
+                        _pending = new Touched();
+                    }
+                    try
+                    {
+                        _owner.Evaluate(_tenant, touched, this);
+                    }
+                    catch (Exception e)
+                    {
+                        _owner._log.LogError(e, "Alert evaluation failed for tenant {Tenant}", _tenant);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
         }
+
+        private async Task SendLoopAsync(CancellationToken stop)
+        {
+            try
+            {
+                while (await _deliveries.Reader.WaitToReadAsync(stop).ConfigureAwait(false))
+                {
+                    while (!stop.IsCancellationRequested && _deliveries.Reader.TryRead(out var delivery))
+                    {
+                        await _owner.DeliverAsync(delivery, stop).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
+
+        /// <summary>Queues a claimed alert for the sender; false when the queue is full. Never waits.</summary>
+        public bool TryQueue(Delivery delivery) => _deliveries.Writer.TryWrite(delivery);
     }
 
     /// <summary>What a run of batches touched: periods with decisions, users charged per period, periods with a lockout.</summary>
@@ -104,6 +199,8 @@ public sealed class AlertEvaluator(
         public HashSet<string> Periods { get; } = new(StringComparer.Ordinal);
         public HashSet<(string Period, string User)> ChargedUsers { get; } = [];
         public HashSet<string> Lockouts { get; } = new(StringComparer.Ordinal);
+
+        public bool IsEmpty => Periods.Count == 0;
 
         public void Add(IReadOnlyList<LedgerEntry> entries)
         {
@@ -122,23 +219,24 @@ public sealed class AlertEvaluator(
         }
     }
 
-    private async Task EvaluateAsync(string tenant, Touched touched, CancellationToken cancel)
+    private void Evaluate(string tenant, Touched touched, TenantAlerts queue)
     {
-        var rules = store.AlertRules(tenant);
+        var rules = touched.IsEmpty ? [] : _store.AlertRules(tenant);
         if (rules.Count == 0)
         {
             return;
         }
         // Resolved here, not injected: Tenants hands every writer this evaluator, so injecting it would be a cycle.
-        var config = services.GetRequiredService<Tenants>().Writer(tenant).Snapshot.Config;
-        var now = time.GetUtcNow();
+        var config = _services.GetRequiredService<Tenants>().Writer(tenant).Snapshot.Config;
+        var now = _time.GetUtcNow();
+        IReadOnlyList<AlertChannelRecord>? channels = null;
         foreach (var periodText in touched.Periods.Order(StringComparer.Ordinal))
         {
             if (!Period.TryParse(periodText, out var period))
             {
                 continue;
             }
-            var figures = UsageMonitor.Compute(store, tenant, config, period, now);
+            var figures = UsageMonitor.Compute(_store, tenant, config, period, now);
             var consumed = figures.Usage.Minutes;
             var included = config.License?.IncludedMinutes;
             Dictionary<string, long>? userMinutes = null;
@@ -173,7 +271,7 @@ public sealed class AlertEvaluator(
                     case AlertKinds.UserMinutes:
                         foreach (var (p, user) in touched.ChargedUsers.Where(c => c.Period == periodText).OrderBy(c => c.User, StringComparer.Ordinal))
                         {
-                            userMinutes ??= store.UserUsage(tenant, periodText).ToDictionary(u => u.User, u => u.Minutes, StringComparer.Ordinal);
+                            userMinutes ??= _store.UserUsage(tenant, periodText).ToDictionary(u => u.User, u => u.Minutes, StringComparer.Ordinal);
                             if (userMinutes.TryGetValue(user, out var minutes) && minutes >= value)
                             {
                                 fired.Add((user, Inv($"user {user} passed {Fmt(value)} minutes"), Inv($"User {user} has used {minutes:N0} minutes this period (threshold {Fmt(value)}).")));
@@ -183,7 +281,7 @@ public sealed class AlertEvaluator(
                 }
                 foreach (var (subject, title, text) in fired)
                 {
-                    if (!store.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
+                    if (!_store.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
                     {
                         continue; // already sent this period: fire once
                     }
@@ -196,44 +294,77 @@ public sealed class AlertEvaluator(
                             runRate = UsageMonitor.RunRateView(figures),
                             forecast = UsageMonitor.ForecastView(figures),
                         });
-                    await DeliverAsync(alert, cancel).ConfigureAwait(false);
+                    channels ??= _store.AlertChannels(tenant);
+                    var delivery = new Delivery(alert, [.. channels.Where(c => rule.ChannelIds.Contains(c.Id))]);
+                    if (delivery.Channels.Count == 0)
+                    {
+                        Record(alert, null, "no-channel", null);
+                    }
+                    else if (!queue.TryQueue(delivery))
+                    {
+                        // Dropping the newest keeps the evaluator (and so the writer's hand-over) from ever waiting on a receiver.
+                        _log.LogWarning("Alert {Alert} for tenant {Tenant} dropped: {Capacity} alerts of the tenant are already waiting to be sent",
+                            alert.Id, tenant, _queueCapacity);
+                        RecordEach(delivery, "dropped", Inv($"queue full: {_queueCapacity} alerts of this tenant are waiting to be sent"));
+                    }
                 }
             }
         }
     }
 
-    private async Task DeliverAsync(AlertMessage alert, CancellationToken cancel)
+    private async Task DeliverAsync(Delivery delivery, CancellationToken stop)
     {
-        var channels = store.AlertChannels(alert.Tenant).Where(c => alert.Rule.ChannelIds.Contains(c.Id)).ToList();
-        if (channels.Count == 0)
-        {
-            Record(alert, null, "no-channel", null);
-            return;
-        }
+        var alert = delivery.Alert;
         byte[]? body = null;
-        foreach (var channel in channels)
+        foreach (var channel in delivery.Channels)
         {
+            if (stop.IsCancellationRequested)
+            {
+                Record(alert, channel, "failed", "the server stopped before it was sent");
+                continue;
+            }
             try
             {
                 if (channel.Kind == "email")
                 {
-                    await email.SendAsync(channel, alert, cancel).ConfigureAwait(false);
+                    await _email.SendAsync(channel, alert, stop).ConfigureAwait(false);
                 }
                 else
                 {
                     body ??= JsonSerializer.SerializeToUtf8Bytes(WebhookPayload(alert), JsonBody.Options);
-                    await webhooks.SendAsync(channel, alert, body, cancel).ConfigureAwait(false);
+                    await _webhooks.SendAsync(channel, alert, body, stop).ConfigureAwait(false);
                 }
                 Record(alert, channel, "sent", null);
             }
             catch (Exception e)
             {
-                // The claim is already made (at most once), so a failure is final: the history shows it to the admin.
-                log.LogWarning(e, "Alert {Alert} for tenant {Tenant} could not be sent on channel {Channel}", alert.Id, alert.Tenant, channel.Id);
-                Record(alert, channel, "failed", cancel.IsCancellationRequested ? "the server stopped while sending: " + e.Message : e.Message);
-                cancel.ThrowIfCancellationRequested();
+                // The claim is already made (at most once), so a failure is final: the history shows it to the
+                // tenant, in words that name no address or port; the log keeps the whole exception for the operator.
+                _log.LogWarning(e, "Alert {Alert} for tenant {Tenant} could not be sent on channel {Channel}", alert.Id, alert.Tenant, channel.Id);
+                Record(alert, channel, "failed", stop.IsCancellationRequested ? "the server stopped while sending" : FailureReason(channel, e));
             }
         }
+    }
+
+    /// <summary>
+    /// What the tenant reads about a failed delivery: the receiver's HTTP status, the relay's SMTP code, a refusal, or
+    /// a generic reason. Raw exception messages name addresses and ports ("Connection refused (10.0.0.5:8080)") and
+    /// would turn the history, readable with a read key, into a scanner of the server's network.
+    /// </summary>
+    private static string FailureReason(AlertChannelRecord channel, Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is AlertDeliveryException known)
+            {
+                return known.Message;
+            }
+        }
+        if (channel.Kind == "email")
+        {
+            return e is SmtpCommandException smtp ? Inv($"the mail relay refused the message (SMTP {(int)smtp.StatusCode})") : "the mail relay could not be reached";
+        }
+        return "the webhook could not be reached";
     }
 
     /// <summary>The JSON a webhook receives (documented in docs/monitoring.md).</summary>
@@ -251,8 +382,23 @@ public sealed class AlertEvaluator(
         figures = alert.Figures,
     };
 
+    private void RecordEach(Delivery delivery, string status, string detail)
+    {
+        foreach (var channel in delivery.Channels)
+        {
+            try
+            {
+                Record(delivery.Alert, channel, status, detail);
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "Alert {Alert} for tenant {Tenant}: the history row '{Status}' could not be written", delivery.Alert.Id, delivery.Alert.Tenant, status);
+            }
+        }
+    }
+
     private void Record(AlertMessage alert, AlertChannelRecord? channel, string status, string? detail) =>
-        store.AddAlertHistory(new AlertHistoryRecord(0, alert.Tenant, alert.Rule.Id, alert.Rule.Kind, alert.Period, alert.Subject, alert.FiredAt,
+        _store.AddAlertHistory(new AlertHistoryRecord(0, alert.Tenant, alert.Rule.Id, alert.Rule.Kind, alert.Period, alert.Subject, alert.FiredAt,
             channel?.Id, channel?.Kind, status, alert.Title, detail is { Length: > 1000 } ? detail[..1000] : detail));
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

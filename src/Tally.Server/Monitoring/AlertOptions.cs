@@ -21,6 +21,19 @@ public sealed class AlertOptions
 
     /// <summary>Timeout of one webhook attempt.</summary>
     public TimeSpan WebhookAttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Lets webhooks reach loopback, private, link-local and other non-public addresses. Off by default: tenant admins
+    /// choose webhook URLs, and an operator who runs receivers on the internal network turns this on knowingly
+    /// (on-premises installations), accepting that every tenant admin can then reach that network.
+    /// </summary>
+    public bool AllowPrivateWebhookTargets { get; set; }
+
+    /// <summary>
+    /// Alerts of one tenant waiting for its sender; when full, a new alert is dropped and recorded as such. Each tenant
+    /// has its own sender, so a receiver that hangs delays only its own tenant's alerts.
+    /// </summary>
+    public int DeliveryQueueCapacity { get; set; } = 100;
 }
 
 public sealed class SmtpSettings
@@ -56,6 +69,10 @@ internal sealed class AlertOptionsValidator : IValidateOptions<AlertOptions>
         if (options.WebhookRetries is < 0 or > 10)
         {
             problems.Add("Tally:Alerts:WebhookRetries must be between 0 and 10.");
+        }
+        if (options.DeliveryQueueCapacity is < 1 or > 10_000)
+        {
+            problems.Add("Tally:Alerts:DeliveryQueueCapacity must be between 1 and 10000.");
         }
         if (options.WebhookRetryDelay <= TimeSpan.Zero || options.WebhookAttemptTimeout <= TimeSpan.Zero)
         {

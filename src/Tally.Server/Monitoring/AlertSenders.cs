@@ -19,7 +19,7 @@ public sealed class EmailSender(IOptions<AlertOptions> options)
         var smtp = options.Value.Smtp;
         if (smtp.Host is not { Length: > 0 } host)
         {
-            throw new InvalidOperationException("No SMTP relay is configured (Tally:Alerts:Smtp:Host).");
+            throw new AlertDeliveryException("no SMTP relay is configured on the server");
         }
         var message = new MimeMessage();
         message.From.Add(MailboxAddress.Parse(smtp.From));
@@ -46,6 +46,7 @@ public sealed class EmailSender(IOptions<AlertOptions> options)
 /// POSTs an alert as JSON to a webhook, signed with HMAC-SHA256 of the exact body bytes under the channel's secret:
 /// <c>X-Tally-Signature: sha256=&lt;lowercase hex&gt;</c>. Retries with exponential backoff come from the resilience
 /// handler of the named client <see cref="ClientName"/>; the same bytes (and so the same signature) are re-sent.
+/// The client connects only to the addresses <see cref="WebhookTargets"/> allows and never follows a redirect.
 /// </summary>
 public sealed class WebhookSender(IHttpClientFactory clients)
 {
@@ -65,7 +66,10 @@ public sealed class WebhookSender(IHttpClientFactory clients)
         using var response = await clients.CreateClient(ClientName).SendAsync(request, cancel).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"The webhook answered {(int)response.StatusCode} {response.ReasonPhrase} after every retry.", null, response.StatusCode);
+            // The status of a target that was allowed is the receiver's own answer; the reason phrase is the
+            // receiver's text, so it stays out of the history.
+            var status = (int)response.StatusCode;
+            throw new AlertDeliveryException(status is >= 300 and < 400 ? $"answered HTTP {status}: redirects are not followed" : $"answered HTTP {status}");
         }
     }
 }

@@ -35,6 +35,7 @@ public static class MonitoringEndpoints
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddHttpClient(WebhookSender.ClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => WebhookTargets.Handler(sp.GetRequiredService<IOptions<AlertOptions>>().Value.AllowPrivateWebhookTargets))
             .AddResilienceHandler("webhook", (pipeline, context) =>
             {
                 var options = context.ServiceProvider.GetRequiredService<IOptions<AlertOptions>>().Value;
@@ -44,7 +45,9 @@ public static class MonitoringEndpoints
                 pipeline.AddRetry(new HttpRetryStrategyOptions
                 {
                     MaxRetryAttempts = Math.Max(options.WebhookRetries, 1),
-                    ShouldHandle = options.WebhookRetries == 0 ? _ => ValueTask.FromResult(false) : new HttpRetryStrategyOptions().ShouldHandle,
+                    // A refused target stays refused: retrying it only spends the tenant's delivery time.
+                    ShouldHandle = args => ValueTask.FromResult(options.WebhookRetries > 0
+                        && !IsRefused(args.Outcome.Exception) && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
                     Delay = options.WebhookRetryDelay,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
@@ -52,6 +55,18 @@ public static class MonitoringEndpoints
                 pipeline.AddTimeout(options.WebhookAttemptTimeout);
             });
         return services;
+    }
+
+    private static bool IsRefused(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is WebhookRefusedException)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     public static RouteGroupBuilder MapMonitoring(this IEndpointRouteBuilder app)
@@ -199,7 +214,7 @@ public static class MonitoringEndpoints
         _ => "capacity",
     };
 
-    private static async Task<IResult> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
+    private static async Task<IResult> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options, IOptions<AlertOptions> alerts)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
         if (problem is not null)
@@ -229,6 +244,12 @@ public static class MonitoringEndpoints
                 {
                     return Problems.BadRequest("url: an absolute http or https URL.");
                 }
+                // Early and plain answer for an address written in the URL; names are judged where it counts, on the
+                // address they resolve to when a delivery connects (WebhookTargets.ConnectAsync).
+                if (!alerts.Value.AllowPrivateWebhookTargets && WebhookTargets.LiteralAddress(uri) is { } literal && !WebhookTargets.IsPublic(literal))
+                {
+                    return Problems.BadRequest("url: the host is not a public address (loopback, private, link-local, multicast and reserved addresses are refused).");
+                }
                 if (body.Secret is { } given && given.Length is < 16 or > 256)
                 {
                     return Problems.BadRequest("secret: 16 to 256 characters (or leave it out and the server makes one).");
@@ -239,12 +260,12 @@ public static class MonitoringEndpoints
             default:
                 return Problems.BadRequest("kind: must be email or webhook.");
         }
-        if (store.AlertChannels(tenant).Count >= MaxChannelsPerTenant)
+        var channel = new AlertChannelRecord("ch_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, body.Kind, name, target, secret, time.GetUtcNow());
+        // The store counts and inserts in one step: a count here first would let racing creates pass the limit.
+        if (!store.TryAddAlertChannel(channel, MaxChannelsPerTenant))
         {
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxChannelsPerTenant} alert channels.");
         }
-        var channel = new AlertChannelRecord("ch_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, body.Kind, name, target, secret, time.GetUtcNow());
-        store.AddAlertChannel(channel);
         // The only answer that carries the whole secret: the receiver needs it to verify signatures.
         return TypedResults.Created($"/api/v1/alerts/channels/{channel.Id}", new
         {
@@ -292,12 +313,11 @@ public static class MonitoringEndpoints
         {
             return Problems.BadRequest("name: at most 200 characters.");
         }
-        if (store.AlertRules(tenant).Count >= MaxRulesPerTenant)
+        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
+        if (!store.TryAddAlertRule(rule, MaxRulesPerTenant))
         {
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxRulesPerTenant} alert rules.");
         }
-        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
-        store.AddAlertRule(rule);
         return TypedResults.Created($"/api/v1/alerts/rules/{rule.Id}", RuleView(rule));
     }
 

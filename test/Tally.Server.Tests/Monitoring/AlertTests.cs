@@ -9,16 +9,22 @@ namespace Tally.Server.Tests.Monitoring;
 
 public sealed class AlertTests
 {
-    private static object Open(string user) => new { user, app = "sales", action = "open-app" };
+    /// <summary>
+    /// The loopback receivers of these tests are not public addresses, which Tally refuses by default: the tests
+    /// that deliver to them turn the on-premises option on, explicitly.
+    /// </summary>
+    internal const string AllowPrivateTargets = "--Tally:Alerts:AllowPrivateWebhookTargets=true";
 
-    private static async Task<string> ChannelAsync(HttpClient admin, object body)
+    internal static object Open(string user) => new { user, app = "sales", action = "open-app" };
+
+    internal static async Task<string> ChannelAsync(HttpClient admin, object body)
     {
         var response = await admin.PostAsJsonAsync("/api/v1/alerts/channels", body);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return (await response.Json()).GetProperty("id").GetString()!;
     }
 
-    private static async Task<string> RuleAsync(HttpClient admin, string kind, double? value, params string[] channels)
+    internal static async Task<string> RuleAsync(HttpClient admin, string kind, double? value, params string[] channels)
     {
         var response = await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { name = kind, kind, value, channels });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
@@ -26,7 +32,7 @@ public sealed class AlertTests
     }
 
     /// <summary>Polls the history until <paramref name="count"/> rows have left the "in flight" state.</summary>
-    private static async Task<List<JsonElement>> HistoryAsync(HttpClient read, int count)
+    internal static async Task<List<JsonElement>> HistoryAsync(HttpClient read, int count)
     {
         var clock = Stopwatch.StartNew();
         while (true)
@@ -73,7 +79,7 @@ public sealed class AlertTests
     public async Task Webhook_FirstAnswer500_RetriedAndSignedOverExactBody()
     {
         await using var listener = await WebhookListener.StartAsync(failures: 1);
-        await using var server = await TestServer.StartAsync(null, null, null, "--Tally:Alerts:WebhookRetryDelay=00:00:00.050");
+        await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets, "--Tally:Alerts:WebhookRetryDelay=00:00:00.050");
         var acme = await server.TenantAsync("acme");
         using var admin = server.Client(acme.Admin);
         const string secret = "test-secret-0123456789-abcd";
@@ -112,7 +118,7 @@ public sealed class AlertTests
     public async Task FireOnce_AcrossRestart_ConditionStillTrue_NoSecondAlert()
     {
         await using var listener = await WebhookListener.StartAsync();
-        var server = await TestServer.StartAsync();
+        var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets);
         try
         {
             var acme = await server.TenantAsync("acme");
@@ -154,7 +160,7 @@ public sealed class AlertTests
     public async Task Rules_UserMinutesAndLockout_OncePerSubjectAndPeriod()
     {
         await using var listener = await WebhookListener.StartAsync();
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets);
         var acme = await server.TenantAsync("acme");
         await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 18));
         using var admin = server.Client(acme.Admin);
@@ -188,7 +194,7 @@ public sealed class AlertTests
     public async Task Rules_AboveRunRateForecastRunOutAndOverage_EachFireOnce()
     {
         await using var listener = await WebhookListener.StartAsync();
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets);
         var acme = await server.TenantAsync("acme");
         await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 90, Tally.Metering.OverageAllowance.Capped(60)));
         using var admin = server.Client(acme.Admin);

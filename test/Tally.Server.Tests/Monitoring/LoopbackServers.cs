@@ -11,7 +11,11 @@ namespace Tally.Server.Tests.Monitoring;
 /// <summary>One request a <see cref="WebhookListener"/> received: the exact body bytes and the headers.</summary>
 public sealed record ReceivedHook(byte[] Body, string? Signature, string? ContentType, int AnsweredStatus);
 
-/// <summary>A real HTTP listener on a loopback port (a tiny Kestrel app) that answers 500 to its first <c>failures</c> requests.</summary>
+/// <summary>
+/// A real HTTP listener on a loopback port (a tiny Kestrel app) that answers 500 to its first <c>failures</c> requests,
+/// or, with <c>redirectTo</c>, answers every request 307 to that address (the way a hostile receiver would point Tally
+/// at another service).
+/// </summary>
 public sealed class WebhookListener : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -27,7 +31,9 @@ public sealed class WebhookListener : IAsyncDisposable
 
     public string Url => _app.Urls.First() + "/hook";
 
-    public static async Task<WebhookListener> StartAsync(int failures = 0)
+    public int Port => new Uri(_app.Urls.First()).Port;
+
+    public static async Task<WebhookListener> StartAsync(int failures = 0, string? redirectTo = null)
     {
         var builder = WebApplication.CreateSlimBuilder(["--urls", "http://127.0.0.1:0"]);
         builder.Logging.ClearProviders();
@@ -37,9 +43,13 @@ public sealed class WebhookListener : IAsyncDisposable
         {
             using var buffer = new MemoryStream();
             await http.Request.Body.CopyToAsync(buffer);
-            var status = Interlocked.Decrement(ref listener._failuresLeft) >= 0 ? 500 : 200;
+            var status = redirectTo is not null ? 307 : Interlocked.Decrement(ref listener._failuresLeft) >= 0 ? 500 : 200;
             listener.Received.Enqueue(new ReceivedHook(buffer.ToArray(), http.Request.Headers["X-Tally-Signature"].ToString(),
                 http.Request.ContentType, status));
+            if (redirectTo is not null)
+            {
+                http.Response.Headers.Location = redirectTo;
+            }
             return Results.StatusCode(status);
         });
         await app.StartAsync();
@@ -65,6 +75,71 @@ public sealed class WebhookListener : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// A webhook that hangs: a TCP listener on a loopback port that accepts every connection and never answers a byte.
+/// </summary>
+public sealed class HangingServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly ConcurrentQueue<TcpClient> _clients = new();
+    private readonly Task _accepting;
+    private int _accepted;
+
+    private HangingServer()
+    {
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/hook";
+
+    /// <summary>Connections accepted so far (each one is a request Tally is stuck waiting on).</summary>
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    public static HangingServer Start() => new();
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                _clients.Enqueue(await _listener.AcceptTcpClientAsync());
+                Interlocked.Increment(ref _accepted);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Stopped.
+        }
+    }
+
+    /// <summary>Waits until a connection was accepted: from then on a delivery to this server is in flight.</summary>
+    public async Task WaitForConnectionAsync(int count = 1, TimeSpan? timeout = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (Accepted < count)
+        {
+            if (clock.Elapsed > (timeout ?? TimeSpan.FromSeconds(20)))
+            {
+                throw new TimeoutException($"{Accepted} of {count} connections arrived at the hanging server.");
+            }
+            await Task.Delay(25);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _listener.Stop();
+        await _accepting;
+        while (_clients.TryDequeue(out var client))
+        {
+            client.Dispose();
+        }
     }
 }
 
@@ -143,7 +218,8 @@ public sealed class SmtpSink : IDisposable
         throw new TimeoutException("smtp-sink stored no complete message.");
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on (free a moment ago).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
