@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
 using Tally.Metering;
+using Tally.Server;
 
 namespace Tally.Cli;
 
@@ -172,25 +173,29 @@ internal static class MeterReportWriter
         w.WriteEndObject();
     }
 
-    /// <summary>CSV is one table: the units with <c>--list-units</c>, otherwise the users.</summary>
+    /// <summary>
+    /// CSV is one table: the units with <c>--list-units</c>, otherwise the users. Written by the server's
+    /// <see cref="CsvWriter"/>, so names from the log are neutralised against formula injection like the server's exports.
+    /// </summary>
     public static void WriteCsv(MeterResult r, TextWriter output, bool listUnits)
     {
+        var csv = new CsvWriter(output);
         if (listUnits)
         {
-            output.WriteLine("user,key,start,end,period,trigger,minutes,apps");
+            csv.Row(["user", "key", "start", "end", "period", "trigger", "minutes", "apps"]);
             foreach (var u in r.Tally.UnitRecords)
             {
-                output.WriteLine(string.Join(',',
-                    Csv(r.Log.Users.NameOf(u.User)), Csv(KeyName(r, u.Key)), Iso(u.StartTicks), Iso(u.EndTicks), u.Period,
-                    u.Trigger.ToWire(), u.Minutes.ToString(CultureInfo.InvariantCulture),
-                    Csv(string.Join(';', u.Apps.Select(r.Log.Apps.NameOf)))));
+                csv.Text(r.Log.Users.NameOf(u.User)).Text(KeyName(r, u.Key)).Text(Iso(u.StartTicks)).Text(Iso(u.EndTicks))
+                    .Text(u.Period.ToString()).Text(u.Trigger.ToWire()).Number(u.Minutes)
+                    .Text(string.Join(';', u.Apps.Select(r.Log.Apps.NameOf)))
+                    .EndRow();
             }
             return;
         }
-        output.WriteLine("user,units,minutes,deniedEvents");
+        csv.Row(["user", "units", "minutes", "deniedEvents"]);
         foreach (var u in r.Tally.Users())
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Csv(r.Log.Users.NameOf(u.User))},{u.Units},{u.Minutes},{u.DeniedEvents}"));
+            csv.Text(r.Log.Users.NameOf(u.User)).Number(u.Units).Number(u.Minutes).Number(u.DeniedEvents).EndRow();
         }
     }
 
@@ -239,7 +244,4 @@ internal static class MeterReportWriter
     internal static string Iso(long ticks) => new DateTime(ticks, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
-
-    private static string Csv(string value) =>
-        value.AsSpan().IndexOfAny(",\"\n\r") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

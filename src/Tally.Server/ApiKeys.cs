@@ -16,6 +16,11 @@ public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Caller> _cache = new(StringComparer.Ordinal);
 
+    // Counts revocations. A Resolve that read the store before a revocation may cache its answer after Revoke swept
+    // the cache; it compares this count from before its read with the count after its insert and, when they differ,
+    // drops its entry and asks the store again, so a revoked key can never be left cached.
+    private long _revocations;
+
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     /// <summary>Creates a key and returns its id and the secret string (shown once).</summary>
@@ -37,6 +42,7 @@ public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
         }
     }
 
+    /// <summary>The caller a key stands for; null when it is unknown or revoked. Once <see cref="Revoke"/> has returned, a revoked key resolves to null.</summary>
     public Caller? Resolve(string key)
     {
         if (key.Length is 0 or > 512)
@@ -47,6 +53,7 @@ public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
         {
             return known;
         }
+        var revocations = Volatile.Read(ref _revocations);
         // Only valid keys are cached: caching misses would let random keys grow the cache without bound.
         if (store.FindApiKey(Hash(key)) is not { Revoked: null } record)
         {
@@ -54,12 +61,22 @@ public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
         }
         var caller = new Caller(record.Id, record.Tenant, record.Role);
         _cache[key] = caller;
+        // The fence orders the insert before the read of the count; Revoke bumps the count (a full fence too) before
+        // it sweeps, so either its sweep sees this entry or this check sees its bump.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _revocations) != revocations)
+        {
+            _cache.TryRemove(KeyValuePair.Create(key, caller));
+            return store.FindApiKey(Hash(key)) is { Revoked: null } ? caller : null;
+        }
         return caller;
     }
 
+    /// <summary>Revokes key <paramref name="id"/> in the ledger; when this returns, no request authenticates with it again.</summary>
     public bool Revoke(string id)
     {
         var revoked = store.RevokeApiKey(id, time.GetUtcNow());
+        Interlocked.Increment(ref _revocations);
         // The cache is keyed by the secret, which is not stored, so drop every entry of that id.
         foreach (var (key, caller) in _cache)
         {

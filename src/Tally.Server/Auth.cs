@@ -5,7 +5,10 @@ using Tally.Storage;
 
 namespace Tally.Server;
 
-/// <summary>Bearer API keys (or a dashboard session cookie on GETs): no or unknown key is 401, a key of the wrong role is 403.</summary>
+/// <summary>
+/// Bearer API keys (or a dashboard session cookie on GETs): no or unknown key is 401, a key of the wrong role is 403, and
+/// past a client's allowance of failed attempts (<see cref="FailedAuthLimiter"/>) an unknown key is 429.
+/// </summary>
 public static class Auth
 {
     private const string CallerItem = "tally.caller";
@@ -22,6 +25,12 @@ public static class Auth
                 : header.Length == 0 ? Dashboard.DashboardSessions.FromCookie(http) : null;
             if (caller is null)
             {
+                // A key that was sent and did not authenticate draws on the client's allowance of failures; no
+                // credentials at all, or a dashboard cookie that has ended, is not a guess at a key.
+                if (header.Length > 0 && http.RequestServices.GetRequiredService<FailedAuthLimiter>().Failed(http) is { } tooMany)
+                {
+                    return tooMany;
+                }
                 http.Response.Headers.WWWAuthenticate = "Bearer";
                 return Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Send a valid API key as 'Authorization: Bearer KEY'.");
             }

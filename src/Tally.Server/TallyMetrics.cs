@@ -5,7 +5,7 @@ namespace Tally.Server;
 
 /// <summary>
 /// Tally's own instruments, exported in Prometheus format at <c>/metrics</c> next to ASP.NET Core's request
-/// duration histogram: decisions by kind and reason, and each tenant's current pool.
+/// duration histogram: decisions by kind and reason, failed authentications, and each tenant's current pool.
 /// </summary>
 public sealed class TallyMetrics
 {
@@ -13,6 +13,7 @@ public sealed class TallyMetrics
 
     private readonly Counter<long> _decisions;
     private readonly Counter<long> _commits;
+    private readonly Counter<long> _authFailures;
     private readonly System.Diagnostics.Metrics.Meter _meter;
 
     public TallyMetrics(IMeterFactory factory)
@@ -20,12 +21,16 @@ public sealed class TallyMetrics
         _meter = factory.Create(MeterName);
         _decisions = _meter.CreateCounter<long>("tally.decisions", "{decision}", "Decisions made, by decision and deny reason.");
         _commits = _meter.CreateCounter<long>("tally.ledger.commits", "{commit}", "Group commits of the ledger, by outcome.");
+        _authFailures = _meter.CreateCounter<long>("tally.auth.failures", "{request}",
+            "Requests whose key did not authenticate: answered 401 (unauthorized) or, past the client's allowance, 429 (limited).");
     }
 
     public void Decision(DecisionKind kind, DenyReason reason) =>
         _decisions.Add(1, new KeyValuePair<string, object?>("decision", kind.ToWire()), new KeyValuePair<string, object?>("reason", reason.ToWire() ?? "none"));
 
     public void Commit(bool ok) => _commits.Add(1, new KeyValuePair<string, object?>("outcome", ok ? "ok" : "failed"));
+
+    public void AuthFailure(bool limited) => _authFailures.Add(1, new KeyValuePair<string, object?>("outcome", limited ? "limited" : "unauthorized"));
 
     /// <summary>Observes every tenant's pool of its latest period.</summary>
     public void ObservePools(Func<IEnumerable<TenantWriter>> writers)

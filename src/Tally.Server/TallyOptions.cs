@@ -47,7 +47,52 @@ public sealed class TallyOptions
     /// </summary>
     public string? PublicBaseUrl { get; set; }
 
+    /// <summary>
+    /// Reverse proxies whose <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> Tally believes: comma-separated IP
+    /// addresses or CIDR networks (<c>10.0.0.5, 10.1.0.0/16</c>). Empty (the default): those headers are ignored, the
+    /// client is the peer of the TCP connection and a request is HTTPS only when it reached Tally over TLS. Believing
+    /// them from anyone else would let any client choose its own address (and escape the failed-attempt limit).
+    /// </summary>
+    public string? TrustedProxies { get; set; }
+
+    /// <summary>Dashboard sign-in settings, <c>Tally:Dashboard:*</c>.</summary>
+    public DashboardOptions Dashboard { get; set; } = new();
+
+    /// <summary>The allowance of failed authentications per client, <c>Tally:FailedAuth:*</c>.</summary>
+    public FailedAuthOptions FailedAuth { get; set; } = new();
+
     public string DatabasePath => Path.Combine(Data, "tally.db");
+}
+
+/// <summary>When the dashboard's session cookie carries <c>Secure</c> (sent over HTTPS only).</summary>
+public enum SecureCookie
+{
+    /// <summary>When the request came over HTTPS (directly, or per <c>X-Forwarded-Proto</c> from a trusted proxy) or to a loopback host.</summary>
+    Auto,
+
+    /// <summary>Always: for a TLS reverse proxy whose forwarded headers Tally is not told to trust.</summary>
+    Always,
+}
+
+public sealed class DashboardOptions
+{
+    public SecureCookie SecureCookie { get; set; } = SecureCookie.Auto;
+
+    /// <summary>Most live sign-in sessions (all tenants together); a sign-in beyond it, after expired ones are dropped, is a 503.</summary>
+    public int MaxSessions { get; set; } = 10_000;
+}
+
+/// <summary>
+/// Requests that present a key which does not authenticate (a bearer key, or the key of a dashboard sign-in) draw on an
+/// allowance per client address: <see cref="Limit"/> at once, refilled evenly over <see cref="WindowSeconds"/>. Once
+/// it is spent such requests are a 429 with <c>Retry-After</c>. Valid keys never draw on it and are never refused.
+/// </summary>
+public sealed class FailedAuthOptions
+{
+    /// <summary>Failed attempts a client may make in a burst, and per window; 0 turns the limit off.</summary>
+    public int Limit { get; set; } = 20;
+
+    public int WindowSeconds { get; set; } = 60;
 }
 
 internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
@@ -83,6 +128,26 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
         if (options.MaxGroupCommitEvents < 1)
         {
             problems.Add("Tally:MaxGroupCommitEvents must be at least 1.");
+        }
+        if (!TrustedProxies.TryParse(options.TrustedProxies, out _, out var badProxy))
+        {
+            problems.Add($"Tally:TrustedProxies: '{badProxy}' is not an IP address or a CIDR network (e.g. 10.0.0.5 or 10.1.0.0/16).");
+        }
+        if (!Enum.IsDefined(options.Dashboard.SecureCookie))
+        {
+            problems.Add("Tally:Dashboard:SecureCookie must be Auto or Always.");
+        }
+        if (options.Dashboard.MaxSessions is < 1 or > 1_000_000)
+        {
+            problems.Add("Tally:Dashboard:MaxSessions must be between 1 and 1000000.");
+        }
+        if (options.FailedAuth.Limit is < 0 or > 1_000_000)
+        {
+            problems.Add("Tally:FailedAuth:Limit must be between 0 (off) and 1000000.");
+        }
+        if (options.FailedAuth.WindowSeconds is < 1 or > 86_400)
+        {
+            problems.Add("Tally:FailedAuth:WindowSeconds must be between 1 and 86400.");
         }
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }

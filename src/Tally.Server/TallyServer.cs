@@ -58,6 +58,8 @@ public static class TallyServer
             return store;
         });
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<FailedAuthLimiter>();
+        TrustedProxies.AddTrustedProxies(builder.Services);
         builder.Services.AddSingleton<LicenseVerifierHolder>();
         builder.Services.AddSingleton<Tenants>();
         builder.Services.AddSingleton<PlanEditor>();
@@ -78,6 +80,8 @@ public static class TallyServer
         configureForTests?.Invoke(builder);
 
         var app = builder.Build();
+        // First, so every later step sees the client's address and scheme (only as told by a trusted proxy).
+        TrustedProxiesOf(app).Use(app);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapHealth();
@@ -125,6 +129,20 @@ public static class TallyServer
             PostgresLedgerStore postgres => postgres.Description,
             _ => "(store)",
         });
+    }
+
+    /// <summary>Tally:TrustedProxies, validated with the other options (a bad entry stops the start with its name).</summary>
+    private static TrustedProxies TrustedProxiesOf(WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<TallyOptions>>().Value;
+        _ = TrustedProxies.TryParse(options.TrustedProxies, out var proxies, out _);
+        if (proxies.IsEmpty && string.Equals(app.Configuration["ForwardedHeaders_Enabled"], "true", StringComparison.OrdinalIgnoreCase))
+        {
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tally.Server").LogWarning(
+                "ASPNETCORE_FORWARDEDHEADERS_ENABLED makes ASP.NET Core believe X-Forwarded-For and X-Forwarded-Proto from any client, "
+                + "so a client can pick the address its failed attempts are counted by. Set Tally:TrustedProxies to the proxies' addresses instead.");
+        }
+        return proxies;
     }
 
     public static void MapHealth(this WebApplication app)

@@ -197,6 +197,35 @@ public sealed class MeterCommandTests : IDisposable
     }
 
     [Fact]
+    public void Meter_CsvFormat_NamesThatStartFormulas_WrittenAsQuotedText()
+    {
+        // JSON Lines carry TAB and CR in names as escapes; each user opens the app of the same name at its own minute.
+        string[] names = ["=1+1", "-2+3", "\t=x", "\r=x", "@SUM(A1)", "+1", "=HYPERLINK(\"http://x\",\"a,b\")"];
+        var path = Write("events.jsonl", [.. names.Select((n, i) => JsonSerializer.Serialize(new
+        {
+            time = $"2026-03-02T09:{i:D2}:00Z", user = n, app = n, action = "open-app", id = $"e{i}",
+        }))]);
+        string Cell(string name) => "\"'" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+        var users = TallyProcess.Run(null, "meter", path, "--format", "csv");
+        Assert.True(users.ExitCode == 0, users.Stderr);
+        // Every user has one 6-minute unit; ties keep the order of first appearance.
+        Assert.Equal(["user,units,minutes,deniedEvents", .. names.Select(n => $"{Cell(n)},1,6,0"), ""], users.Stdout.Split("\r\n"));
+
+        var units = TallyProcess.Run(null, "meter", path, "--format", "csv", "--list-units");
+        Assert.True(units.ExitCode == 0, units.Stderr);
+        var lines = units.Stdout.Split("\r\n");
+        Assert.Equal("user,key,start,end,period,trigger,minutes,apps", lines[0]);
+        Assert.Equal(names.Length + 2, lines.Length);
+        for (var i = 0; i < names.Length; i++)
+        {
+            // The key (device:(default)) is Tally's own text and starts with a letter; the apps cell is the app's name.
+            Assert.Equal($"{Cell(names[i])},device:(default),2026-03-02T09:{i:D2}:00Z,2026-03-02T09:{i + 6:D2}:00Z,2026-03,open-app,6,{Cell(names[i])}",
+                lines[i + 1]);
+        }
+    }
+
+    [Fact]
     public void Meter_TableFormat_ShowsTotalsAndTopUsers()
     {
         var path = Write("events.csv", [Header, .. Session]);

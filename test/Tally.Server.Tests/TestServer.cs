@@ -50,7 +50,12 @@ public sealed class TestServer : IAsyncDisposable
     public static Task<TestServer> StartOnAsync(string? database, FakeTimeProvider? time = null) =>
         StartAsync(null, true, time, null, database, []);
 
-    private static async Task<TestServer> StartAsync(string? dir, bool ownsDir, FakeTimeProvider? time, Vendor? vendor, string? database, string[] extra)
+    /// <summary>Starts with <paramref name="configure"/> run after the server's own registrations (to wrap or replace a service).</summary>
+    public static Task<TestServer> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
+        StartAsync(null, true, null, null, null, extra, configure);
+
+    private static async Task<TestServer> StartAsync(string? dir, bool ownsDir, FakeTimeProvider? time, Vendor? vendor, string? database, string[] extra,
+        Action<WebApplicationBuilder>? configure = null)
     {
         dir ??= Directory.CreateTempSubdirectory("tally-server-").FullName;
         time ??= new FakeTimeProvider(Start);
@@ -61,6 +66,7 @@ public sealed class TestServer : IAsyncDisposable
         {
             b.Services.AddSingleton<TimeProvider>(time);
             b.Logging.ClearProviders();
+            configure?.Invoke(b);
         });
         await app.StartAsync();
         return new TestServer(app, dir, ownsDir, time, new Uri(app.Urls.First()), vendor, database, extra);

@@ -14,7 +14,10 @@ internal enum EventFormat
 /// Writes a <see cref="GeneratedMonth"/> as CSV (<c>time,user,device,app,action,id</c>) or JSON Lines with the same
 /// field names. Every name is encoded to UTF-8 once up front and each line is assembled in a byte buffer, so writing
 /// millions of events allocates nothing per event. JSON Lines leave out fields that are empty (a reload's user and
-/// device, a heartbeat's or logout's app); CSV leaves them blank.
+/// device, a heartbeat's or logout's app); CSV leaves them blank. Every name is one the generator made (a letter and
+/// digits); each is checked once, here, to be a cell the shared <see cref="Tally.Server.CsvWriter"/> writes unchanged,
+/// so this byte path writes exactly what that writer would, with its formula-injection rule, and never a name that
+/// would need quoting.
 /// </summary>
 internal sealed class EventWriter
 {
@@ -38,15 +41,17 @@ internal sealed class EventWriter
         _users[0] = [];
         for (var u = 1; u <= options.Users; u++)
         {
+            Plain(month.UserName(u));
+            Plain(month.DeviceName(u, byte.MaxValue));
             // Without the leading 'u': the device name reuses the digits.
             _users[u] = Encoding.ASCII.GetBytes(month.UserName(u)[1..]);
         }
         _apps = new byte[options.Apps + 1][];
         for (var a = 0; a <= options.Apps; a++)
         {
-            _apps[a] = Encoding.ASCII.GetBytes(month.AppName(a));
+            _apps[a] = Encoding.ASCII.GetBytes(Plain(month.AppName(a)));
         }
-        _actions = [.. MeterActions.All.Select(a => Encoding.ASCII.GetBytes(a.ToWire()))];
+        _actions = [.. MeterActions.All.Select(a => Encoding.ASCII.GetBytes(Plain(a.ToWire())))];
         var days = DateTime.DaysInMonth(options.Month.Year, options.Month.Month);
         _dayPrefixes = new byte[days][];
         for (var d = 0; d < days; d++)
@@ -54,6 +59,10 @@ internal sealed class EventWriter
             _dayPrefixes[d] = Encoding.ASCII.GetBytes($"{options.Month}-{d + 1:D2}T");
         }
     }
+
+    private static string Plain(string name) => Tally.Server.CsvWriter.IsPlain(name)
+        ? name
+        : throw new InvalidOperationException($"The generated name '{name}' would need CSV quoting or neutralising; generated names are a letter and digits.");
 
     public static void Write(GeneratedMonth month, Stream output, EventFormat format) => new EventWriter(month).WriteAll(output, format);
 

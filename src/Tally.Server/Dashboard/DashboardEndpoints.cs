@@ -48,7 +48,7 @@ public static class DashboardEndpoints
         }
 
         var group = app.MapGroup("/dashboard/session").WithTags("Dashboard");
-        group.MapPost("", async (HttpContext http, ApiKeys keys, DashboardSessions sessions, IOptions<TallyOptions> options) =>
+        group.MapPost("", async (HttpContext http, ApiKeys keys, DashboardSessions sessions, FailedAuthLimiter failures, IOptions<TallyOptions> options) =>
         {
             var (body, problem) = await JsonBody.ReadAsync<SignInRequest>(http, 4096);
             if (problem is not null)
@@ -57,25 +57,24 @@ public static class DashboardEndpoints
             }
             if (keys.Resolve(body!.Key?.Trim() ?? "") is not { } caller)
             {
-                return Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "That key is not valid (unknown or revoked).");
+                // A sign-in is a guess at a key like a bearer header is, so it draws on the same allowance.
+                return failures.Failed(http)
+                    ?? Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "That key is not valid (unknown or revoked).");
             }
             if (caller.Role is not (ApiRole.Read or ApiRole.Admin))
             {
                 return Problems.Status(StatusCodes.Status403Forbidden, "Forbidden",
                     $"The dashboard needs a tenant key with role read or admin; this key is '{caller.Role.ToWire()}'.");
             }
-            http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Create(caller), new CookieOptions
+            if (sessions.Create(caller) is not { } token)
             {
-                HttpOnly = true,
-                SameSite = SameSiteMode.Strict,
-                // Browsers treat loopback as a secure context, so the flag holds there even over plain HTTP.
-                Secure = http.Request.IsHttps || IsLoopback(http),
-                Path = "/",
-                MaxAge = DashboardSessions.MaxLifetime,
-                IsEssential = true,
-            });
+                return Problems.Status(StatusCodes.Status503ServiceUnavailable, "Too many dashboard sessions",
+                    $"The server holds its limit of {sessions.MaxSessions} signed-in dashboard sessions (Tally:Dashboard:MaxSessions). "
+                    + "Try again when some sign out or expire.");
+            }
+            http.Response.Cookies.Append(DashboardSessions.CookieName, token, SessionCookie(http, options.Value.Dashboard, DashboardSessions.MaxLifetime));
             return TypedResults.Ok(new { tenant = caller.Tenant, role = caller.Role.ToWire() });
-        }).Accepts<SignInRequest>("application/json").ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
+        }).Accepts<SignInRequest>("application/json").ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(429).ProducesProblem(503)
             .WithSummary("Sign in to the dashboard with a read or admin key: sets an HttpOnly session cookie.");
         // "now" is the server's clock: the page never uses the browser's for figures (run-rate, active users).
         group.MapGet("", (HttpContext http, DashboardSessions sessions, TimeProvider time) =>
@@ -83,23 +82,33 @@ public static class DashboardEndpoints
                 ? TypedResults.Ok(new { tenant = caller.Tenant, role = caller.Role.ToWire(), now = time.GetUtcNow() })
                 : Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Not signed in."))
             .WithSummary("Who the dashboard session is signed in as.");
-        group.MapDelete("", (HttpContext http, DashboardSessions sessions) =>
+        group.MapDelete("", (HttpContext http, DashboardSessions sessions, IOptions<TallyOptions> options) =>
         {
             if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token))
             {
                 sessions.End(token);
             }
-            http.Response.Cookies.Delete(DashboardSessions.CookieName, new CookieOptions
-            {
-                HttpOnly = true,
-                SameSite = SameSiteMode.Strict,
-                Secure = http.Request.IsHttps || IsLoopback(http),
-                Path = "/",
-            });
+            http.Response.Cookies.Delete(DashboardSessions.CookieName, SessionCookie(http, options.Value.Dashboard, null));
             return TypedResults.NoContent();
         }).WithSummary("Sign out: ends the session on the server and clears the cookie.");
         return group;
     }
+
+    /// <summary>
+    /// The session cookie's attributes. <c>Secure</c> per <see cref="DashboardOptions.SecureCookie"/>: in Auto, when the
+    /// request is HTTPS (over TLS to Tally, or per <c>X-Forwarded-Proto</c> from a proxy in Tally:TrustedProxies) or to
+    /// a loopback host, which browsers treat as a secure context even over plain HTTP. Plain HTTP to any other host
+    /// gets no flag, because a browser would drop a Secure cookie set there and the dashboard could not sign in.
+    /// </summary>
+    internal static CookieOptions SessionCookie(HttpContext http, DashboardOptions dashboard, TimeSpan? maxAge) => new()
+    {
+        HttpOnly = true,
+        SameSite = SameSiteMode.Strict,
+        Secure = dashboard.SecureCookie == SecureCookie.Always || http.Request.IsHttps || IsLoopback(http),
+        Path = "/",
+        MaxAge = maxAge,
+        IsEssential = true,
+    };
 
     private static bool IsLoopback(HttpContext http) =>
         http.Request.Host.Host is "localhost" || (IPAddress.TryParse(http.Request.Host.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Tally.Storage;
 
 namespace Tally.Server.Dashboard;
@@ -10,33 +11,53 @@ namespace Tally.Server.Dashboard;
 /// Dashboard sign-in sessions. The browser holds an opaque random token in an HttpOnly cookie; the server keeps only
 /// the token's SHA-256 and the caller it stands for, never the API key. Sessions live in memory: a restart signs
 /// everyone out, which is the safe failure. A session ends at sign-out, after <see cref="IdleLifetime"/> without a
-/// request, after <see cref="MaxLifetime"/>, or as soon as its API key is revoked.
+/// request, after <see cref="MaxLifetime"/>, or as soon as its API key is revoked; an ended session never comes back.
+/// At most <see cref="DashboardOptions.MaxSessions"/> live at once, however many sign in together.
 /// </summary>
-public sealed class DashboardSessions(TimeProvider time, ILedgerStore store)
+public sealed class DashboardSessions(TimeProvider time, ILedgerStore store, IOptions<TallyOptions> options)
 {
     public const string CookieName = "tally_session";
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(8);
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromHours(24);
-    private const int MaxSessions = 10_000;
 
+    private readonly int _maxSessions = options.Value.Dashboard.MaxSessions;
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly Lock _sweep = new();
+
+    // Sessions held plus sign-ins under way: a place is reserved before a session is added and given back after one
+    // is removed, so the dictionary never holds more than the cap even while many sign in at once (checking the
+    // dictionary's count first and adding after let concurrent sign-ins all pass the check).
+    private int _places;
 
     private sealed record Session(Caller Caller, DateTimeOffset Created, DateTimeOffset LastSeen);
 
-    public int Count => _sessions.Count;
+    public int Count => Volatile.Read(ref _places);
 
-    /// <summary>Starts a session for <paramref name="caller"/> and returns the token for the cookie (shown to no one else).</summary>
-    public string Create(Caller caller)
+    public int MaxSessions => _maxSessions;
+
+    /// <summary>
+    /// Starts a session for <paramref name="caller"/> and returns the token for the cookie (shown to no one else); null
+    /// when <see cref="MaxSessions"/> are live even after dropping the expired ones.
+    /// </summary>
+    public string? Create(Caller caller)
     {
         var now = time.GetUtcNow();
-        if (_sessions.Count >= MaxSessions)
+        if (!Reserve())
         {
-            foreach (var (id, session) in _sessions)
+            // One sweep at a time: the rest wait for it rather than all walking the same full dictionary.
+            lock (_sweep)
             {
-                if (Expired(session, now))
+                foreach (var (id, session) in _sessions)
                 {
-                    _sessions.TryRemove(id, out _);
+                    if (Expired(session, now))
+                    {
+                        Remove(id, session);
+                    }
                 }
+            }
+            if (!Reserve())
+            {
+                return null;
             }
         }
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
@@ -44,7 +65,7 @@ public sealed class DashboardSessions(TimeProvider time, ILedgerStore store)
         return token;
     }
 
-    /// <summary>The session's caller, or null when the token is unknown, expired, or its key was revoked.</summary>
+    /// <summary>The session's caller, or null when the token is unknown, ended, expired, or its key was revoked.</summary>
     public Caller? Resolve(string? token)
     {
         if (token is not { Length: > 0 and <= 128 })
@@ -60,14 +81,15 @@ public sealed class DashboardSessions(TimeProvider time, ILedgerStore store)
         // A revoked key ends its sessions at once, like it ends its bearer use.
         if (Expired(session, now) || store.GetApiKey(session.Caller.KeyId) is not { Revoked: null })
         {
-            _sessions.TryRemove(id, out _);
+            Remove(id, session);
             return null;
         }
-        _sessions[id] = session with { LastSeen = now };
-        return session.Caller;
+        // Touch only the session that was read: if a sign-out removed it meanwhile, writing it back would revive it.
+        // When another request touched it first the update fails harmlessly, and the session is still there.
+        return _sessions.TryUpdate(id, session with { LastSeen = now }, session) || _sessions.ContainsKey(id) ? session.Caller : null;
     }
 
-    public bool End(string? token) => token is { Length: > 0 and <= 128 } && _sessions.TryRemove(Id(token), out _);
+    public bool End(string? token) => token is { Length: > 0 and <= 128 } && Remove(Id(token), null);
 
     /// <summary>
     /// The caller of a cookie session, for Auth. Only safe methods (GET, HEAD): the dashboard only reads, so a cookie
@@ -78,6 +100,27 @@ public sealed class DashboardSessions(TimeProvider time, ILedgerStore store)
         && http.Request.Cookies.TryGetValue(CookieName, out var token)
             ? http.RequestServices.GetRequiredService<DashboardSessions>().Resolve(token)
             : null;
+
+    private bool Reserve()
+    {
+        if (Interlocked.Increment(ref _places) <= _maxSessions)
+        {
+            return true;
+        }
+        Interlocked.Decrement(ref _places);
+        return false;
+    }
+
+    /// <summary>Removes the session (only if it is still <paramref name="expected"/>, when given) and gives its place back.</summary>
+    private bool Remove(string id, Session? expected)
+    {
+        var removed = expected is null ? _sessions.TryRemove(id, out _) : _sessions.TryRemove(KeyValuePair.Create(id, expected));
+        if (removed)
+        {
+            Interlocked.Decrement(ref _places);
+        }
+        return removed;
+    }
 
     private static bool Expired(Session session, DateTimeOffset now) => now - session.LastSeen >= IdleLifetime || now - session.Created >= MaxLifetime;
 

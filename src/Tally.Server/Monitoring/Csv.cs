@@ -11,7 +11,8 @@ namespace Tally.Server.Monitoring;
 /// <summary>
 /// <c>?format=csv</c> for any report: the report is serialized exactly as its JSON answer, then the first top-level
 /// array becomes the rows (a report without one, like the summary, is one row). Nested objects flatten into
-/// dotted columns (<c>runRate.status</c>); nested arrays are written as JSON text. RFC 4180 quoting, CRLF lines.
+/// dotted columns (<c>runRate.status</c>); nested arrays are written as JSON text. Cells are written by
+/// <see cref="CsvWriter"/> (RFC 4180 quoting, CRLF lines, text neutralised against formula injection).
 /// </summary>
 public static class Csv
 {
@@ -35,7 +36,7 @@ public static class Csv
 
     public static string Write(JsonElement report)
     {
-        var rows = new List<Dictionary<string, string>>();
+        var rows = new List<Dictionary<string, JsonElement>>();
         JsonElement? array = null;
         if (report.ValueKind == JsonValueKind.Object)
         {
@@ -56,14 +57,14 @@ public static class Csv
         {
             foreach (var item in items.EnumerateArray())
             {
-                var row = new Dictionary<string, string>(StringComparer.Ordinal);
+                var row = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
                 Flatten(item, "", row);
                 rows.Add(row);
             }
         }
         else
         {
-            var row = new Dictionary<string, string>(StringComparer.Ordinal);
+            var row = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             Flatten(report, "", row);
             rows.Add(row);
         }
@@ -74,48 +75,65 @@ public static class Csv
         {
             columns.Add(key);
         }
-        var text = new StringBuilder();
-        text.Append(string.Join(',', columns.Select(Quote))).Append("\r\n");
+        var text = new StringWriter(CultureInfo.InvariantCulture);
+        var csv = new CsvWriter(text);
+        csv.Row(columns);
         foreach (var row in rows)
         {
-            text.Append(string.Join(',', columns.Select(c => Quote(row.GetValueOrDefault(c, ""))))).Append("\r\n");
+            foreach (var column in columns)
+            {
+                Cell(csv, row.TryGetValue(column, out var value) ? value : default);
+            }
+            csv.EndRow();
         }
         return text.ToString();
     }
 
-    private static void Flatten(JsonElement value, string prefix, Dictionary<string, string> row)
+    /// <summary>Leaves (and nested arrays, kept whole) under their dotted column name.</summary>
+    private static void Flatten(JsonElement value, string prefix, Dictionary<string, JsonElement> row)
     {
-        switch (value.ValueKind)
+        if (value.ValueKind == JsonValueKind.Object)
         {
-            case JsonValueKind.Object:
-                foreach (var property in value.EnumerateObject())
-                {
-                    Flatten(property.Value, prefix.Length == 0 ? property.Name : $"{prefix}.{property.Name}", row);
-                }
-                break;
-            case JsonValueKind.Array:
-                row[prefix] = value.GetRawText();
-                break;
-            case JsonValueKind.String:
-                row[prefix] = value.GetString()!;
-                break;
-            case JsonValueKind.Number:
-                row[prefix] = value.TryGetInt64(out var whole) ? whole.ToString(CultureInfo.InvariantCulture) : value.GetDouble().ToString("R", CultureInfo.InvariantCulture);
-                break;
-            case JsonValueKind.True:
-                row[prefix] = "true";
-                break;
-            case JsonValueKind.False:
-                row[prefix] = "false";
-                break;
-            default:
-                row[prefix] = "";
-                break;
+            foreach (var property in value.EnumerateObject())
+            {
+                Flatten(property.Value, prefix.Length == 0 ? property.Name : $"{prefix}.{property.Name}", row);
+            }
+        }
+        else
+        {
+            row[prefix] = value;
         }
     }
 
-    private static string Quote(string field) =>
-        field.IndexOfAny([',', '"', '\r', '\n']) >= 0 || (field.Length > 0 && field[0] is '=' or '+' or '-' or '@')
-            ? "\"" + (field.Length > 0 && field[0] is '=' or '+' or '@' ? "'" : "") + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
-            : field;
+    /// <summary>
+    /// JSON numbers are figures the server computed, written as they are (a negative one stays a number); every string
+    /// may carry a user's, app's or rule's name, so it is text to <see cref="CsvWriter"/> and neutralised there.
+    /// </summary>
+    private static void Cell(CsvWriter csv, JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Number when value.TryGetInt64(out var whole):
+                csv.Number(whole);
+                break;
+            case JsonValueKind.Number:
+                csv.Number(value.GetDouble());
+                break;
+            case JsonValueKind.String:
+                csv.Text(value.GetString());
+                break;
+            case JsonValueKind.Array:
+                csv.Text(value.GetRawText());
+                break;
+            case JsonValueKind.True:
+                csv.Text("true");
+                break;
+            case JsonValueKind.False:
+                csv.Text("false");
+                break;
+            default:
+                csv.Text(null);
+                break;
+        }
+    }
 }
