@@ -21,7 +21,7 @@ public enum SqliteSynchronous
 /// </summary>
 public sealed class SqliteLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 5;
+    public const int CurrentSchemaVersion = 6;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -53,6 +53,18 @@ public sealed class SqliteLedgerStore : ILedgerStore
 
     public void Initialize()
     {
+        try
+        {
+            Migrate();
+        }
+        catch (SqliteException e)
+        {
+            throw new LedgerOpenException($"Could not open the ledger {Path}: {e.Message}", e);
+        }
+    }
+
+    private void Migrate()
+    {
         lock (_writeGate)
         {
             using var connection = Open();
@@ -62,7 +74,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
             var version = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;", tx), CultureInfo.InvariantCulture);
             if (version > CurrentSchemaVersion)
             {
-                throw new InvalidOperationException($"The data file {Path} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
+                throw new LedgerOpenException($"The data file {Path} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
             }
             if (version < 1)
             {
@@ -88,6 +100,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 Execute(connection, UnitOrder.SchemaV5, tx);
                 Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (5, 'v5: units by end time');", tx);
+            }
+            if (version < 6)
+            {
+                Execute(connection, WriteCheck.SchemaV6, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (6, 'v6: write checks');", tx);
             }
             tx.Commit();
         }
@@ -682,15 +699,39 @@ public sealed class SqliteLedgerStore : ILedgerStore
         }
     }
 
-    public bool Ping()
+    public string? CheckWritable()
     {
+        SqliteConnection? connection = null;
         try
         {
-            return SchemaVersion() == CurrentSchemaVersion;
+            lock (_writeGate)
+            {
+                connection = Open();
+                using var tx = connection.BeginTransaction(deferred: false);
+                var version = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;", tx), CultureInfo.InvariantCulture);
+                if (version != CurrentSchemaVersion)
+                {
+                    return $"{Path} has schema version {version}; this Tally uses {CurrentSchemaVersion}";
+                }
+                // The commit must write a WAL frame: a read-only file, folder or mount, or a full disk, fails here as it
+                // would fail the next group commit.
+                Execute(connection, WriteCheck.Sql, tx);
+                tx.Commit();
+                return null;
+            }
         }
-        catch (SqliteException)
+        catch (SqliteException e)
         {
-            return false;
+            // A connection opened while the file was read-only stays read-only: drop the pool so the next check reopens.
+            if (connection is not null)
+            {
+                SqliteConnection.ClearPool(connection);
+            }
+            return $"{Path}: {e.Message}";
+        }
+        finally
+        {
+            connection?.Dispose();
         }
     }
 
