@@ -212,6 +212,10 @@ public static class MonitoringEndpoints
         {
             return Problems.BadRequest("name: at most 200 characters.");
         }
+        if ((Problems.BadText("name", name) ?? Problems.BadText("to", body.To) ?? Problems.BadText("url", body.Url) ?? Problems.BadText("secret", body.Secret)) is { } badText)
+        {
+            return badText;
+        }
         string target;
         string? secret = null;
         switch (body.Kind)
@@ -291,6 +295,10 @@ public static class MonitoringEndpoints
         if (name.Length > 200)
         {
             return Problems.BadRequest("name: at most 200 characters.");
+        }
+        if (Problems.BadText("name", name) is { } badName)
+        {
+            return badName;
         }
         if (store.AlertRules(tenant).Count >= MaxRulesPerTenant)
         {
