@@ -107,6 +107,27 @@ public class ValidationTests
         Assert.NotEqual(0, parsed.User);
     }
 
+    [Theory]
+    [InlineData("0001-01", false)]
+    [InlineData("0001-02", true)]
+    [InlineData("2026-03", true)]
+    [InlineData("9999-11", true)]
+    [InlineData("9999-12", false)]
+    [InlineData("0000-12", false)]
+    public void Period_TryParse_OnlyMonthsWhoseBoundsAreInstantsInEveryZone(string text, bool accepted)
+    {
+        Assert.Equal(accepted, Period.TryParse(text, out var period));
+        if (accepted)
+        {
+            // Fourteen hours either side of UTC: the widest offsets there are.
+            foreach (var zone in new[] { "Pacific/Kiritimati", "Etc/GMT+12", "UTC" })
+            {
+                var calendar = new PeriodCalendar(TimeZoneInfo.FindSystemTimeZoneById(zone));
+                Assert.True(calendar.Start(period) < calendar.End(period));
+            }
+        }
+    }
+
     [Fact]
     public void Action_Unknown_IsRejected()
     {
