@@ -127,6 +127,12 @@ public static class TallyServer
     {
         var services = app.Services;
         _ = services.GetRequiredService<IOptions<TallyOptions>>().Value;
+        var adminKey = app.Configuration["TALLY_ADMIN_KEY"];
+        // Checked before the ledger is opened: a weak key never reaches it.
+        if (adminKey is { Length: > 0 } && ApiKeys.CheckBootstrapKey(adminKey) is { } weak)
+        {
+            throw new OptionsValidationException("TALLY_ADMIN_KEY", typeof(TallyOptions), [weak + "."]);
+        }
         var keys = services.GetRequiredService<ApiKeys>();
         var store = services.GetRequiredService<ILedgerStore>();
         var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tally.Server");
@@ -137,7 +143,7 @@ public static class TallyServer
             throw new LedgerOpenException($"The ledger cannot be written: {unwritable}. Tally needs to write every decision before it answers; "
                 + "make the ledger writable (permissions, mount, a primary rather than a standby) and start again.");
         }
-        if (app.Configuration["TALLY_ADMIN_KEY"] is { Length: > 0 } adminKey)
+        if (adminKey is { Length: > 0 })
         {
             keys.EnsureBootstrap(adminKey);
         }

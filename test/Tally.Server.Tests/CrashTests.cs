@@ -274,6 +274,27 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
         Assert.Contains("/nonexistent/key.pem", stdout + await stderr);
     }
 
+    [Theory]
+    [InlineData("a", "TALLY_ADMIN_KEY is 1 character; a bootstrap key must have at least 24")]
+    [InlineData("change-me-bootstrap-key", "TALLY_ADMIN_KEY is 23 characters; a bootstrap key must have at least 24")]
+    [InlineData("000000000000000000000000000000000000", "TALLY_ADMIN_KEY repeats too few characters")]
+    [InlineData("correct horse battery staple 1234", "TALLY_ADMIN_KEY contains whitespace")]
+    public async Task Start_WeakAdminKey_ExitsNamingTheSetting_LedgerNeverOpened(string key, string message)
+    {
+        var data = Path.Combine(_dir, "weak");
+        var start = Tally("serve", "--urls", "http://127.0.0.1:0", "--data", data);
+        start.Environment["TALLY_ADMIN_KEY"] = key;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var output = await stdout + await stderr;
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains(message, output);
+        Assert.DoesNotContain("   at ", output);
+        Assert.False(File.Exists(Path.Combine(data, "tally.db")), "the ledger was opened with a weak key");
+    }
+
     [Fact]
     public async Task Serve_SecondServerOnTheSameDataFolder_RefusesNamingTheFirst_AndSigkillFreesTheFolder()
     {
