@@ -24,6 +24,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     public const int CurrentSchemaVersion = 6;
 
     private readonly string _connectionString;
+    private readonly string _writeConnectionString;
     private readonly string _synchronous;
     private readonly Lock _writeGate = new();
 
@@ -38,14 +39,17 @@ public sealed class SqliteLedgerStore : ILedgerStore
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        // Writes never take a pooled connection: SQLite opens a file it cannot write read-only without saying so, and a
+        // read connection pooled while the folder was read-only would refuse writes long after it is writable again.
+        _writeConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
         _synchronous = synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL";
     }
 
     public string Path { get; }
 
-    private SqliteConnection Open()
+    private SqliteConnection Open(bool forWrite = false)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(forWrite ? _writeConnectionString : _connectionString);
         connection.Open();
         Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;");
         return connection;
@@ -67,7 +71,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             Execute(connection, "PRAGMA journal_mode=WAL;");
             using var tx = connection.BeginTransaction();
             Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL);", tx);
@@ -276,7 +280,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES ($tenant, $after, $key, $plan, $at);",
                 ("$tenant", tenant), ("$after", change.AfterEvents), ("$key", change.LicenseKey), ("$plan", change.PlanJson), ("$at", change.At.UtcTicks));
@@ -298,7 +302,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, "INSERT INTO tenants (id, name, created_ticks) VALUES ($id, $name, $created) ON CONFLICT (id) DO NOTHING;",
                 ("$id", tenant.Id), ("$name", tenant.Name), ("$created", tenant.Created.UtcTicks));
             return command.ExecuteNonQuery() == 1;
@@ -317,7 +321,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO api_keys (id, hash, tenant, role, created_ticks, revoked_ticks) VALUES ($id, $hash, $tenant, $role, $created, $revoked);",
                 ("$id", key.Id), ("$hash", key.Hash), ("$tenant", key.Tenant), ("$role", key.Role.ToWire()),
@@ -352,7 +356,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, "UPDATE api_keys SET revoked_ticks = $when WHERE id = $id AND revoked_ticks IS NULL;",
                 ("$id", id), ("$when", when.UtcTicks));
             return command.ExecuteNonQuery() == 1;
@@ -363,7 +367,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO licenses (tenant, key, installed_ticks) VALUES ($tenant, $key, $installed) ON CONFLICT (tenant) DO UPDATE SET key = excluded.key, installed_ticks = excluded.installed_ticks;",
                 ("$tenant", license.Tenant), ("$key", license.Key), ("$installed", license.Installed.UtcTicks));
@@ -379,7 +383,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO allocation_plans (tenant, plan, updated_ticks) VALUES ($tenant, $plan, $when) ON CONFLICT (tenant) DO UPDATE SET plan = excluded.plan, updated_ticks = excluded.updated_ticks;",
                 ("$tenant", tenant), ("$plan", planJson), ("$when", when.UtcTicks));
@@ -443,7 +447,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     private WriteConnection? _writer;
 
     /// <summary>The append connection, kept open with its statements prepared (under the write gate).</summary>
-    private WriteConnection Writer() => _writer ??= new WriteConnection(Open());
+    private WriteConnection Writer() => _writer ??= new WriteConnection(Open(forWrite: true));
 
     private sealed class WriteConnection : IDisposable
     {
@@ -669,7 +673,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, """
                 INSERT INTO alert_history (tenant, rule_id, rule_kind, period, subject, fired_ticks, channel_id, channel_kind, status, message, detail)
                 VALUES ($tenant, $rule, $kind, $period, $subject, $fired, $channel, $channelKind, $status, $message, $detail) RETURNING id;
@@ -693,7 +697,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, sql, parameters);
             return command.ExecuteNonQuery();
         }
@@ -701,12 +705,12 @@ public sealed class SqliteLedgerStore : ILedgerStore
 
     public string? CheckWritable()
     {
-        SqliteConnection? connection = null;
         try
         {
             lock (_writeGate)
             {
-                connection = Open();
+                // Never pooled (see Open): each check sees the file as it is now.
+                using var connection = Open(forWrite: true);
                 using var tx = connection.BeginTransaction(deferred: false);
                 var version = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;", tx), CultureInfo.InvariantCulture);
                 if (version != CurrentSchemaVersion)
@@ -722,16 +726,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
         }
         catch (SqliteException e)
         {
-            // A connection opened while the file was read-only stays read-only: drop the pool so the next check reopens.
-            if (connection is not null)
-            {
-                SqliteConnection.ClearPool(connection);
-            }
             return $"{Path}: {e.Message}";
-        }
-        finally
-        {
-            connection?.Dispose();
         }
     }
 

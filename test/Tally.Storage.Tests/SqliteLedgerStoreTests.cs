@@ -65,13 +65,17 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContract
         Assert.Null(Store.CheckWritable());
         using (new ReadOnlyFolder(_dir, keepSharedMemory: true))
         {
-            // Reads still work, which is exactly why readiness must try a write.
-            Assert.Equal(1, Store.EventCount("acme"));
             Assert.Contains(DatabasePath, Store.CheckWritable());
+            // Reads still work, which is exactly why readiness must try a write. (Several at once: each pooled read
+            // connection opened now is read-only for good, and must never serve a write later.)
+            Parallel.For(0, 4, _ => Assert.Equal(1, Store.EventCount("acme")));
+            Assert.ThrowsAny<SqliteException>(() => Store.Append("acme", [Entry("e2", "bob", T0.UtcTicks)]));
         }
         Assert.Null(Store.CheckWritable());
         Store.Append("acme", [Entry("e2", "bob", T0.UtcTicks)]);
+        Store.SetPlan("acme", "{}", T0);
         Assert.Equal(2, Store.EventCount("acme"));
+        Assert.Equal("{}", Store.GetPlan("acme"));
     }
 
     [Fact]
