@@ -13,5 +13,6 @@ internal static class WriteCheck
         INSERT INTO write_checks (id, checks) VALUES (1, 0);
         """;
 
-    public const string Sql = "UPDATE write_checks SET checks = checks + 1 WHERE id = 1;";
+    /// <summary>An upsert, so a deleted row cannot turn the check into a write of nothing.</summary>
+    public const string Sql = "INSERT INTO write_checks (id, checks) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET checks = write_checks.checks + 1;";
 }
