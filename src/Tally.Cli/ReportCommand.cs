@@ -208,7 +208,7 @@ internal static class ReportCommand
         {
             if (!Period.TryParse(periodText, out period))
             {
-                return (null, $"--period: '{periodText}' is not YYYY-MM");
+                return (null, $"--period: '{periodText}' is not {Period.Expected}");
             }
         }
         else

@@ -62,6 +62,12 @@ internal static class ServeCommand
                 }
                 return 2;
             }
+            catch (Tally.Storage.LedgerOpenException e)
+            {
+                // The operator's to fix, and the message says how: no stack trace in the way.
+                await Console.Error.WriteLineAsync("tally serve: " + e.Message);
+                return 2;
+            }
         });
         return command;
     }

@@ -34,11 +34,19 @@ public static class EventValidation
     /// Validates <paramref name="fields"/> and interns names into the three symbol tables. The time may be
     /// absent only when <paramref name="timeRequired"/> is false (a live server stamps its own). Returns the error,
     /// or null with <paramref name="parsed"/> filled in. Nothing is interned for an invalid event.
+    /// <paramref name="checkText"/>: apply <see cref="CheckText"/> to every field; false only to replay what a ledger
+    /// already holds (recorded before the rule existed, it is replayed as recorded rather than refused).
     /// </summary>
-    public static EventError? Validate(scoped in EventFields fields, bool timeRequired, SymbolTable users, SymbolTable devices, SymbolTable apps, out MeterEvent parsed, out DateTimeOffset? time)
+    public static EventError? Validate(scoped in EventFields fields, bool timeRequired, SymbolTable users, SymbolTable devices, SymbolTable apps, out MeterEvent parsed, out DateTimeOffset? time,
+        bool checkText = true)
     {
         parsed = default;
         time = null;
+        if (checkText && (BadText(fields.Id, "id") ?? BadText(fields.User, "user") ?? BadText(fields.Device, "device") ?? BadText(fields.App, "app")
+            ?? BadText(fields.Action, "action") ?? BadText(fields.Time, "time")) is { } badText)
+        {
+            return badText;
+        }
         if (fields.Action.IsEmpty)
         {
             return new EventError("action", "is required");
@@ -80,7 +88,55 @@ public static class EventValidation
         return null;
     }
 
-    /// <summary>An ISO-8601 instant that states its offset (<c>Z</c> or <c>±hh:mm</c>); anything else is null.</summary>
+    /// <summary>
+    /// The one rule for text Tally keeps as a name or an id (R12): no control character (Unicode Cc, U+0000–U+001F and
+    /// U+007F–U+009F) and no unpaired surrogate. PostgreSQL text cannot hold U+0000 at all; SQLite keeps an unpaired
+    /// surrogate only as U+FFFD, so two different ids would become one; a control character in a name breaks logs,
+    /// CSV exports and terminals, and no real user, app or device name needs one. Returns why, with the 1-based
+    /// position of the first offending character, or null when the text is acceptable.
+    /// </summary>
+    public static string? CheckText(ReadOnlySpan<char> text)
+    {
+        var control = IndexOfControl(text);
+        var surrogate = IndexOfUnpairedSurrogate(text);
+        if (control < 0 && surrogate < 0)
+        {
+            return null;
+        }
+        var at = control >= 0 && (surrogate < 0 || control < surrogate) ? control : surrogate;
+        var code = string.Create(CultureInfo.InvariantCulture, $"U+{(int)text[at]:X4}");
+        return at == control
+            ? $"has the control character {code} at position {at + 1}; names and ids may not contain control characters"
+            : $"has an unpaired surrogate {code} at position {at + 1}; send well-formed Unicode text";
+    }
+
+    private static int IndexOfControl(ReadOnlySpan<char> text)
+    {
+        var c0 = text.IndexOfAnyInRange('\u0000', '\u001F');
+        var c1 = text.IndexOfAnyInRange('\u007F', '\u009F');
+        return c0 < 0 ? c1 : c1 < 0 ? c0 : Math.Min(c0, c1);
+    }
+
+    private static int IndexOfUnpairedSurrogate(ReadOnlySpan<char> text)
+    {
+        // Vectorised search first: almost all text has no surrogate at all.
+        for (var i = text.IndexOfAnyInRange('\uD800', '\uDFFF'); i >= 0 && i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static EventError? BadText(ReadOnlySpan<char> value, string field) => CheckText(value) is { } reason ? new EventError(field, reason) : null;
+
+    /// <summary>An ISO-8601 instant that states its offset (<c>Z</c> or <c>±hh:mm</c>, at most ±14:00); anything else is null.</summary>
     public static DateTimeOffset? ParseTime(ReadOnlySpan<char> text)
     {
         if (TryParseCommonInstant(text, out var fast))
@@ -88,12 +144,16 @@ public static class EventValidation
             return fast;
         }
         // A time without an offset is ambiguous by a whole time zone, so it is refused rather than guessed (R12).
-        if (text.Length < 20 || !HasOffset(text))
+        // The general parser ignores trailing NULs, so control characters are refused before it sees them.
+        if (text.Length < 20 || !HasOffset(text) || IndexOfControl(text) >= 0)
         {
             return null;
         }
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var value) ? value : null;
     }
+
+    /// <summary>The largest UTC offset an instant may state, ±14:00 (what <see cref="DateTimeOffset"/> can hold, and Kiribati's).</summary>
+    private const int MaxOffsetMinutes = 14 * 60;
 
     /// <summary>
     /// The shape logs almost always use, <c>yyyy-MM-ddTHH:mm:ss[.fffffff](Z|±HH:mm)</c>, parsed digit by digit:
@@ -145,7 +205,8 @@ public static class EventValidation
             offsetTicks = 0;
         }
         else if (i == s.Length - 6 && s[i] is '+' or '-' && s[i + 3] == ':'
-            && Digits(s, i + 1, 2, out var offHours) && Digits(s, i + 4, 2, out var offMinutes) && offHours <= 14 && offMinutes <= 59)
+            && Digits(s, i + 1, 2, out var offHours) && Digits(s, i + 4, 2, out var offMinutes) && offMinutes <= 59
+            && (offHours * 60) + offMinutes <= MaxOffsetMinutes)
         {
             offsetTicks = ((offHours * 60) + offMinutes) * TimeSpan.TicksPerMinute * (s[i] == '-' ? -1 : 1);
         }
@@ -196,5 +257,17 @@ public static class EventValidation
     private static EventError? TooLong(ReadOnlySpan<char> value, string field) =>
         value.Length > MaxFieldLength ? new EventError(field, $"is {value.Length} characters; at most {MaxFieldLength} are accepted") : null;
 
-    private static string Truncate(ReadOnlySpan<char> value) => value.Length <= 40 ? value.ToString() : string.Concat(value[..40], "…");
+    private static string Truncate(ReadOnlySpan<char> value)
+    {
+        // Echoed in messages that reach terminals and logs: control characters are shown as '?'.
+        var shown = new string(value[..Math.Min(value.Length, 40)]);
+        shown = string.Create(shown.Length, shown, (span, text) =>
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                span[i] = char.IsControl(text[i]) ? '?' : text[i];
+            }
+        });
+        return value.Length <= 40 ? shown : shown + "…";
+    }
 }

@@ -2,9 +2,22 @@ using System.Globalization;
 
 namespace Tally.Metering;
 
-/// <summary>A billing period: one calendar month in the license's time zone (R7).</summary>
+/// <summary>
+/// A billing period: one calendar month in the license's time zone (R7). <see cref="TryParse"/> accepts only
+/// <see cref="MinValue"/> to <see cref="MaxValue"/>: the months whose start and end are instants in every time zone, so
+/// nothing downstream computes a bound that <see cref="DateTime"/> cannot hold.
+/// </summary>
 public readonly record struct Period(int Year, int Month) : IComparable<Period>
 {
+    /// <summary>The first period: 0001-01 starts before year 1 anywhere east of UTC.</summary>
+    public static readonly Period MinValue = new(1, 2);
+
+    /// <summary>The last period: 9999-12 ends at 10000-01-01, which no instant reaches.</summary>
+    public static readonly Period MaxValue = new(9999, 11);
+
+    /// <summary>What <see cref="TryParse"/> accepts, in words for a refusal.</summary>
+    public const string Expected = "a month YYYY-MM from 0001-02 to 9999-11";
+
     /// <summary>Months since year 0: a dense, ordered index for dictionaries and arithmetic.</summary>
     public int Index => (Year * 12) + Month - 1;
 
@@ -27,7 +40,12 @@ public readonly record struct Period(int Year, int Month) : IComparable<Period>
         {
             return false;
         }
-        period = new Period(year, month);
+        var parsed = new Period(year, month);
+        if (parsed.CompareTo(MinValue) < 0 || parsed.CompareTo(MaxValue) > 0)
+        {
+            return false;
+        }
+        period = parsed;
         return true;
     }
 }

@@ -40,6 +40,10 @@ public static partial class AdminEndpoints
             {
                 return Problems.BadRequest("name: at most 256 characters.");
             }
+            if (Problems.BadText("name", name) is { } badName)
+            {
+                return badName;
+            }
             if (!store.CreateTenant(new TenantRecord(body.Id, name, time.GetUtcNow())))
             {
                 return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"Tenant '{body.Id}' already exists.");

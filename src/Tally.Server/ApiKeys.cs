@@ -32,6 +32,28 @@ public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
         return (id, key);
     }
 
+    /// <summary>Shortest operator-chosen bootstrap key: 24 random characters are beyond guessing; "a" is not.</summary>
+    public const int MinBootstrapKeyLength = 24;
+
+    /// <summary>Longest key a request may carry (<see cref="Resolve"/> ignores longer ones).</summary>
+    public const int MaxKeyLength = 512;
+
+    /// <summary>
+    /// Why <paramref name="key"/> is too weak (or cannot work) as TALLY_ADMIN_KEY, or null. A bootstrap key creates
+    /// tenants and issues any tenant's keys, so a guessable one gives the whole server away; the server refuses to start
+    /// with one rather than accept it. Generated keys (tally_…) always pass.
+    /// </summary>
+    public static string? CheckBootstrapKey(string key) =>
+        key.Length < MinBootstrapKeyLength
+            ? $"TALLY_ADMIN_KEY is {key.Length} character{(key.Length == 1 ? "" : "s")}; a bootstrap key must have at least {MinBootstrapKeyLength} (e.g. openssl rand -hex 32), or leave it unset and use the key Tally generates"
+            : key.Length > MaxKeyLength
+            ? $"TALLY_ADMIN_KEY is {key.Length} characters; at most {MaxKeyLength} are accepted in a request"
+            : key.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
+            ? "TALLY_ADMIN_KEY contains whitespace or a control character, which an Authorization header does not carry intact"
+            : key.Distinct().Count() < 8
+            ? "TALLY_ADMIN_KEY repeats too few characters (fewer than 8 different ones) to be a secret; use a random key (e.g. openssl rand -hex 32)"
+            : null;
+
     /// <summary>Stores an operator-chosen bootstrap key (TALLY_ADMIN_KEY) unless its hash is already known.</summary>
     public void EnsureBootstrap(string key)
     {
@@ -45,7 +67,7 @@ public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
     /// <summary>The caller a key stands for; null when it is unknown or revoked. Once <see cref="Revoke"/> has returned, a revoked key resolves to null.</summary>
     public Caller? Resolve(string key)
     {
-        if (key.Length is 0 or > 512)
+        if (key.Length is 0 or > MaxKeyLength)
         {
             return null;
         }

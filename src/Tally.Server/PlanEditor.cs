@@ -63,6 +63,10 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
     /// <summary>The reasons <paramref name="plan"/> cannot govern a meter under <paramref name="seats"/>, as a 400; null when it can.</summary>
     public static IResult? Check(AllocationPlanDto plan, SeatLicense seats)
     {
+        if (BadText(plan) is { } badText)
+        {
+            return badText;
+        }
         var core = plan.ToPlan(out var problem);
         if (problem is not null)
         {
@@ -72,6 +76,46 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
         return checkedPlan.IsValid
             ? null
             : Problems.BadRequest(string.Join("; ", checkedPlan.Errors), new Dictionary<string, object?> { ["errors"] = checkedPlan.Errors.Select(e => e.ToString()).ToArray() });
+    }
+
+    /// <summary>
+    /// The first user or group name that breaks the text rule (R12), as a 400 naming where. Checked here, where a plan
+    /// is edited, not when a stored plan is read: a plan saved before the rule still governs as it was saved.
+    /// </summary>
+    private static IResult? BadText(AllocationPlanDto plan)
+    {
+        var users = plan.Users ?? [];
+        for (var i = 0; i < users.Count; i++)
+        {
+            if (Problems.BadText($"users[{i}].user", users[i]?.User) is { } badUser)
+            {
+                return badUser;
+            }
+            var groups = users[i]?.Groups ?? [];
+            for (var j = 0; j < groups.Count; j++)
+            {
+                if (Problems.BadText($"users[{i}].groups[{j}]", groups[j]) is { } badGroup)
+                {
+                    return badGroup;
+                }
+            }
+        }
+        var capacityGroups = plan.CapacityGroups ?? [];
+        for (var k = 0; k < capacityGroups.Count; k++)
+        {
+            if (Problems.BadText($"capacityGroups[{k}]", capacityGroups[k]) is { } bad)
+            {
+                return bad;
+            }
+        }
+        foreach (var group in (plan.GroupCapMinutes ?? new Dictionary<string, long>()).Keys)
+        {
+            if (Problems.BadText("groupCapMinutes", group) is { } bad)
+            {
+                return bad;
+            }
+        }
+        return null;
     }
 
     /// <summary>

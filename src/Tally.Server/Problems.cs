@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Tally.Metering;
 
 namespace Tally.Server;
 
@@ -16,4 +17,14 @@ public static class Problems
     /// <summary>A rejected event: names its position and field (R12).</summary>
     public static IResult BadEvent(int index, string field, string reason) =>
         BadRequest($"events[{index}].{field}: {reason}", new Dictionary<string, object?> { ["index"] = index, ["field"] = field, ["reason"] = reason });
+
+    /// <summary>
+    /// A 400 naming <paramref name="field"/> and the position when <paramref name="value"/> breaks the text rule for
+    /// names and ids (<see cref="EventValidation.CheckText"/>: no control characters, no unpaired surrogates); null when
+    /// it keeps it or is absent.
+    /// </summary>
+    public static IResult? BadText(string field, string? value) =>
+        value is not null && EventValidation.CheckText(value) is { } reason
+            ? BadRequest($"{field}: {reason}.", new Dictionary<string, object?> { ["field"] = field, ["reason"] = reason })
+            : null;
 }

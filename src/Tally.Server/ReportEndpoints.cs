@@ -192,7 +192,8 @@ public static class ReportEndpoints
         {
             return true;
         }
-        problem = Problems.BadRequest($"period: '{(text.Length > 20 ? text[..20] : text)}' is not YYYY-MM.");
+        problem = Problems.BadRequest($"period: '{(text.Length > 20 ? text[..20] : text)}' is not {Period.Expected}.",
+            new Dictionary<string, object?> { ["field"] = "period" });
         return false;
     }
 }

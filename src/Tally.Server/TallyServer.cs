@@ -41,22 +41,34 @@ public static class TallyServer
         builder.Services.AddOptions<TallyOptions>().Bind(builder.Configuration.GetSection(TallyOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TallyOptions>, TallyOptionsValidator>();
         builder.Services.AddSingleton(TimeProvider.System);
+        // Held from before the ledger opens until the container is disposed (or the process dies, however it dies).
+        builder.Services.AddSingleton(sp => DataFolderLock.Acquire(sp.GetRequiredService<IOptions<TallyOptions>>().Value.Data, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<ILedgerStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<TallyOptions>>().Value;
             ILedgerStore store;
             if (options.Database is { Length: > 0 } connectionString)
             {
+                // Nodes may share one database (each tenant served by one node at a time): no folder lock.
                 store = new PostgresLedgerStore(connectionString);
             }
             else
             {
-                Directory.CreateDirectory(options.Data);
+                _ = sp.GetRequiredService<DataFolderLock>();
                 store = new SqliteLedgerStore(options.DatabasePath, options.Synchronous);
             }
-            store.Initialize();
+            try
+            {
+                store.Initialize();
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
             return store;
         });
+        builder.Services.AddSingleton<LedgerHealth>();
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<FailedAuthLimiter>();
         TrustedProxies.AddTrustedProxies(builder.Services);
@@ -97,22 +109,45 @@ public static class TallyServer
         app.MapLicensesApi();
         app.MapMonitoring();
         app.MapDashboard();
-        Start(app);
+        try
+        {
+            Start(app);
+        }
+        catch
+        {
+            // Release what was taken (the data folder lock first of all), so an in-process caller can retry.
+            ((IDisposable)app).Dispose();
+            throw;
+        }
         return app;
     }
 
     /// <summary>
-    /// Validates the options, opens the ledger, makes sure a bootstrap key exists, and rebuilds every tenant's meter,
-    /// all before the first request can arrive. Bad options throw <see cref="OptionsValidationException"/> here.
+    /// Validates the options, takes the data folder, opens the ledger and proves it takes a write, makes sure a bootstrap
+    /// key exists, and rebuilds every tenant's meter, all before the first request can arrive. Bad options throw
+    /// <see cref="OptionsValidationException"/> here; a ledger that cannot be used throws <see cref="LedgerOpenException"/>.
     /// </summary>
     private static void Start(WebApplication app)
     {
         var services = app.Services;
         _ = services.GetRequiredService<IOptions<TallyOptions>>().Value;
+        var adminKey = app.Configuration["TALLY_ADMIN_KEY"];
+        // Checked before the ledger is opened: a weak key never reaches it.
+        if (adminKey is { Length: > 0 } && ApiKeys.CheckBootstrapKey(adminKey) is { } weak)
+        {
+            throw new OptionsValidationException("TALLY_ADMIN_KEY", typeof(TallyOptions), [weak + "."]);
+        }
         var keys = services.GetRequiredService<ApiKeys>();
         var store = services.GetRequiredService<ILedgerStore>();
         var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Tally.Server");
-        if (app.Configuration["TALLY_ADMIN_KEY"] is { Length: > 0 } adminKey)
+        // A ledger that reads but cannot write (a read-only folder or mount left after a crash, a standby database)
+        // would answer every event with 503 while looking healthy: refuse to start instead.
+        if (store.CheckWritable() is { } unwritable)
+        {
+            throw new LedgerOpenException($"The ledger cannot be written: {unwritable}. Tally needs to write every decision before it answers; "
+                + "make the ledger writable (permissions, mount, a primary rather than a standby) and start again.");
+        }
+        if (adminKey is { Length: > 0 })
         {
             keys.EnsureBootstrap(adminKey);
         }
@@ -148,9 +183,9 @@ public static class TallyServer
     public static void MapHealth(this WebApplication app)
     {
         app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
-        app.MapGet("/health/ready", (Tenants tenants, ILedgerStore store) =>
-            tenants.Ready && store.Ping()
-                ? TypedResults.Ok(new { status = "ready" })
-                : Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger is opening or the meters are being rebuilt."));
+        app.MapGet("/health/ready", (Tenants tenants, LedgerHealth ledger) =>
+            !tenants.Ready ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger is opening or the meters are being rebuilt.")
+            : !ledger.Writable() ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger cannot be written; the server log says why.")
+            : TypedResults.Ok(new { status = "ready" }));
     }
 }

@@ -36,7 +36,8 @@ public sealed record SeatAssignment(string User, Allocation Seat, DateTimeOffset
 /// The single writer of one tenant's pool. Requests enqueue work; one loop owns the <see cref="Meter"/> and the
 /// symbol tables, drains what is queued, stamps the events with the server's clock (R10), applies them, appends
 /// events, decisions and units in ONE transaction (group commit), and only then completes the requests. When a
-/// commit fails, those requests fail and the meter is rebuilt from the ledger, so memory never runs ahead of disk.
+/// commit fails, the meter is rebuilt from the ledger, so memory never runs ahead of disk, and the group's requests
+/// are retried one by one, so only a request the ledger refuses fails.
 /// </summary>
 public sealed class TenantWriter : IAsyncDisposable
 {
@@ -177,6 +178,13 @@ public sealed class TenantWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Commits a group. When the ledger refuses the group, one request must not fail the others queued with it (one
+    /// event PostgreSQL could not store once failed every request of its group and forced a replay): the meter is put
+    /// back to what the ledger holds, then each request is committed on its own, so only a request the ledger refuses
+    /// fails. A refusal by a ledger that takes no write at all (disk full, read-only, unreachable) fails the rest of the
+    /// group at once instead of replaying the tenant's history once per request.
+    /// </summary>
     private void Commit(List<EventWork> batch)
     {
         if (batch.Count == 0)
@@ -191,11 +199,62 @@ public sealed class TenantWriter : IAsyncDisposable
             }
             catch (Exception e)
             {
-                var failure = new LedgerUnavailableException("The ledger is unavailable; nothing was applied. Retry with the same ids.", e);
-                batch.ForEach(w => w.Done.TrySetException(failure));
+                Fail(batch, new LedgerUnavailableException("The ledger is unavailable; nothing was applied. Retry with the same ids.", e));
                 return;
             }
         }
+        if (TryCommit(batch) is not { } failure)
+        {
+            return;
+        }
+        if (batch.Count == 1)
+        {
+            Fail(batch, failure);
+            TryRebuild();
+            return;
+        }
+        if (!TryRebuild())
+        {
+            Fail(batch, failure);
+            return;
+        }
+        foreach (var work in batch)
+        {
+            if (_broken)
+            {
+                Fail([work], failure);
+            }
+            else if (TryCommit([work]) is { } own)
+            {
+                Fail([work], own);
+                if (_store.CheckWritable() is null)
+                {
+                    TryRebuild();
+                }
+                else
+                {
+                    // The ledger itself is down, not this request: the rest fail now, the next group rebuilds first.
+                    _broken = true;
+                }
+            }
+        }
+    }
+
+    private static void Fail(IReadOnlyList<EventWork> works, LedgerUnavailableException failure)
+    {
+        foreach (var work in works)
+        {
+            work.Done.TrySetException(failure);
+        }
+    }
+
+    /// <summary>
+    /// Applies <paramref name="batch"/> to the meter and appends it in one transaction; completes its requests and
+    /// returns null once durable. On failure nothing is completed and the meter is ahead of the ledger: the caller
+    /// rebuilds it before anything else is applied.
+    /// </summary>
+    private LedgerUnavailableException? TryCommit(IReadOnlyList<EventWork> batch)
+    {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
         var now = Math.Max(_time.GetUtcNow().UtcTicks, _meter.LastTicks);
         var entries = new List<LedgerEntry>();
@@ -229,13 +288,8 @@ public sealed class TenantWriter : IAsyncDisposable
         catch (Exception e)
         {
             _metrics?.Commit(false);
-            var failure = new LedgerUnavailableException("The ledger could not record the events; nothing was applied. Retry with the same ids.", e);
-            foreach (var work in batch)
-            {
-                work.Done.TrySetException(failure);
-            }
-            TryRebuild();
-            return;
+            _broken = true; // the meter has applied what the ledger did not take
+            return new LedgerUnavailableException("The ledger could not record the events; nothing was applied. Retry with the same ids.", e);
         }
         PublishSnapshot();
         Observer?.Committed(_tenant, entries); // alerting: hands over and returns at once (Monitoring/AlertEvaluator)
@@ -251,25 +305,30 @@ public sealed class TenantWriter : IAsyncDisposable
         {
             batch[i].Done.TrySetResult(results[i]);
         }
+        return null;
     }
 
-    private void TryRebuild()
+    /// <summary>Rebuilds the meter from the ledger; false (and rebuilt before the next group) when the ledger cannot be read.</summary>
+    private bool TryRebuild()
     {
         try
         {
             Rebuild();
+            return true;
         }
         catch (Exception)
         {
             // The ledger is still unreachable: keep the old meter out of use by rebuilding again on the next batch.
             _broken = true;
+            return false;
         }
     }
 
     private MeterEvent Parse(IncomingEvent incoming, long ticks)
     {
         var fields = new EventFields([], incoming.User, incoming.Device, incoming.App, incoming.Action.ToWire(), incoming.Id);
-        if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _) is { } error)
+        // The text rule was applied at the edge; the single writer's loop does not scan every name twice.
+        if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _, checkText: false) is { } error)
         {
             // Validated at the edge and again on replay: reaching this is a bug, not bad input.
             throw new InvalidOperationException($"An accepted event failed validation: {error}");
@@ -312,7 +371,8 @@ public sealed class TenantWriter : IAsyncDisposable
                 throw new InvalidOperationException($"Ledger event {stored.Seq} has an unknown action '{stored.Action}'.");
             }
             var fields = new EventFields([], stored.User, stored.Device, stored.App, stored.Action, stored.EventId);
-            if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _) is { } error)
+            // What the ledger holds is replayed as recorded, even text accepted before the text rule (R12) existed.
+            if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _, checkText: false) is { } error)
             {
                 throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {error}");
             }

@@ -128,6 +128,10 @@ public interface ILedgerStore : IDisposable
     /// <summary>The tenant's history, newest first: rows with id below <paramref name="beforeId"/> (0: from the newest), at most <paramref name="limit"/>.</summary>
     IReadOnlyList<AlertHistoryRecord> AlertHistory(string tenant, long beforeId, int limit);
 
-    /// <summary>Cheap check that the store answers (readiness).</summary>
-    bool Ping();
+    /// <summary>
+    /// Readiness: null when the store answers at the current schema version and commits a write (the current schema
+    /// row rewritten with itself: one small transaction that changes nothing but must reach the disk or the server's
+    /// WAL). Otherwise why not, for the operator's log. Never throws.
+    /// </summary>
+    string? CheckWritable();
 }

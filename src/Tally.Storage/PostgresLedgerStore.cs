@@ -13,7 +13,7 @@ namespace Tally.Storage;
 /// </summary>
 public sealed class PostgresLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 5;
+    public const int CurrentSchemaVersion = 6;
 
     private readonly NpgsqlDataSource _source;
 
@@ -31,6 +31,18 @@ public sealed class PostgresLedgerStore : ILedgerStore
 
     public void Initialize()
     {
+        try
+        {
+            Migrate();
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            throw new LedgerOpenException($"Could not open the ledger in {Description}: {e.Message}", e);
+        }
+    }
+
+    private void Migrate()
+    {
         using var connection = _source.OpenConnection();
         using var tx = connection.BeginTransaction();
         // Two nodes starting at once: the second waits here until the first has committed its migration, then sees it.
@@ -39,7 +51,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         var version = Convert.ToInt32(Scalar(connection, tx, "SELECT COALESCE(MAX(version), 0) FROM schema_version;"), CultureInfo.InvariantCulture);
         if (version > CurrentSchemaVersion)
         {
-            throw new InvalidOperationException($"The database {Description} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
+            throw new LedgerOpenException($"The database {Description} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
         }
         foreach (var (step, name, sql) in Migrations)
         {
@@ -63,6 +75,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         (3, "v3: monitoring and alerts", SchemaV3),
         (4, "v4: report rollups", SchemaV4),
         (5, "v5: units by end time", UnitOrder.SchemaV5),
+        (6, "v6: write checks", WriteCheck.SchemaV6),
     ];
 
     // "user" is reserved in PostgreSQL, hence user_name. Ticks are UTC ticks as on SQLite.
@@ -628,19 +641,26 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public long DistinctUsers(string tenant, string period, string licenseUsage) =>
         Long("SELECT COUNT(DISTINCT user_name) FROM units WHERE tenant = $1 AND period = $2 AND license_usage = $3;", tenant, period, licenseUsage);
 
-    public bool Ping()
+    public string? CheckWritable()
     {
         try
         {
-            return SchemaVersion() == CurrentSchemaVersion;
+            using var connection = _source.OpenConnection();
+            using var tx = connection.BeginTransaction();
+            var version = Convert.ToInt32(Scalar(connection, tx, "SELECT COALESCE(MAX(version), 0) FROM schema_version;"), CultureInfo.InvariantCulture);
+            if (version != CurrentSchemaVersion)
+            {
+                return $"{Description} has schema version {version}; this Tally uses {CurrentSchemaVersion}";
+            }
+            // A real row version through the server's WAL: a standby, a read-only default transaction, a revoked grant or
+            // a full disk fails here as it would fail the next group commit.
+            Execute(connection, tx, WriteCheck.Sql);
+            tx.Commit();
+            return null;
         }
-        catch (NpgsqlException)
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
         {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
+            return $"{Description}: {e.Message}";
         }
     }
 

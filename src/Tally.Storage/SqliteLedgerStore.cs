@@ -21,9 +21,10 @@ public enum SqliteSynchronous
 /// </summary>
 public sealed class SqliteLedgerStore : ILedgerStore
 {
-    public const int CurrentSchemaVersion = 5;
+    public const int CurrentSchemaVersion = 6;
 
     private readonly string _connectionString;
+    private readonly string _writeConnectionString;
     private readonly string _synchronous;
     private readonly Lock _writeGate = new();
 
@@ -38,14 +39,17 @@ public sealed class SqliteLedgerStore : ILedgerStore
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        // Writes never take a pooled connection: SQLite opens a file it cannot write read-only without saying so, and a
+        // read connection pooled while the folder was read-only would refuse writes long after it is writable again.
+        _writeConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
         _synchronous = synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL";
     }
 
     public string Path { get; }
 
-    private SqliteConnection Open()
+    private SqliteConnection Open(bool forWrite = false)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(forWrite ? _writeConnectionString : _connectionString);
         connection.Open();
         Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;");
         return connection;
@@ -53,16 +57,28 @@ public sealed class SqliteLedgerStore : ILedgerStore
 
     public void Initialize()
     {
+        try
+        {
+            Migrate();
+        }
+        catch (SqliteException e)
+        {
+            throw new LedgerOpenException($"Could not open the ledger {Path}: {e.Message}", e);
+        }
+    }
+
+    private void Migrate()
+    {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             Execute(connection, "PRAGMA journal_mode=WAL;");
             using var tx = connection.BeginTransaction();
             Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL);", tx);
             var version = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;", tx), CultureInfo.InvariantCulture);
             if (version > CurrentSchemaVersion)
             {
-                throw new InvalidOperationException($"The data file {Path} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
+                throw new LedgerOpenException($"The data file {Path} has schema version {version}, newer than this Tally ({CurrentSchemaVersion}). Upgrade Tally or restore a matching backup.");
             }
             if (version < 1)
             {
@@ -88,6 +104,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 Execute(connection, UnitOrder.SchemaV5, tx);
                 Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (5, 'v5: units by end time');", tx);
+            }
+            if (version < 6)
+            {
+                Execute(connection, WriteCheck.SchemaV6, tx);
+                Execute(connection, "INSERT INTO schema_version (version, applied) VALUES (6, 'v6: write checks');", tx);
             }
             tx.Commit();
         }
@@ -259,7 +280,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES ($tenant, $after, $key, $plan, $at);",
                 ("$tenant", tenant), ("$after", change.AfterEvents), ("$key", change.LicenseKey), ("$plan", change.PlanJson), ("$at", change.At.UtcTicks));
@@ -281,7 +302,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, "INSERT INTO tenants (id, name, created_ticks) VALUES ($id, $name, $created) ON CONFLICT (id) DO NOTHING;",
                 ("$id", tenant.Id), ("$name", tenant.Name), ("$created", tenant.Created.UtcTicks));
             return command.ExecuteNonQuery() == 1;
@@ -300,7 +321,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO api_keys (id, hash, tenant, role, created_ticks, revoked_ticks) VALUES ($id, $hash, $tenant, $role, $created, $revoked);",
                 ("$id", key.Id), ("$hash", key.Hash), ("$tenant", key.Tenant), ("$role", key.Role.ToWire()),
@@ -335,7 +356,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, "UPDATE api_keys SET revoked_ticks = $when WHERE id = $id AND revoked_ticks IS NULL;",
                 ("$id", id), ("$when", when.UtcTicks));
             return command.ExecuteNonQuery() == 1;
@@ -346,7 +367,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO licenses (tenant, key, installed_ticks) VALUES ($tenant, $key, $installed) ON CONFLICT (tenant) DO UPDATE SET key = excluded.key, installed_ticks = excluded.installed_ticks;",
                 ("$tenant", license.Tenant), ("$key", license.Key), ("$installed", license.Installed.UtcTicks));
@@ -362,7 +383,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection,
                 "INSERT INTO allocation_plans (tenant, plan, updated_ticks) VALUES ($tenant, $plan, $when) ON CONFLICT (tenant) DO UPDATE SET plan = excluded.plan, updated_ticks = excluded.updated_ticks;",
                 ("$tenant", tenant), ("$plan", planJson), ("$when", when.UtcTicks));
@@ -426,7 +447,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     private WriteConnection? _writer;
 
     /// <summary>The append connection, kept open with its statements prepared (under the write gate).</summary>
-    private WriteConnection Writer() => _writer ??= new WriteConnection(Open());
+    private WriteConnection Writer() => _writer ??= new WriteConnection(Open(forWrite: true));
 
     private sealed class WriteConnection : IDisposable
     {
@@ -660,7 +681,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, """
                 INSERT INTO alert_history (tenant, rule_id, rule_kind, period, subject, fired_ticks, channel_id, channel_kind, status, message, detail)
                 VALUES ($tenant, $rule, $kind, $period, $subject, $fired, $channel, $channelKind, $status, $message, $detail) RETURNING id;
@@ -684,21 +705,36 @@ public sealed class SqliteLedgerStore : ILedgerStore
     {
         lock (_writeGate)
         {
-            using var connection = Open();
+            using var connection = Open(forWrite: true);
             using var command = Command(connection, sql, parameters);
             return command.ExecuteNonQuery();
         }
     }
 
-    public bool Ping()
+    public string? CheckWritable()
     {
         try
         {
-            return SchemaVersion() == CurrentSchemaVersion;
+            lock (_writeGate)
+            {
+                // Never pooled (see Open): each check sees the file as it is now.
+                using var connection = Open(forWrite: true);
+                using var tx = connection.BeginTransaction(deferred: false);
+                var version = Convert.ToInt32(Scalar(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version;", tx), CultureInfo.InvariantCulture);
+                if (version != CurrentSchemaVersion)
+                {
+                    return $"{Path} has schema version {version}; this Tally uses {CurrentSchemaVersion}";
+                }
+                // The commit must write a WAL frame: a read-only file, folder or mount, or a full disk, fails here as it
+                // would fail the next group commit.
+                Execute(connection, WriteCheck.Sql, tx);
+                tx.Commit();
+                return null;
+            }
         }
-        catch (SqliteException)
+        catch (SqliteException e)
         {
-            return false;
+            return $"{Path}: {e.Message}";
         }
     }
 

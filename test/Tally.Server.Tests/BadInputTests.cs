@@ -48,6 +48,8 @@ public sealed class BadInputTests : IAsyncLifetime
         { """{"user":"ann","app":["a"],"action":"open-app"}""", "app" },
         { """{"user":"ann","app":"a","action":"open-app","time":true}""", "time" },
         { """{"user":"ann","device":{},"app":"a","action":"open-app"}""", "device" },
+        { """{"user":"ann","app":"a","action":"open-app","time":"2026-03-10T09:00:00+14:30"}""", "time" },
+        { """{"user":"ann","app":"a","action":"open-app","time":"2026-03-10T09:00:00.5-14:01"}""", "time" },
     };
 
     [Theory]
@@ -126,6 +128,58 @@ public sealed class BadInputTests : IAsyncLifetime
         using var read = _server.Client(acme.Read);
         var response = await read.GetAsync($"/api/v1/usage/summary?period={period}");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/usage/summary?period=9999-12", "period")]
+    [InlineData("/api/v1/usage/timeline?period=9999-12", "period")]
+    [InlineData("/api/v1/usage/timeline?period=9999-12&granularity=hour", "period")]
+    [InlineData("/api/v1/usage/users?period=9999-12", "period")]
+    [InlineData("/api/v1/usage/apps?period=9999-12", "period")]
+    [InlineData("/api/v1/usage/summary?period=0001-01", "period")]
+    [InlineData("/api/v1/usage/users?period=0000-12", "period")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&period=0001-01", "period")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&period=9999-12", "period")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&period=0001-06&months=12", "period")]
+    [InlineData("/api/v1/advice/seats?seatPrice=79228162514264337593543950335&packPrice=0.0001", "seatPrice")]
+    [InlineData("/api/v1/advice/seats?seatPrice=79228162514264337593543950336&packPrice=1", "seatPrice")]
+    [InlineData("/api/v1/advice/seats?seatPrice=1e30&packPrice=1", "seatPrice")]
+    [InlineData("/api/v1/advice/seats?seatPrice=-1&packPrice=1", "seatPrice")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=0.00000001", "packPrice")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=1e40", "packPrice")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&packMinutes=99999999999999999999", "packMinutes")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&packMinutes=0", "packMinutes")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&months=13", "months")]
+    [InlineData("/api/v1/advice/seats?seatPrice=40&packPrice=200&months=two", "months")]
+    public async Task Reports_OutOfRangeParameter_400NamingTheField(string url, string field)
+    {
+        // East of UTC: 0001-01 would start before year 1 there.
+        var acme = await _server.TenantAsync("r" + Guid.NewGuid().ToString("N")[..8]);
+        await _server.InstallLicenseAsync(acme, TestServer.Terms(1, 1000) with { TimeZoneId = "Pacific/Kiritimati" });
+        using var read = _server.Client(acme.Read);
+        var response = await read.GetAsync(url);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Json();
+        Assert.Equal(field, problem.GetProperty("field").GetString());
+        Assert.StartsWith(field + ": ", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("/api/v1/usage/summary?period=9999-11")]
+    [InlineData("/api/v1/usage/timeline?period=9999-11&granularity=hour")]
+    [InlineData("/api/v1/usage/users?period=0001-02")]
+    [InlineData("/api/v1/usage/apps?period=0001-02")]
+    [InlineData("/api/v1/advice/seats?seatPrice=1000000000&packPrice=0.0001&packMinutes=1000000000&period=0002-01&months=12")]
+    public async Task Reports_FirstAndLastPeriodsAndExtremePrices_Answer200(string url)
+    {
+        var acme = await _server.TenantAsync("e" + Guid.NewGuid().ToString("N")[..8]);
+        await _server.InstallLicenseAsync(acme, TestServer.Terms(1, 1000) with { TimeZoneId = "Pacific/Kiritimati" });
+        using var read = _server.Client(acme.Read);
+        var response = await read.GetAsync(url);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Json();
+        Assert.True(body.TryGetProperty("period", out var period) ? period.GetString() is "9999-11" or "0001-02"
+            : body.GetProperty("periods").EnumerateArray().Last().GetString() == "0002-01");
     }
 
     [Theory]

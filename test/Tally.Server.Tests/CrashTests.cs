@@ -80,12 +80,43 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    private ProcessStartInfo Serve(int port, string publicKeyFile, string? database) =>
+        Tally(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"),
+            .. (database is null ? Array.Empty<string>() : ["--database", database]),
+            "--public-key", publicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", "--Logging:LogLevel:Default=Warning"]);
+
+    /// <summary>Runs a <c>tally serve</c> that is expected to refuse to start; its exit code and everything it printed.</summary>
+    private async Task<(int ExitCode, string Output)> ServeExpectingRefusalAsync(string publicKeyFile)
+    {
+        using var process = Process.Start(Serve(FreePort(), publicKeyFile, null))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail("the second server started instead of refusing: " + await stdout + await stderr);
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static async Task<HttpClient> BootstrapClientAsync(Child child)
+    {
+        var admin = new HttpClient { BaseAddress = child.Address };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", AdminKey);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/health/ready")).StatusCode);
+        return admin;
+    }
+
     private async Task<Child> StartChildAsync(string publicKeyFile, string? database)
     {
         var port = FreePort();
-        var start = Tally(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"),
-            .. (database is null ? Array.Empty<string>() : ["--database", database]),
-            "--public-key", publicKeyFile, $"--TALLY_ADMIN_KEY={AdminKey}", "--Logging:LogLevel:Default=Warning"]);
+        var start = Serve(port, publicKeyFile, database);
         var child = new Child { Process = Process.Start(start)!, Address = new Uri($"http://127.0.0.1:{port}") };
         child.Process.OutputDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
         child.Process.ErrorDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
@@ -241,6 +272,94 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
         await process.WaitForExitAsync();
         Assert.NotEqual(0, process.ExitCode);
         Assert.Contains("/nonexistent/key.pem", stdout + await stderr);
+    }
+
+    [Theory]
+    [InlineData("a", "TALLY_ADMIN_KEY is 1 character; a bootstrap key must have at least 24")]
+    [InlineData("change-me-bootstrap-key", "TALLY_ADMIN_KEY is 23 characters; a bootstrap key must have at least 24")]
+    [InlineData("000000000000000000000000000000000000", "TALLY_ADMIN_KEY repeats too few characters")]
+    [InlineData("correct horse battery staple 1234", "TALLY_ADMIN_KEY contains whitespace")]
+    public async Task Start_WeakAdminKey_ExitsNamingTheSetting_LedgerNeverOpened(string key, string message)
+    {
+        var data = Path.Combine(_dir, "weak");
+        var start = Tally("serve", "--urls", "http://127.0.0.1:0", "--data", data);
+        start.Environment["TALLY_ADMIN_KEY"] = key;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var output = await stdout + await stderr;
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains(message, output);
+        Assert.DoesNotContain("   at ", output);
+        Assert.False(File.Exists(Path.Combine(data, "tally.db")), "the ledger was opened with a weak key");
+    }
+
+    [Fact]
+    public async Task Serve_SecondServerOnTheSameDataFolder_RefusesNamingTheFirst_AndSigkillFreesTheFolder()
+    {
+        var vendor = Vendor.Create(_dir);
+        using (var first = await StartChildAsync(vendor.PublicKeyFile, null))
+        {
+            using var admin = await BootstrapClientAsync(first);
+            (await admin.PostAsJsonAsync("/api/v1/tenants", new { id = "acme", name = "Acme" })).EnsureSuccessStatusCode();
+
+            var (exitCode, output) = await ServeExpectingRefusalAsync(vendor.PublicKeyFile);
+            Assert.Equal(2, exitCode);
+            Assert.Contains($"The data folder {Path.Combine(_dir, "data")} is in use by another Tally server (pid {first.Process.Id} on host {Environment.MachineName}, started ", output);
+            Assert.DoesNotContain("Unhandled exception", output);
+            Assert.DoesNotContain("   at ", output);
+
+            // The first server never noticed: it still serves its ledger.
+            var tenants = await (await admin.GetAsync("/api/v1/tenants")).Json();
+            Assert.Equal("acme", Assert.Single(tenants.EnumerateArray()).GetProperty("id").GetString());
+            first.Process.Kill(); // SIGKILL: no shutdown code runs, the OS alone releases the lock.
+            await first.Process.WaitForExitAsync();
+        }
+        using var restarted = await StartChildAsync(vendor.PublicKeyFile, null);
+        using var again = await BootstrapClientAsync(restarted);
+        var after = await (await again.GetAsync("/api/v1/tenants")).Json();
+        Assert.Equal("acme", Assert.Single(after.EnumerateArray()).GetProperty("id").GetString());
+        Assert.StartsWith($"pid {restarted.Process.Id} on host ", await File.ReadAllTextAsync(Path.Combine(_dir, "data", "tally.lock.owner")));
+    }
+
+    [Fact]
+    public async Task Serve_ReadOnlyDataFolderAfterSigkill_RefusesToStartWithClearMessage()
+    {
+        ReadOnlyFolder.AssertSupported(_dir);
+        var vendor = Vendor.Create(_dir);
+        var data = Path.Combine(_dir, "data");
+        using (var child = await StartChildAsync(vendor.PublicKeyFile, null))
+        {
+            using var admin = await BootstrapClientAsync(child);
+            (await admin.PostAsJsonAsync("/api/v1/tenants", new { id = "acme", name = "Acme" })).EnsureSuccessStatusCode();
+            child.Process.Kill();
+            await child.Process.WaitForExitAsync();
+        }
+        // What the crash left: the WAL and its index next to the database, in a folder nobody may write any more.
+        Assert.True(File.Exists(Path.Combine(data, "tally.db-wal")) && File.Exists(Path.Combine(data, "tally.db-shm")));
+        using (new ReadOnlyFolder(data))
+        {
+            var (exitCode, output) = await ServeExpectingRefusalAsync(vendor.PublicKeyFile);
+            Assert.Equal(2, exitCode);
+            Assert.Contains($"The data folder {data} is not writable", output);
+            Assert.DoesNotContain("Unhandled exception", output);
+            Assert.DoesNotContain("   at ", output);
+        }
+        // Writable again: it starts, with what was committed before the kill.
+        using var restarted = await StartChildAsync(vendor.PublicKeyFile, null);
+        using var again = await BootstrapClientAsync(restarted);
+        Assert.Equal("acme", Assert.Single((await (await again.GetAsync("/api/v1/tenants")).Json()).EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Start_ReadOnlyPostgres_RefusesWithClearMessage()
+    {
+        var database = Database("postgres")!;
+        await (await TestServer.StartOnAsync(database)).DisposeAsync();
+        // A standby or a database set read-only: every read works, no write does.
+        var e = await Assert.ThrowsAsync<Tally.Storage.LedgerOpenException>(() => TestServer.StartOnAsync(database + ";Options=-c default_transaction_read_only=on"));
+        Assert.Contains("read-only transaction", e.Message);
     }
 
     [Theory]

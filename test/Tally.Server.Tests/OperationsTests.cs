@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.Builder;
+using Tally.Storage;
+using Tally.Storage.Tests;
 
 namespace Tally.Server.Tests;
 
@@ -84,6 +87,48 @@ public sealed class OperationsTests
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Ready_LedgerBecomesUnwritable_503AndWritesRefused_UntilWritableAgain()
+    {
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        using var ingest = server.Client(acme.Ingest);
+        using var anonymous = server.Client(null);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/ready")).StatusCode);
+
+        using (new ReadOnlyFolder(Path.Combine(server.Dir, "data"), keepSharedMemory: true))
+        {
+            server.Time.Advance(LedgerHealth.CacheFor);
+            var ready = await anonymous.GetAsync("/health/ready");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Contains("cannot be written", (await ready.Json()).GetProperty("detail").GetString());
+            // Readiness tells the truth: the writes it warns about do fail, and nothing of them is applied.
+            var refused = await ingest.PostAsJsonAsync("/api/v1/events", new[] { new { id = "e1", user = "ann", app = "a", action = "open-app" } });
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+        server.Time.Advance(LedgerHealth.CacheFor);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal("charged", (await ingest.SendEventsAsync(new { id = "e1", user = "ann", app = "a", action = "open-app" }))[0].Decision());
+    }
+
+    [Fact]
+    public async Task Start_DataFolderHeldByAServerInThisProcess_RefusedNamingIt_FreeAfterStop()
+    {
+        var server = await TestServer.StartAsync();
+        try
+        {
+            var e = await Assert.ThrowsAsync<LedgerOpenException>(() => TestServer.StartAsync(server.Dir, vendor: server.Vendor));
+            Assert.Contains($"is in use by another Tally server (pid {Environment.ProcessId} on host {Environment.MachineName}, started 2026-03-10T09:00:00Z)", e.Message);
+            server = await server.RestartAsync();
+            using var anonymous = server.Client(null);
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/ready")).StatusCode);
+        }
+        finally
+        {
+            await server.DisposeAsync();
         }
     }
 }

@@ -227,6 +227,8 @@ public sealed class QlikLicensesTests : IAsyncLifetime
     [InlineData("filter=startTime%20gt%20%222026-01-01T00:00:00Z%22", "LICENSES-904", "at 1: unknown attribute 'startTime'")]
     [InlineData("filter=endTime%20gt%202026", "LICENSES-904", "at 12: expected a quoted value")]
     [InlineData("filter=endTime%20gt%20%222026-01-01T00:00:00%22", "LICENSES-904", "is not an ISO 8601 instant with an offset")]
+    [InlineData("filter=endTime%20gt%20%222026-03-01T00:00:00%2B14:30%22", "LICENSES-904", "filter: at 12: '2026-03-01T00:00:00+14:30' is not an ISO 8601 instant with an offset")]
+    [InlineData("filter=endTime%20lt%20%222026-03-01T00:00:00.5-15:00%22", "LICENSES-904", "filter: at 12: '2026-03-01T00:00:00.5-15:00' is not an ISO 8601 instant")]
     [InlineData("filter=endTime%20gt%20%222026-01-01T00:00:00Z%22%20or%20endTime%20lt%20%222026-02-01T00:00:00Z%22", "LICENSES-904", "'or' is not supported")]
     [InlineData("filter=endTime%20sw%20%222026%22", "LICENSES-904", "'sw' is not an operator endTime accepts")]
     [InlineData("filter=endTime%20gt%20%222026", "LICENSES-904", "the quoted value is not closed")]

@@ -53,7 +53,7 @@ public abstract class LedgerStoreContract : IDisposable
         Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
         Store.Initialize();
         Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
-        Assert.True(Store.Ping());
+        Assert.Null(Store.CheckWritable());
         Assert.Equal("acme", Assert.Single(Store.Tenants()).Id);
     }
 
@@ -353,7 +353,7 @@ public abstract class LedgerStoreContract : IDisposable
     {
         Store.Append("acme", [Reload("r1", T0.UtcTicks), Entry("a", "ann", T0.UtcTicks + 5), Entry("d", "bob", T0.UtcTicks + 7, kind: "denied")]);
         var before = (Store.PeriodUsage("acme", "2026-03"), Store.UserUsage("acme", "2026-03").ToList(), Store.HourlyPoolMinutes("acme", T0.UtcTicks, T0.UtcTicks + 2 * TimeSpan.TicksPerHour).ToList());
-        ExecuteSql("DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DROP INDEX units_tenant_end; DELETE FROM schema_version WHERE version >= 4;");
+        ExecuteSql("DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DROP INDEX units_tenant_end; DROP TABLE write_checks; DELETE FROM schema_version WHERE version >= 4;");
         Assert.Equal(3, Store.SchemaVersion());
         Store.Initialize();
         Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());

@@ -68,15 +68,26 @@ public sealed class PostgresLedgerStoreTests(PostgresCluster cluster) : LedgerSt
             using var command = new NpgsqlCommand("INSERT INTO schema_version (version, applied) VALUES (99, 'future');", connection);
             command.ExecuteNonQuery();
         }
-        var e = Assert.Throws<InvalidOperationException>(Store.Initialize);
+        var e = Assert.Throws<LedgerOpenException>(Store.Initialize);
         Assert.Contains("newer than this Tally", e.Message);
-        Assert.False(Store.Ping());
+        Assert.Contains("schema version 99", Store.CheckWritable());
     }
 
     [Fact]
-    public void Ping_ServerUnreachable_FalseNotThrow()
+    public void CheckWritable_ServerUnreachable_SaysWhyNotThrow()
     {
         using var store = new PostgresLedgerStore("Host=127.0.0.1;Port=1;Username=postgres;Timeout=2");
-        Assert.False(store.Ping());
+        Assert.NotNull(store.CheckWritable());
+    }
+
+    [Fact]
+    public void CheckWritable_ReadOnlyTransactions_SaysWhy()
+    {
+        Store.Append("acme", [Entry("e1", "ann", T0.UtcTicks)]);
+        // What a standby, or a database set to read-only, looks like to a client: every read works, no write does.
+        using var readOnly = new PostgresLedgerStore(_connectionString + ";Options=-c default_transaction_read_only=on");
+        Assert.Equal(1, readOnly.EventCount("acme"));
+        Assert.Contains("read-only transaction", readOnly.CheckWritable());
+        Assert.Null(Store.CheckWritable());
     }
 }

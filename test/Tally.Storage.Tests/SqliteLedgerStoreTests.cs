@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Tally.Storage.Tests;
 
@@ -53,7 +54,56 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContract
             command.CommandText = "INSERT INTO schema_version (version, applied) VALUES (99, 'future');";
             command.ExecuteNonQuery();
         }
-        var e = Assert.Throws<InvalidOperationException>(Store.Initialize);
+        var e = Assert.Throws<LedgerOpenException>(Store.Initialize);
         Assert.Contains("newer than this Tally", e.Message);
+    }
+
+    [Fact]
+    public void CheckWritable_FolderAndFilesMadeReadOnly_SaysWhyThenRecovers()
+    {
+        Store.Append("acme", [Entry("e1", "ann", T0.UtcTicks)]);
+        Assert.Null(Store.CheckWritable());
+        using (new ReadOnlyFolder(_dir, keepSharedMemory: true))
+        {
+            Assert.Contains(DatabasePath, Store.CheckWritable());
+            // Reads still work, which is exactly why readiness must try a write. (Several at once: each pooled read
+            // connection opened now is read-only for good, and must never serve a write later.)
+            Parallel.For(0, 4, _ => Assert.Equal(1, Store.EventCount("acme")));
+            Assert.ThrowsAny<SqliteException>(() => Store.Append("acme", [Entry("e2", "bob", T0.UtcTicks)]));
+        }
+        Assert.Null(Store.CheckWritable());
+        Store.Append("acme", [Entry("e2", "bob", T0.UtcTicks)]);
+        Store.SetPlan("acme", "{}", T0);
+        Assert.Equal(2, Store.EventCount("acme"));
+        Assert.Equal("{}", Store.GetPlan("acme"));
+    }
+
+    [Fact]
+    public void DataFolderLock_SecondTaker_RefusedNamingTheHolder_FreeAgainAfterRelease()
+    {
+        var folder = Path.Combine(_dir, "data");
+        var time = new FakeTimeProvider(T0);
+        using (var first = DataFolderLock.Acquire(folder, time))
+        {
+            Assert.Equal($"pid {Environment.ProcessId} on host {Environment.MachineName}, started 2026-03-01T09:00:00Z", first.Owner);
+            // flock belongs to the open file, not the process: a second taker in this same process is refused too.
+            var e = Assert.Throws<LedgerOpenException>(() => DataFolderLock.Acquire(folder, time));
+            Assert.Contains($"The data folder {folder} is in use by another Tally server ({first.Owner})", e.Message);
+            Assert.Equal(first.Owner + "\n", File.ReadAllText(Path.Combine(folder, DataFolderLock.OwnerFileName)));
+        }
+        using var again = DataFolderLock.Acquire(folder, time);
+        Assert.Equal(folder, again.Folder);
+    }
+
+    [Fact]
+    public void DataFolderLock_ReadOnlyFolder_RefusedAsNotWritable()
+    {
+        var folder = Path.Combine(_dir, "data");
+        DataFolderLock.Acquire(folder, TimeProvider.System).Dispose();
+        using (new ReadOnlyFolder(folder))
+        {
+            var e = Assert.Throws<LedgerOpenException>(() => DataFolderLock.Acquire(folder, TimeProvider.System));
+            Assert.StartsWith($"The data folder {folder} is not writable", e.Message);
+        }
     }
 }

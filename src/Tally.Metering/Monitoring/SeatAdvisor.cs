@@ -1,11 +1,17 @@
 namespace Tally.Metering;
 
 /// <summary>
-/// Monthly prices the advisor compares. Invariants (see <see cref="Validate"/>): the seat price is non-negative,
-/// the pack price and pack minutes are positive. Currency is whatever the caller uses, consistently.
+/// Monthly prices the advisor compares. Invariants (see <see cref="Validate"/>): the seat price is 0 to
+/// <see cref="MaxPrice"/>, the pack price <see cref="MinPackPrice"/> to <see cref="MaxPrice"/>, pack minutes 1 to
+/// <see cref="MaxPackMinutes"/>. Within them no figure the advisor computes overflows a decimal (the break-even is at most
+/// 10^22, a user's cost at most 10^28 even at long.MaxValue minutes). Currency is whatever the caller uses, consistently.
 /// </summary>
 public readonly record struct SeatPrices(decimal AnalyzerSeatPerMonth, decimal CapacityPackPerMonth, long PackMinutes)
 {
+    public const decimal MaxPrice = 1_000_000_000m;
+    public const decimal MinPackPrice = 0.0001m;
+    public const long MaxPackMinutes = 1_000_000_000;
+
     /// <summary>Price of one capacity minute: <c>pack price ÷ pack minutes</c>.</summary>
     public decimal PricePerMinute => CapacityPackPerMonth / PackMinutes;
 
@@ -15,11 +21,11 @@ public readonly record struct SeatPrices(decimal AnalyzerSeatPerMonth, decimal C
     /// <summary>What <paramref name="minutes"/> a month cost on capacity: <c>minutes ÷ pack minutes × pack price</c>.</summary>
     public decimal CapacityCost(long minutes) => (decimal)minutes / PackMinutes * CapacityPackPerMonth;
 
-    /// <summary>The first problem with these prices, or null when they are usable.</summary>
+    /// <summary>The first problem with these prices, naming the price as the API does (seatPrice, packPrice, packMinutes), or null when they are usable.</summary>
     public string? Validate() =>
-        AnalyzerSeatPerMonth < 0 ? "the analyzer seat price must not be negative"
-        : CapacityPackPerMonth <= 0 ? "the capacity pack price must be positive"
-        : PackMinutes <= 0 ? "the pack size must be a positive number of minutes"
+        AnalyzerSeatPerMonth is < 0 or > MaxPrice ? $"seatPrice: the analyzer seat price must be between 0 and {MaxPrice:0}"
+        : CapacityPackPerMonth is < MinPackPrice or > MaxPrice ? $"packPrice: the capacity pack price must be between {MinPackPrice} and {MaxPrice:0}"
+        : PackMinutes is < 1 or > MaxPackMinutes ? $"packMinutes: the pack size must be 1 to {MaxPackMinutes} minutes"
         : null;
 }
 

@@ -127,7 +127,7 @@ public static class MonitoringEndpoints
         return group;
     }
 
-    private static IResult SeatAdvice(HttpContext http, decimal? seatPrice, decimal? packPrice, long? packMinutes, string? period, int? months,
+    private static IResult SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
         Tenants tenants, ILedgerStore store, TimeProvider time)
     {
         var config = tenants.Writer(http.Tenant()).Snapshot.Config;
@@ -135,15 +135,33 @@ public static class MonitoringEndpoints
         {
             return Problems.BadRequest("seatPrice and packPrice are required: the monthly price of a named Analyzer seat and of one capacity pack.");
         }
-        var prices = new SeatPrices(seatPrice.Value, packPrice.Value, packMinutes ?? config.License?.PackMinutes ?? MeterOptions.DefaultPackMinutes);
+        // Parsed here rather than bound, so a value that is not a number (or overflows a decimal) is a 400 naming it.
+        if (!TryNumber(seatPrice, out decimal seat))
+        {
+            return BadParameter("seatPrice", seatPrice);
+        }
+        if (!TryNumber(packPrice, out decimal pack))
+        {
+            return BadParameter("packPrice", packPrice);
+        }
+        long? size = null;
+        if (packMinutes is not null)
+        {
+            if (!TryNumber(packMinutes, out long given))
+            {
+                return BadParameter("packMinutes", packMinutes);
+            }
+            size = given;
+        }
+        var prices = new SeatPrices(seat, pack, size ?? config.License?.PackMinutes ?? MeterOptions.DefaultPackMinutes);
         if (prices.Validate() is { } invalid)
         {
-            return Problems.BadRequest(invalid + ".");
+            return Problems.BadRequest(invalid + ".", new Dictionary<string, object?> { ["field"] = invalid[..invalid.IndexOf(':', StringComparison.Ordinal)] });
         }
-        var count = months ?? 1;
-        if (count is < 1 or > 12)
+        var count = 1;
+        if (months is not null && !(TryNumber(months, out count) && count is >= 1 and <= 12))
         {
-            return Problems.BadRequest("months: must be between 1 and 12.");
+            return Problems.BadRequest("months: must be between 1 and 12.", new Dictionary<string, object?> { ["field"] = "months" });
         }
         var calendar = new PeriodCalendar(config.MeterOptions.TimeZone);
         Period last;
@@ -153,7 +171,12 @@ public static class MonitoringEndpoints
         }
         else if (!Period.TryParse(period, out last))
         {
-            return Problems.BadRequest("period: not YYYY-MM.");
+            return Problems.BadRequest($"period: '{(period.Length > 20 ? period[..20] : period)}' is not {Period.Expected}.", new Dictionary<string, object?> { ["field"] = "period" });
+        }
+        if (last.Index - (count - 1) < Period.MinValue.Index)
+        {
+            return Problems.BadRequest($"period: {count} months ending with {last} reach back before {Period.MinValue}, the first period.",
+                new Dictionary<string, object?> { ["field"] = "period" });
         }
         // Every unit is U minutes (R1) whatever the allocation; named users' units carry 0 pool minutes, so count units.
         var unitMinutes = config.MeterOptions.UnitMinutes;
@@ -162,11 +185,7 @@ public static class MonitoringEndpoints
         var periods = new List<string>();
         for (var i = count - 1; i >= 0; i--)
         {
-            var p = last;
-            for (var k = 0; k < i; k++)
-            {
-                p = Previous(p);
-            }
+            var p = Period.FromIndex(last.Index - i);
             periods.Add(p.ToString());
             foreach (var u in store.UserActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks))
             {
@@ -205,7 +224,13 @@ public static class MonitoringEndpoints
         }, "seat-advice");
     }
 
-    private static Period Previous(Period p) => p.Month == 1 ? new Period(p.Year - 1, 12) : new Period(p.Year, p.Month - 1);
+    /// <summary>A decimal (exponent allowed, no thousands separators) or a whole number, in the invariant culture.</summary>
+    private static bool TryNumber<T>(string text, out T value) where T : struct, System.Numerics.INumber<T> =>
+        T.TryParse(text, typeof(T) == typeof(decimal) ? System.Globalization.NumberStyles.Float : System.Globalization.NumberStyles.Integer,
+            System.Globalization.CultureInfo.InvariantCulture, out value);
+
+    private static IResult BadParameter(string field, string text) =>
+        Problems.BadRequest($"{field}: '{(text.Length > 40 ? text[..40] : text)}' is not a number (or is too large).", new Dictionary<string, object?> { ["field"] = field });
 
     private static string Wire(Allocation a) => a switch
     {
@@ -226,6 +251,10 @@ public static class MonitoringEndpoints
         if (name.Length > 200)
         {
             return Problems.BadRequest("name: at most 200 characters.");
+        }
+        if ((Problems.BadText("name", name) ?? Problems.BadText("to", body.To) ?? Problems.BadText("url", body.Url) ?? Problems.BadText("secret", body.Secret)) is { } badText)
+        {
+            return badText;
         }
         string target;
         string? secret = null;
@@ -312,6 +341,10 @@ public static class MonitoringEndpoints
         if (name.Length > 200)
         {
             return Problems.BadRequest("name: at most 200 characters.");
+        }
+        if (Problems.BadText("name", name) is { } badName)
+        {
+            return badName;
         }
         var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
         if (!store.TryAddAlertRule(rule, MaxRulesPerTenant))

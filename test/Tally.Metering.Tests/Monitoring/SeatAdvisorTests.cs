@@ -13,6 +13,28 @@ public class SeatAdvisorTests
         Assert.Equal(60m, Prices.CapacityCost(300));
     }
 
+    [Theory]
+    [InlineData(-0.01, 200, 1000, "seatPrice")]
+    [InlineData(1_000_000_000.01, 200, 1000, "seatPrice")]
+    [InlineData(40, 0, 1000, "packPrice")]
+    [InlineData(40, 0.00009, 1000, "packPrice")]
+    [InlineData(40, 1_000_000_001, 1000, "packPrice")]
+    [InlineData(40, 200, 0, "packMinutes")]
+    [InlineData(40, 200, 1_000_000_001, "packMinutes")]
+    public void Prices_OutsideTheirBounds_AreRefusedNamingThePrice(double seat, double pack, long minutes, string field) =>
+        Assert.StartsWith(field + ": ", new SeatPrices((decimal)seat, (decimal)pack, minutes).Validate());
+
+    [Fact]
+    public void Prices_AtTheirBounds_NoFigureOverflows()
+    {
+        var extreme = new SeatPrices(SeatPrices.MaxPrice, SeatPrices.MinPackPrice, SeatPrices.MaxPackMinutes);
+        Assert.Null(extreme.Validate());
+        Assert.Equal(1e22m, extreme.BreakEvenMinutes);
+        var costly = new SeatPrices(0, SeatPrices.MaxPrice, 1);
+        var advice = SeatAdvisor.Advise(costly, [new("ann", Allocation.Capacity, long.MaxValue), new("bob", Allocation.Analyzer, 0)]);
+        Assert.Equal((decimal)long.MaxValue * SeatPrices.MaxPrice, Assert.Single(advice.ToAnalyzerSeat).MonthlySaving);
+    }
+
     [Fact]
     public void Advise_CapacityUserAboveBreakEven_MovesToSeatWithSaving()
     {

@@ -1,0 +1,168 @@
+using System.Reflection;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server.Tests;
+
+/// <summary>
+/// The writer's group commit when the ledger refuses a group: one request that cannot be stored fails alone, and a
+/// ledger that takes no write at all fails the group without a replay per request. A real SQLite ledger behind a proxy
+/// that holds the first append until the test has queued a group, and refuses what the test names.
+/// </summary>
+public sealed class TenantWriterTests : IDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 10, 9, 0, 0, TimeSpan.Zero);
+    private readonly string _dir = Directory.CreateTempSubdirectory("tally-writer-").FullName;
+    private readonly SqliteLedgerStore _ledger;
+
+    public TenantWriterTests()
+    {
+        _ledger = new SqliteLedgerStore(Path.Combine(_dir, "tally.db"));
+        _ledger.Initialize();
+        _ledger.CreateTenant(new TenantRecord("acme", "Acme", T0));
+    }
+
+    public void Dispose()
+    {
+        _ledger.Dispose();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static IncomingEvent Open(string id, string user) => new(id, user, "", "sales", MeterAction.OpenApp, null);
+
+    private TenantWriter Writer(ILedgerStore store) =>
+        new("acme", store, new FakeTimeProvider(T0), (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000);
+
+    [Fact]
+    public async Task Commit_OneRequestOfAGroupCannotBeStored_OnlyThatRequestFails()
+    {
+        var store = GatedStore.Over(_ledger, refuse: entries => entries.Any(e => e.EventId == "poison"));
+        await using var writer = Writer(store.Store);
+        var warm = writer.SubmitAsync([Open("warm", "ann")]);
+        await store.FirstAppendStarted;
+        // Queued while the writer is inside the first commit, so the three are drained into one group.
+        var a = writer.SubmitAsync([Open("a1", "bob"), Open("a2", "cy")]);
+        var poisoned = writer.SubmitAsync([Open("p1", "dan"), Open("poison", "eve")]);
+        var b = writer.SubmitAsync([Open("b1", "fay")]);
+        store.Release();
+
+        await warm;
+        Assert.Equal([DecisionKind.Charged, DecisionKind.Charged], (await a).Select(o => o.Decisions[0].Kind));
+        Assert.Equal(DecisionKind.Charged, (await b)[0].Decisions[0].Kind);
+        await Assert.ThrowsAsync<LedgerUnavailableException>(() => poisoned);
+        // Tried together once (5 events), then each request alone: 2 stored, 2 refused, 1 stored.
+        Assert.Equal([1, 5, 2, 2, 1], store.Appends);
+
+        // The ledger holds exactly the requests that succeeded, and the meter agrees with it.
+        Assert.Equal(4, _ledger.EventCount("acme"));
+        Assert.False(_ledger.ContainsEventId("acme", "p1"));
+        var again = await writer.SubmitAsync([Open("a1", "bob"), Open("p1", "dan"), Open("b1", "fay")]);
+        Assert.Equal([DecisionKind.Duplicate, DecisionKind.Charged, DecisionKind.Duplicate], again.Select(o => o.Decisions[0].Kind));
+    }
+
+    [Fact]
+    public async Task Commit_LedgerTakesNoWriteAtAll_GroupFailsWithoutAReplayPerRequest()
+    {
+        var store = GatedStore.Over(_ledger, refuse: _ => true, writable: false);
+        await using var writer = Writer(store.Store);
+        var replaysAtStart = store.Replays;
+        var first = writer.SubmitAsync([Open("e0", "ann")]);
+        await store.FirstAppendStarted;
+        var group = Enumerable.Range(1, 20).Select(i => writer.SubmitAsync([Open($"e{i}", $"u{i}")])).ToList();
+        store.Release();
+
+        await Assert.ThrowsAsync<LedgerUnavailableException>(() => first);
+        foreach (var request in group)
+        {
+            await Assert.ThrowsAsync<LedgerUnavailableException>(() => request);
+        }
+        // The group tried together, then alone until the ledger was found unwritable: not twenty replays of its history.
+        Assert.Equal([1, 20, 1], store.Appends);
+        Assert.InRange(store.Replays - replaysAtStart, 1, 3);
+        Assert.Equal(0, _ledger.EventCount("acme"));
+    }
+
+    /// <summary>
+    /// Forwards to a real store; its first <see cref="ILedgerStore.Append"/> waits for <see cref="Release"/>, and appends
+    /// <c>refuse</c> names throw as a store that cannot keep them would. Counts appends (their sizes) and replays.
+    /// </summary>
+    public class GatedStore : DispatchProxy
+    {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _gate = new();
+        private readonly List<int> _appends = [];
+        private ILedgerStore _inner = null!;
+        private Func<IReadOnlyList<LedgerEntry>, bool> _refuse = null!;
+        private bool _writable;
+        private int _replays;
+
+        public static GatedStore Over(ILedgerStore inner, Func<IReadOnlyList<LedgerEntry>, bool> refuse, bool writable = true)
+        {
+            var proxy = Create<ILedgerStore, GatedStore>();
+            var gated = (GatedStore)(object)proxy;
+            (gated._inner, gated._refuse, gated._writable) = (inner, refuse, writable);
+            return gated;
+        }
+
+        /// <summary>This proxy as the store the writer is given.</summary>
+        public ILedgerStore Store => (ILedgerStore)(object)this;
+
+        public Task FirstAppendStarted => _started.Task;
+
+        public IReadOnlyList<int> Appends
+        {
+            get
+            {
+                lock (_appends)
+                {
+                    return [.. _appends];
+                }
+            }
+        }
+
+        public int Replays => Volatile.Read(ref _replays);
+
+        public void Release() => _gate.Set();
+
+        protected override object? Invoke(MethodInfo? method, object?[]? args)
+        {
+            switch (method!.Name)
+            {
+                case nameof(ILedgerStore.Append):
+                    var entries = (IReadOnlyList<LedgerEntry>)args![1]!;
+                    bool first;
+                    lock (_appends)
+                    {
+                        _appends.Add(entries.Count);
+                        first = _appends.Count == 1;
+                    }
+                    if (first)
+                    {
+                        _started.TrySetResult();
+                        _gate.Wait();
+                    }
+                    if (_refuse(entries))
+                    {
+                        throw new InvalidOperationException("this store cannot keep that");
+                    }
+                    break;
+                case nameof(ILedgerStore.Events):
+                    Interlocked.Increment(ref _replays);
+                    break;
+                case nameof(ILedgerStore.CheckWritable) when !_writable:
+                    return "the disk is full";
+            }
+            try
+            {
+                return method.Invoke(_inner, args);
+            }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                throw e.InnerException;
+            }
+        }
+    }
+}
