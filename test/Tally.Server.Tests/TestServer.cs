@@ -36,6 +36,9 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     public string Dir { get; }
+
+    /// <summary>The running server's services (its route table, for tests that cover every endpoint).</summary>
+    public IServiceProvider Services => _app.Services;
     public FakeTimeProvider Time { get; }
     public Uri Address { get; }
     public Vendor Vendor { get; }
