@@ -199,8 +199,9 @@ public sealed class MeterCommandTests : IDisposable
     [Fact]
     public void Meter_CsvFormat_NamesThatStartFormulas_WrittenAsQuotedText()
     {
-        // JSON Lines carry TAB and CR in names as escapes; each user opens the app of the same name at its own minute.
-        string[] names = ["=1+1", "-2+3", "\t=x", "\r=x", "@SUM(A1)", "+1", "=HYPERLINK(\"http://x\",\"a,b\")"];
+        // Each user opens the app of the same name at its own minute. Names starting with TAB or CR never get this far:
+        // control characters are refused at input (R12); CsvExportTests covers those cells in the writer itself.
+        string[] names = ["=1+1", "-2+3", "@SUM(A1)", "+1", "=HYPERLINK(\"http://x\",\"a,b\")", "-@x"];
         var path = Write("events.jsonl", [.. names.Select((n, i) => JsonSerializer.Serialize(new
         {
             time = $"2026-03-02T09:{i:D2}:00Z", user = n, app = n, action = "open-app", id = $"e{i}",
