@@ -157,8 +157,11 @@ before(async () => {
   acme.installedAt[0] = Date.now();
   await tally.installLicense(tenants.acme, license);
   acme.installedAt[1] = Date.now();
-  await tally.installLicense(tenants.settings, license);
-  await tally.installLicense(tenants.seats, license);
+  // One license serves one tenant: the others get their own issues of the same terms.
+  for (const id of ["settings", "seats"]) {
+    const own = await tally.issueLicense({ name: id, licenseId: `L-${id.toUpperCase()}`, validFrom: license.validFrom, validTo: license.validTo });
+    await tally.installLicense(tenants[id], own);
+  }
 
   // acme: two Professional seats and the Analyzer seat held, 40 capacity users over five apps, sent in four
   // requests so that units end at four different instants (the filters need more than one).
@@ -678,7 +681,8 @@ describe("(e) assignments", () => {
 describe("(e2) seats beyond the license", () => {
   it("marks the seats beyond a smaller license as excess", async (t) => {
     const x = await tally.tenant("shrink");
-    await tally.installLicense(x, license);
+    const larger = await tally.issueLicense({ name: "shrink-large", licenseId: "L-SHRINK-LARGE", validFrom: license.validFrom, validTo: license.validTo });
+    await tally.installLicense(x, larger);
     const r = await licenses.addLicenseAssignments({ add: [{ subject: "first", type: "professional" }, { subject: "second", type: "professional" }] }, as(x.admin));
     assert.deepEqual(r.data.data.map((i) => i.status), [201, 201]);
     const smaller = await tally.issueLicense({ name: "shrink", professional: 1, licenseId: "L-SHRINK",

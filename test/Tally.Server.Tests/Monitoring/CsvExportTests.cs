@@ -14,7 +14,9 @@ namespace Tally.Server.Tests.Monitoring;
 public sealed class CsvExportTests
 {
     /// <summary>Names that start a formula in Excel, LibreOffice or Google Sheets (OWASP's list: = + - @ TAB CR).</summary>
-    public static readonly string[] Hostile = ["=1+1", "-2+3", "\t=x", "\r=x", "@SUM(A1)", "+cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"a,b\")"];
+    // Names as events can carry them: control characters (TAB, CR) are refused at input (R12), so those starts are
+    // covered by the writer's cell tests above.
+    public static readonly string[] Hostile = ["=1+1", "-2+3", "-@x", "@SUM(A1)", "+cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"a,b\")"];
 
     [Theory]
     [InlineData("=1+1", "\"'=1+1\"")]
@@ -59,7 +61,8 @@ public sealed class CsvExportTests
     public async Task EveryExportRoute_HostileNames_WrittenAsTextNeverAsFormulas()
     {
         await using var listener = await WebhookListener.StartAsync();
-        await using var server = await TestServer.StartAsync();
+        // The receiver is on loopback, which webhooks may reach only when the operator allows private targets.
+        await using var server = await TestServer.StartAsync(extra: [AlertTests.AllowPrivateTargets]);
         var acme = await server.TenantAsync("acme");
         await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 10, packMinutes: 1000));
         using var admin = server.Client(acme.Admin);
