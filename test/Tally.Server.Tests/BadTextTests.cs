@@ -13,20 +13,11 @@ namespace Tally.Server.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class BadTextTests(PostgresCluster cluster) : IDisposable
 {
-    private readonly List<string> _schemas = [];
+    private readonly StoreDatabases _databases = new(cluster, "txt");
 
-    public void Dispose() => _schemas.ForEach(cluster.DropSchema);
+    public void Dispose() => _databases.Dispose();
 
-    private async Task<TestServer> StartAsync(string store)
-    {
-        if (store == "sqlite")
-        {
-            return await TestServer.StartOnAsync(null);
-        }
-        var schema = cluster.NewSchema("txt");
-        _schemas.Add(schema);
-        return await TestServer.StartOnAsync(schema);
-    }
+    private Task<TestServer> StartAsync(string store) => TestServer.StartOnAsync(_databases.For(store));
 
     [Theory]
     [InlineData("sqlite")]

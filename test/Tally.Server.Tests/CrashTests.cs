@@ -24,25 +24,15 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
 {
     private const string AdminKey = "crash-test-bootstrap-key";
     private readonly string _dir = Directory.CreateTempSubdirectory("tally-crash-").FullName;
-    private readonly List<string> _schemas = [];
+    private readonly StoreDatabases _databases = new(cluster, "srv");
 
     public void Dispose()
     {
-        _schemas.ForEach(cluster.DropSchema);
+        _databases.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 
-    /// <summary>The <c>--database</c> value for <paramref name="store"/>: a new schema on PostgreSQL, null for SQLite.</summary>
-    private string? Database(string store)
-    {
-        if (store == "sqlite")
-        {
-            return null;
-        }
-        var schema = cluster.NewSchema("srv");
-        _schemas.Add(schema);
-        return schema;
-    }
+    private string? Database(string store) => _databases.For(store);
 
     /// <summary>The real executable, built next to the tests by the project reference to Tally.Cli.</summary>
     private static ProcessStartInfo Tally(params string[] args)

@@ -16,21 +16,9 @@ namespace Tally.Server.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class HostileInputTests(PostgresCluster cluster) : IDisposable
 {
-    private readonly List<string> _schemas = [];
+    private readonly StoreDatabases _databases = new(cluster, "fuzz");
 
-    public void Dispose() => _schemas.ForEach(cluster.DropSchema);
-
-    /// <summary>A new schema on PostgreSQL, or null for SQLite in a temp folder.</summary>
-    private string? Database(string store)
-    {
-        if (store == "sqlite")
-        {
-            return null;
-        }
-        var schema = cluster.NewSchema("fuzz");
-        _schemas.Add(schema);
-        return schema;
-    }
+    public void Dispose() => _databases.Dispose();
 
     private sealed record Target(string Method, string Pattern);
 
@@ -129,7 +117,7 @@ public sealed class HostileInputTests(PostgresCluster cluster) : IDisposable
     [InlineData("postgres")]
     public async Task EveryWriteEndpoint_EveryBody_EveryKey_No5xx_RefusalsChangeNothing(string store)
     {
-        var (server, acme, globex, targets) = await StartAsync(Database(store));
+        var (server, acme, globex, targets) = await StartAsync(_databases.For(store));
         await using var _ = server;
         var globexBefore = await FingerprintAsync(server, globex, withKeys: false);
         var errors = new List<string>();
