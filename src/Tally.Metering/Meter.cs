@@ -35,6 +35,9 @@ public sealed class Meter
     // the time-ordered events and not of hash-table history.
     private readonly Dictionary<int, AppConnections> _connections = [];
     private readonly HashSet<string> _acceptedIds = new(StringComparer.Ordinal);
+    // Accepted ids in the order they came, kept only when ids are remembered for a window (IdMemory).
+    private readonly Queue<(long Ticks, string Id)> _idsByTime = new();
+    private long _idMemoryTicks;
     private readonly Dictionary<int, PoolState> _pools = [];
     private readonly HashSet<long> _reloadKeys = [];
     private PoolState? _currentPool;
@@ -86,6 +89,27 @@ public sealed class Meter
         _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
     }
 
+    /// <summary>
+    /// How long an accepted event id is remembered, counted back from the latest event; null (the default): for ever.
+    /// With a window the meter reports a duplicate only of an id inside it; older ids are forgotten and their owner
+    /// (the server, which has the ledger) must recognise them before applying (R10 holds "at any time in the tenant's
+    /// history" there, not here). Memory for ids is then bounded by the ids of one window.
+    /// </summary>
+    public TimeSpan? IdMemory
+    {
+        get => _idMemoryTicks == 0 ? null : TimeSpan.FromTicks(_idMemoryTicks);
+        init => _idMemoryTicks = value is { Ticks: > 0 } window ? window.Ticks : 0;
+    }
+
+    /// <summary>Ids accepted and forgotten since this meter started (none without <see cref="IdMemory"/>).</summary>
+    public long ForgottenIds { get; private set; }
+
+    /// <summary>Ids the meter remembers now.</summary>
+    public int RememberedIds => _acceptedIds.Count;
+
+    /// <summary>Whether <paramref name="id"/> was accepted and is still remembered: then <see cref="Apply{TSink}"/> reports it a duplicate.</summary>
+    public bool Remembers(string id) => _acceptedIds.Contains(id);
+
     /// <summary>The instant of the latest event applied; events must not go back before it.</summary>
     public long LastTicks { get; private set; } = long.MinValue;
 
@@ -106,6 +130,10 @@ public sealed class Meter
             throw new ArgumentException($"Events must be applied in time order: {e.Time:O} is before {new DateTime(LastTicks, DateTimeKind.Utc):O}.", nameof(e));
         }
         LastTicks = e.TimeTicks;
+        if (_idMemoryTicks != 0)
+        {
+            ForgetIdsBefore(e.TimeTicks - _idMemoryTicks, e.Id);
+        }
         var period = Calendar.PeriodOf(e.TimeTicks);
 
         if (e.Action == MeterAction.ScheduledReload)
@@ -144,6 +172,28 @@ public sealed class Meter
                 break;
         }
         sink.Add(e, decision);
+    }
+
+    /// <summary>Forgets the ids that fall out of the window by <paramref name="latestTicks"/> (no-op without <see cref="IdMemory"/>).</summary>
+    public void ForgetIds(long latestTicks)
+    {
+        if (_idMemoryTicks != 0)
+        {
+            ForgetIdsBefore(latestTicks - _idMemoryTicks, null);
+        }
+    }
+
+    private void ForgetIdsBefore(long cutoff, string? accepted)
+    {
+        if (accepted is not null)
+        {
+            _idsByTime.Enqueue((LastTicks, accepted));
+        }
+        while (_idsByTime.TryPeek(out var oldest) && oldest.Ticks < cutoff)
+        {
+            _acceptedIds.Remove(_idsByTime.Dequeue().Id);
+            ForgottenIds++;
+        }
     }
 
     /// <summary>

@@ -35,6 +35,14 @@ public sealed class TallyOptions
     /// <summary>Most events one tenant's writer applies and commits in one transaction.</summary>
     public int MaxGroupCommitEvents { get; set; } = 5000;
 
+    /// <summary>
+    /// How long each tenant's meter keeps accepted event ids in memory (R10). A resent event inside the window is
+    /// recognised in memory; one older than it is recognised by the ledger's unique index before it is applied, so a
+    /// duplicate is still a duplicate at any time in the tenant's history. Bounds memory for ids to one window's worth.
+    /// Zero keeps every id in memory for the life of the process.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(48);
+
     /// <summary>Let a tenant install an earlier issue of a license it already had (off: refused with 409, reason rollback).</summary>
     public bool AllowLicenseRollback { get; set; }
 
@@ -124,6 +132,10 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
             && !(Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Query.Length == 0 && uri.Fragment.Length == 0))
         {
             problems.Add($"Tally:PublicBaseUrl '{baseUrl}' must be an absolute http or https address without a query, e.g. https://tally.example.com.");
+        }
+        if (options.IdempotencyWindow < TimeSpan.Zero || (options.IdempotencyWindow > TimeSpan.Zero && options.IdempotencyWindow < TimeSpan.FromMinutes(10)))
+        {
+            problems.Add("Tally:IdempotencyWindow must be at least 00:10:00, or 0 to keep every event id in memory.");
         }
         if (options.MaxGroupCommitEvents < 1)
         {

@@ -55,6 +55,7 @@ public sealed class TenantWriter : IAsyncDisposable
     private TenantConfig _config = null!;
     private long _applied;
     private bool _broken;
+    private readonly TimeSpan? _idMemory;
 
     // Auto-assigned seats and when each was handed out; a seat the same user keeps across a terms change keeps its time.
     private readonly Dictionary<string, (Allocation Seat, long Ticks)> _autoSince = new(StringComparer.Ordinal);
@@ -65,9 +66,15 @@ public sealed class TenantWriter : IAsyncDisposable
     private int _usersAtSeats;
     private bool _anyUnseen;
 
-    /// <summary>Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key and plan document (either may be null).</summary>
-    public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, int maxGroupEvents, TallyMetrics? metrics = null)
+    /// <summary>
+    /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
+    /// and plan document (either may be null); <paramref name="idMemory"/> is how long the meter remembers accepted event
+    /// ids (null: for ever), older ones being checked in the ledger.
+    /// </summary>
+    public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, int maxGroupEvents,
+        TallyMetrics? metrics = null, TimeSpan? idMemory = null)
     {
+        _idMemory = idMemory;
         _metrics = metrics;
         _tenant = tenant;
         _store = store;
@@ -257,6 +264,7 @@ public sealed class TenantWriter : IAsyncDisposable
     {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
         var now = Math.Max(_time.GetUtcNow().UtcTicks, _meter.LastTicks);
+        var forgotten = ForgottenIdsIn(batch, now);
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
         var sink = new Sink(this);
@@ -271,7 +279,14 @@ public sealed class TenantWriter : IAsyncDisposable
                     var at = Math.Max(work.Ticks?[i] ?? now, _meter.LastTicks);
                     var e = Parse(incoming, at);
                     sink.Begin();
-                    _meter.Apply(e, sink);
+                    if (incoming.Id is { } id && forgotten?.Contains(id) == true)
+                    {
+                        _meter.ApplyDuplicate(e, sink); // accepted before the meter's id window: the ledger knows it
+                    }
+                    else
+                    {
+                        _meter.Apply(e, sink);
+                    }
                     _applied++;
                     StampNewSeats(at);
                     outcomes[i] = new EventOutcome(at, sink.Outcomes);
@@ -306,6 +321,28 @@ public sealed class TenantWriter : IAsyncDisposable
             batch[i].Done.TrySetResult(results[i]);
         }
         return null;
+    }
+
+    /// <summary>
+    /// The ids of <paramref name="batch"/> that were accepted before the meter's id window (R10: a duplicate at any time
+    /// in the tenant's history). The meter first forgets what falls out of the window by the batch's latest instant, so
+    /// nothing it still remembers now can be forgotten while the batch is applied; what it no longer remembers is asked
+    /// of the ledger's unique index, once per batch, and only once the meter has forgotten anything at all.
+    /// </summary>
+    private IReadOnlySet<string>? ForgottenIdsIn(IReadOnlyList<EventWork> batch, long now)
+    {
+        if (_idMemory is null)
+        {
+            return null;
+        }
+        _meter.ForgetIds(batch.Select(w => w.Ticks is { Count: > 0 } ticks ? ticks.Max() : now).Append(now).Max());
+        if (_meter.ForgottenIds == 0)
+        {
+            return null;
+        }
+        var unknown = batch.SelectMany(w => w.Events).Select(e => e.Id).OfType<string>().Where(id => !_meter.Remembers(id))
+            .ToHashSet(StringComparer.Ordinal);
+        return unknown.Count == 0 ? null : _store.KnownEventIds(_tenant, unknown);
     }
 
     /// <summary>Rebuilds the meter from the ledger; false (and rebuilt before the next group) when the ledger cannot be read.</summary>
@@ -355,7 +392,7 @@ public sealed class TenantWriter : IAsyncDisposable
         _terms = (initialKey, initialPlan);
         _config = _configFrom(initialKey, initialPlan);
         _termsTicks = _store.GetTenant(_tenant)?.Created.UtcTicks ?? 0;
-        _meter = new Meter(_config.MeterOptions, DirectoryFor(_config));
+        _meter = new Meter(_config.MeterOptions, DirectoryFor(_config)) { IdMemory = _idMemory };
         var discard = new DiscardSink();
         _applied = 0;
         long replayed = 0;

@@ -42,7 +42,8 @@ public sealed class Tenants : IAsyncDisposable
 
     public TenantWriter Writer(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
-            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, metrics) { Observer = observer })).Value;
+            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, metrics,
+                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer })).Value;
 
     public async ValueTask DisposeAsync()
     {

@@ -56,7 +56,8 @@ public interface ILedgerStore : IDisposable
 
     long EventCount(string tenant);
 
-    bool ContainsEventId(string tenant, string eventId);
+    /// <summary>Those of <paramref name="eventIds"/> the tenant's ledger already holds (the idempotency check of record, R10).</summary>
+    IReadOnlySet<string> KnownEventIds(string tenant, IReadOnlyCollection<string> eventIds);
 
     PeriodUsage PeriodUsage(string tenant, string period);
 

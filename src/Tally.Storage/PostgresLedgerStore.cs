@@ -606,8 +606,11 @@ public sealed class PostgresLedgerStore : ILedgerStore
 
     public long EventCount(string tenant) => Long("SELECT COUNT(*) FROM events WHERE tenant = $1;", tenant);
 
-    public bool ContainsEventId(string tenant, string eventId) =>
-        Long("SELECT COUNT(*) FROM events WHERE tenant = $1 AND event_id = $2;", tenant, eventId) > 0;
+    public IReadOnlySet<string> KnownEventIds(string tenant, IReadOnlyCollection<string> eventIds) =>
+        eventIds.Count == 0
+            ? new HashSet<string>()
+            : Query("SELECT event_id FROM events WHERE tenant = $1 AND event_id = ANY($2);", r => r.GetString(0), tenant, eventIds.ToArray())
+                .ToHashSet(StringComparer.Ordinal);
 
     // Period and user totals come from the v4 rollups, which Append keeps in step with the rows.
     public PeriodUsage PeriodUsage(string tenant, string period) =>

@@ -171,6 +171,37 @@ public class PoolTests
     }
 
     [Fact]
+    public void IdMemory_IdOlderThanTheWindow_Forgotten_InsideItStillADuplicate()
+    {
+        var s = new Scenario(idMemory: TimeSpan.FromMinutes(60));
+        Assert.Equal(DecisionKind.Charged, s.Single(0, "ann", null, "x", "open-app", id: "a").Kind);
+        Assert.Equal(DecisionKind.Duplicate, s.Single(60, "ann", null, "x", "select", id: "a").Kind); // exactly the window: remembered
+        Assert.True(s.Meter.Remembers("a"));
+        s.Single(61, "bob", null, "x", "open-app", id: "b");
+        // Past the window the meter forgets "a" (the server asks its ledger for such ids before applying them).
+        Assert.False(s.Meter.Remembers("a"));
+        Assert.Equal((1L, 1), (s.Meter.ForgottenIds, s.Meter.RememberedIds));
+        Assert.Equal(DecisionKind.Duplicate, s.Single(62, "bob", null, "x", "select", id: "b").Kind);
+    }
+
+    [Fact]
+    public void IdMemory_AMonthOfUniqueIds_RemembersOnlyOneWindow()
+    {
+        // 30 days, one event a minute, every id new, beside a meter without a window fed the same.
+        const int minutes = 30 * 24 * 60;
+        var windowed = new Scenario(idMemory: TimeSpan.FromHours(2));
+        var unbounded = new Scenario();
+        for (var minute = 0; minute < minutes; minute++)
+        {
+            windowed.Event(Scenario.At(minute), $"user-{minute % 50}", null, "x", "heartbeat", id: $"ev-{minute}");
+            unbounded.Event(Scenario.At(minute), $"user-{minute % 50}", null, "x", "heartbeat", id: $"ev-{minute}");
+        }
+        Assert.Equal(minutes, unbounded.Meter.RememberedIds);
+        Assert.Equal(121, windowed.Meter.RememberedIds); // the last two hours of ids, both ends included
+        Assert.Equal(minutes - 121, windowed.Meter.ForgottenIds);
+    }
+
+    [Fact]
     public void Validity_OutsideLicenseWindow_DeniedLicenseExpired()
     {
         var options = new MeterOptions { Validity = new ValidityWindow(Scenario.At(0).UtcTicks, Scenario.At(10).UtcTicks) };

@@ -13,10 +13,10 @@ internal sealed class Scenario
     private readonly SymbolTable _apps = new();
     private readonly List<MeterEvent> _events = [];
 
-    public Scenario(MeterOptions? options = null, IUserDirectory? directory = null)
+    public Scenario(MeterOptions? options = null, IUserDirectory? directory = null, TimeSpan? idMemory = null)
     {
         Options = options ?? new MeterOptions();
-        Meter = new Meter(Options, directory);
+        Meter = new Meter(Options, directory) { IdMemory = idMemory };
     }
 
     public MeterOptions Options { get; }

@@ -50,8 +50,8 @@ public sealed class TestServer : IAsyncDisposable
         StartAsync(dir, dir is null, time, vendor, null, extra);
 
     /// <summary>Starts on PostgreSQL when <paramref name="database"/> is a connection string, else on SQLite.</summary>
-    public static Task<TestServer> StartOnAsync(string? database, FakeTimeProvider? time = null) =>
-        StartAsync(null, true, time, null, database, []);
+    public static Task<TestServer> StartOnAsync(string? database, FakeTimeProvider? time = null, params string[] extra) =>
+        StartAsync(null, true, time, null, database, extra);
 
     /// <summary>Starts with <paramref name="configure"/> run after the server's own registrations (to wrap or replace a service).</summary>
     public static Task<TestServer> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
