@@ -70,6 +70,15 @@ public class ReportQueries
     private UnitPosition _deep;
 
     /// <summary>
+    /// The idempotency check of record for one group commit of 1,000 events whose ids the meter no longer remembers
+    /// (older than Tally:IdempotencyWindow): half of them are in the ledger. Paid only after the meter has forgotten ids.
+    /// </summary>
+    [Benchmark]
+    public int KnownEventIds1000() => _store.KnownEventIds(ReportLedger.Tenant, _ids).Count;
+
+    private readonly string[] _ids = [.. Enumerable.Range(0, 1000).Select(i => i % 2 == 0 ? $"ev-{i * 997}" : $"new-{i}")];
+
+    /// <summary>
     /// The users page's query (per-user totals with apps, last activity and allotment). Not a benchmark: on this ledger
     /// it takes minutes (a correlated subquery per user over the events); the probe times it once with --users-page.
     /// </summary>
