@@ -96,14 +96,7 @@ public static class UsersFile
                     errors.Add(new UsersFileError(lineNumber, $"capMinutes '{capText}' is not a whole number of minutes"));
                 }
             }
-            Allocation? allocation = allocationText switch
-            {
-                "" => null,
-                "professional" => Allocation.Professional,
-                "analyzer" => Allocation.Analyzer,
-                "capacity" => Allocation.Capacity,
-                _ => Allocation.None,
-            };
+            Allocation? allocation = allocationText.Length == 0 ? null : AllocationNames.FromWire(allocationText);
             if (allocation == Allocation.None)
             {
                 errors.Add(new UsersFileError(lineNumber, $"allocation '{allocationText}' must be professional, analyzer, capacity or empty"));

@@ -22,6 +22,18 @@ public static class AllocationNames
         Allocation.Analyzer => "analyzer",
         _ => "none",
     };
+
+    /// <summary>The allocation a wire name names (<c>professional</c>, <c>analyzer</c>, <c>capacity</c>); <see cref="Allocation.None"/> for any other text.</summary>
+    public static Allocation FromWire(string? name) => name switch
+    {
+        "capacity" => Allocation.Capacity,
+        "professional" => Allocation.Professional,
+        "analyzer" => Allocation.Analyzer,
+        _ => Allocation.None,
+    };
+
+    /// <summary>A named seat (Professional or Analyzer): never draws from the pool.</summary>
+    public static bool IsSeat(this Allocation allocation) => allocation is Allocation.Professional or Allocation.Analyzer;
 }
 
 /// <summary>What the meter needs to know about a user: their allocation and monthly cap (R9).</summary>

@@ -133,7 +133,7 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
         {
             Users = [.. (next.Users ?? []).Select(row => row is null ? row! : row with
             {
-                Assigned = row.Allocation is not ("professional" or "analyzer") ? null
+                Assigned = !AllocationNames.FromWire(row.Allocation).IsSeat() ? null
                     : before.TryGetValue(row.User ?? "", out var old) && old.Allocation == row.Allocation && old.Assigned is { } since ? since : now,
             })],
         };

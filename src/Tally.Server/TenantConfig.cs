@@ -35,14 +35,7 @@ public sealed record AllocationPlanDto
                 problem = $"users[{i}] is null";
                 return AllocationPlan.Empty;
             }
-            Allocation? allocation = user.Allocation switch
-            {
-                null or "" => null,
-                "professional" => Allocation.Professional,
-                "analyzer" => Allocation.Analyzer,
-                "capacity" => Allocation.Capacity,
-                _ => (Allocation?)Allocation.None,
-            };
+            Allocation? allocation = string.IsNullOrEmpty(user.Allocation) ? null : AllocationNames.FromWire(user.Allocation);
             if (allocation == Allocation.None)
             {
                 problem = $"users[{i}].allocation must be professional, analyzer or capacity (or omitted)";

@@ -490,9 +490,8 @@ public sealed class TenantWriter : IAsyncDisposable
         var seats = new List<SeatAssignment>();
         foreach (var row in _config.Plan.Users)
         {
-            if (row?.Allocation is "professional" or "analyzer")
+            if (row is not null && AllocationNames.FromWire(row.Allocation) is var seat && seat.IsSeat())
             {
-                var seat = row.Allocation == "professional" ? Allocation.Professional : Allocation.Analyzer;
                 seats.Add(new SeatAssignment(row.User, seat, row.Assigned ?? new DateTimeOffset(_termsTicks, TimeSpan.Zero), true, _users.TryGet(row.User, out _), false));
             }
         }

@@ -629,7 +629,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public UnitPage Units(string tenant, UnitQuery query)
     {
         var (after, order) = UnitOrder.Sql(query);
-        // Unused parameters are still referenced (IS NOT NULL), so every statement has the same five parameters.
+        // Unused parameters are still referenced (IS NOT NULL), so every statement has the same six parameters.
         var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = $1"
             + (query.After is null ? " AND $2::bigint IS NOT NULL AND $3::bigint IS NOT NULL" : $" AND (end_ticks, id) {after} ($2, $3)")
             + (query.EndFromTicks is null ? " AND $4::bigint IS NOT NULL" : query.EndFromInclusive ? " AND end_ticks >= $4" : " AND end_ticks > $4")

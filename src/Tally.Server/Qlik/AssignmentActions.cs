@@ -182,8 +182,8 @@ public static class AssignmentActions
     /// <summary>A 400 item for a type other than professional or analyzer, or a subject no seat can be given to; else null.</summary>
     private static QlikItemResult? Invalid(string subject, string? type, out Allocation seat)
     {
-        seat = type switch { "professional" => Allocation.Professional, "analyzer" => Allocation.Analyzer, _ => Allocation.None };
-        if (seat == Allocation.None)
+        seat = AllocationNames.FromWire(type);
+        if (!seat.IsSeat())
         {
             return new QlikItemResult(400, subject, type, QlikCodes.BadAssignment, $"Unknown allotment type '{type}': use professional or analyzer.");
         }

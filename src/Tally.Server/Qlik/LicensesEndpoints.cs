@@ -214,11 +214,8 @@ public static class LicensesEndpoints
         // Going forward, a page reached by a cursor has records before it; going back, the page it came from follows.
         var hasNext = backward ? units.Count > 0 : result.HasMore;
         var hasPrev = backward ? result.HasMore : cursor is not null && units.Count > 0;
-        string Link(string dir, StoredUnit at) =>
-            $"{BaseUrl(http, options.Value)}/api/v1/licenses/consumption?limit={size}&page={PageCursor.Encode(new ConsumptionCursor(dir, at.EndTicks, at.Id, sortKey, filter))}";
-        var links = new QlikLinks(
-            hasNext ? new QlikLink(Link("next", units[^1])) : null,
-            hasPrev ? new QlikLink(Link("prev", units[0])) : null);
+        QlikLink Link(string dir, StoredUnit at) => PageLink(http, options.Value, "consumption", size, new ConsumptionCursor(dir, at.EndTicks, at.Id, sortKey, filter));
+        var links = new QlikLinks(hasNext ? Link("next", units[^1]) : null, hasPrev ? Link("prev", units[0]) : null);
         return TypedResults.Ok(new QlikConsumptionPage([.. units.Select(Record)], links));
     }
 
@@ -347,9 +344,9 @@ public static class LicensesEndpoints
             selected = [.. before.Skip(Math.Max(0, before.Count - size))];
             (hasNext, hasPrev) = (selected.Count > 0, before.Count > size);
         }
-        string Link(string dir, (string Key, SeatAssignment Seat) at) =>
-            $"{BaseUrl(http, options.Value)}/api/v1/licenses/assignments?limit={size}&page={PageCursor.Encode(new AssignmentsCursor(dir, at.Key, at.Seat.User, sortKey, filter, onlyOrphans))}";
-        var links = new QlikLinks(hasNext ? new QlikLink(Link("next", selected[^1])) : null, hasPrev ? new QlikLink(Link("prev", selected[0])) : null);
+        QlikLink Link(string dir, (string Key, SeatAssignment Seat) at) =>
+            PageLink(http, options.Value, "assignments", size, new AssignmentsCursor(dir, at.Key, at.Seat.User, sortKey, filter, onlyOrphans));
+        var links = new QlikLinks(hasNext ? Link("next", selected[^1]) : null, hasPrev ? Link("prev", selected[0]) : null);
         return TypedResults.Ok(new QlikAssignmentsPage([.. selected.Select(r => new QlikAssignment(r.Seat.User, r.Seat.Seat.ToWire(), r.Seat.Since, r.Seat.Excess))], links));
     }
 
@@ -453,6 +450,10 @@ public static class LicensesEndpoints
         $"page: {why ?? "not a page this server issued; follow links.next or links.prev as they are"}.");
 
     private static string Cut(string s) => s.Length > 40 ? s[..40] + "…" : s;
+
+    /// <summary>A page link of <c>/api/v1/licenses/{route}</c>: absolute, with the limit and the cursor that carries the rest of the query.</summary>
+    private static QlikLink PageLink<TCursor>(HttpContext http, TallyOptions options, string route, int limit, TCursor cursor) =>
+        new($"{BaseUrl(http, options)}/api/v1/licenses/{route}?limit={limit}&page={PageCursor.Encode(cursor)}");
 
     /// <summary>
     /// The absolute address page links start with: the configured public base URL (behind a proxy), else the address
