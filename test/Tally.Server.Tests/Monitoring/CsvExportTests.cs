@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
@@ -76,7 +75,7 @@ public sealed class CsvExportTests
         // Each hostile user opens the app of the same hostile name: one unit (6 minutes) each, which trips the rule.
         await ingest.SendEventsAsync([.. Hostile.Select(name => new { user = name, app = name, action = "open-app" })]);
         using var read = server.Client(acme.Read);
-        await WaitForHistoryAsync(read, Hostile.Length);
+        await AlertTests.HistoryAsync(read, Hostile.Length);
 
         var routes = new Dictionary<string, string>
         {
@@ -115,17 +114,6 @@ public sealed class CsvExportTests
         Assert.Equal(expected, tables["alert history"].Select(r => r["subject"]).Order(StringComparer.Ordinal));
         Assert.Equal(expected, tables["seat advice"].Select(r => r["user"]).Order(StringComparer.Ordinal));
         Assert.Equal(Hostile.Length * 6, long.Parse(tables["summary"][0]["consumedMinutes"], CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>Polls the alert history until <paramref name="count"/> alerts are recorded (they are sent off the request path).</summary>
-    private static async Task WaitForHistoryAsync(HttpClient read, int count)
-    {
-        var clock = Stopwatch.StartNew();
-        while ((await (await read.GetAsync("/api/v1/alerts/history")).Json()).GetProperty("alerts").GetArrayLength() < count)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"fewer than {count} alerts recorded");
-            await Task.Delay(25);
-        }
     }
 
     /// <summary>An RFC 4180 reader (quoted fields may hold commas, doubled quotes, CR and LF); rows keyed by the header.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Tally.Server.Monitoring;
 using static Tally.Server.Tests.Monitoring.AlertTests;
 
@@ -24,6 +25,22 @@ public sealed class WebhookTargetTests
         "http://[fc00::1]/", "http://[fd12:3456::1]/", "http://0.0.0.0/", "http://0/", "https://[::]/",
         "http://224.0.0.1/", "http://[ff02::1]/", "http://255.255.255.255/", "http://198.18.0.1/", "http://192.0.2.1/",
     ];
+
+    /// <summary>
+    /// A tenant whose one rule trips on its first unit and alerts <paramref name="channel"/>: the history row once the
+    /// delivery is over, and the whole history as a read key sees it.
+    /// </summary>
+    private static async Task<(JsonElement Row, string Text)> AlertOnceAsync(TestServer server, object channel)
+    {
+        var acme = await server.TenantAsync("acme");
+        using var admin = server.Client(acme.Admin);
+        await RuleAsync(admin, "threshold-minutes", 6, await ChannelAsync(admin, channel));
+        using var ingest = server.Client(acme.Ingest);
+        await ingest.SendEventsAsync(Open("ann"));
+        using var read = server.Client(acme.Read);
+        var row = Assert.Single(await HistoryAsync(read, 1));
+        return (row, await (await read.GetAsync("/api/v1/alerts/history")).Content.ReadAsStringAsync());
+    }
 
     [Fact]
     public async Task CreateChannel_NonPublicAddressInAnyEncoding_400NamingUrl()
@@ -68,22 +85,12 @@ public sealed class WebhookTargetTests
     {
         await using var listener = await WebhookListener.StartAsync();
         await using var server = await TestServer.StartAsync();
-        var acme = await server.TenantAsync("acme");
-        using var admin = server.Client(acme.Admin);
         // A name is accepted when the channel is made (it could point anywhere later: DNS rebinding); the check that
         // counts is on the address it resolves to when the delivery connects.
-        var channel = await ChannelAsync(admin, new { kind = "webhook", url = $"http://localhost:{listener.Port}/hook" });
-        await RuleAsync(admin, "threshold-minutes", 6, channel);
-
-        using var ingest = server.Client(acme.Ingest);
-        await ingest.SendEventsAsync(Open("ann"));
-
-        using var read = server.Client(acme.Read);
-        var history = await HistoryAsync(read, 1);
-        Assert.Equal("failed", history[0].GetProperty("status").GetString());
-        Assert.Equal(Refused, history[0].GetProperty("detail").GetString());
+        var (history, text) = await AlertOnceAsync(server, new { kind = "webhook", url = $"http://localhost:{listener.Port}/hook" });
+        Assert.Equal("failed", history.GetProperty("status").GetString());
+        Assert.Equal(Refused, history.GetProperty("detail").GetString());
         Assert.Empty(listener.Received);
-        var text = await (await read.GetAsync("/api/v1/alerts/history")).Content.ReadAsStringAsync();
         Assert.DoesNotContain(listener.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), text);
         Assert.DoesNotContain("127.0.0.1", text);
     }
@@ -94,19 +101,10 @@ public sealed class WebhookTargetTests
         await using var second = await WebhookListener.StartAsync();
         await using var first = await WebhookListener.StartAsync(redirectTo: second.Url);
         await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets, "--Tally:Alerts:WebhookRetryDelay=00:00:00.050");
-        var acme = await server.TenantAsync("acme");
-        using var admin = server.Client(acme.Admin);
-        var channel = await ChannelAsync(admin, new { kind = "webhook", url = first.Url, secret = "test-secret-0123456789-abcd" });
-        await RuleAsync(admin, "threshold-minutes", 6, channel);
-
-        using var ingest = server.Client(acme.Ingest);
-        await ingest.SendEventsAsync(Open("ann"));
-
-        using var read = server.Client(acme.Read);
-        var history = await HistoryAsync(read, 1);
+        var (history, _) = await AlertOnceAsync(server, new { kind = "webhook", url = first.Url, secret = "test-secret-0123456789-abcd" });
         // The history row is written once the delivery is over, redirect or not: from here nothing more is sent.
-        Assert.Equal("failed", history[0].GetProperty("status").GetString());
-        Assert.Equal("answered HTTP 307: redirects are not followed", history[0].GetProperty("detail").GetString());
+        Assert.Equal("failed", history.GetProperty("status").GetString());
+        Assert.Equal("answered HTTP 307: redirects are not followed", history.GetProperty("detail").GetString());
         Assert.Empty(second.Received);
         Assert.Equal([307], first.Received.Select(r => r.AnsweredStatus));   // a 3xx is final, not retried
     }
@@ -116,19 +114,9 @@ public sealed class WebhookTargetTests
     {
         var port = SmtpSink.FreePort();
         await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets, "--Tally:Alerts:WebhookRetries=0");
-        var acme = await server.TenantAsync("acme");
-        using var admin = server.Client(acme.Admin);
-        var channel = await ChannelAsync(admin, new { kind = "webhook", url = $"http://127.0.0.1:{port}/hook" });
-        await RuleAsync(admin, "threshold-minutes", 6, channel);
-
-        using var ingest = server.Client(acme.Ingest);
-        await ingest.SendEventsAsync(Open("ann"));
-
-        using var read = server.Client(acme.Read);
-        var history = await HistoryAsync(read, 1);
-        Assert.Equal("failed", history[0].GetProperty("status").GetString());
-        Assert.Equal("the webhook could not be reached", history[0].GetProperty("detail").GetString());
-        var text = await (await read.GetAsync("/api/v1/alerts/history")).Content.ReadAsStringAsync();
+        var (history, text) = await AlertOnceAsync(server, new { kind = "webhook", url = $"http://127.0.0.1:{port}/hook" });
+        Assert.Equal("failed", history.GetProperty("status").GetString());
+        Assert.Equal("the webhook could not be reached", history.GetProperty("detail").GetString());
         Assert.DoesNotContain($":{port}", text);
         Assert.DoesNotContain("127.0.0.1", text);
     }
