@@ -48,6 +48,11 @@ internal static class ServeCommand
             try
             {
                 await using var app = TallyServer.Build([.. args], parse.GetValue(demo) ? b => b.AddTallyDemo(DemoHistory.Month) : null);
+                if (ListenAddresses.FirstUnavailable(app.Configuration) is { } unavailable)
+                {
+                    await Console.Error.WriteLineAsync($"tally serve: cannot listen on {unavailable}. Stop what holds it or choose another address with --urls.");
+                    return 2;
+                }
                 await app.StartAsync(cancellation);
                 // Ctrl+C / SIGTERM: the host stops gracefully; the writer loops drain and commit before exit.
                 await app.WaitForShutdownAsync(cancellation);
@@ -60,6 +65,12 @@ internal static class ServeCommand
                 {
                     await Console.Error.WriteLineAsync("  " + failure);
                 }
+                return 2;
+            }
+            catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                // Taken between the check above and the start (the host has logged the details).
+                await Console.Error.WriteLineAsync($"tally serve: {e.Message} Stop what holds it or choose another address with --urls.");
                 return 2;
             }
             catch (Tally.Storage.LedgerOpenException e)

@@ -151,18 +151,23 @@ public static class TallyServer
         {
             keys.EnsureBootstrap(adminKey);
         }
-        else if (!store.HasActiveKey(ApiRole.Bootstrap))
-        {
-            var (_, key) = keys.Issue(null, ApiRole.Bootstrap);
-            // Printed once, to the console only (never logged): the ledger keeps its hash.
-            Console.WriteLine($"Bootstrap admin key (shown once, store it now): {key}");
-        }
         services.GetRequiredService<Tenants>().RebuildAll();
-        log.LogInformation("Tally is ready; ledger at {Path}", store switch
+        // Only once the server listens: a start that fails (a port in use) must not have used up the one showing of a
+        // new bootstrap key, nor claimed to be ready.
+        app.Lifetime.ApplicationStarted.Register(() =>
         {
-            SqliteLedgerStore sqlite => sqlite.Path,
-            PostgresLedgerStore postgres => postgres.Description,
-            _ => "(store)",
+            if (adminKey is not { Length: > 0 } && !store.HasActiveKey(ApiRole.Bootstrap))
+            {
+                var (_, key) = keys.Issue(null, ApiRole.Bootstrap);
+                // Printed once, to the console only (never logged): the ledger keeps its hash.
+                Console.WriteLine($"Bootstrap admin key (shown once, store it now): {key}");
+            }
+            log.LogInformation("Tally is ready at {Urls}; ledger at {Path}", string.Join(", ", app.Urls), store switch
+            {
+                SqliteLedgerStore sqlite => sqlite.Path,
+                PostgresLedgerStore postgres => postgres.Description,
+                _ => "(store)",
+            });
         });
     }
 
