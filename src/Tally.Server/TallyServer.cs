@@ -94,6 +94,7 @@ public static class TallyServer
         var app = builder.Build();
         // First, so every later step sees the client's address and scheme (only as told by a trusted proxy).
         TrustedProxiesOf(app).Use(app);
+        app.UseJsonFinalNewline();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapHealth();

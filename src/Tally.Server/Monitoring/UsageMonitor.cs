@@ -73,10 +73,10 @@ public static class UsageMonitor
     /// <summary>The summary's <c>runRate</c> object, or null without a license (no included minutes to pace against).</summary>
     public static object? RunRateView(MonitorFigures f) => f.RunRate is not { } r ? null : new
     {
-        elapsedShare = r.ElapsedShare,
-        expectedMinutes = r.ExpectedMinutes,
-        deltaMinutes = r.DeltaMinutes,
-        deltaPercent = r.DeltaPercent,
+        elapsedShare = WireNumber.Share(r.ElapsedShare),
+        expectedMinutes = WireNumber.Minutes(r.ExpectedMinutes),
+        deltaMinutes = WireNumber.Minutes(r.DeltaMinutes),
+        deltaPercent = r.DeltaPercent is { } percent ? WireNumber.Percent(percent) : (double?)null,
         status = r.Status.ToWire(),
     };
 
@@ -85,8 +85,8 @@ public static class UsageMonitor
     {
         method = f.Forecast.Method == ForecastMethod.WeekdayAware ? "weekday-aware" : "linear",
         asOf = f.Now,
-        projectedMinutes = f.Forecast.ProjectedMinutes,
-        projectedDemandMinutes = f.Forecast.ProjectedDemandMinutes,
+        projectedMinutes = WireNumber.Minutes(f.Forecast.ProjectedMinutes),
+        projectedDemandMinutes = WireNumber.Minutes(f.Forecast.ProjectedDemandMinutes),
         includedRunOut = f.Forecast.IncludedRunOut.At,
         includedRunOutOutcome = f.Forecast.IncludedRunOut.Outcome.ToWire(),
         limitRunOut = f.Forecast.LimitRunOut.At,

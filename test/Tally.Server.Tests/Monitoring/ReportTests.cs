@@ -27,10 +27,11 @@ public sealed class ReportTests
         // Run-rate at Tue 17 March 09:00: elapsed 16 d 9 h = 393 h of 744; expected = 90 × 393/744.
         var runRate = summary.GetProperty("runRate");
         var expected = 90.0 * 393 / 744;
-        Assert.Equal(393.0 / 744, runRate.GetProperty("elapsedShare").GetDouble(), 9);
-        Assert.Equal(expected, runRate.GetProperty("expectedMinutes").GetDouble(), 9);
-        Assert.Equal(30 - expected, runRate.GetProperty("deltaMinutes").GetDouble(), 9);
-        Assert.Equal((30 - expected) / expected * 100, runRate.GetProperty("deltaPercent").GetDouble(), 9);
+        // Sent to a tenth of a minute and of a percent, the share to four decimals (WireNumber).
+        Assert.Equal(0.5282, runRate.GetProperty("elapsedShare").GetDouble(), 9);
+        Assert.Equal(Math.Round(expected, 1), runRate.GetProperty("expectedMinutes").GetDouble(), 9);
+        Assert.Equal(Math.Round(30 - expected, 1), runRate.GetProperty("deltaMinutes").GetDouble(), 9);
+        Assert.Equal(Math.Round((30 - expected) / expected * 100, 1), runRate.GetProperty("deltaPercent").GetDouble(), 9);
         Assert.Equal("behind", runRate.GetProperty("status").GetString());
 
         // The history is exactly one week (from the first event): slot (Tuesday, 09h) = 30 min/h, every other slot 0.
