@@ -16,6 +16,7 @@ internal static class GenerateCommand
         var apps = new Option<int>("--apps") { Description = "Number of distinct apps, used with a Zipf-like popularity.", DefaultValueFactory = _ => 300 };
         var seed = new Option<ulong>("--seed") { Description = "Seed: the same options and seed give byte-identical output.", DefaultValueFactory = _ => 1 };
         var month = new Option<string>("--month") { Description = "The month to fill, YYYY-MM (UTC).", DefaultValueFactory = _ => "2026-03" };
+        var months = new Option<int>("--months") { Description = "Consecutive months to fill from --month (1-12), e.g. 2 to show a period reset.", DefaultValueFactory = _ => 1 };
         var format = new Option<string>("--format") { Description = "Output format.", DefaultValueFactory = _ => "csv" };
         format.AcceptOnlyFromAmong("csv", "jsonl");
         var output = new Option<string?>("--out", "-o") { Description = "File to write; standard output when absent or '-'." };
@@ -29,9 +30,9 @@ internal static class GenerateCommand
             }
         });
 
-        var command = new Command("generate", "Write a realistic month of engagement events, in time order, as CSV or JSON Lines.")
+        var command = new Command("generate", "Write a realistic month (or --months) of engagement events, in time order, as CSV or JSON Lines.")
         {
-            events, users, apps, seed, month, format, output, reloadShare, restrictedShare,
+            events, users, apps, seed, month, months, format, output, reloadShare, restrictedShare,
         };
         command.SetAction(parse =>
         {
@@ -43,6 +44,7 @@ internal static class GenerateCommand
                 Apps = parse.GetValue(apps),
                 Seed = parse.GetValue(seed),
                 Month = period,
+                Months = parse.GetValue(months),
                 ReloadShare = parse.GetValue(reloadShare),
                 RestrictedShare = parse.GetValue(restrictedShare),
             };

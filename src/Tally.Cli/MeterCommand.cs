@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text;
 using Spectre.Console;
 using Tally.Cli.EventLog;
@@ -102,6 +103,10 @@ internal static class MeterCommand
             Directory = directory,
         };
         var meterTime = clock.Elapsed;
+        if (settings.License is { } license && OutsideValidity(log, license) is { } warning)
+        {
+            stderr.WriteLine(warning);
+        }
         switch (settings.Format)
         {
             case "json":
@@ -111,7 +116,7 @@ internal static class MeterCommand
                 MeterReportWriter.WriteCsv(result, stdout, listUnits);
                 break;
             default:
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+                var console = CliConsole.For(stdout);
                 MeterReportWriter.WriteTables(result, console, parse.GetValue(Top));
                 break;
         }
@@ -120,6 +125,23 @@ internal static class MeterCommand
             stderr.WriteLine($"timings: read {readTime.TotalSeconds:F3} s, meter {(meterTime - readTime).TotalSeconds:F3} s, write {(clock.Elapsed - meterTime).TotalSeconds:F3} s, events {log.Events.Count:N0}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// A log replayed under a license whose validity does not cover it meters (almost) nothing, which looks like a
+    /// bug in Tally unless said: the usual cause is a license issued from today for last month's log.
+    /// </summary>
+    internal static string? OutsideValidity(ParsedLog log, LicenseTerms license)
+    {
+        var window = new ValidityWindow(license.ValidFrom.UtcTicks, license.ValidTo.UtcTicks);
+        var outside = log.Events.Count(e => !window.Contains(e.TimeTicks));
+        if (outside == 0)
+        {
+            return null;
+        }
+        static string Instant(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"warning: {outside:N0} of {log.Events.Count:N0} events fall outside the license's validity {Instant(license.ValidFrom)} – {Instant(license.ValidTo)} and are denied (license-expired) or free; issue the license with --valid-from/--valid-to covering the log");
     }
 
     /// <summary>

@@ -125,8 +125,19 @@ internal static class MeterReportWriter
                 w.WriteString("allocation", (terms?.Allocation ?? Allocation.None).ToWire());
                 if (terms?.CapMinutes is { } cap)
                 {
+                    // A cap is monthly, so what is left of it is a figure per period, one entry per period in the log.
                     w.WriteNumber("capMinutes", cap);
-                    w.WriteNumber("capRemainingMinutes", Math.Max(0, cap - r.Meter.UserMinutes(u.User, LatestPeriod(r))));
+                    w.WriteStartArray("capPeriods");
+                    foreach (var p in t.Periods())
+                    {
+                        var used = t.UserMinutes(u.User, p.Period);
+                        w.WriteStartObject();
+                        w.WriteString("period", p.Period.ToString());
+                        w.WriteNumber("minutes", used);
+                        w.WriteNumber("remainingMinutes", Math.Max(0, cap - used));
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
                 }
                 else
                 {
@@ -202,38 +213,35 @@ internal static class MeterReportWriter
     public static void WriteTables(MeterResult r, IAnsiConsole console, int top)
     {
         var t = r.Tally;
-        var totals = new Table().Title("Totals").AddColumns("events", "units", "minutes", "denied", "duplicates", "invalid lines");
+        var totals = new Table().AddNumberColumns("events", "units", "minutes", "denied", "duplicates", "invalid lines");
         totals.AddRow(N(t.Events), N(t.Units), N(t.Minutes), N(t.DeniedEvents), N(t.DuplicateEvents), N(r.Log.InvalidLines));
-        console.Write(totals);
+        console.WriteTitled("Totals", totals);
 
-        var periods = new Table().Title("Periods").AddColumns("period", "included", "consumed", "overage", "units", "denied");
+        var periods = new Table().AddColumn("period").AddNumberColumns("included", "consumed", "overage", "units", "denied");
         foreach (var p in t.Periods())
         {
             periods.AddRow(p.Period.ToString(), p.IncludedMinutes is { } i ? N(i) : "metered only", N(p.ConsumedMinutes), N(p.OverageMinutes), N(p.Units), N(p.DeniedEvents));
         }
-        console.Write(periods);
+        console.WriteTitled("Periods", periods);
 
         var users = t.Users();
-        var userTable = new Table().Title($"Top users ({Math.Min(top, users.Count)} of {users.Count})").AddColumns("user", "units", "minutes", "denied");
+        var userTable = new Table().AddColumn("user").AddNumberColumns("units", "minutes", "denied");
         foreach (var u in users.Take(top))
         {
             userTable.AddRow(Markup.Escape(r.Log.Users.NameOf(u.User)), N(u.Units), N(u.Minutes), N(u.DeniedEvents));
         }
-        console.Write(userTable);
+        console.WriteTitled($"Top users ({N(Math.Min(top, users.Count))} of {N(users.Count)})", userTable);
 
         var apps = t.Apps();
-        var appTable = new Table().Title($"Top apps ({Math.Min(top, apps.Count)} of {apps.Count})").AddColumns("app", "units");
+        var appTable = new Table().AddColumn("app").AddNumberColumns("units");
         foreach (var a in apps.Take(top))
         {
             appTable.AddRow(Markup.Escape(r.Log.Apps.NameOf(a.App)), N(a.Units));
         }
-        console.Write(appTable);
+        console.WriteTitled($"Top apps ({N(Math.Min(top, apps.Count))} of {N(apps.Count)})", appTable);
     }
 
     private static Allocation AllocationOf(MeterResult r, int user) => r.Meter.TermsOf(user)?.Allocation ?? Allocation.None;
-
-    /// <summary>Caps are monthly; the remaining minutes shown are those of the latest period in the log.</summary>
-    private static Period LatestPeriod(MeterResult r) => r.Meter.Calendar.PeriodOf(r.Meter.LastTicks);
 
     /// <summary>A key names its scope: <c>device:NAME</c> in device mode, <c>app:NAME</c> in app mode.</summary>
     internal static string KeyName(MeterResult r, MeterKey key) => r.Options.Mode == CountingMode.Device

@@ -6,6 +6,7 @@ using Spectre.Console;
 using Tally.Cli.EventLog;
 using Tally.Metering;
 using Tally.Server.Monitoring;
+using Tally.Storage;
 
 namespace Tally.Cli;
 
@@ -43,6 +44,10 @@ internal static class ReportCommand
 
     internal sealed record ReportRunRate(double ExpectedMinutes, double DeltaMinutes, double? DeltaPercent, string Status);
 
+    /// <summary>
+    /// Run-outs: the outcome as the API names it, and the instant when projected, or when already reached and known
+    /// (from a file: the unit that used the last whole unit's room; a server's API does not say, so null).
+    /// </summary>
     internal sealed record ReportForecast(string Method, DateTimeOffset AsOf, double ProjectedMinutes, DateTimeOffset? IncludedRunOut, string IncludedRunOutOutcome,
         DateTimeOffset? LimitRunOut, string LimitRunOutOutcome);
 
@@ -68,9 +73,14 @@ internal static class ReportCommand
         }
         var server = parse.GetValue(Server);
         var file = parse.GetValue(FileArgument);
-        if ((server is null) == (file is null))
+        if (server is null && file is null)
         {
-            stderr.WriteLine("tally report: give either an event log FILE or --server URL (with --key), not both");
+            stderr.WriteLine("tally report: nothing to report on: give an event log FILE (e.g. tally report examples/events.csv) or --server URL with --key");
+            return 1;
+        }
+        if (server is not null && file is not null)
+        {
+            stderr.WriteLine($"tally report: give an event log FILE or --server URL, not both ('{file}' and --server {server})");
             return 1;
         }
         var (model, problem) = server is not null
@@ -87,7 +97,7 @@ internal static class ReportCommand
         }
         else
         {
-            WriteTable(model!, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) }));
+            WriteTable(model!, CliConsole.For(stdout));
         }
         return 0;
     }
@@ -124,8 +134,8 @@ internal static class ReportCommand
                 : null;
             var f = s.GetProperty("forecast");
             var forecast = new ReportForecast(f.GetProperty("method").GetString()!, f.GetProperty("asOf").GetDateTimeOffset(), f.GetProperty("projectedMinutes").GetDouble(),
-                f.TryGetProperty("includedRunOut", out var inc) ? inc.GetDateTimeOffset() : null, f.GetProperty("includedRunOutOutcome").GetString()!,
-                f.TryGetProperty("limitRunOut", out var lim) ? lim.GetDateTimeOffset() : null, f.GetProperty("limitRunOutOutcome").GetString()!);
+                ServerRunOut(f, "includedRunOut"), f.GetProperty("includedRunOutOutcome").GetString()!,
+                ServerRunOut(f, "limitRunOut"), f.GetProperty("limitRunOutOutcome").GetString()!);
             var topUsers = users!.Value.GetProperty("users").EnumerateArray()
                 .Select(u => new ReportUser(u.GetProperty("user").GetString()!, u.GetProperty("units").GetInt64(), u.GetProperty("minutes").GetInt64())).ToList();
             return (new ReportModel(baseUri.ToString(), s.GetProperty("period").GetString()!, s.GetProperty("start").GetDateTimeOffset(), s.GetProperty("end").GetDateTimeOffset(),
@@ -141,6 +151,15 @@ internal static class ReportCommand
             return (null, $"{baseUri} did not answer within 30 s");
         }
     }
+
+    /// <summary>
+    /// The API's run-out instant when projected. For an already reached threshold the API gives its <c>asOf</c>
+    /// instant, not when it was reached, so the report does not print that as the run-out time.
+    /// </summary>
+    private static DateTimeOffset? ServerRunOut(JsonElement forecast, string name) =>
+        forecast.TryGetProperty(name + "Outcome", out var outcome) && outcome.GetString() == RunOutOutcome.AlreadyReached.ToWire()
+            ? null
+            : forecast.TryGetProperty(name, out var at) && at.ValueKind == JsonValueKind.String ? at.GetDateTimeOffset() : null;
 
     private static async Task<(JsonElement?, string?)> GetAsync(HttpClient http, string path, CancellationToken cancel)
     {
@@ -173,7 +192,6 @@ internal static class ReportCommand
             return (null, problem);
         }
         var pool = options.Pool;
-        var zone = options.TimeZone;
         ParsedLog log;
         try
         {
@@ -193,7 +211,7 @@ internal static class ReportCommand
             return (null, $"{path} has no events");
         }
         var result = MeterRun.Run(log, options, null, keepUnits: true, packMinutes);
-        var calendar = new PeriodCalendar(zone);
+        var calendar = new PeriodCalendar(options.TimeZone);
         var lastTicks = log.Events.Max(e => e.TimeTicks);
         DateTimeOffset asOf = new(lastTicks, TimeSpan.Zero);
         if (parse.GetValue(AsOf) is { } asOfText)
@@ -216,44 +234,70 @@ internal static class ReportCommand
             period = calendar.PeriodOf(asOf);
         }
 
-        var window = PeriodWindow.Of(calendar, period);
-        var now = window.Clamp(asOf);
+        // The server's own figures (UsageMonitor), fed from the metered log instead of the ledger, so a file and a
+        // server with the same events reach the same verdicts.
         var periodTally = result.Tally.Periods().FirstOrDefault(t => t.Period == period);
-        var consumed = periodTally?.ConsumedMinutes ?? 0;
-        // The server's history rule: the trailing 28 days, never before the first event.
-        var historyStart = now.AddDays(-UsageMonitor.HistoryDays);
-        var firstEvent = new DateTimeOffset(log.Events.Min(e => e.TimeTicks), TimeSpan.Zero);
-        historyStart = firstEvent > historyStart ? (firstEvent < now ? firstEvent : now) : historyStart;
-        var history = result.Tally.UnitRecords
-            .Where(u => u.StartTicks >= historyStart.UtcTicks && u.StartTicks < now.UtcTicks)
+        var units = result.Tally.UnitRecords;
+        var usage = new PeriodUsage(period.ToString(), periodTally?.Units ?? 0, periodTally?.ConsumedMinutes ?? 0, periodTally?.DeniedEvents ?? 0, 0);
+        var source = new MonitorSource(usage, log.Events.Min(e => e.TimeTicks), (from, to) => units
+            .Where(u => u.StartTicks >= from && u.StartTicks < to && u.Minutes > 0)
             .GroupBy(u => u.StartTicks - (u.StartTicks % TimeSpan.TicksPerHour))
-            .Select(g => new HourlyUsage(new DateTimeOffset(g.Key, TimeSpan.Zero), g.Sum(u => (long)u.Minutes)))
-            .ToList();
-        var profile = HourlyRateProfile.Learn(history, historyStart, now, zone);
-        var forecast = Forecaster.WeekdayAware(consumed, pool, window, now, profile);
-        ReportRunRate? runRate = null;
-        if (pool is not null)
-        {
-            var r = RunRate.Compute(consumed, pool.IncludedMinutes, window, now);
-            runRate = new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status.ToWire());
-        }
-        var topUsers = result.Tally.UnitRecords.Where(u => u.Period == period)
+            .Select(g => new HourlyMinutes(g.Key, g.Sum(u => (long)u.Minutes)))
+            .OrderBy(h => h.HourStartTicks)
+            .ToList());
+        var figures = UsageMonitor.Compute(source, options, pool?.IncludedMinutes, period, asOf);
+        var periodUnits = units.Where(u => u.Period == period).OrderBy(u => u.StartTicks).ToList();
+        var f = figures.Forecast;
+        var runRate = figures.RunRate is { } r ? new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status.ToWire()) : null;
+        var topUsers = periodUnits
             .GroupBy(u => u.User)
             .Select(g => new ReportUser(log.Users.NameOf(g.Key), g.Count(), g.Sum(u => (long)u.Minutes)))
             .OrderByDescending(u => u.Minutes).ThenByDescending(u => u.Units).ThenBy(u => u.User, StringComparer.Ordinal)
             .Take(top).ToList();
         var limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? (long?)null : pool.LimitMinutes;
-        return (new ReportModel(path, period.ToString(), window.Start, window.End, pool?.IncludedMinutes, limit, consumed,
-            periodTally?.Units ?? 0, periodTally?.DeniedEvents ?? 0, runRate,
-            new ReportForecast("weekday-aware", now, forecast.ProjectedMinutes,
-                forecast.IncludedRunOut.At, forecast.IncludedRunOut.Outcome.ToWire(), forecast.LimitRunOut.At, forecast.LimitRunOut.Outcome.ToWire()),
+        return (new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, pool?.IncludedMinutes, limit, usage.Minutes,
+            usage.Units, usage.DeniedEvents, runRate,
+            new ReportForecast("weekday-aware", figures.Now, f.ProjectedMinutes,
+                RunOutAt(f.IncludedRunOut, pool?.IncludedMinutes, periodUnits, options.UnitMinutes), f.IncludedRunOut.Outcome.ToWire(),
+                RunOutAt(f.LimitRunOut, limit, periodUnits, options.UnitMinutes), f.LimitRunOut.Outcome.ToWire()),
             topUsers), null);
+    }
+
+    /// <summary>
+    /// A projected run-out is the forecast's instant. An already reached one is the start of the unit after which
+    /// less than a unit was left under the threshold: a file has every unit, so the instant is known exactly.
+    /// </summary>
+    private static DateTimeOffset? RunOutAt(RunOut runOut, long? threshold, IReadOnlyList<UnitRecord> periodUnitsInOrder, int unitMinutes)
+    {
+        if (runOut.Outcome != RunOutOutcome.AlreadyReached || threshold is not { } x)
+        {
+            return runOut.At;
+        }
+        long consumed = 0;
+        foreach (var unit in periodUnitsInOrder)
+        {
+            consumed += unit.Minutes;
+            if (x - consumed < unitMinutes)
+            {
+                return new DateTimeOffset(unit.StartTicks, TimeSpan.Zero);
+            }
+        }
+        return null;
     }
 
     private static void WriteTable(ReportModel m, IAnsiConsole console)
     {
         static string N(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
-        static string At(DateTimeOffset? at, string outcome) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) : outcome;
+        static string Utc(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+        static string At(DateTimeOffset? at, string outcome) => (outcome, at) switch
+        {
+            ("already-reached", { } t) => "already reached at " + Utc(t),
+            ("already-reached", null) => "already reached",
+            ("projected", { } t) => Utc(t),
+            ("not-within-period", _) => "not within the period",
+            ("never", _) => "never",
+            _ => outcome,
+        };
         var summary = new Table().AddColumn("Period " + m.Period).AddColumn(new TableColumn("").RightAligned());
         summary.AddRow("Source", Markup.Escape(m.Source));
         summary.AddRow("Consumed minutes", N(m.ConsumedMinutes));
@@ -264,13 +308,14 @@ internal static class ReportCommand
         if (m.RunRate is { } r)
         {
             summary.AddRow("Expected by now", N(r.ExpectedMinutes));
-            summary.AddRow("Run-rate", $"{r.Status} ({(r.DeltaMinutes >= 0 ? "+" : "")}{N(r.DeltaMinutes)} min{(r.DeltaPercent is { } p ? $", {(p >= 0 ? "+" : "")}{p.ToString("0.0", CultureInfo.InvariantCulture)} %" : "")})");
+            var exhausted = m.Forecast.LimitRunOutOutcome == RunOutOutcome.AlreadyReached.ToWire() ? "pool exhausted; " : "";
+            summary.AddRow("Run-rate", $"{r.Status} ({exhausted}{(r.DeltaMinutes >= 0 ? "+" : "")}{N(r.DeltaMinutes)} min{(r.DeltaPercent is { } p ? $", {(p >= 0 ? "+" : "")}{p.ToString("0.0", CultureInfo.InvariantCulture)} %" : "")})");
         }
         summary.AddRow("Forecast at period end", N(m.Forecast.ProjectedMinutes));
         summary.AddRow("Included minutes run out", At(m.Forecast.IncludedRunOut, m.Forecast.IncludedRunOutOutcome));
         summary.AddRow("Limit runs out", At(m.Forecast.LimitRunOut, m.Forecast.LimitRunOutOutcome));
         console.Write(summary);
-        var users = new Table().AddColumn("Top users").AddColumn(new TableColumn("Units").RightAligned()).AddColumn(new TableColumn("Minutes").RightAligned());
+        var users = new Table().AddColumn("Top users").AddNumberColumns("Units", "Minutes");
         foreach (var u in m.TopUsers)
         {
             users.AddRow(Markup.Escape(u.User), N(u.Units), N(u.Minutes));

@@ -23,6 +23,7 @@ public sealed class UsageTally(MeterOptions options, bool keepUnits = false) : I
     private readonly Dictionary<int, long[]> _periods = []; // index -> [units, minutes, denied]
     private readonly Dictionary<int, long[]> _users = [];   // user  -> [units, minutes, denied]
     private readonly Dictionary<int, long> _appUnits = [];
+    private readonly Dictionary<long, long> _userPeriodMinutes = []; // (user, period index) -> pool minutes, for monthly caps
     private readonly Dictionary<long, OpenUnit> _openUnits = [];
     private readonly List<UnitRecord> _units = [];
 
@@ -70,6 +71,10 @@ public sealed class UsageTally(MeterOptions options, bool keepUnits = false) : I
         var user = Row(_users, d.User);
         user[0]++;
         user[1] += d.Minutes;
+        if (d.Minutes > 0)
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_userPeriodMinutes, UserPeriod(d.User, d.Period.Index), out _) += d.Minutes;
+        }
         var unit = new OpenUnit(d);
         _openUnits[d.Key.Packed] = unit;
         if (keepUnits)
@@ -107,6 +112,12 @@ public sealed class UsageTally(MeterOptions options, bool keepUnits = false) : I
     public IReadOnlyList<UserTally> Users() =>
         [.. _users.Select(u => new UserTally(u.Key, u.Value[0], u.Value[1], u.Value[2]))
             .OrderByDescending(u => u.Minutes).ThenByDescending(u => u.Units).ThenBy(u => u.User)];
+
+    /// <summary>Pool minutes <paramref name="user"/> drew in <paramref name="period"/> (the meter itself keeps only the current period's).</summary>
+    public long UserMinutes(int user, Period period) =>
+        _userPeriodMinutes.TryGetValue(UserPeriod(user, period.Index), out var minutes) ? minutes : 0;
+
+    private static long UserPeriod(int user, int periodIndex) => ((long)user << 32) | (uint)periodIndex;
 
     public IReadOnlyList<AppTally> Apps() =>
         [.. _appUnits.Select(a => new AppTally(a.Key, a.Value)).OrderByDescending(a => a.Units).ThenBy(a => a.App)];

@@ -23,6 +23,30 @@ public sealed class GenerateTests : IDisposable
     }
 
     [Fact]
+    public void ExampleLog_DocumentedCommand_RegeneratesItByteForByte()
+    {
+        // The command docs/meter.md shows, writing to this test's folder instead of examples/.
+        var page = File.ReadAllText(Path.Combine(RepoRoot.Path, "docs", "meter.md"));
+        var line = page.Split('\n').Single(l => l.StartsWith("./tally generate ", StringComparison.Ordinal) && l.Contains("examples/events.csv", StringComparison.Ordinal));
+        var args = line["./tally ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(a => a == "examples/events.csv" ? Path.Combine(_folder, "events.csv") : a).ToArray();
+
+        var run = TallyProcess.Run(null, args);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(RepoRoot.Path, "examples", "events.csv")), File.ReadAllBytes(Path.Combine(_folder, "events.csv")));
+    }
+
+    [Fact]
+    public void Generate_TwoMonths_FillsBothInOrder()
+    {
+        var lines = Lines(Run("--events", "3000", "--users", "20", "--month", "2026-12", "--months", "2"));
+
+        var months = lines.Skip(1).Select(l => l[..7]).Distinct().ToList();
+        Assert.Equal(["2026-12", "2027-01"], months);
+    }
+
+    [Fact]
     public void Generate_DifferentSeeds_DifferentFiles()
     {
         var first = Run("--events", "2000", "--seed", "1");

@@ -359,4 +359,22 @@ public sealed class MeterCommandTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--input-format", result.Stderr);
     }
+
+    [Fact]
+    public void Meter_NarrowConsole_TitlesOnOneLineNumbersRightAligned()
+    {
+        var run = TallyProcess.Run(null, new Dictionary<string, string> { ["COLUMNS"] = "40" },
+            "meter", Path.Combine(RepoRoot.Path, "examples", "events.csv"), "--top", "3");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var lines = run.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains("Top apps (3 of 6)", lines);
+        Assert.Contains("Top users (3 of 12)", lines);
+        Assert.All(lines, l => Assert.True(l.Length <= 40, $"wider than 40: '{l}'"));
+        // The app table's rows: the name left, the units right against the border.
+        var appRows = lines.SkipWhile(l => l != "Top apps (3 of 6)").Where(l => l.StartsWith("│ app-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, appRows.Count);
+        Assert.All(appRows, r => Assert.Matches(@"│\s+[0-9,]+ │$", r));
+        Assert.Single(appRows.Select(r => r.Length).Distinct());
+    }
 }

@@ -66,7 +66,7 @@ public sealed class MeterLicenseTests : IDisposable
         Assert.Equal(1, users["carol"].GetProperty("units").GetInt32());
         Assert.Equal("capacity", users["dave"].GetProperty("allocation").GetString());
         Assert.Equal(6, users["dave"].GetProperty("capMinutes").GetInt32());
-        Assert.Equal(0, users["dave"].GetProperty("capRemainingMinutes").GetInt32());
+        Assert.Equal(0, Assert.Single(users["dave"].GetProperty("capPeriods").EnumerateArray()).GetProperty("remainingMinutes").GetInt32());
         Assert.Equal(1, users["dave"].GetProperty("deniedEvents").GetInt32());
         Assert.Equal(JsonValueKind.Null, users["erin"].GetProperty("capMinutes").ValueKind);
         Assert.Equal(1, users["gina"].GetProperty("deniedEvents").GetInt32());
@@ -124,6 +124,42 @@ public sealed class MeterLicenseTests : IDisposable
         // Every event that needs a unit falls after the license ended.
         Assert.Equal(0, json.GetProperty("totals").GetProperty("units").GetInt32());
         Assert.Equal(8, json.GetProperty("totals").GetProperty("deniedEvents").GetInt32());
+    }
+
+    [Fact]
+    public void Meter_LicenseNotCoveringTheLog_WarnsHowManyEventsFallOutside()
+    {
+        // The README's old flow: a license valid from today over an older log metered nothing, silently.
+        Issue("acme.lic", "--packs", "10", "--valid-from", "2026-03-02T09:00:30Z", "--valid-to", "2030-01-01");
+        Issue("covering.lic", "--packs", "10", "--valid-from", "2026-03-01", "--valid-to", "2030-01-01");
+
+        var partly = Meter();
+        var covered = TallyProcess.Run(null, "meter", Events(), "--license", PathOf("covering.lic"), "--public-key", PathOf("keys/public-key.pem"));
+
+        Assert.Equal(0, partly.ExitCode);
+        Assert.Contains("warning: 6 of 8 events fall outside the license's validity 2026-03-02T09:00:30Z – 2030-01-01T00:00:00Z", partly.Stderr);
+        Assert.Equal(0, covered.ExitCode);
+        Assert.DoesNotContain("warning", covered.Stderr);
+    }
+
+    [Fact]
+    public void Meter_CappedUserOverTwoMonths_CapPeriodsPerPeriod()
+    {
+        Issue("acme.lic", "--packs", "10", "--valid-from", "2026-01-01", "--valid-to", "2030-01-01");
+        var events = Write("two-months.csv", "time,user,device,app,action,id",
+            "2026-03-31T09:00:00Z,dave,,sales,open-app,1", "2026-04-01T09:00:00Z,dave,,sales,open-app,2", "2026-04-01T09:07:00Z,dave,,sales,select,3");
+        var users = Write("capped.csv", "user,allocation,groups,capMinutes", "dave,capacity,,10");
+
+        var run = TallyProcess.Run(null, "meter", events, "--format", "json", "--license", PathOf("acme.lic"), "--public-key", PathOf("keys/public-key.pem"), "--users", users);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var dave = Assert.Single(JsonDocument.Parse(run.Stdout).RootElement.GetProperty("users").EnumerateArray());
+        Assert.Equal(10, dave.GetProperty("capMinutes").GetInt32());
+        Assert.False(dave.TryGetProperty("capRemainingMinutes", out _));
+        var periods = dave.GetProperty("capPeriods").EnumerateArray()
+            .Select(p => (p.GetProperty("period").GetString(), p.GetProperty("minutes").GetInt32(), p.GetProperty("remainingMinutes").GetInt32())).ToList();
+        // March: one unit, 4 left. April: one unit, then the second would pass the cap (denied), 4 left.
+        Assert.Equal([("2026-03", 6, 4), ("2026-04", 6, 4)], periods);
     }
 
     [Fact]

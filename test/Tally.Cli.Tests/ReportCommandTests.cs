@@ -28,6 +28,20 @@ public sealed class ReportCommandTests : IDisposable
         return (code, output.ToString(), error.ToString());
     }
 
+    private const string Bootstrap = "report-test-bootstrap-key-0123";
+
+    /// <summary>A real server on a free port with its clock in the test's hands; the caller stops and disposes it.</summary>
+    private async Task<Microsoft.AspNetCore.Builder.WebApplication> StartServerAsync(FakeTimeProvider time, params string[] extra)
+    {
+        var app = TallyServer.Build(["--urls", "http://127.0.0.1:0", "--data", Path.Combine(_folder, "data"), $"--TALLY_ADMIN_KEY={Bootstrap}", .. extra], b =>
+        {
+            b.Services.AddSingleton<TimeProvider>(time);
+            b.Logging.ClearProviders();
+        });
+        await app.StartAsync();
+        return app;
+    }
+
     private string WriteLog()
     {
         // Tuesday 10 March 2026 09:00 UTC: five users, one unit each (30 minutes), then nothing.
@@ -73,7 +87,11 @@ public sealed class ReportCommandTests : IDisposable
     {
         var (code, _, stderr) = await RunAsync();
         Assert.Equal(1, code);
-        Assert.Contains("either an event log FILE or --server", stderr);
+        Assert.Contains("nothing to report on: give an event log FILE", stderr);
+        Assert.DoesNotContain("not both", stderr);
+        (code, _, stderr) = await RunAsync(WriteLog(), "--server", "http://127.0.0.1:1");
+        Assert.Equal(1, code);
+        Assert.Contains("not both", stderr);
         (code, _, stderr) = await RunAsync("--server", "http://127.0.0.1:1");
         Assert.Equal(1, code);
         Assert.Contains("--key", stderr);
@@ -83,18 +101,12 @@ public sealed class ReportCommandTests : IDisposable
     public async Task Report_Server_PrintsSummaryAndTopUsersOfTenant()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero));
-        const string bootstrap = "report-test-bootstrap-key-0123";
-        var app = TallyServer.Build(["--urls", "http://127.0.0.1:0", "--data", Path.Combine(_folder, "data"), $"--TALLY_ADMIN_KEY={bootstrap}"], b =>
-        {
-            b.Services.AddSingleton<TimeProvider>(time);
-            b.Logging.ClearProviders();
-        });
-        await app.StartAsync();
+        var app = await StartServerAsync(time);
         try
         {
             var url = app.Urls.First();
             using var admin = new HttpClient { BaseAddress = new Uri(url) };
-            admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bootstrap);
+            admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Bootstrap);
             (await admin.PostAsJsonAsync("/api/v1/tenants", new { id = "acme" })).EnsureSuccessStatusCode();
             async Task<string> Key(string role) =>
                 (await (await admin.PostAsJsonAsync("/api/v1/tenants/acme/api-keys", new { role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
@@ -122,6 +134,74 @@ public sealed class ReportCommandTests : IDisposable
             (code, _, stderr) = await RunAsync("--server", url, "--key", "tally_wrong_key");
             Assert.Equal(1, code);
             Assert.Contains("401", stderr);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Report_FileAndServerWithSameEvents_SameVerdicts_ExhaustedPoolAlreadyReachedAndAhead()
+    {
+        // A 10-minute pool: ann's unit takes 6, so less than a unit is left and bob is denied pool-exhausted.
+        var keys = Path.Combine(_folder, "keys");
+        var license = Path.Combine(_folder, "tiny.lic");
+        Assert.Equal(0, TallyProcess.Run(null, "license", "keygen", "--out", keys).ExitCode);
+        var issue = TallyProcess.Run(null, "license", "issue", "--signing-key", Path.Combine(keys, "signing-key.pem"), "--customer", "Tiny",
+            "--packs", "1", "--pack-minutes", "10", "--valid-from", "2026-03-01", "--valid-to", "2030-01-01", "--out", license);
+        Assert.True(issue.ExitCode == 0, issue.Stderr);
+        var at = new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero);
+        var asOf = at.AddHours(1);
+        var log = Path.Combine(_folder, "tiny.csv");
+        File.WriteAllLines(log, ["time,user,device,app,action,id", "2026-03-10T09:00:00Z,ann,,sales,open-app,e1", "2026-03-10T09:00:00Z,bob,,sales,open-app,e2"]);
+
+        var time = new FakeTimeProvider(at);
+        var app = await StartServerAsync(time, "--public-key", Path.Combine(keys, "public-key.pem"));
+        try
+        {
+            var url = app.Urls.First();
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Bootstrap);
+            (await http.PostAsJsonAsync("/api/v1/tenants", new { id = "tiny" })).EnsureSuccessStatusCode();
+            async Task<string> Key(string role) =>
+                (await (await http.PostAsJsonAsync("/api/v1/tenants/tiny/api-keys", new { role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+            var adminKey = await Key("admin");
+            var ingestKey = await Key("ingest");
+            var readKey = await Key("read");
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+            (await http.PutAsJsonAsync("/api/v1/license", new { key = File.ReadAllText(license).Trim() })).EnsureSuccessStatusCode();
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ingestKey);
+            (await http.PostAsJsonAsync("/api/v1/events", new object[]
+            {
+                new { user = "ann", app = "sales", action = "open-app" },
+                new { user = "bob", app = "sales", action = "open-app" },
+            })).EnsureSuccessStatusCode();
+            time.SetUtcNow(asOf);
+
+            var server = await RunAsync("--server", url, "--key", readKey, "--format", "json");
+            var file = await RunAsync(log, "--pool-minutes", "10", "--as-of", "2026-03-10T10:00:00Z", "--format", "json");
+            var serverTable = await RunAsync("--server", url, "--key", readKey);
+            var fileTable = await RunAsync(log, "--pool-minutes", "10", "--as-of", "2026-03-10T10:00:00Z");
+
+            Assert.True(server.Code == 0, server.Err);
+            Assert.True(file.Code == 0, file.Err);
+            foreach (var report in new[] { JsonDocument.Parse(server.Out).RootElement, JsonDocument.Parse(file.Out).RootElement })
+            {
+                Assert.Equal(6, report.GetProperty("consumedMinutes").GetInt64());
+                Assert.Equal(1, report.GetProperty("deniedEvents").GetInt64());
+                Assert.Equal("ahead", report.GetProperty("runRate").GetProperty("status").GetString());
+                Assert.Equal("already-reached", report.GetProperty("forecast").GetProperty("includedRunOutOutcome").GetString());
+                Assert.Equal("already-reached", report.GetProperty("forecast").GetProperty("limitRunOutOutcome").GetString());
+            }
+            // The file knows the unit that used the pool up; the server's API does not say when, so the report does not guess.
+            Assert.Equal(at, JsonDocument.Parse(file.Out).RootElement.GetProperty("forecast").GetProperty("includedRunOut").GetDateTimeOffset());
+            Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(server.Out).RootElement.GetProperty("forecast").GetProperty("includedRunOut").ValueKind);
+            Assert.Contains("already reached at 2026-03-10 09:00 UTC", fileTable.Out);
+            Assert.Matches(@"Included minutes run out\s*│\s*already reached\s*│", serverTable.Out);
+            Assert.DoesNotContain("2026-03-10 10:00 UTC", serverTable.Out);
+            Assert.Contains("ahead (pool exhausted;", serverTable.Out);
         }
         finally
         {

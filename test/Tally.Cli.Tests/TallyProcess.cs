@@ -7,7 +7,10 @@ internal static class TallyProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(string? stdin, params string[] args)
+    public static Result Run(string? stdin, params string[] args) => Run(stdin, new Dictionary<string, string>(), args);
+
+    /// <summary>With <paramref name="environment"/> added to the child's environment (e.g. <c>COLUMNS</c>).</summary>
+    public static Result Run(string? stdin, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -16,6 +19,10 @@ internal static class TallyProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tally.dll"));
         foreach (var arg in args)
         {

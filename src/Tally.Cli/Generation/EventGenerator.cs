@@ -12,6 +12,9 @@ internal sealed record GeneratorOptions
     public ulong Seed { get; init; } = 1;
     public Period Month { get; init; } = new(2026, 3);
 
+    /// <summary>Consecutive months to fill, starting with <see cref="Month"/>: 2 shows a period reset in one log.</summary>
+    public int Months { get; init; } = 1;
+
     /// <summary>Share of all events that are <c>scheduled-reload</c>s (no user).</summary>
     public double ReloadShare { get; init; } = 0.002;
 
@@ -22,6 +25,7 @@ internal sealed record GeneratorOptions
         Events < 0 ? "--events must not be negative"
         : Users < 1 ? "--users must be at least 1"
         : Apps < 1 ? "--apps must be at least 1"
+        : Months is < 1 or > 12 ? "--months must be between 1 and 12"
         : ReloadShare is < 0 or > 1 ? "--reload-share must be between 0 and 1"
         : RestrictedShare is < 0 or > 1 ? "--restricted-share must be between 0 and 1"
         : null;
@@ -38,7 +42,7 @@ internal sealed record GeneratorOptions
 /// <param name="Action">What happened.</param>
 internal readonly record struct GeneratedEvent(int Second, int User, byte Device, int App, MeterAction Action);
 
-/// <summary>A generated month: events in time order (ties in generation order) and the names to print them with.</summary>
+/// <summary>A generated month (or run of months): events in time order (ties in generation order) and the names to print them with.</summary>
 internal sealed class GeneratedMonth(GeneratorOptions options, GeneratedEvent[] events)
 {
     public GeneratorOptions Options { get; } = options;
@@ -114,12 +118,13 @@ internal sealed class EventGenerator
         }
         _options = options;
         _random = new Xoshiro256(options.Seed);
-        var days = DateTime.DaysInMonth(options.Month.Year, options.Month.Month);
+        var start = new DateTime(options.Month.Year, options.Month.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+        var days = (int)(start.AddMonths(options.Months) - start).TotalDays;
         _monthSeconds = days * 86_400;
         _appCumulative = ZipfCumulative(options.Apps, 1.05);
         _appByRank = Shuffle(options.Apps);
         _userCumulative = ZipfCumulative(options.Users, 0.5);
-        (_hourCumulative, _reloadHourCumulative) = HourWeights(options.Month, days);
+        (_hourCumulative, _reloadHourCumulative) = HourWeights(start, days);
     }
 
     /// <summary>Generates the month: exactly <see cref="GeneratorOptions.Events"/> events, sorted by time.</summary>
@@ -297,7 +302,7 @@ internal sealed class EventGenerator
         return order;
     }
 
-    private static (double[] Sessions, double[] Reloads) HourWeights(Period month, int days)
+    private static (double[] Sessions, double[] Reloads) HourWeights(DateTime start, int days)
     {
         // Relative session starts per hour of a weekday; weekends run at a tenth with a flatter day.
         ReadOnlySpan<double> weekday =
@@ -310,7 +315,7 @@ internal sealed class EventGenerator
         double sessionSum = 0, reloadSum = 0;
         for (var day = 0; day < days; day++)
         {
-            var dayOfWeek = new DateTime(month.Year, month.Month, day + 1, 0, 0, 0, DateTimeKind.Utc).DayOfWeek;
+            var dayOfWeek = start.AddDays(day).DayOfWeek;
             var weekend = dayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday;
             for (var hour = 0; hour < 24; hour++)
             {

@@ -52,11 +52,12 @@ internal sealed class EventWriter
             _apps[a] = Encoding.ASCII.GetBytes(Plain(month.AppName(a)));
         }
         _actions = [.. MeterActions.All.Select(a => Encoding.ASCII.GetBytes(Plain(a.ToWire())))];
-        var days = DateTime.DaysInMonth(options.Month.Year, options.Month.Month);
+        var start = new DateTime(month.StartTicks, DateTimeKind.Utc);
+        var days = (int)(start.AddMonths(options.Months) - start).TotalDays;
         _dayPrefixes = new byte[days][];
         for (var d = 0; d < days; d++)
         {
-            _dayPrefixes[d] = Encoding.ASCII.GetBytes($"{options.Month}-{d + 1:D2}T");
+            _dayPrefixes[d] = Encoding.ASCII.GetBytes(start.AddDays(d).ToString("yyyy-MM-dd'T'", System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 

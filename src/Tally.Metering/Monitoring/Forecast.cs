@@ -11,7 +11,10 @@ public enum ForecastMethod : byte
 
 public enum RunOutOutcome : byte
 {
-    /// <summary>Already consumed at or past the threshold; <see cref="RunOut.At"/> is <c>now</c>.</summary>
+    /// <summary>
+    /// Already consumed so far that another whole unit no longer fits under the threshold (at or past it when unit
+    /// granularity is ignored); <see cref="RunOut.At"/> is <c>now</c>.
+    /// </summary>
     AlreadyReached,
     /// <summary>Projected to reach the threshold at <see cref="RunOut.At"/>, before the period ends.</summary>
     Projected,
@@ -33,7 +36,8 @@ public readonly record struct RunOut(RunOutOutcome Outcome, DateTimeOffset? At)
 /// A projection of the period's consumption. <see cref="ProjectedDemandMinutes"/> is what usage would add up to;
 /// <see cref="ProjectedMinutes"/> is that capped at the pool's limit, because the grant rule keeps
 /// <c>consumed ≤ limit</c> (R7). The run-outs ignore unit granularity: they are the instants the projected curve
-/// crosses the included minutes and the limit.
+/// crosses the included minutes and the limit. A threshold counts as already reached once the next unit would cross
+/// it: with 9,996 of 10,000 minutes used and six-minute units, no unit is granted inside the pool any more.
 /// </summary>
 public sealed record Forecast(
     ForecastMethod Method,
@@ -60,7 +64,8 @@ public sealed record ForecastInput(
     IReadOnlyList<HourlyUsage> History,
     DateTimeOffset HistoryStart,
     TimeZoneInfo TimeZone,
-    TimeSpan? RecencyHalfLife = null);
+    TimeSpan? RecencyHalfLife = null,
+    int UnitMinutes = 1);
 
 /// <summary>
 /// Projects consumption from <c>now</c> to the period's end hour by hour (UTC hours, so DST days simply have 23 or
@@ -73,30 +78,31 @@ public static class Forecaster
     {
         ArgumentNullException.ThrowIfNull(input);
         var profile = HourlyRateProfile.Learn(input.History, input.HistoryStart, input.Now, input.TimeZone, input.RecencyHalfLife);
-        return WeekdayAware(input.ConsumedMinutes, input.Pool, input.Period, input.Now, profile);
+        return WeekdayAware(input.ConsumedMinutes, input.Pool, input.Period, input.Now, profile, input.UnitMinutes);
     }
 
     /// <summary>
     /// With a learned <paramref name="profile"/>. When the profile saw no hours at all, falls back to the period's
-    /// linear rate so a brand-new tenant still gets a forecast.
+    /// linear rate so a brand-new tenant still gets a forecast. <paramref name="unitMinutes"/> is the metering unit:
+    /// a threshold less than one unit away is already reached (1, the default, ignores granularity).
     /// </summary>
-    public static Forecast WeekdayAware(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, HourlyRateProfile profile)
+    public static Forecast WeekdayAware(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, HourlyRateProfile profile, int unitMinutes = 1)
     {
         ArgumentNullException.ThrowIfNull(profile);
         if (profile.ObservedHours == 0)
         {
             var linear = LinearRate(consumedMinutes, period, now);
-            return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now,
+            return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes,
                 _ => new HourlyRate(linear, RateSource.PeriodLinear));
         }
-        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, profile.RateAt);
+        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes, profile.RateAt);
     }
 
     /// <summary>The baseline: <c>consumed + consumed ÷ elapsed × remaining</c>; with nothing elapsed, nothing is added.</summary>
-    public static Forecast Linear(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now)
+    public static Forecast Linear(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, int unitMinutes = 1)
     {
         var rate = LinearRate(consumedMinutes, period, now);
-        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, _ => new HourlyRate(rate, RateSource.PeriodLinear));
+        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, unitMinutes, _ => new HourlyRate(rate, RateSource.PeriodLinear));
     }
 
     private static double LinearRate(long consumedMinutes, PeriodWindow period, DateTimeOffset now)
@@ -106,13 +112,14 @@ public static class Forecaster
     }
 
     private static Forecast Project(
-        ForecastMethod method, long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, Func<DateTimeOffset, HourlyRate> rateAt)
+        ForecastMethod method, long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, int unitMinutes,
+        Func<DateTimeOffset, HourlyRate> rateAt)
     {
         var t = period.Clamp(now);
         double? included = pool is null ? null : pool.IncludedMinutes;
         double? limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? null : pool.LimitMinutes;
-        var includedAt = Reached(consumedMinutes, included, now);
-        var limitAt = Reached(consumedMinutes, limit, now);
+        var includedAt = Reached(consumedMinutes, included, unitMinutes, now);
+        var limitAt = Reached(consumedMinutes, limit, unitMinutes, now);
         var weakest = RateSource.Slot;
         double total = consumedMinutes;
 
@@ -133,8 +140,10 @@ public static class Forecaster
             Settle(includedAt, included, period), Settle(limitAt, limit, period), weakest);
     }
 
-    private static RunOut? Reached(long consumed, double? threshold, DateTimeOffset now) =>
-        threshold is { } x && consumed >= x ? new RunOut(RunOutOutcome.AlreadyReached, now) : null;
+    // Less than a unit left means the next unit cannot be granted under the threshold: for the limit, users are
+    // locked out now, whatever the average rate says (integer minutes and a unit of 1 give plain consumed >= x).
+    private static RunOut? Reached(long consumed, double? threshold, int unitMinutes, DateTimeOffset now) =>
+        threshold is { } x && x - consumed < Math.Max(1, unitMinutes) ? new RunOut(RunOutOutcome.AlreadyReached, now) : null;
 
     // Inside one hour the rate is constant, so the crossing is a straight-line interpolation.
     private static RunOut? Crossing(double before, double added, double? threshold, DateTimeOffset hourFrom, double rate)

@@ -7,7 +7,10 @@ public enum RunRateStatus : byte
     Behind,
     /// <summary>Within the tolerance of the expected minutes.</summary>
     OnTrack,
-    /// <summary>Consumed more than expected by more than the tolerance: at this pace the pool runs out early.</summary>
+    /// <summary>
+    /// Consumed more than expected by more than the tolerance (at this pace the pool runs out early), or the pool is
+    /// already exhausted (it did run out, so users are denied) whatever the delta.
+    /// </summary>
     Ahead,
 }
 
@@ -42,14 +45,17 @@ public readonly record struct RunRate(
     public static RunRate Compute(long consumedMinutes, long includedMinutes, PeriodWindow period, DateTimeOffset now) =>
         Compute(consumedMinutes, includedMinutes, period, now, RunRateTolerance.Default);
 
-    public static RunRate Compute(long consumedMinutes, long includedMinutes, PeriodWindow period, DateTimeOffset now, RunRateTolerance tolerance)
+    // poolExhausted: the pool's limit is reached (no further unit fits), so the status is ahead: a pool that ran out
+    // before the period's end was consumed too fast even when the month's total looks on pace.
+    public static RunRate Compute(
+        long consumedMinutes, long includedMinutes, PeriodWindow period, DateTimeOffset now, RunRateTolerance tolerance, bool poolExhausted = false)
     {
         var share = period.ElapsedShare(now);
         var expected = includedMinutes * share;
         var delta = consumedMinutes - expected;
         double? percent = expected > 0 ? delta / expected * 100 : null;
         var band = tolerance.BandMinutes(expected, includedMinutes);
-        var status = delta > band ? RunRateStatus.Ahead : delta < -band ? RunRateStatus.Behind : RunRateStatus.OnTrack;
+        var status = poolExhausted || delta > band ? RunRateStatus.Ahead : delta < -band ? RunRateStatus.Behind : RunRateStatus.OnTrack;
         return new RunRate(consumedMinutes, includedMinutes, share, expected, delta, percent, status);
     }
 }

@@ -9,6 +9,12 @@ public sealed record MonitorFigures(
     DateTimeOffset HistoryStart, int HistoryHours);
 
 /// <summary>
+/// The usage a period's figures are computed from: the period's totals, the first event's instant (null: none yet),
+/// and pool minutes per UTC hour over <c>[from, to)</c> ticks.
+/// </summary>
+public sealed record MonitorSource(PeriodUsage Usage, long? FirstEventTicks, Func<long, long, IReadOnlyList<HourlyMinutes>> HourlyPoolMinutes);
+
+/// <summary>
 /// Feeds the pure monitoring math (<see cref="RunRate"/>, <see cref="Forecaster"/>) from the ledger: the period's pool
 /// minutes, and hourly pool minutes over the trailing <see cref="HistoryDays"/> days, never from before the tenant's
 /// first event (an hour inside the window without units counts as zero, so the window must not reach back before the
@@ -18,18 +24,29 @@ public static class UsageMonitor
 {
     public const int HistoryDays = 28;
 
-    public static MonitorFigures Compute(ILedgerStore store, string tenant, TenantConfig config, Period period, DateTimeOffset clock)
+    public static MonitorFigures Compute(ILedgerStore store, string tenant, TenantConfig config, Period period, DateTimeOffset clock) =>
+        Compute(new MonitorSource(
+                store.PeriodUsage(tenant, period.ToString()),
+                store.FirstEventTicks(tenant),
+                (from, to) => store.HourlyPoolMinutes(tenant, from, to)),
+            config.MeterOptions, config.License?.IncludedMinutes, period, clock);
+
+    /// <summary>
+    /// The same figures from any source of usage: the ledger (the server) or a metered event log (<c>tally report FILE</c>),
+    /// so both reach the same verdicts. <paramref name="includedMinutes"/> null means no run-rate (nothing to pace against).
+    /// </summary>
+    public static MonitorFigures Compute(MonitorSource source, MeterOptions options, long? includedMinutes, Period period, DateTimeOffset clock)
     {
-        var options = config.MeterOptions;
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(options);
         var calendar = new PeriodCalendar(options.TimeZone);
         var window = PeriodWindow.Of(calendar, period);
         // A past period is seen from its end, a future one from its start: nothing is projected outside the period.
         var now = window.Clamp(clock);
-        var usage = store.PeriodUsage(tenant, period.ToString());
-        RunRate? runRate = config.License is { } license ? RunRate.Compute(usage.Minutes, license.IncludedMinutes, window, now) : null;
+        var usage = source.Usage;
 
         var historyStart = now.AddDays(-HistoryDays);
-        if (store.FirstEventTicks(tenant) is { } first && first > historyStart.UtcTicks)
+        if (source.FirstEventTicks is { } first && first > historyStart.UtcTicks)
         {
             historyStart = new DateTimeOffset(first, TimeSpan.Zero);
         }
@@ -37,11 +54,15 @@ public static class UsageMonitor
         {
             historyStart = now;
         }
-        var history = store.HourlyPoolMinutes(tenant, historyStart.UtcTicks, now.UtcTicks)
+        var history = source.HourlyPoolMinutes(historyStart.UtcTicks, now.UtcTicks)
             .Select(h => new HourlyUsage(new DateTimeOffset(h.HourStartTicks, TimeSpan.Zero), h.Minutes))
             .ToList();
         var profile = HourlyRateProfile.Learn(history, historyStart, now, options.TimeZone);
-        var forecast = Forecaster.WeekdayAware(usage.Minutes, options.Pool, window, now, profile);
+        var forecast = Forecaster.WeekdayAware(usage.Minutes, options.Pool, window, now, profile, options.UnitMinutes);
+        var exhausted = forecast.LimitRunOut.Outcome == RunOutOutcome.AlreadyReached;
+        RunRate? runRate = includedMinutes is { } included
+            ? RunRate.Compute(usage.Minutes, included, window, now, RunRateTolerance.Default, exhausted)
+            : null;
         return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours);
     }
 

@@ -208,4 +208,18 @@ public class ForecastTests
         var input = Constant(Utc0(4, 11, 7, 13), new PoolTerms(20_000, OverageAllowance.Capped(6000)));
         Assert.Equal(Forecaster.WeekdayAware(input), Forecaster.WeekdayAware(input));
     }
+
+    [Theory]
+    [InlineData(9_996, RunOutOutcome.AlreadyReached)] // 4 left: no six-minute unit fits
+    [InlineData(9_994, RunOutOutcome.NotWithinPeriod)] // exactly one unit left: the next one still fits
+    public void Linear_LessThanAUnitLeftAtPeriodEnd_AlreadyReached(long consumed, RunOutOutcome expected)
+    {
+        // Seen from the period's end (a past month), nothing more is projected: only the unit rule can say "reached".
+        var pool = new PoolTerms(10_000, OverageAllowance.None);
+
+        var forecast = Forecaster.Linear(consumed, pool, April, April.End, unitMinutes: 6);
+
+        Assert.Equal(expected, forecast.IncludedRunOut.Outcome);
+        Assert.Equal(expected, forecast.LimitRunOut.Outcome);
+    }
 }

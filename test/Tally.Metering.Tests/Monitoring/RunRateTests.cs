@@ -119,4 +119,16 @@ public class RunRateTests
         Assert.Equal(Utc0(3, 31, 15), w.Start);
         Assert.Equal(TimeSpan.FromDays(30), w.Length);
     }
+
+    [Fact]
+    public void Compute_PoolExhaustedWithinTolerance_Ahead()
+    {
+        // 9,996 of 10,000 at the period's end is within the tolerance, but users are denied: not on track.
+        var onPace = RunRate.Compute(9_996, 10_000, April, April.End, RunRateTolerance.Default);
+        var exhausted = RunRate.Compute(9_996, 10_000, April, April.End, RunRateTolerance.Default, poolExhausted: true);
+
+        Assert.Equal(RunRateStatus.OnTrack, onPace.Status);
+        Assert.Equal(RunRateStatus.Ahead, exhausted.Status);
+        Assert.Equal(onPace.DeltaMinutes, exhausted.DeltaMinutes);
+    }
 }
