@@ -28,6 +28,8 @@ public sealed class DocsCommandTests
         ["README.md"] = [@"""units"": [1-9]", "license valid", "Consumed minutes"],
         ["docs/api.md"] = [@"""decision"":""charged""", @"""consumedMinutes"":[1-9]"],
         ["docs/licensing.md"] = ["license valid", "VERIFIED"],
+        // Both journeys reach their screen: the demo's, Qlik's overview shape, a charged and a refused engagement, a report.
+        ["docs/getting-started.md"] = ["Tally demo is ready", @"""licenseNumber""", @"""decision"":""charged""", @"""reason"":""not-permitted""", "Consumed minutes"],
         ["docs/monitoring.md"] = ["Consumed minutes", @"""consumedMinutes"": [1-9]"],
     };
 
