@@ -9,5 +9,6 @@ var root = new RootCommand("Tally: consumption-based capacity licensing. Meter e
     LicenseCommand.Create(),
     ServeCommand.Create(),
     ReportCommand.Create(),
+    HealthCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -11,7 +11,7 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var data = new Option<string?>("--data") { Description = "Folder for the SQLite ledger (tally.db); created when missing. Default: ./data (or Tally:Data from configuration)." };
+        var data = new Option<string?>("--data") { Description = "Folder for the SQLite ledger (tally.db); created when missing. Default: ./data (or Tally:Data from configuration); a Windows service: %ProgramData%\\Tally\\data." };
         var database = new Option<string?>("--database")
         {
             Description = "PostgreSQL connection string (Host=...;Database=...;Username=...;Password=...): keep the ledger there instead of SQLite in --data. Or Tally:Database / Tally__Database.",

@@ -26,17 +26,18 @@ public static class TallyServer
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configureForTests = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        var builder = WebApplication.CreateSlimBuilder(ServiceManagers.Options(args));
         // Quiet defaults under every other source: ASP.NET's per-request lines are noise for an operator, and
         // appsettings.json, Logging__LogLevel__* variables or --Logging:LogLevel:... flags still override them.
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?>
+            InitialData = new Dictionary<string, string?>(ServiceManagers.Defaults())
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
             },
         });
+        ServiceManagers.Use(builder);
         builder.Configuration.AddCommandLine(args, Flags);
         builder.Services.AddOptions<TallyOptions>().Bind(builder.Configuration.GetSection(TallyOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TallyOptions>, TallyOptionsValidator>();

@@ -31,7 +31,7 @@ public sealed class MeterCommandTests : IDisposable
         return path;
     }
 
-    private static JsonElement Json(TallyProcess.Result result)
+    private static JsonElement Json(ChildProcess.Result result)
     {
         Assert.True(result.ExitCode == 0, result.Stderr);
         return JsonDocument.Parse(result.Stdout).RootElement;

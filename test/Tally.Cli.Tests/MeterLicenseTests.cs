@@ -42,7 +42,7 @@ public sealed class MeterLicenseTests : IDisposable
 
     private string UsersFile() => Write("users.csv", "user,allocation,groups,capMinutes", "carol,professional,,", "dave,capacity,,6");
 
-    private TallyProcess.Result Meter(params string[] extra) =>
+    private ChildProcess.Result Meter(params string[] extra) =>
         TallyProcess.Run(null, ["meter", Events(), "--format", "json", "--license", PathOf("acme.lic"), "--public-key", PathOf("keys/public-key.pem"), .. extra]);
 
     [Fact]

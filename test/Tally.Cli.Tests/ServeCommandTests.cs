@@ -17,7 +17,7 @@ public sealed class ServeCommandTests : IDisposable
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
         var url = $"http://127.0.0.1:{port}";
         var data = Path.Combine(_dir, "data");
-        TallyProcess.Result refused;
+        ChildProcess.Result refused;
         try
         {
             refused = TallyProcess.Run(null, "serve", "--urls", url, "--data", data);

@@ -23,7 +23,7 @@ public sealed class WorkTreeTests
     /// <summary><c>git check-ignore</c>'s exit code for <paramref name="path"/>: 0 ignored, 1 not ignored.</summary>
     private static int CheckIgnore(string path)
     {
-        var start = new ProcessStartInfo("git") { WorkingDirectory = RepositoryRoot(), RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("git") { WorkingDirectory = Repository.Root, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "check-ignore", "--no-index", "--quiet", path })
         {
             start.ArgumentList.Add(arg);
@@ -31,17 +31,5 @@ public sealed class WorkTreeTests
         using var git = Process.Start(start)!;
         git.WaitForExit();
         return git.ExitCode;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (Directory.Exists(Path.Combine(dir.FullName, ".git")) || File.Exists(Path.Combine(dir.FullName, ".git")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("The tests run outside a git work tree.");
     }
 }

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tally.Cli.Tests;
+
+/// <summary>
+/// A <c>tally serve</c> in whichever form it was installed (dotnet tally.dll, a .NET tool, a single file, run as another
+/// user) as a child process on a free loopback port. Disposing kills it and everything it started.
+/// </summary>
+internal sealed class ServerProcess : IDisposable
+{
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private ServerProcess(Process process, Uri address)
+    {
+        Process = process;
+        Address = address;
+        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public Process Process { get; }
+    public Uri Address { get; }
+    public HttpClient Http { get; }
+    public string Output => string.Join('\n', _output);
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string Urls(int port) => $"http://127.0.0.1:{port}";
+
+    /// <summary>Starts <paramref name="start"/> (which listens on <paramref name="port"/>) and waits for /health/ready.</summary>
+    public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        var server = new ServerProcess(Process.Start(start)!, new Uri(Urls(port)));
+        server.Process.OutputDataReceived += (_, e) => server._output.Enqueue(e.Data ?? "");
+        server.Process.ErrorDataReceived += (_, e) => server._output.Enqueue(e.Data ?? "");
+        server.Process.BeginOutputReadLine();
+        server.Process.BeginErrorReadLine();
+        try
+        {
+            await server.WaitReadyAsync(TimeSpan.FromSeconds(90));
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    private async Task WaitReadyAsync(TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            Assert.False(Process.HasExited, $"tally serve exited ({(Process.HasExited ? Process.ExitCode : 0)}):\n{Output}");
+            try
+            {
+                if ((await Http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but busy starting.
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"tally serve was not ready within {limit}:\n{Output}");
+    }
+
+    /// <summary>The dashboard's page, as the installed server serves it.</summary>
+    public async Task<string> DashboardAsync()
+    {
+        using var response = await Http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("<script src=\"/dashboard/app.js\"", html);
+        using var script = await Http.GetAsync("/dashboard/app.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.True((await script.Content.ReadAsByteArrayAsync()).Length > 1000, "the dashboard's script is missing or empty");
+        return html;
+    }
+
+    public void Dispose()
+    {
+        Http.Dispose();
+        if (!Process.HasExited)
+        {
+            Process.Kill(entireProcessTree: true);
+        }
+        Process.WaitForExit();
+        Process.Dispose();
+    }
+}
