@@ -6,7 +6,15 @@ namespace Tally.Server.Monitoring;
 /// <summary>The run-rate and forecast of one tenant's period, with what they were computed from.</summary>
 public sealed record MonitorFigures(
     Period Period, PeriodWindow Window, DateTimeOffset Now, PeriodUsage Usage, RunRate? RunRate, Forecast Forecast,
-    DateTimeOffset HistoryStart, int HistoryHours);
+    DateTimeOffset HistoryStart, int HistoryHours, LicenseCoverage Coverage);
+
+/// <summary>Whether a period has a pool: the tenant has no license, or one whose validity reaches into the period, or one that does not.</summary>
+public enum LicenseCoverage
+{
+    None,
+    Covered,
+    Outside,
+}
 
 /// <summary>
 /// Feeds the pure monitoring math (<see cref="RunRate"/>, <see cref="Forecaster"/>) from the ledger: the period's pool
@@ -26,7 +34,10 @@ public static class UsageMonitor
         // A past period is seen from its end, a future one from its start: nothing is projected outside the period.
         var now = window.Clamp(clock);
         var usage = store.PeriodUsage(tenant, period.ToString());
-        RunRate? runRate = config.License is { } license ? RunRate.Compute(usage.Minutes, license.IncludedMinutes, window, now) : null;
+        var coverage = CoverageOf(config, window);
+        // A month the license does not reach into had no pool: nothing to pace against, nothing to run out.
+        var license = coverage == LicenseCoverage.Covered ? config.License : null;
+        RunRate? runRate = license is not null ? RunRate.Compute(usage.Minutes, license.IncludedMinutes, window, now) : null;
 
         var historyStart = now.AddDays(-HistoryDays);
         if (store.FirstEventTicks(tenant) is { } first && first > historyStart.UtcTicks)
@@ -41,9 +52,27 @@ public static class UsageMonitor
             .Select(h => new HourlyUsage(new DateTimeOffset(h.HourStartTicks, TimeSpan.Zero), h.Minutes))
             .ToList();
         var profile = HourlyRateProfile.Learn(history, historyStart, now, options.TimeZone);
-        var forecast = Forecaster.WeekdayAware(usage.Minutes, options.Pool, window, now, profile);
-        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours);
+        var forecast = Forecaster.WeekdayAware(usage.Minutes, license is not null ? options.Pool : null, window, now, profile);
+        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage);
     }
+
+    /// <summary>
+    /// Covered when the license's validity [ValidFrom, ValidTo) overlaps the period at all: a license that starts or ends
+    /// inside a month governs that month's pool while it is valid, as the meter applies it.
+    /// </summary>
+    public static LicenseCoverage CoverageOf(TenantConfig config, PeriodWindow window) => config.License switch
+    {
+        null => LicenseCoverage.None,
+        { } l when l.ValidFrom < window.End && l.ValidTo > window.Start => LicenseCoverage.Covered,
+        _ => LicenseCoverage.Outside,
+    };
+
+    public static string ToWire(this LicenseCoverage coverage) => coverage switch
+    {
+        LicenseCoverage.Covered => "covered",
+        LicenseCoverage.Outside => "outside",
+        _ => "none",
+    };
 
     public static string ToWire(this RunRateStatus status) => status switch
     {
