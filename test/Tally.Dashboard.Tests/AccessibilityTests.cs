@@ -30,8 +30,7 @@ public sealed class AccessibilityTests(Browser browser, DemoServer demo)
     public async Task Axe_SignedOut_SignedIn_AndEveryInteractivePartOpened_NoSeriousViolation()
     {
         var page = await browser.PageAsync(1280, 900);
-        await page.GotoAsync(demo.Address.ToString());
-        await Assertions.Expect(page.Locator("#key")).ToBeFocusedAsync();
+        await Pages.OpenSignInAsync(page, demo.Address);
         await AssertNoSeriousViolationsAsync(page, "signed out");
         await page.GetByLabel("API key").FillAsync("tally_000000000000_not-a-key");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
@@ -70,8 +69,7 @@ public sealed class AccessibilityTests(Browser browser, DemoServer demo)
     public async Task SignInByKeyboard_MovesFocusToTheDashboardsHeading()
     {
         var page = await browser.PageAsync(1280, 900);
-        await page.GotoAsync(demo.Address.ToString());
-        await Assertions.Expect(page.Locator("#key")).ToBeFocusedAsync();
+        await Pages.OpenSignInAsync(page, demo.Address);
         await page.Keyboard.TypeAsync(demo.ReadKey);
         await page.Keyboard.PressAsync("Enter");
         await Pages.DataArrivedAsync(page);
@@ -113,8 +111,7 @@ public sealed class AccessibilityTests(Browser browser, DemoServer demo)
     public async Task FocusRing_HasThreeToOneContrast_OnTheSignInPanel_APanel_AndTheHeader()
     {
         var page = await browser.PageAsync(1280, 900);
-        await page.GotoAsync(demo.Address.ToString());
-        await Assertions.Expect(page.Locator("#key")).ToBeFocusedAsync();
+        await Pages.OpenSignInAsync(page, demo.Address);
         await page.Keyboard.PressAsync("Tab");
         await Assertions.Expect(page.Locator("#signin-button")).ToBeFocusedAsync();
         await AssertRingContrastAsync(page, "sign-in panel");

@@ -70,8 +70,7 @@ public sealed class JourneyTests(Browser browser, DemoServer demo)
         };
         page.PageError += (_, error) => problems.Add($"page error: {error}");
 
-        await page.GotoAsync(demo.Address.ToString());
-        await Assertions.Expect(page.Locator("#key")).ToBeFocusedAsync();
+        await Pages.OpenSignInAsync(page, demo.Address);
         await page.GetByLabel("API key").FillAsync(demo.ReadKey);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Pages.DataArrivedAsync(page);

@@ -15,6 +15,13 @@ internal static partial class Pages
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
     }
 
+    /// <summary>Opens the sign-in screen and waits until the page has put the focus in the key field (its probe said "signed out").</summary>
+    public static async Task OpenSignInAsync(IPage page, Uri address)
+    {
+        await page.GotoAsync(address.ToString());
+        await Assertions.Expect(page.Locator("#key")).ToBeFocusedAsync();
+    }
+
     /// <summary>
     /// Signs the page's browser context in through the API (the session cookie lands in the context's jar), then loads
     /// the page: a returning user's first load, with no click or key press that would hide layout shifts from CLS.
