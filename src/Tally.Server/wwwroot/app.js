@@ -171,6 +171,7 @@ function shiftPeriod(id, delta) {
 
 class Unreachable extends Error {}
 class SignedOut extends Error {}
+class NeverSignedIn extends SignedOut {}
 
 // Fetches JSON from the API with the session cookie. 401 means the session is gone; a network failure means the
 // server cannot be reached; an optional endpoint that does not exist (404, 405) answers null.
@@ -288,7 +289,7 @@ async function signOut() {
 // The session probe answers 200 either way ({signedIn}); a 401 means a session this browser had has ended.
 async function currentSession() {
   const session = await api("/dashboard/session");
-  if (!session || !session.signedIn) throw new SignedOut("never signed in");
+  if (!session || !session.signedIn) throw new NeverSignedIn();
   return session;
 }
 
@@ -299,7 +300,7 @@ async function start(fromSignIn) {
     session = await currentSession();
   } catch (e) {
     if (e instanceof SignedOut) {
-      showSignIn(e.message === "never signed in" ? "" : "Your session ended (signed out, expired, the key was revoked, or the server restarted). Sign in again.");
+      showSignIn(e instanceof NeverSignedIn ? "" : "Your session ended (signed out, expired, the key was revoked, or the server restarted). Sign in again.");
       return;
     }
     showBanner("Cannot reach the Tally server. Retrying…");
@@ -729,6 +730,9 @@ async function reloadTable(name) {
 
 function renderTable(name, result) {
   const t = tableState(name);
+  // A poll sent before a click on a header or the pager answers for the old order or page: drawn, its rows would
+  // disagree with the headers. The answer to the click's own request follows.
+  if (result.sort !== undefined && (result.sort !== t.sort || result.order !== t.order || result.offset !== t.page * PAGE_SIZE)) return;
   const columns = TABLES[name].columns;
   const rows = result[name] || [];
   const total = result.total ?? rows.length;
