@@ -245,7 +245,7 @@ internal static class ReportCommand
             .Select(g => new HourlyMinutes(g.Key, g.Sum(u => (long)u.Minutes)))
             .OrderBy(h => h.HourStartTicks)
             .ToList());
-        var figures = UsageMonitor.Compute(source, options, pool?.IncludedMinutes, period, asOf);
+        var figures = UsageMonitor.Compute(source, options, pool is null ? null : MonitoredPool.Always(pool.IncludedMinutes), period, asOf);
         var periodUnits = units.Where(u => u.Period == period).OrderBy(u => u.StartTicks).ToList();
         var f = figures.Forecast;
         var runRate = figures.RunRate is { } r ? new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status.ToWire()) : null;

@@ -27,8 +27,10 @@ public static class ReportEndpoints
             var config = tenants.Writer(http.Tenant()).Snapshot.Config;
             var figures = UsageMonitor.Compute(store, http.Tenant(), config, p, time.GetUtcNow());
             var usage = figures.Usage;
-            var included = config.License?.IncludedMinutes;
-            var limit = config.MeterOptions.Pool is { } pool && pool.LimitMinutes != long.MaxValue ? pool.LimitMinutes : (long?)null;
+            // Only a month the license covers has a pool (UsageMonitor.Compute): no included minutes are claimed for another.
+            var covered = figures.Coverage == LicenseCoverage.Covered;
+            var included = covered ? config.License?.IncludedMinutes : null;
+            var limit = covered && config.MeterOptions.Pool is { } pool && pool.LimitMinutes != long.MaxValue ? pool.LimitMinutes : (long?)null;
             return Csv.Report(http, new
             {
                 period = p.ToString(),
@@ -36,7 +38,8 @@ public static class ReportEndpoints
                 end = calendar.End(p),
                 includedMinutes = included,
                 limitMinutes = limit,
-                unlimited = config.License is not null && limit is null,
+                unlimited = covered && limit is null,
+                licenseCoverage = figures.Coverage.ToWire(),
                 consumedMinutes = usage.Minutes,
                 overageMinutes = included is { } inc ? Math.Max(0, usage.Minutes - inc) : 0,
                 remainingMinutes = limit is { } l ? Math.Max(0, l - usage.Minutes) : (long?)null,
@@ -81,6 +84,7 @@ public static class ReportEndpoints
                 "cap" => Comparer(rows, (a, b) => Nullable.Compare(a.CapMinutes, b.CapMinutes)),
                 "denied" => Comparer(rows, (a, b) => a.DeniedEvents.CompareTo(b.DeniedEvents)),
                 "user" => Comparer(rows, (a, b) => string.CompareOrdinal(a.User, b.User)),
+                "allocation" => Comparer(rows, (a, b) => string.CompareOrdinal(a.Allocation, b.Allocation)),
                 _ => Comparer(rows, (a, b) => a.Minutes != b.Minutes ? a.Minutes.CompareTo(b.Minutes) : a.Units.CompareTo(b.Units)),
             });
             return Csv.Report(http, new { period = p.ToString(), users = selected, total, limit = page.Limit, offset = page.Offset, sort = page.Sort, order = page.Order }, $"users-{p}");
@@ -108,7 +112,7 @@ public static class ReportEndpoints
         return group;
     }
 
-    private static readonly string[] UserSorts = ["minutes", "units", "apps", "lastActivity", "cap", "denied", "user"];
+    private static readonly string[] UserSorts = ["minutes", "units", "apps", "lastActivity", "cap", "denied", "user", "allocation"];
     private static readonly string[] AppSorts = ["units", "minutes", "users", "lastActivity", "app"];
 
     /// <summary>One row of <c>/usage/users</c>. <paramref name="CapMinutes"/> is the user's monthly cap (capacity users; null: none).</summary>
@@ -174,7 +178,7 @@ public static class ReportEndpoints
         }
         var key = sort ?? defaultSort;
         // Names sort A→Z by default, figures largest first.
-        var defaultOrder = key is "user" or "app" ? "asc" : "desc";
+        var defaultOrder = key is "user" or "app" or "allocation" ? "asc" : "desc";
         page = new Paging(key, order ?? defaultOrder, string.IsNullOrEmpty(search) ? null : search, limit ?? DefaultRowLimit, offset ?? 0);
         return true;
     }

@@ -78,6 +78,7 @@ public static class TallyServer
         builder.Services.AddSingleton<PlanEditor>();
         builder.Services.AddSingleton<TallyMetrics>();
         builder.Services.AddDashboard();
+        builder.Services.AddTallyCompression();
         builder.Services.AddMonitoring(builder.Configuration);
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
@@ -95,6 +96,7 @@ public static class TallyServer
         var app = builder.Build();
         // First, so every later step sees the client's address and scheme (only as told by a trusted proxy).
         TrustedProxiesOf(app).Use(app);
+        app.UseResponseCompression();
         app.UseJsonFinalNewline();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -47,7 +47,7 @@ public sealed class Browser : IAsyncLifetime
 }
 
 [CollectionDefinition(Name)]
-public sealed class BrowserCollection : ICollectionFixture<Browser>
+public sealed class BrowserCollection : ICollectionFixture<Browser>, ICollectionFixture<DemoServer>
 {
     public const string Name = "browser";
 }

@@ -33,6 +33,29 @@ public sealed class DashboardSessionTests
         (await client.SendAsync(WithCookie(HttpMethod.Get, path, token))).StatusCode;
 
     [Fact]
+    public async Task Probe_WithoutACookie_Is200SignedInFalse_WithALiveOne200SignedIn_WithAnEndedOne401()
+    {
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        using var client = Bare(server);
+        // A page that was never signed in asks without an error (no 401 in the browser's console on every load).
+        var none = await client.GetAsync("/dashboard/session");
+        Assert.Equal(HttpStatusCode.OK, none.StatusCode);
+        var notSignedIn = await none.Json();
+        Assert.False(notSignedIn.GetProperty("signedIn").GetBoolean());
+        Assert.Single(notSignedIn.EnumerateObject());
+
+        var token = TokenOf(await SignInAsync(client, acme.Read));
+        var live = await client.SendAsync(WithCookie(HttpMethod.Get, "/dashboard/session", token));
+        var session = await live.Json();
+        Assert.True(session.GetProperty("signedIn").GetBoolean());
+        Assert.Equal("acme", session.GetProperty("tenant").GetString());
+
+        await client.SendAsync(WithCookie(HttpMethod.Delete, "/dashboard/session", token));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(client, token));
+    }
+
+    [Fact]
     public async Task SignOut_RacingPolls_SessionStaysEnded()
     {
         await using var server = await TestServer.StartAsync();

@@ -11,6 +11,9 @@ namespace Tally.Server.Dashboard;
 
 public sealed record SignInRequest(string? Key);
 
+/// <summary>The answer of <c>GET /dashboard/session</c>: signed in or not, and when signed in, as whom and the server's "now".</summary>
+public sealed record SessionState(bool SignedIn, string? Tenant = null, string? Role = null, DateTimeOffset? Now = null);
+
 /// <summary>
 /// The web dashboard: its static files (embedded in this assembly, so <c>tally serve</c> needs nothing beside it and
 /// nothing from the internet) and the cookie sign-in that lets the page call the read endpoints.
@@ -35,15 +38,14 @@ public static class DashboardEndpoints
     {
         foreach (var (path, (resource, type)) in Files)
         {
-            var bytes = Read(resource);
+            var asset = StaticAsset.Of(Read(resource), type);
             app.MapGet(path, (HttpContext http) =>
             {
                 var headers = http.Response.Headers;
                 headers.ContentSecurityPolicy = ContentSecurityPolicy;
                 headers.XContentTypeOptions = "nosniff";
                 headers["Referrer-Policy"] = "no-referrer";
-                headers.CacheControl = "no-cache";
-                return TypedResults.Bytes(bytes, type);
+                return asset.Serve(http);
             }).ExcludeFromDescription();
         }
 
@@ -77,11 +79,13 @@ public static class DashboardEndpoints
         }).Accepts<SignInRequest>("application/json").ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(429).ProducesProblem(503)
             .WithSummary("Sign in to the dashboard with a read or admin key: sets an HttpOnly session cookie.");
         // "now" is the server's clock: the page never uses the browser's for figures (run-rate, active users).
+        // Without a cookie the page was never signed in: a plain "no" (200), so that loading the sign-in screen logs no
+        // error in the browser. A cookie whose session has ended is a 401, like any read with it.
         group.MapGet("", (HttpContext http, DashboardSessions sessions, TimeProvider time) =>
-            http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token) && sessions.Resolve(token) is { } caller
-                ? TypedResults.Ok(new { tenant = caller.Tenant, role = caller.Role.ToWire(), now = time.GetUtcNow() })
-                : Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Not signed in."))
-            .WithSummary("Who the dashboard session is signed in as.");
+            !http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token) ? TypedResults.Ok(new SessionState(false))
+            : sessions.Resolve(token) is { } caller ? TypedResults.Ok(new SessionState(true, caller.Tenant, caller.Role.ToWire(), time.GetUtcNow()))
+            : Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Not signed in: the session has ended."))
+            .WithSummary("Whether the page is signed in, as whom, and the server's time.");
         group.MapDelete("", (HttpContext http, DashboardSessions sessions, IOptions<TallyOptions> options) =>
         {
             if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token))

@@ -88,6 +88,8 @@ internal sealed class DemoService(
         {
             await writer.ReconfigureAsync();
         }
+        // Before the history, so that importing it fires them as the usage crosses each line.
+        AddAlertRules(now);
         if (store.EventCount(tenant) == 0)
         {
             await ImportHistoryAsync(writer, now);
@@ -127,6 +129,31 @@ internal sealed class DemoService(
             new UserPlanDto(DemoSetup.UserName(7), "capacity", null, 120),
         ],
     };
+
+    /// <summary>
+    /// 80 % and 100 % of the included minutes, and consumption 10 % above the run-rate, each without a channel: a
+    /// firing is recorded in the alert history as "no-channel" and sent nowhere, so the demo makes no network traffic
+    /// (an e-mail channel needs the operator's relay, and webhooks to this machine are refused by default).
+    /// </summary>
+    private void AddAlertRules(DateTimeOffset now)
+    {
+        if (store.AlertRules(DemoSetup.TenantId).Count > 0)
+        {
+            return;
+        }
+        foreach (var (name, kind, value) in AlertRules)
+        {
+            var id = "rule_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+            store.TryAddAlertRule(new AlertRuleRecord(id, DemoSetup.TenantId, name, kind, value, [], now), Monitoring.MonitoringEndpoints.MaxRulesPerTenant);
+        }
+    }
+
+    internal static readonly (string Name, string Kind, double Value)[] AlertRules =
+    [
+        ("80 % of the pool", Monitoring.AlertKinds.ThresholdPercent, 80),
+        ("pool used up", Monitoring.AlertKinds.ThresholdPercent, 100),
+        ("ahead of the run-rate", Monitoring.AlertKinds.AboveRunRate, 10),
+    ];
 
     /// <summary>Last month in full and this month up to now, in time order, through the writer with their own instants.</summary>
     private async Task ImportHistoryAsync(TenantWriter writer, DateTimeOffset now)

@@ -73,7 +73,7 @@ public static class MonitoringEndpoints
     {
         var group = app.MapGroup("/api/v1").WithTags("Monitoring").ProducesProblem(401).ProducesProblem(403);
         group.MapGet("/advice/seats", SeatAdvice).RequireRole(ApiRole.Read, ApiRole.Admin)
-            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&packMinutes&period&months]).");
+            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&currency&packMinutes&period&months]).");
 
         group.MapPost("/alerts/channels", CreateChannel).RequireRole(ApiRole.Admin).Accepts<CreateChannelRequest>("application/json")
             .WithSummary("Create an e-mail or webhook channel (the webhook secret is shown once).");
@@ -128,7 +128,7 @@ public static class MonitoringEndpoints
     }
 
     private static IResult SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
-        Tenants tenants, ILedgerStore store, TimeProvider time)
+        string? currency, Tenants tenants, ILedgerStore store, TimeProvider time)
     {
         var config = tenants.Writer(http.Tenant()).Snapshot.Config;
         if (seatPrice is null || packPrice is null)
@@ -157,6 +157,11 @@ public static class MonitoringEndpoints
         if (prices.Validate() is { } invalid)
         {
             return Problems.BadRequest(invalid + ".", new Dictionary<string, object?> { ["field"] = invalid[..invalid.IndexOf(':', StringComparison.Ordinal)] });
+        }
+        // Tally has no prices of its own: the caller's prices are in the caller's currency, named so the answer can say it.
+        if (currency is not null && !(currency.Length == 3 && currency.All(char.IsAsciiLetter)))
+        {
+            return Problems.BadRequest("currency: three letters, an ISO 4217 code such as EUR or USD.", new Dictionary<string, object?> { ["field"] = "currency" });
         }
         var count = 1;
         if (months is not null && !(TryNumber(months, out count) && count is >= 1 and <= 12))
@@ -213,6 +218,7 @@ public static class MonitoringEndpoints
         {
             recommendations = advice.ToAnalyzerSeat.Concat(advice.ToCapacity).Select(Row).ToList(),
             periods,
+            currency = currency?.ToUpperInvariant(),
             seatPrice = prices.AnalyzerSeatPerMonth,
             packPrice = prices.CapacityPackPerMonth,
             packMinutes = prices.PackMinutes,

@@ -6,7 +6,25 @@ namespace Tally.Server.Monitoring;
 /// <summary>The run-rate and forecast of one tenant's period, with what they were computed from.</summary>
 public sealed record MonitorFigures(
     Period Period, PeriodWindow Window, DateTimeOffset Now, PeriodUsage Usage, RunRate? RunRate, Forecast Forecast,
-    DateTimeOffset HistoryStart, int HistoryHours);
+    DateTimeOffset HistoryStart, int HistoryHours, LicenseCoverage Coverage);
+
+/// <summary>Whether a period has a pool: the tenant has no license, or one whose validity reaches into the period, or one that does not.</summary>
+public enum LicenseCoverage
+{
+    None,
+    Covered,
+    Outside,
+}
+
+/// <summary>
+/// The pool a period is paced against: included minutes, governing the months its validity [ValidFrom, ValidTo) reaches
+/// into at all (a license that starts or ends inside a month governs that month's pool while it is valid, as the meter
+/// applies it). Terms given on the command line have no validity limits.
+/// </summary>
+public sealed record MonitoredPool(long IncludedMinutes, DateTimeOffset ValidFrom, DateTimeOffset ValidTo)
+{
+    public static MonitoredPool Always(long includedMinutes) => new(includedMinutes, DateTimeOffset.MinValue, DateTimeOffset.MaxValue);
+}
 
 /// <summary>
 /// The usage a period's figures are computed from: the period's totals, the first event's instant (null: none yet),
@@ -29,13 +47,15 @@ public static class UsageMonitor
                 store.PeriodUsage(tenant, period.ToString()),
                 store.FirstEventTicks(tenant),
                 (from, to) => store.HourlyPoolMinutes(tenant, from, to)),
-            config.MeterOptions, config.License?.IncludedMinutes, period, clock);
+            config.MeterOptions, config.License is { } license ? new MonitoredPool(license.IncludedMinutes, license.ValidFrom, license.ValidTo) : null,
+            period, clock);
 
     /// <summary>
     /// The same figures from any source of usage: the ledger (the server) or a metered event log (<c>tally report FILE</c>),
-    /// so both reach the same verdicts. <paramref name="includedMinutes"/> null means no run-rate (nothing to pace against).
+    /// so both reach the same verdicts. <paramref name="pool"/> null means no run-rate (nothing to pace against), and so
+    /// does a period outside its validity.
     /// </summary>
-    public static MonitorFigures Compute(MonitorSource source, MeterOptions options, long? includedMinutes, Period period, DateTimeOffset clock)
+    public static MonitorFigures Compute(MonitorSource source, MeterOptions options, MonitoredPool? pool, Period period, DateTimeOffset clock)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(options);
@@ -44,6 +64,11 @@ public static class UsageMonitor
         // A past period is seen from its end, a future one from its start: nothing is projected outside the period.
         var now = window.Clamp(clock);
         var usage = source.Usage;
+        var coverage = pool is null ? LicenseCoverage.None
+            : pool.ValidFrom < window.End && pool.ValidTo > window.Start ? LicenseCoverage.Covered
+            : LicenseCoverage.Outside;
+        // A month the license does not reach into had no pool: nothing to pace against, nothing to run out.
+        var covered = coverage == LicenseCoverage.Covered;
 
         var historyStart = now.AddDays(-HistoryDays);
         if (source.FirstEventTicks is { } first && first > historyStart.UtcTicks)
@@ -58,13 +83,20 @@ public static class UsageMonitor
             .Select(h => new HourlyUsage(new DateTimeOffset(h.HourStartTicks, TimeSpan.Zero), h.Minutes))
             .ToList();
         var profile = HourlyRateProfile.Learn(history, historyStart, now, options.TimeZone);
-        var forecast = Forecaster.WeekdayAware(usage.Minutes, options.Pool, window, now, profile, options.UnitMinutes);
+        var forecast = Forecaster.WeekdayAware(usage.Minutes, covered ? options.Pool : null, window, now, profile, options.UnitMinutes);
         var exhausted = forecast.LimitRunOut.Outcome == RunOutOutcome.AlreadyReached;
-        RunRate? runRate = includedMinutes is { } included
-            ? RunRate.Compute(usage.Minutes, included, window, now, RunRateTolerance.Default, exhausted)
+        RunRate? runRate = covered && pool is { } paced
+            ? RunRate.Compute(usage.Minutes, paced.IncludedMinutes, window, now, RunRateTolerance.Default, exhausted)
             : null;
-        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours);
+        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage);
     }
+
+    public static string ToWire(this LicenseCoverage coverage) => coverage switch
+    {
+        LicenseCoverage.Covered => "covered",
+        LicenseCoverage.Outside => "outside",
+        _ => "none",
+    };
 
     public static string ToWire(this RunRateStatus status) => status switch
     {

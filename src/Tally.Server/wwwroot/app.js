@@ -8,6 +8,8 @@ const POLL_MS = 2500;
 const PAGE_SIZE = 10;
 const UNIT_PAGE = 200; // the largest page Qlik's consumption API serves
 const MAX_UNIT_PAGES_PER_POLL = 125;
+const DAY_MS = 86400000;
+const FIGURES = ["consumed", "included", "remaining", "overage", "runrate", "forecast", "active", "units", "denied"];
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
 const $ = (id) => document.getElementById(id);
@@ -19,8 +21,9 @@ const state = {
   summary: null,
   units: null,           // { period, after, list: [{start, end, minutes, user}] }
   timer: null,
-  busy: false,
-  plan: null,
+  inflight: null,        // the refresh under way, if any (sign-out waits for it, so no read runs after the session ends)
+  again: false,          // a refresh was asked for while one ran: run once more when it ends
+  lastRender: null,
   tables: {},
 };
 
@@ -73,6 +76,27 @@ function fmtInstant(iso, withYear) {
   }
 }
 
+// A date alone ("1 Feb 2026") in the license's time zone.
+function fmtDate(iso) {
+  if (!iso) return "–";
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: state.timeZone, day: "numeric", month: "short", year: "numeric" }).format(new Date(iso));
+  } catch {
+    return new Date(iso).toISOString().slice(0, 10);
+  }
+}
+
+// Day, month and time without the zone ("27 Mar 10:00"): short enough for a card on a phone.
+function fmtShort(iso) {
+  if (!iso) return "–";
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: state.timeZone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .format(new Date(iso)).replace(",", "");
+  } catch {
+    return new Date(iso).toISOString().replace("T", " ").slice(5, 16);
+  }
+}
+
 function fmtTime(iso) {
   try {
     return new Intl.DateTimeFormat("en-GB", { timeZone: state.timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso));
@@ -86,6 +110,57 @@ function periodLabel(id) {
   return `${MONTHS[m - 1]} ${y}`;
 }
 
+// Days in a calendar month: the same in every time zone.
+function daysIn(id) {
+  const [y, m] = id.split("-").map(Number);
+  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+// The license's time zone's offset from UTC at an instant, in ms, from the local wall time Intl reports.
+function zoneOffset(t) {
+  try {
+    const parts = new Intl.DateTimeFormat("en-US", { timeZone: state.timeZone, hourCycle: "h23", year: "numeric", month: "numeric",
+      day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" }).formatToParts(new Date(t));
+    const get = (type) => Number(parts.find((p) => p.type === type).value);
+    return Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second")) - Math.floor(t / 1000) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+// Where local day `d` (0 = the 1st) of a period starting at t0 begins: d days on, corrected when the offset changed
+// since the 1st (daylight saving), so the day ticks sit on local midnights.
+function localDayStart(t0, d) {
+  const t = t0 + d * DAY_MS;
+  return t - (zoneOffset(t) - zoneOffset(t0));
+}
+
+// The days (1-based) to label on a month's axis: every `step`th from the 1st, and always the month's last day; a regular
+// label too close to the last one gives way to it.
+function dayLabels(days, step) {
+  const labels = [];
+  for (let day = 1; day < days; day += step) if (days - day >= step / 2) labels.push(day);
+  labels.push(days);
+  return labels;
+}
+
+// Whole-unit ticks for a count axis: 0 alone when there is nothing, else 0 up to a round top in two to four round steps.
+function countTicks(max) {
+  if (max <= 0) return { top: 1, ticks: [0] };
+  const step = niceStep(Math.max(1, max / 3));
+  const top = step * Math.ceil(max / step);
+  const ticks = [];
+  for (let v = 0; v <= top; v += step) ticks.push(v);
+  return { top, ticks };
+}
+
+// The smallest of 1, 2, 5, 10, 20, 50… that is at least v.
+function niceStep(v) {
+  for (let p = 1; ; p *= 10) {
+    for (const m of [1, 2, 5]) if (m * p >= v) return m * p;
+  }
+}
+
 function shiftPeriod(id, delta) {
   let [y, m] = id.split("-").map(Number);
   m += delta;
@@ -96,6 +171,7 @@ function shiftPeriod(id, delta) {
 
 class Unreachable extends Error {}
 class SignedOut extends Error {}
+class NeverSignedIn extends SignedOut {}
 
 // Fetches JSON from the API with the session cookie. 401 means the session is gone; a network failure means the
 // server cannot be reached; an optional endpoint that does not exist (404, 405) answers null.
@@ -141,15 +217,30 @@ function setLive(ok, text) {
 }
 
 // ---------- sign-in ----------
-function showSignIn(message) {
+// Back to the sign-in form: polling stops, and nothing of the last session stays on the page (figures, tables,
+// header). `note` is neutral news ("Signed out."), never styled as an error.
+function showSignIn(note) {
   stopPolling();
   state.session = null;
+  clearDashboard();
   $("dashboard").hidden = true;
-  $("controls").hidden = true;
+  $("controls").classList.add("off");
+  $("live").textContent = "";
+  $("live").className = "live";
   $("tenant").textContent = "";
   $("signin").hidden = false;
-  $("signin-error").textContent = message || "";
+  $("signin-note").textContent = note || "";
+  $("signin-error").textContent = "";
   $("key").focus();
+}
+
+function clearDashboard() {
+  for (const id of FIGURES) setNumber(id, null);
+  for (const el of document.querySelectorAll("#dashboard .sub[id], #chart, #chart-legend, #daily, #denied-list, #license, #advisor, #alerts, .pager")) el.replaceChildren();
+  for (const body of document.querySelectorAll("#dashboard tbody")) body.replaceChildren();
+  for (const input of document.querySelectorAll("#users-search, #apps-search")) input.value = "";
+  $("dashboard-period").textContent = "";
+  Object.assign(state, { period: null, currentPeriod: null, summary: null, units: null, lastRender: null, tables: {} });
 }
 
 async function signIn(event) {
@@ -159,6 +250,7 @@ async function signIn(event) {
   if (!key) { error.textContent = "Enter an API key."; $("key").focus(); return; }
   $("signin-button").disabled = true;
   error.textContent = "";
+  $("signin-note").textContent = "";
   try {
     let response;
     try {
@@ -173,7 +265,7 @@ async function signIn(event) {
     if (response.ok) {
       $("key").value = "";
       showBanner(null);
-      await start();
+      await start(true);
       return;
     }
     const body = await response.json().catch(() => null);
@@ -186,28 +278,44 @@ async function signIn(event) {
   }
 }
 
+// Polling stops and the read under way finishes before the session ends, so no request meets a dead session.
 async function signOut() {
   stopPolling();
+  if (state.inflight) await state.inflight.catch(() => {});
   try { await fetch("/dashboard/session", { method: "DELETE", credentials: "same-origin" }); } catch { /* signed out locally anyway */ }
   showSignIn("Signed out.");
 }
 
-async function start() {
+// The session probe answers 200 either way ({signedIn}); a 401 means a session this browser had has ended.
+async function currentSession() {
+  const session = await api("/dashboard/session");
+  if (!session || !session.signedIn) throw new NeverSignedIn();
+  return session;
+}
+
+// `fromSignIn`: focus moves to the dashboard's heading, since the form that had it disappears.
+async function start(fromSignIn) {
   let session;
   try {
-    session = await api("/dashboard/session");
+    session = await currentSession();
   } catch (e) {
-    if (e instanceof SignedOut) { showSignIn(""); return; }
+    if (e instanceof SignedOut) {
+      showSignIn(e instanceof NeverSignedIn ? "" : "Your session ended (signed out, expired, the key was revoked, or the server restarted). Sign in again.");
+      return;
+    }
     showBanner("Cannot reach the Tally server. Retrying…");
-    setTimeout(start, 3000);
+    setTimeout(() => start(fromSignIn), 3000);
     return;
   }
   showBanner(null);
   state.session = session;
   $("signin").hidden = true;
+  $("signin-note").textContent = "";
   $("dashboard").hidden = false;
-  $("controls").hidden = false;
+  $("controls").classList.remove("off");
+  $("live").textContent = "Connecting…";
   $("tenant").textContent = `· ${session.tenant} (${session.role})`;
+  if (fromSignIn) $("dashboard-title").focus();
   state.units = null;
   await refresh(true);
   startPolling();
@@ -224,11 +332,26 @@ function stopPolling() {
 }
 
 // ---------- data ----------
-async function refresh(first) {
-  if (state.busy) return;
-  state.busy = true;
+// One refresh at a time; one asked for meanwhile (a new period, new prices) runs right after, unless polling stopped.
+function refresh(first) {
+  if (state.inflight) {
+    state.again = true;
+    return state.inflight;
+  }
+  state.inflight = (async () => {
+    let initial = first;
+    do {
+      state.again = false;
+      await load(initial);
+      initial = false;
+    } while (state.again && state.timer !== null);
+  })().finally(() => { state.inflight = null; });
+  return state.inflight;
+}
+
+async function load(first) {
   try {
-    const session = await api("/dashboard/session");
+    const session = await currentSession();
     state.session = session;
     const q = state.period ? `?period=${encodeURIComponent(state.period)}` : "";
     const amp = state.period ? `&period=${encodeURIComponent(state.period)}` : "";
@@ -238,7 +361,7 @@ async function refresh(first) {
       api(tableQuery("apps") + amp),
       optionalApi("/api/v1/license"),
       optionalApi("/api/v1/licenses/overview"), // 404 without a license
-      api("/api/v1/usage/users?sort=denied&order=desc&limit=15" + amp),
+      api("/api/v1/usage/users?sort=denied&order=desc&limit=" + PAGE_SIZE + amp),
       optionalApi("/api/v1/usage/timeline?granularity=day" + amp),
     ]);
     if (!state.currentPeriod || first) {
@@ -267,8 +390,6 @@ async function refresh(first) {
       showBanner(`The server answered with an error: ${e.message}`);
       setLive(false, "Error");
     }
-  } finally {
-    state.busy = false;
   }
 }
 
@@ -336,11 +457,22 @@ function runOut(f, name) {
   return { at: f[name] || null, outcome: normStatus(f[name + "Outcome"]) };
 }
 
+// Whether the chosen month has a pool: "covered" by the license, "outside" its validity, or "none" (no license).
+// An older server does not say; then a month with included minutes is covered.
+function coverageOf(summary) {
+  return summary.licenseCoverage || (summary.includedMinutes === undefined || summary.includedMinutes === null ? "none" : "covered");
+}
+
 function render(d) {
-  lastRender = d;
+  state.lastRender = d;
   const s = d.summary;
+  const coverage = coverageOf(s);
   const empty = s.events === 0 && s.consumedMinutes === 0 && s.units === 0;
   $("empty").hidden = !empty;
+  $("empty-license").textContent = coverage === "none" ? "Without a license the tenant is metered only: install one with PUT /api/v1/license."
+    : coverage === "outside" && d.license ? `The license is valid from ${fmtDate(d.license.validFrom)} to ${fmtDate(d.license.validTo)}: it does not cover ${periodLabel(s.period)}, so this month has no pool.`
+    : "";
+  $("dashboard-period").textContent = ` · ${periodLabel(s.period)}`;
 
   setNumber("consumed", s.consumedMinutes);
   setNumber("included", s.includedMinutes ?? null);
@@ -350,48 +482,11 @@ function render(d) {
   setNumber("denied", s.deniedEvents);
   setNumber("active", d.active);
   $("consumed-sub").textContent = s.includedMinutes ? `${Math.round((s.consumedMinutes / s.includedMinutes) * 100)}% of included` : "";
-  $("included-sub").textContent = s.includedMinutes === undefined || s.includedMinutes === null ? "no license: metered only" : periodLabel(s.period);
+  $("included-sub").textContent = coverage === "outside" ? "month not covered by the license" : coverage === "none" ? "no license: metered only" : periodLabel(s.period);
   $("remaining-sub").textContent = s.unlimited ? "unlimited overage" : s.limitMinutes !== undefined && s.limitMinutes !== null ? `limit ${fmt(s.limitMinutes)} min` : "no pool";
   $("overage-sub").textContent = s.limitMinutes && s.includedMinutes !== undefined ? `cap ${fmt(s.limitMinutes - s.includedMinutes)} min over included` : s.unlimited ? "no cap" : "";
-
-  const rr = s.runRate;
-  const runrate = $("runrate");
-  if (rr) {
-    const status = normStatus(rr.status);
-    runrate.textContent = status === "ahead" ? "Ahead" : status === "behind" ? "Behind" : status === "ontrack" ? "On track" : String(rr.status);
-    runrate.className = "status-" + (status || "");
-    runrate.dataset.value = status || "";
-    const delta = rr.deltaMinutes ?? null;
-    const pct = rr.deltaPercent ?? null;
-    $("runrate-sub").textContent = rr.expectedMinutes !== undefined
-      ? `expected ${fmt(rr.expectedMinutes)} min; ${delta >= 0 ? "+" : "−"}${fmt(Math.abs(delta))} min${pct === null ? "" : ` (${delta >= 0 ? "+" : "−"}${Math.abs(pct).toFixed(1)}%)`}`
-      : "";
-  } else {
-    runrate.textContent = "not available";
-    runrate.className = "na";
-    $("runrate-sub").textContent = "this server has no run-rate yet";
-  }
-
-  const f = s.forecast;
-  const forecast = $("forecast");
-  if (f) {
-    const included = runOut(f, "includedRunOut");
-    const limit = runOut(f, "limitRunOut");
-    const projected = f.projectedMinutes ?? null;
-    if (included && included.at) {
-      forecast.textContent = included.outcome === "alreadyreached" ? "Used up" : fmtInstant(included.at);
-      $("forecast-sub").textContent = (included.outcome === "alreadyreached" ? "included minutes used up" : "included minutes run out")
-        + (limit && limit.at ? `; cap reached ${fmtInstant(limit.at)}` : "")
-        + (projected !== null ? `; ~${fmt(projected)} min by period end` : "");
-    } else {
-      forecast.textContent = s.includedMinutes ? "Lasts the period" : "–";
-      $("forecast-sub").textContent = projected !== null ? `~${fmt(projected)} min by period end` : "";
-    }
-  } else {
-    forecast.textContent = "not available";
-    forecast.className = "na";
-    $("forecast-sub").textContent = "this server has no forecast yet";
-  }
+  renderRunRate(s.runRate, coverage);
+  renderForecast(s.forecast, s);
 
   drawCumulative(d);
   drawDaily(d);
@@ -401,6 +496,66 @@ function render(d) {
   renderAlerts(d.alerts);
   renderLicense(d.license, d.overview);
   renderAdvice(d.advice);
+  updateScrollHints();
+}
+
+// Ahead of, on track with or behind the even pace; no verdict for a month without a pool.
+function renderRunRate(rr, coverage) {
+  const runrate = $("runrate");
+  const sub = $("runrate-sub");
+  if (rr) {
+    const status = normStatus(rr.status);
+    runrate.textContent = status === "ahead" ? "Ahead" : status === "behind" ? "Behind" : status === "ontrack" ? "On track" : String(rr.status);
+    runrate.className = "status-" + (status || "");
+    runrate.dataset.value = status || "";
+    const delta = rr.deltaMinutes ?? null;
+    const pct = rr.deltaPercent ?? null;
+    sub.textContent = rr.expectedMinutes !== undefined
+      ? `expected ${fmt(rr.expectedMinutes)} min; ${delta >= 0 ? "+" : "−"}${fmt(Math.abs(delta))} min${pct === null ? "" : ` (${delta >= 0 ? "+" : "−"}${Math.abs(pct).toFixed(1)}%)`}`
+      : "";
+  } else if (coverage !== "covered") {
+    setNumber("runrate", null);
+    runrate.className = "";
+    sub.textContent = coverage === "outside" ? "no pool this month to pace against" : "no license: no pool to pace against";
+  } else {
+    runrate.textContent = "not available";
+    runrate.className = "na";
+    sub.textContent = "this server has no run-rate yet";
+  }
+}
+
+// When the included minutes run out (or that they last), with the cap and the projection in the note.
+function renderForecast(f, s) {
+  const forecast = $("forecast");
+  const sub = $("forecast-sub");
+  forecast.className = "";
+  if (!f) {
+    forecast.textContent = "not available";
+    forecast.className = "na";
+    sub.textContent = "this server has no forecast yet";
+    return;
+  }
+  const included = runOut(f, "includedRunOut");
+  const limit = runOut(f, "limitRunOut");
+  const projected = f.projectedMinutes ?? null;
+  forecast.textContent = included && included.at ? (included.outcome === "alreadyreached" ? "Used up" : fmtShort(included.at))
+    : s.includedMinutes ? "Lasts the period" : "–";
+  const notes = [
+    included && included.at && included.outcome !== "alreadyreached" ? "included runs out" : null,
+    limit && limit.at ? (limit.outcome === "alreadyreached" ? "cap reached" : `cap ${fmtShort(limit.at)}`) : null,
+    projected !== null ? `~${fmt(projected)} min by period end` : null,
+  ];
+  sub.textContent = notes.filter(Boolean).join("; ") + (included && included.at && state.timeZone === "UTC" ? " (UTC)" : "");
+}
+
+// A table wider than its panel scrolls sideways: then its region takes the keyboard (tabindex) and the hint shows.
+function updateScrollHints() {
+  for (const box of document.querySelectorAll("#dashboard .scroll")) {
+    const wide = box.scrollWidth > box.clientWidth + 1;
+    if (wide) box.setAttribute("tabindex", "0"); else box.removeAttribute("tabindex");
+    const hint = box.nextElementSibling;
+    if (hint && hint.classList.contains("scroll-hint")) hint.classList.toggle("shown", wide);
+  }
 }
 
 function buildPeriodPicker() {
@@ -418,6 +573,13 @@ function niceMax(v) {
   const p = Math.pow(10, Math.floor(Math.log10(v)));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
+}
+
+// Day numbers under a chart: each at the start of its local day, the last one the month's real last day.
+function drawDayAxis(svg, period, x, y, narrow) {
+  for (const day of dayLabels(daysIn(period), narrow ? 10 : 5)) {
+    svg.append(s("text", { x: x(day).toFixed(1), y, "text-anchor": "middle", "data-axis": "day", text: String(day) }));
+  }
 }
 
 function drawCumulative(d) {
@@ -442,17 +604,11 @@ function drawCumulative(d) {
   const grid = s("g", { stroke: "#e3e8ee", "stroke-width": 1 });
   for (let v = 0; v <= top; v += tick) {
     grid.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
-    svg.append(s("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", text: fmt(v) }));
+    svg.append(s("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", "data-axis": "minutes", text: fmt(v) }));
   }
   svg.prepend(grid);
-  const days = Math.round((t1 - t0) / 86400000);
-  const step = W < 500 ? 10 : 5;
-  for (let day = 0; day <= days; day += step) {
-    const t = t0 + day * 86400000;
-    svg.append(s("text", { x: x(t), y: H - 8, "text-anchor": "middle", text: String(day + 1) }));
-  }
+  drawDayAxis(svg, sum.period, (day) => x(localDayStart(t0, day - 1)), H - 8, W < 500);
   svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(0), y2: y(0), stroke: "#8896a8" }));
-
   const legend = [];
   if (included !== null) {
     svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(included), y2: y(included), stroke: "var(--incl)", "stroke-width": 1.5, "data-series": "included" }));
@@ -493,43 +649,42 @@ function drawDaily(d) {
   const sum = d.summary;
   const W = Math.max(280, box.clientWidth || 600), H = Math.max(120, box.clientHeight || 160);
   const m = { l: 40, r: 8, t: 8, b: 22 };
-  const t0 = Date.parse(sum.start), t1 = Date.parse(sum.end);
-  let counts, deniedDays;
+  const t0 = Date.parse(sum.start);
+  // A slot for every day of the month, the days still to come included, so a bar's width never changes.
+  const days = daysIn(sum.period);
+  const counts = new Array(days).fill(0), deniedDays = new Array(days).fill(0);
   if (d.daily && Array.isArray(d.daily.buckets)) {
-    counts = d.daily.buckets.map((b) => b.units);
-    deniedDays = d.daily.buckets.map((b) => b.deniedEvents);
+    d.daily.buckets.slice(0, days).forEach((b, i) => { counts[i] = b.units; deniedDays[i] = b.deniedEvents; });
   } else {
-    const n = Math.max(1, Math.round((t1 - t0) / 86400000));
-    counts = new Array(n).fill(0);
-    deniedDays = new Array(n).fill(0);
     for (const u of state.units ? state.units.list : []) {
-      const i = Math.floor((u.start - t0) / 86400000);
-      if (i >= 0 && i < n) counts[i] += 1;
+      const i = Math.floor((u.start - t0) / DAY_MS);
+      if (i >= 0 && i < days) counts[i] += 1;
     }
   }
-  const days = Math.max(1, counts.length);
-  const top = niceMax(Math.max(...counts, 1));
+  const { top, ticks } = countTicks(Math.max(...counts));
   const bw = (W - m.l - m.r) / days;
   const y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "daily-svg" });
-  for (let i = 0; i <= 2; i++) {
-    const v = (top / 2) * i;
+  for (const v of ticks) {
     svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }));
-    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", text: fmt(v) }));
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", "data-axis": "count", text: fmt(v) }));
   }
   counts.forEach((c, i) => {
+    const day = s("g", { "data-day": i + 1 });
     if (c > 0) {
-      svg.append(s("rect", { x: (m.l + i * bw + 1).toFixed(1), y: y(c).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: (y(0) - y(c)).toFixed(1), fill: "var(--used)" },
+      day.append(s("rect", { x: (m.l + i * bw + 1).toFixed(1), y: y(c).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: (y(0) - y(c)).toFixed(1), fill: "var(--used)" },
         s("title", { text: `Day ${i + 1}: ${c} units` })));
     }
     if (deniedDays[i] > 0) {
-      svg.append(s("rect", { x: (m.l + i * bw + 1).toFixed(1), y: (H - m.b + 1).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: 4, fill: "var(--bad)" },
+      day.append(s("rect", { x: (m.l + i * bw + 1).toFixed(1), y: (H - m.b + 1).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: 4, fill: "var(--bad)" },
         s("title", { text: `Day ${i + 1}: ${deniedDays[i]} denied events` })));
     }
-    if (i % (W < 500 ? 10 : 5) === 0) svg.append(s("text", { x: (m.l + i * bw + bw / 2).toFixed(1), y: H - 6, "text-anchor": "middle", text: String(i + 1) }));
+    svg.append(day);
   });
+  drawDayAxis(svg, sum.period, (n) => m.l + (n - 1) * bw + bw / 2, H - 6, W < 500);
   box.replaceChildren(svg);
-  box.setAttribute("aria-label", `Units per day; the busiest day had ${Math.max(...counts)} units`);
+  box.dataset.period = sum.period;
+  box.setAttribute("aria-label", `Units per day of ${periodLabel(sum.period)}; the busiest day had ${Math.max(...counts)} units`);
 }
 
 // Sortable, searchable, paged tables: the API sorts, searches and pages (sort, order, search, limit, offset).
@@ -567,6 +722,7 @@ async function reloadTable(name) {
   const q = state.period ? `&period=${encodeURIComponent(state.period)}` : "";
   try {
     renderTable(name, await api(tableQuery(name) + q));
+    updateScrollHints();
   } catch (e) {
     if (e instanceof SignedOut) showSignIn("Your session ended. Sign in again.");
   }
@@ -574,6 +730,9 @@ async function reloadTable(name) {
 
 function renderTable(name, result) {
   const t = tableState(name);
+  // A poll sent before a click on a header or the pager answers for the old order or page: drawn, its rows would
+  // disagree with the headers. The answer to the click's own request follows.
+  if (result.sort !== undefined && (result.sort !== t.sort || result.order !== t.order || result.offset !== t.page * PAGE_SIZE)) return;
   const columns = TABLES[name].columns;
   const rows = result[name] || [];
   const total = result.total ?? rows.length;
@@ -592,10 +751,13 @@ function renderTable(name, result) {
   }
   const pager = $(`${name}-pager`);
   const focused = document.activeElement && pager.contains(document.activeElement) ? document.activeElement.dataset.dir : null;
-  const prev = h("button", { type: "button", "data-dir": "prev", disabled: t.page === 0, "aria-label": `Previous page of ${name}`,
-    onclick: () => { t.page = Math.max(0, t.page - 1); reloadTable(name); } }, "‹ Prev");
-  const next = h("button", { type: "button", "data-dir": "next", disabled: t.page >= pages - 1, "aria-label": `Next page of ${name}`,
-    onclick: () => { t.page++; reloadTable(name); } }, "Next ›");
+  // The accessible name starts with the visible word ("Prev page of users"): speech users say what they see (WCAG 2.5.3).
+  const prev = h("button", { type: "button", "data-dir": "prev", disabled: t.page === 0,
+    onclick: () => { t.page = Math.max(0, t.page - 1); reloadTable(name); } },
+  h("span", { "aria-hidden": "true" }, "‹ "), "Prev", h("span", { class: "visually-hidden" }, ` page of ${name}`));
+  const next = h("button", { type: "button", "data-dir": "next", disabled: t.page >= pages - 1,
+    onclick: () => { t.page++; reloadTable(name); } },
+  "Next", h("span", { class: "visually-hidden" }, ` page of ${name}`), h("span", { "aria-hidden": "true" }, " ›"));
   pager.replaceChildren(prev, h("span", {}, `Page ${Math.min(t.page + 1, pages)} of ${pages} · ${fmt(total)} ${name}`), next);
   if (focused) {
     const again = [prev, next].find((b) => b.dataset.dir === focused && !b.disabled) || [prev, next].find((b) => !b.disabled);
@@ -603,10 +765,11 @@ function renderTable(name, result) {
   }
 }
 
+// The handlers look the table's state up when they run: signing out starts every table afresh.
 function wireTable(name) {
-  const t = tableState(name);
   let debounce = null;
   $(`${name}-search`).addEventListener("input", (e) => {
+    const t = tableState(name);
     t.query = e.target.value.trim();
     t.page = 0;
     clearTimeout(debounce);
@@ -614,9 +777,10 @@ function wireTable(name) {
   });
   for (const button of $(`${name}-table`).tHead.querySelectorAll("button")) {
     button.addEventListener("click", () => {
+      const t = tableState(name);
       const key = button.dataset.key;
       if (t.sort === key) t.order = t.order === "asc" ? "desc" : "asc";
-      else { t.sort = key; t.order = key === "user" || key === "app" ? "asc" : "desc"; }
+      else { t.sort = key; t.order = key === "user" || key === "app" || key === "allocation" ? "asc" : "desc"; }
       t.page = 0;
       reloadTable(name);
     });
@@ -643,7 +807,7 @@ function renderDenied(rows, summary) {
         : "action not permitted";
       return h("tr", {}, h("td", {}, u.user), h("td", { class: "num" }, fmt(u.deniedEvents)), h("td", { class: "num" }, fmt(u.minutes)), h("td", {}, why));
     })));
-  box.replaceChildren(h("div", { class: "scroll" }, table));
+  box.replaceChildren(table);
 }
 
 function renderAlerts(alerts) {
@@ -659,7 +823,12 @@ function renderAlerts(alerts) {
   }
   box.replaceChildren(h("ul", { class: "plain", "data-testid": "alert-list" }, list.map((a) =>
     h("li", {}, h("strong", {}, a.ruleKind || "alert"), a.subject ? ` (${a.subject})` : "", ": ", a.message || "",
-      " ", h("span", { class: "hint" }, `${fmtInstant(a.firedAt)} · ${a.channelKind || ""} ${a.status || ""}`)))));
+      " ", h("span", { class: "hint" }, `${fmtInstant(a.firedAt)} · ${alertStatus(a)}`)))));
+}
+
+// "no-channel": the rule has no channel, so the firing is only recorded here (the demo's rules are such).
+function alertStatus(a) {
+  return a.status === "no-channel" ? "recorded (no delivery channel)" : `${a.channelKind || ""} ${a.status || ""}`.trim();
 }
 
 function renderLicense(license, overview) {
@@ -682,9 +851,12 @@ function renderLicense(license, overview) {
   box.replaceChildren(h("dl", { class: "terms", "data-testid": "license-terms" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
 }
 
+// The prices are the user's, in the currency they name; the API echoes the currency and the page shows it with every amount.
 function advisorQuery() {
   const seat = Number($("seat-price").value), pack = Number($("pack-price").value);
-  return `/api/v1/advice/seats?seatPrice=${encodeURIComponent(seat > 0 ? seat : 40)}&packPrice=${encodeURIComponent(pack > 0 ? pack : 300)}`;
+  const currency = $("currency").value.trim().toUpperCase();
+  return `/api/v1/advice/seats?seatPrice=${encodeURIComponent(seat > 0 ? seat : 40)}&packPrice=${encodeURIComponent(pack > 0 ? pack : 300)}`
+    + (currency ? `&currency=${encodeURIComponent(currency)}` : "");
 }
 
 function renderAdvice(advice) {
@@ -693,7 +865,8 @@ function renderAdvice(advice) {
     box.replaceChildren(h("p", { class: "na" }, "The seat advisor is not available on this server, or the prices are not valid."));
     return;
   }
-  const money = (v) => Number(v).toFixed(2);
+  const money = (v) => (advice.currency ? advice.currency + " " : "")
+    + Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const toSeat = advice.toAnalyzerSeat || [], toCap = advice.toCapacity || [];
   const items = [
     ...toSeat.map((r) => `${r.user}: ${fmt(r.monthlyMinutes)} min a month on capacity; a named Analyzer seat saves ${money(r.monthlySaving)} a month`),
@@ -714,15 +887,21 @@ document.addEventListener("DOMContentLoaded", () => {
     refresh(false);
   });
   $("advisor-form").addEventListener("submit", (e) => e.preventDefault());
-  $("advisor-form").addEventListener("change", () => refresh(false));
+  $("advisor-form").addEventListener("change", () => {
+    $("currency").value = $("currency").value.trim().toUpperCase();
+    refresh(false);
+  });
   wireTable("users");
   wireTable("apps");
   let resize = null;
   window.addEventListener("resize", () => {
     clearTimeout(resize);
-    resize = setTimeout(() => { if (state.summary) { drawCumulative(lastRender); drawDaily(lastRender); } }, 150);
+    resize = setTimeout(() => {
+      if (!state.lastRender) return;
+      drawCumulative(state.lastRender);
+      drawDaily(state.lastRender);
+      updateScrollHints();
+    }, 150);
   });
-  start();
+  start(false);
 });
-
-let lastRender = null;
