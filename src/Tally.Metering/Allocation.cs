@@ -34,6 +34,27 @@ public static class AllocationNames
 
     /// <summary>A named seat (Professional or Analyzer): never draws from the pool.</summary>
     public static bool IsSeat(this Allocation allocation) => allocation is Allocation.Professional or Allocation.Analyzer;
+
+    /// <summary>
+    /// How a unit of this allocation is recorded, in Qlik's terms (the ledger's unit rows and Qlik's consumption
+    /// records): a seat's 0-minute record is <c>assigned</c> to its allotment, a capacity unit is <c>time</c> drawn
+    /// from <c>analyzer_time</c>.
+    /// </summary>
+    public static (string LicenseUsage, string Allotment) ToAllotment(this Allocation allocation) => allocation switch
+    {
+        Allocation.Professional => ("assigned", "professional"),
+        Allocation.Analyzer => ("assigned", "analyzer"),
+        _ => ("time", "analyzer_time"),
+    };
+
+    /// <summary>The allocation a recorded unit's allotment stands for; null for no allotment (a user without units).</summary>
+    public static Allocation? FromAllotment(string? allotment) => allotment switch
+    {
+        "analyzer_time" => Allocation.Capacity,
+        "analyzer" => Allocation.Analyzer,
+        "professional" => Allocation.Professional,
+        _ => null,
+    };
 }
 
 /// <summary>What the meter needs to know about a user: their allocation and monthly cap (R9).</summary>

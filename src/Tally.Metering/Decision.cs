@@ -78,6 +78,12 @@ public readonly record struct Decision(
 {
     public bool Allowed => Kind != DecisionKind.Denied;
 
+    /// <summary>
+    /// Whether this decision opened a unit: a charged capacity unit, or a named user's 0-minute record (R9, R11), the
+    /// only free decision that carries a unit. The ledger's unit rows and every tally of units follow this one rule.
+    /// </summary>
+    public bool StartsUnit => Kind == DecisionKind.Charged || (Kind == DecisionKind.Free && UnitStartTicks != 0);
+
     public DateTimeOffset? UnitStart => UnitStartTicks == 0 ? null : new DateTimeOffset(UnitStartTicks, TimeSpan.Zero);
 
     public DateTimeOffset? UnitEnd => UnitEndTicks == 0 ? null : new DateTimeOffset(UnitEndTicks, TimeSpan.Zero);

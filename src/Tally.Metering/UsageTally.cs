@@ -38,6 +38,11 @@ public sealed class UsageTally(MeterOptions options, bool keepUnits = false) : I
 
     public void Add(in MeterEvent e, in Decision d)
     {
+        if (d.StartsUnit)
+        {
+            StartUnit(d);
+            return;
+        }
         switch (d.Kind)
         {
             case DecisionKind.Duplicate:
@@ -47,10 +52,6 @@ public sealed class UsageTally(MeterOptions options, bool keepUnits = false) : I
                 DeniedEvents++;
                 Row(_periods, d.Period.Index)[2]++;
                 Row(_users, d.User)[2]++;
-                return;
-            case DecisionKind.Charged:
-            case DecisionKind.Free when d.UnitStartTicks != 0:
-                StartUnit(d);
                 return;
             case DecisionKind.Covered:
                 if (_openUnits.TryGetValue(d.Key.Packed, out var open) && open.StartTicks == d.UnitStartTicks)

@@ -576,16 +576,9 @@ public sealed class TenantWriter : IAsyncDisposable
             }
             Decisions.Add(new StoredDecision(d.Kind.ToWire(), d.Reason.ToWire(), user, app, d.Period.ToString(),
                 d.UnitStartTicks, d.UnitEndTicks, d.RetryAfterTicks, d.Minutes));
-            var startsUnit = d.Kind == DecisionKind.Charged || (d.Kind == DecisionKind.Free && d.UnitStartTicks != 0 && d.UnitStartTicks == e.TimeTicks);
-            if (startsUnit)
+            if (d.StartsUnit)
             {
-                var allocation = writer._meter.TermsOf(d.User)?.Allocation ?? Allocation.Capacity;
-                var (usage, allotment) = allocation switch
-                {
-                    Allocation.Professional => ("assigned", "professional"),
-                    Allocation.Analyzer => ("assigned", "analyzer"),
-                    _ => ("time", "analyzer_time"),
-                };
+                var (usage, allotment) = (writer._meter.TermsOf(d.User)?.Allocation ?? Allocation.Capacity).ToAllotment();
                 var device = e.Device == 0 ? "" : writer._devices.NameOf(e.Device);
                 Units.Add(new StoredUnit(0, user, device, app, d.Period.ToString(), d.UnitStartTicks, d.UnitEndTicks, d.Minutes, usage, allotment));
             }

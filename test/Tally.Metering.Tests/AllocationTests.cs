@@ -358,3 +358,42 @@ public class AllocationTests
         Assert.Equal(12, h.Consumed);
     }
 }
+
+/// <summary>The one rule for "this decision opened a unit", and the names a unit's allocation is recorded under.</summary>
+public class UnitRuleTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void StartsUnit_ChargedAndNamedRecordsOnly()
+    {
+        var users = new SymbolTable();
+        var plan = new AllocationPlan { Users = [new UserAssignment("pro", Allocation.Professional, [])] };
+        var directory = UserDirectory.Create(plan, new SeatLicense(1, 0, true), users).Directory;
+        var meter = new Meter(new MeterOptions { Pool = new PoolTerms(6, OverageAllowance.None) }, directory);
+        Decision Apply(double minutes, string user, MeterAction action = MeterAction.OpenApp) =>
+            Assert.Single(meter.Apply(MeterEvent.At(Start.AddMinutes(minutes), users.Intern(user), 0, 1, action)));
+
+        var charged = Apply(0, "ann");
+        var covered = Apply(1, "ann", MeterAction.Select);
+        var named = Apply(2, "pro");
+        var namedInside = Apply(3, "pro", MeterAction.Select);
+        var closing = Apply(4, "ann", MeterAction.CloseApp);
+        var denied = Apply(5, "bob");   // the pool (6 minutes) is spent
+
+        Assert.Equal(
+            [(DecisionKind.Charged, true), (DecisionKind.Covered, false), (DecisionKind.Free, true), (DecisionKind.Covered, false),
+             (DecisionKind.Free, false), (DecisionKind.Denied, false)],
+            new[] { charged, covered, named, namedInside, closing, denied }.Select(d => (d.Kind, d.StartsUnit)));
+    }
+
+    [Theory]
+    [InlineData(Allocation.Capacity, "time", "analyzer_time")]
+    [InlineData(Allocation.Professional, "assigned", "professional")]
+    [InlineData(Allocation.Analyzer, "assigned", "analyzer")]
+    public void Allotment_RoundTrips(Allocation allocation, string usage, string allotment)
+    {
+        Assert.Equal((usage, allotment), allocation.ToAllotment());
+        Assert.Equal(allocation, AllocationNames.FromAllotment(allotment));
+    }
+}
