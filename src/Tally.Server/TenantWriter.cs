@@ -33,11 +33,12 @@ public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUs
 public sealed record SeatAssignment(string User, Allocation Seat, DateTimeOffset Since, bool Explicit, bool Seen, bool Excess);
 
 /// <summary>
-/// The single writer of one tenant's pool. Requests enqueue work; one loop owns the <see cref="Meter"/> and the
-/// symbol tables, drains what is queued, stamps the events with the server's clock (R10), applies them, appends
-/// events, decisions and units in ONE transaction (group commit), and only then completes the requests. When a
-/// commit fails, the meter is rebuilt from the ledger, so memory never runs ahead of disk, and the group's requests
-/// are retried one by one, so only a request the ledger refuses fails.
+/// The single writer of one tenant's pool: the loop and the group commit, nothing else. Requests enqueue work; one
+/// loop owns the tenant's <see cref="TenantState"/> (meter, names, terms, seats), drains what is queued, stamps the
+/// events with the server's clock (R10), applies them, appends events, decisions and units (<see cref="DecisionRows"/>)
+/// in ONE transaction, and only then completes the requests. When a commit fails, the state is recovered anew from the
+/// ledger, so memory never runs ahead of disk, and the group's requests are retried one by one, so only a request the
+/// ledger refuses fails.
 /// </summary>
 public sealed class TenantWriter : IAsyncDisposable
 {
@@ -49,22 +50,9 @@ public sealed class TenantWriter : IAsyncDisposable
     private readonly int _maxGroupEvents;
     private readonly Task _loop;
     private readonly TallyMetrics? _metrics;
-    private Meter _meter = null!;
-    private UserDirectory? _directory;
-    private SymbolTable _users = null!, _devices = null!, _apps = null!;
-    private TenantConfig _config = null!;
-    private long _applied;
-    private bool _broken;
     private readonly TimeSpan? _idMemory;
-
-    // Auto-assigned seats and when each was handed out; a seat the same user keeps across a terms change keeps its time.
-    private readonly Dictionary<string, (Allocation Seat, long Ticks)> _autoSince = new(StringComparer.Ordinal);
-    private int _stamped;
-    private long _termsTicks;
-    private IReadOnlyList<SeatAssignment> _seats = [];
-    private bool _seatsStale = true;
-    private int _usersAtSeats;
-    private bool _anyUnseen;
+    private TenantState _state = null!;
+    private bool _broken;
 
     /// <summary>
     /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
@@ -174,7 +162,7 @@ public sealed class TenantWriter : IAsyncDisposable
             }
             else
             {
-                RecordAndApplyStoredTerms(_store.EventCount(_tenant));
+                _state.RecordAndApplyStoredTerms(_store.EventCount(_tenant));
                 PublishSnapshot();
             }
             work.Done.TrySetResult();
@@ -263,11 +251,11 @@ public sealed class TenantWriter : IAsyncDisposable
     private LedgerUnavailableException? TryCommit(IReadOnlyList<EventWork> batch)
     {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
-        var now = Math.Max(_time.GetUtcNow().UtcTicks, _meter.LastTicks);
+        var now = Math.Max(_time.GetUtcNow().UtcTicks, _state.Meter.LastTicks);
         var forgotten = ForgottenIdsIn(batch, now);
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
-        var sink = new Sink(this);
+        var rows = new DecisionRows(_state);
         try
         {
             foreach (var work in batch)
@@ -276,24 +264,14 @@ public sealed class TenantWriter : IAsyncDisposable
                 for (var i = 0; i < work.Events.Count; i++)
                 {
                     var incoming = work.Events[i];
-                    var at = Math.Max(work.Ticks?[i] ?? now, _meter.LastTicks);
-                    var e = Parse(incoming, at);
-                    sink.Begin();
-                    if (incoming.Id is { } id && forgotten?.Contains(id) == true)
-                    {
-                        _meter.ApplyDuplicate(e, sink); // accepted before the meter's id window: the ledger knows it
-                    }
-                    else
-                    {
-                        _meter.Apply(e, sink);
-                    }
-                    _applied++;
-                    StampNewSeats(at);
-                    outcomes[i] = new EventOutcome(at, sink.Outcomes);
-                    if (!sink.IsDuplicate)
+                    var at = Math.Max(work.Ticks?[i] ?? now, _state.Meter.LastTicks);
+                    // An id accepted before the meter's id window is a duplicate the ledger knows of.
+                    _state.Apply(incoming, at, incoming.Id is { } id && forgotten?.Contains(id) == true, rows);
+                    outcomes[i] = new EventOutcome(at, rows.Outcomes);
+                    if (!rows.IsDuplicate)
                     {
                         entries.Add(new LedgerEntry(incoming.Id, at, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
-                            incoming.Action.ToWire(), sink.Decisions, sink.Units));
+                            incoming.Action.ToWire(), rows.Decisions, rows.Units));
                     }
                 }
                 results.Add(outcomes);
@@ -335,12 +313,13 @@ public sealed class TenantWriter : IAsyncDisposable
         {
             return null;
         }
-        _meter.ForgetIds(batch.Select(w => w.Ticks is { Count: > 0 } ticks ? ticks.Max() : now).Append(now).Max());
-        if (_meter.ForgottenIds == 0)
+        var meter = _state.Meter;
+        meter.ForgetIds(batch.Select(w => w.Ticks is { Count: > 0 } ticks ? ticks.Max() : now).Append(now).Max());
+        if (meter.ForgottenIds == 0)
         {
             return null;
         }
-        var unknown = batch.SelectMany(w => w.Events).Select(e => e.Id).OfType<string>().Where(id => !_meter.Remembers(id))
+        var unknown = batch.SelectMany(w => w.Events).Select(e => e.Id).OfType<string>().Where(id => !meter.Remembers(id))
             .ToHashSet(StringComparer.Ordinal);
         return unknown.Count == 0 ? null : _store.KnownEventIds(_tenant, unknown);
     }
@@ -361,164 +340,16 @@ public sealed class TenantWriter : IAsyncDisposable
         }
     }
 
-    private MeterEvent Parse(IncomingEvent incoming, long ticks)
-    {
-        var fields = new EventFields([], incoming.User, incoming.Device, incoming.App, incoming.Action.ToWire(), incoming.Id);
-        // The text rule was applied at the edge; the single writer's loop does not scan every name twice.
-        if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _, checkText: false) is { } error)
-        {
-            // Validated at the edge and again on replay: reaching this is a bug, not bad input.
-            throw new InvalidOperationException($"An accepted event failed validation: {error}");
-        }
-        return parsed with { TimeTicks = ticks };
-    }
-
-    /// <summary>
-    /// Replays the tenant's ledger, in recorded order with the recorded stamps, into a fresh meter, putting each
-    /// recorded terms change into force at its recorded position, so the meter reaches exactly the state it had.
-    /// </summary>
+    /// <summary>Recovers the tenant's state from the ledger (<see cref="TenantState.Recover"/>); until it succeeds the writer is broken.</summary>
     private void Rebuild()
     {
         _broken = true;
-        _autoSince.Clear();
-        _stamped = 0;
-        _seatsStale = true;
-        _users = new SymbolTable();
-        _devices = new SymbolTable();
-        _apps = new SymbolTable();
-        var changes = _store.TermsChanges(_tenant);
-        // A ledger written before terms were recorded knows only the current terms: they govern from the start.
-        var (initialKey, initialPlan) = changes.Count == 0 ? StoredTerms() : (null, null);
-        _terms = (initialKey, initialPlan);
-        _config = _configFrom(initialKey, initialPlan);
-        _termsTicks = _store.GetTenant(_tenant)?.Created.UtcTicks ?? 0;
-        _meter = new Meter(_config.MeterOptions, DirectoryFor(_config)) { IdMemory = _idMemory };
-        var discard = new DiscardSink();
-        _applied = 0;
-        long replayed = 0;
-        var next = 0;
-        foreach (var stored in _store.Events(_tenant))
-        {
-            for (; next < changes.Count && changes[next].AfterEvents <= replayed; next++)
-            {
-                Apply(changes[next].LicenseKey, changes[next].PlanJson, changes[next].At.UtcTicks);
-            }
-            if (!MeterActions.TryParse(stored.Action, out _))
-            {
-                throw new InvalidOperationException($"Ledger event {stored.Seq} has an unknown action '{stored.Action}'.");
-            }
-            var fields = new EventFields([], stored.User, stored.Device, stored.App, stored.Action, stored.EventId);
-            // What the ledger holds is replayed as recorded, even text accepted before the text rule (R12) existed.
-            if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _, checkText: false) is { } error)
-            {
-                throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {error}");
-            }
-            _meter.Apply(parsed with { TimeTicks = Math.Max(stored.TimeTicks, _meter.LastTicks) }, discard);
-            _applied++;
-            StampNewSeats(_meter.LastTicks);
-            replayed++;
-        }
-        for (; next < changes.Count; next++)
-        {
-            Apply(changes[next].LicenseKey, changes[next].PlanJson, changes[next].At.UtcTicks);
-        }
-        // Terms stored but never recorded (a crash between storing and recording): they take effect now.
-        RecordAndApplyStoredTerms(replayed);
+        _state = TenantState.Recover(_tenant, _store, _time, _configFrom, _idMemory);
         _broken = false;
         PublishSnapshot();
     }
 
-    private (string? Key, string? Plan) _terms;
-
-    private (string? Key, string? Plan) StoredTerms() => (_store.GetLicense(_tenant)?.Key, _store.GetPlan(_tenant));
-
-    /// <summary>Records the stored terms at position <paramref name="afterEvents"/> and applies them, unless they are already in force.</summary>
-    private void RecordAndApplyStoredTerms(long afterEvents)
-    {
-        var (key, plan) = StoredTerms();
-        if (key == _terms.Key && plan == _terms.Plan)
-        {
-            return;
-        }
-        var at = _time.GetUtcNow();
-        _store.RecordTermsChange(_tenant, new TermsChange(afterEvents, key, plan, at));
-        Apply(key, plan, at.UtcTicks);
-    }
-
-    private void Apply(string? key, string? plan, long atTicks)
-    {
-        _terms = (key, plan);
-        _config = _configFrom(key, plan);
-        _termsTicks = atTicks;
-        _meter.ChangeTerms(_config.MeterOptions, DirectoryFor(_config));
-        // The new directory re-resolved every known user: seats kept keep their time, new ones date from this change.
-        _stamped = 0;
-        StampNewSeats(atTicks);
-        var holders = _directory?.AutoAssigned.Select(h => h.User).ToHashSet(StringComparer.Ordinal) ?? [];
-        foreach (var gone in _autoSince.Keys.Where(u => !holders.Contains(u)).ToList())
-        {
-            _autoSince.Remove(gone);
-        }
-        _seatsStale = true;
-    }
-
-    /// <summary>Dates the seats auto-assigned since the last call (one comparison per event when there are none).</summary>
-    private void StampNewSeats(long ticks)
-    {
-        if (_directory is not { } directory || directory.AutoAssigned.Count == _stamped)
-        {
-            return;
-        }
-        for (; _stamped < directory.AutoAssigned.Count; _stamped++)
-        {
-            var holder = directory.AutoAssigned[_stamped];
-            if (!(_autoSince.TryGetValue(holder.User, out var known) && known.Seat == holder.Seat))
-            {
-                _autoSince[holder.User] = (holder.Seat, ticks);
-            }
-        }
-        _seatsStale = true;
-    }
-
-    /// <summary>The seat list for the snapshot, rebuilt only when seats changed or a user it lists as unseen may have appeared.</summary>
-    private IReadOnlyList<SeatAssignment> CurrentSeats()
-    {
-        if (!_seatsStale && !(_anyUnseen && _users.Count != _usersAtSeats))
-        {
-            return _seats;
-        }
-        var seats = new List<SeatAssignment>();
-        foreach (var row in _config.Plan.Users)
-        {
-            if (row is not null && AllocationNames.FromWire(row.Allocation) is var seat && seat.IsSeat())
-            {
-                seats.Add(new SeatAssignment(row.User, seat, row.Assigned ?? new DateTimeOffset(_termsTicks, TimeSpan.Zero), true, _users.TryGet(row.User, out _), false));
-            }
-        }
-        foreach (var holder in _directory?.AutoAssigned ?? [])
-        {
-            seats.Add(new SeatAssignment(holder.User, holder.Seat, new DateTimeOffset(_autoSince[holder.User].Ticks, TimeSpan.Zero), false, true, false));
-        }
-        // Seats beyond the license's count (the oldest hold theirs): only a plan that no longer fits its license has any.
-        var licensed = _config.Seats;
-        var excess = seats.Where(s => s.Seat == Allocation.Professional).OrderBy(s => s.Since).Skip(licensed.ProfessionalSeats)
-            .Concat(seats.Where(s => s.Seat == Allocation.Analyzer).OrderBy(s => s.Since).Skip(licensed.AnalyzerSeats))
-            .Select(s => s.User).ToHashSet(StringComparer.Ordinal);
-        _seats = [.. seats.Select(s => excess.Contains(s.User) ? s with { Excess = true } : s)];
-        _anyUnseen = _seats.Any(s => !s.Seen);
-        _usersAtSeats = _users.Count;
-        _seatsStale = false;
-        return _seats;
-    }
-
-    private IUserDirectory DirectoryFor(TenantConfig config)
-    {
-        _directory = UserDirectory.Create(config.Plan.ToPlan(out _), config.Seats, _users).Directory;
-        return (IUserDirectory?)_directory ?? EveryoneCapacity.Instance;
-    }
-
-    private void PublishSnapshot() => Snapshot = new TenantSnapshot(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, _applied,
-        _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault(), CurrentSeats());
+    private void PublishSnapshot() => Snapshot = _state.Snapshot();
 
     public async ValueTask DisposeAsync()
     {
@@ -539,49 +370,5 @@ public sealed class TenantWriter : IAsyncDisposable
     private sealed class ReconfigureWork : Work
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class DiscardSink : IDecisionSink
-    {
-        public void Add(in MeterEvent e, in Decision decision)
-        {
-        }
-    }
-
-    /// <summary>Collects one event's decisions as wire outcomes, ledger decisions and granted units.</summary>
-    private sealed class Sink(TenantWriter writer) : IDecisionSink
-    {
-        public List<DecisionOutcome> Outcomes { get; private set; } = [];
-        public List<StoredDecision> Decisions { get; private set; } = [];
-        public List<StoredUnit> Units { get; private set; } = [];
-        public bool IsDuplicate { get; private set; }
-
-        public void Begin()
-        {
-            Outcomes = [];
-            Decisions = [];
-            Units = [];
-            IsDuplicate = false;
-        }
-
-        public void Add(in MeterEvent e, in Decision d)
-        {
-            var user = d.User == 0 ? "" : writer._users.NameOf(d.User);
-            var app = d.App == 0 ? "" : writer._apps.NameOf(d.App);
-            Outcomes.Add(new DecisionOutcome(user, d.Kind, d.Reason, d.UnitStartTicks, d.UnitEndTicks, d.RetryAfterTicks, d.Minutes));
-            if (d.Kind == DecisionKind.Duplicate)
-            {
-                IsDuplicate = true;
-                return;
-            }
-            Decisions.Add(new StoredDecision(d.Kind.ToWire(), d.Reason.ToWire(), user, app, d.Period.ToString(),
-                d.UnitStartTicks, d.UnitEndTicks, d.RetryAfterTicks, d.Minutes));
-            if (d.StartsUnit)
-            {
-                var (usage, allotment) = (writer._meter.TermsOf(d.User)?.Allocation ?? Allocation.Capacity).ToAllotment();
-                var device = e.Device == 0 ? "" : writer._devices.NameOf(e.Device);
-                Units.Add(new StoredUnit(0, user, device, app, d.Period.ToString(), d.UnitStartTicks, d.UnitEndTicks, d.Minutes, usage, allotment));
-            }
-        }
     }
 }
