@@ -239,46 +239,11 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             var figures = UsageMonitor.Compute(_store, tenant, config, period, now);
             var consumed = figures.Usage.Minutes;
             var included = config.License?.IncludedMinutes;
-            Dictionary<string, long>? userMinutes = null;
+            var facts = new PeriodFacts(figures, included, touched.Lockouts.Contains(periodText),
+                rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);
             foreach (var rule in rules)
             {
-                var value = rule.Value ?? 0;
-                var fired = new List<(string Subject, string Title, string Text)>();
-                switch (rule.Kind)
-                {
-                    case AlertKinds.ThresholdPercent when included is > 0 && consumed >= included.Value * value / 100:
-                        fired.Add(("", Inv($"{Fmt(value)} % of the included minutes used"),
-                            Inv($"{consumed:N0} of {included:N0} included minutes are used ({Fmt(100.0 * consumed / included.Value)} %).")));
-                        break;
-                    case AlertKinds.ThresholdMinutes when consumed >= value:
-                        fired.Add(("", Inv($"{Fmt(value)} minutes used"), Inv($"{consumed:N0} minutes are used this period (threshold {Fmt(value)}).")));
-                        break;
-                    case AlertKinds.AboveRunRate when figures.RunRate is { Status: RunRateStatus.Ahead, DeltaPercent: { } delta } rr && delta >= value:
-                        fired.Add(("", Inv($"consumption {Fmt(delta)} % above the run-rate"),
-                            Inv($"{consumed:N0} minutes used where {rr.ExpectedMinutes:N0} were expected by now ({Fmt(rr.ElapsedShare * 100)} % of the period): {Fmt(delta)} % above the run-rate (margin {Fmt(value)} %).")));
-                        break;
-                    case AlertKinds.ForecastRunOut when figures.Forecast.IncludedRunOut is { Outcome: RunOutOutcome.Projected or RunOutOutcome.AlreadyReached, At: { } at }:
-                        fired.Add(("", Inv($"included minutes forecast to run out {at:yyyy-MM-dd HH:mm} UTC"),
-                            Inv($"At the usual weekly pattern the included {included:N0} minutes run out at {at:yyyy-MM-dd HH:mm} UTC, before the period ends at {figures.Window.End:yyyy-MM-dd HH:mm} UTC. Projected for the period: {figures.Forecast.ProjectedDemandMinutes:N0} minutes.")));
-                        break;
-                    case AlertKinds.OverageStarted when included is { } inc && consumed > inc:
-                        fired.Add(("", "overage started", Inv($"{consumed:N0} minutes are used, past the {inc:N0} included minutes: {consumed - inc:N0} overage minutes so far.")));
-                        break;
-                    case AlertKinds.Lockout when touched.Lockouts.Contains(periodText):
-                        fired.Add(("", "the pool is exhausted: users are locked out",
-                            Inv($"An event was denied 'pool-exhausted': {consumed:N0} minutes are used and the pool cannot cover another unit until the next period starts at {figures.Window.End:yyyy-MM-dd HH:mm} UTC.")));
-                        break;
-                    case AlertKinds.UserMinutes:
-                        foreach (var (p, user) in touched.ChargedUsers.Where(c => c.Period == periodText).OrderBy(c => c.User, StringComparer.Ordinal))
-                        {
-                            userMinutes ??= _store.UserUsage(tenant, periodText).ToDictionary(u => u.User, u => u.Minutes, StringComparer.Ordinal);
-                            if (userMinutes.TryGetValue(user, out var minutes) && minutes >= value)
-                            {
-                                fired.Add((user, Inv($"user {user} passed {Fmt(value)} minutes"), Inv($"User {user} has used {minutes:N0} minutes this period (threshold {Fmt(value)}).")));
-                            }
-                        }
-                        break;
-                }
+                var fired = AlertRules.Decide(rule, facts);
                 foreach (var (subject, title, text) in fired)
                 {
                     if (!_store.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
@@ -310,6 +275,13 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                 }
             }
         }
+    }
+
+    /// <summary>The period minutes of the users charged in the batch just committed (the only ones who can have passed a threshold).</summary>
+    private IReadOnlyList<(string User, long Minutes)> ChargedUserMinutes(string tenant, string period, Touched touched)
+    {
+        var charged = touched.ChargedUsers.Where(c => c.Period == period).Select(c => c.User).ToHashSet(StringComparer.Ordinal);
+        return charged.Count == 0 ? [] : [.. _store.UserUsage(tenant, period).Where(u => charged.Contains(u.User)).Select(u => (u.User, u.Minutes))];
     }
 
     private async Task DeliverAsync(Delivery delivery, CancellationToken stop)

@@ -1,0 +1,62 @@
+using System.Globalization;
+using Tally.Metering;
+using Tally.Storage;
+
+namespace Tally.Server.Monitoring;
+
+/// <summary>An alert a rule fires: about the period as a whole (<c>Subject</c> empty) or about one user.</summary>
+public sealed record FiredAlert(string Subject, string Title, string Text);
+
+/// <summary>
+/// What a period looks like when its rules are decided: its figures, the included minutes (null without a pool),
+/// whether an event was just denied <c>pool-exhausted</c>, and the period minutes of each user just charged.
+/// </summary>
+public sealed record PeriodFacts(MonitorFigures Figures, long? IncludedMinutes, bool LockedOut, IReadOnlyList<(string User, long Minutes)> ChargedUsers);
+
+/// <summary>
+/// Decides which alerts a rule fires, from facts alone: no ledger, no clock, no sending. The evaluator gathers the facts
+/// and does the I/O (claiming, recording, delivering); each rule's condition and wording live here, once.
+/// </summary>
+public static class AlertRules
+{
+    public static IReadOnlyList<FiredAlert> Decide(AlertRuleRecord rule, PeriodFacts facts)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(facts);
+        var figures = facts.Figures;
+        var consumed = figures.Usage.Minutes;
+        var included = facts.IncludedMinutes;
+        var value = rule.Value ?? 0;
+        switch (rule.Kind)
+        {
+            case AlertKinds.ThresholdPercent when included is > 0 && consumed >= included.Value * value / 100:
+                return [new("", Inv($"{Fmt(value)} % of the included minutes used"),
+                    Inv($"{consumed:N0} of {included:N0} included minutes are used ({Fmt(100.0 * consumed / included.Value)} %)."))];
+            case AlertKinds.ThresholdMinutes when consumed >= value:
+                return [new("", Inv($"{Fmt(value)} minutes used"), Inv($"{consumed:N0} minutes are used this period (threshold {Fmt(value)})."))];
+            case AlertKinds.AboveRunRate when figures.RunRate is { Status: RunRateStatus.Ahead, DeltaPercent: { } delta } rr && delta >= value:
+                return [new("", Inv($"consumption {Fmt(delta)} % above the run-rate"),
+                    Inv($"{consumed:N0} minutes used where {rr.ExpectedMinutes:N0} were expected by now ({Fmt(rr.ElapsedShare * 100)} % of the period): {Fmt(delta)} % above the run-rate (margin {Fmt(value)} %)."))];
+            case AlertKinds.ForecastRunOut when figures.Forecast.IncludedRunOut is { Outcome: RunOutOutcome.Projected or RunOutOutcome.AlreadyReached, At: { } at }:
+                return [new("", Inv($"included minutes forecast to run out {at:yyyy-MM-dd HH:mm} UTC"),
+                    Inv($"At the usual weekly pattern the included {included:N0} minutes run out at {at:yyyy-MM-dd HH:mm} UTC, before the period ends at {figures.Window.End:yyyy-MM-dd HH:mm} UTC. Projected for the period: {figures.Forecast.ProjectedDemandMinutes:N0} minutes."))];
+            case AlertKinds.OverageStarted when included is { } inc && consumed > inc:
+                return [new("", "overage started", Inv($"{consumed:N0} minutes are used, past the {inc:N0} included minutes: {consumed - inc:N0} overage minutes so far."))];
+            case AlertKinds.Lockout when facts.LockedOut:
+                return [new("", "the pool is exhausted: users are locked out",
+                    Inv($"An event was denied 'pool-exhausted': {consumed:N0} minutes are used and the pool cannot cover another unit until the next period starts at {figures.Window.End:yyyy-MM-dd HH:mm} UTC."))];
+            case AlertKinds.UserMinutes:
+                return [.. facts.ChargedUsers
+                    .Where(u => u.Minutes >= value)
+                    .OrderBy(u => u.User, StringComparer.Ordinal)
+                    .Select(u => new FiredAlert(u.User, Inv($"user {u.User} passed {Fmt(value)} minutes"),
+                        Inv($"User {u.User} has used {u.Minutes:N0} minutes this period (threshold {Fmt(value)}).")))];
+            default:
+                return [];
+        }
+    }
+
+    private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static string Fmt(double value) => value.ToString("0.#", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,69 @@
+using Tally.Metering;
+using Tally.Server.Monitoring;
+using Tally.Storage;
+
+namespace Tally.Server.Tests.Monitoring;
+
+/// <summary>Each rule's condition, decided from facts alone (AlertRules): no server, no ledger, no clock.</summary>
+public sealed class AlertRulesTests
+{
+    private static readonly Period March = new(2026, 3);
+    private static readonly DateTimeOffset MidMarch = new(2026, 3, 16, 0, 0, 0, TimeSpan.Zero);
+
+    private static PeriodFacts Facts(long consumed, long? included = 1000, bool lockedOut = false, params (string User, long Minutes)[] charged)
+    {
+        var options = new MeterOptions { Pool = included is { } i ? new PoolTerms(i, OverageAllowance.None) : null };
+        var source = new MonitorSource(new PeriodUsage(March.ToString(), consumed / 6, consumed, 0, consumed / 6), null, (_, _) => []);
+        var figures = UsageMonitor.Compute(source, options, included is { } pool ? MonitoredPool.Always(pool) : null, March, MidMarch);
+        return new PeriodFacts(figures, included, lockedOut, charged);
+    }
+
+    private static AlertRuleRecord Rule(string kind, double? value = null) => new("r1", "acme", "rule", kind, value, [], MidMarch);
+
+    [Theory]
+    [InlineData(AlertKinds.ThresholdPercent, 80.0, 799, false)]
+    [InlineData(AlertKinds.ThresholdPercent, 80.0, 800, true)]
+    [InlineData(AlertKinds.ThresholdMinutes, 500.0, 499, false)]
+    [InlineData(AlertKinds.ThresholdMinutes, 500.0, 500, true)]
+    [InlineData(AlertKinds.OverageStarted, null, 1000, false)]
+    [InlineData(AlertKinds.OverageStarted, null, 1006, true)]
+    public void Decide_PoolRules_FireAtTheirThresholdExactly(string kind, double? value, long consumed, bool fires)
+    {
+        var fired = AlertRules.Decide(Rule(kind, value), Facts(consumed));
+
+        Assert.Equal(fires ? 1 : 0, fired.Count);
+        Assert.All(fired, f => Assert.Equal("", f.Subject));
+    }
+
+    [Fact]
+    public void Decide_ThresholdPercent_WithoutPool_NeverFires()
+    {
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.ThresholdPercent, 1), Facts(5000, included: null)));
+    }
+
+    [Fact]
+    public void Decide_Lockout_OnlyWhenAnEventWasDeniedPoolExhausted()
+    {
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.Lockout), Facts(1000)));
+        var fired = Assert.Single(AlertRules.Decide(Rule(AlertKinds.Lockout), Facts(1000, lockedOut: true)));
+        Assert.Contains("2026-04-01 00:00 UTC", fired.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decide_UserMinutes_OneAlertPerUserAtOrOverTheValue_InNameOrder()
+    {
+        var fired = AlertRules.Decide(Rule(AlertKinds.UserMinutes, 120), Facts(300, charged: [("zoe", 120), ("ann", 126), ("bob", 114)]));
+
+        Assert.Equal(["ann", "zoe"], fired.Select(f => f.Subject));
+        Assert.Equal("user ann passed 120 minutes", fired[0].Title);
+    }
+
+    [Fact]
+    public void Decide_AboveRunRate_FiresOnlyPastTheMargin()
+    {
+        // Mid-March (15 of 31 days): about 484 of 1,000 minutes expected by now.
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.AboveRunRate, 50), Facts(600)));
+        var fired = Assert.Single(AlertRules.Decide(Rule(AlertKinds.AboveRunRate, 20), Facts(600)));
+        Assert.StartsWith("consumption 24", fired.Title, StringComparison.Ordinal);
+    }
+}
