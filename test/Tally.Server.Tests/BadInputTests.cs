@@ -196,7 +196,7 @@ public sealed class BadInputTests : IAsyncLifetime
         var acme = await _server.TenantAsync("u" + Guid.NewGuid().ToString("N")[..8]);
         using var admin = _server.Client(acme.Admin);
         var response = await admin.PutAsync("/api/v1/users/ann", new StringContent(body, Encoding.UTF8, "application/json"));
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, detailContains: body.Contains("capMinutes", StringComparison.Ordinal) ? "capMinutes" : "allocation");
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, detailContains: body.Contains("capMinutes", StringComparison.Ordinal) ? "a cap cannot be negative" : "allocation");
     }
 
     [Fact]

@@ -177,7 +177,7 @@ public sealed class DecisionTests
         var put = await admin.PutAsJsonAsync("/api/v1/users/pat", new { allocation = "professional" });
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         var tooMany = await admin.PutAsJsonAsync("/api/v1/users/quinn", new { allocation = "professional" });
-        await tooMany.AssertProblemAsync(HttpStatusCode.BadRequest, "professional");
+        await tooMany.AssertProblemAsync(HttpStatusCode.BadRequest, "users are assigned Professional seats but the license has");
 
         using var ingest = server.Client(acme.Ingest);
         var results = await ingest.SendEventsAsync(new { user = "pat", app = "a", action = "open-app" }, new { user = "pat", app = "a", action = "edit-sheet" },
