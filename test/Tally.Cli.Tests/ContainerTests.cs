@@ -50,7 +50,7 @@ public sealed class ContainerTests(InstallBuild build)
         var data = Path.Combine(build.NewFolder("container-elsewhere"), "data");
         Directory.CreateDirectory(data);
         Assert.Equal(0, ChildProcess.Run("chown", ["nobody:nogroup", data]).ExitCode);
-        var port = ServerProcess.FreePort();
+        var port = Ports.Free();
         string[] InContainer(IEnumerable<string> command) => [.. command.Select(a => a
             .Replace(imageApp + "/", published + "/", StringComparison.Ordinal)
             .Replace(Image.Last("VOLUME"), data, StringComparison.Ordinal)

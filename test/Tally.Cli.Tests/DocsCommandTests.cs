@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -37,7 +35,7 @@ public sealed class DocsCommandTests
     {
         var data = new TheoryData<string>();
         data.Add("README.md");
-        foreach (var page in Directory.GetFiles(Path.Combine(RepoRoot.Path, "docs"), "*.md").Order(StringComparer.Ordinal))
+        foreach (var page in Directory.GetFiles(Path.Combine(Repository.Root, "docs"), "*.md").Order(StringComparer.Ordinal))
         {
             data.Add("docs/" + Path.GetFileName(page));
         }
@@ -48,7 +46,7 @@ public sealed class DocsCommandTests
     [MemberData(nameof(Pages))]
     public void Page_ShellBlocks_RunAsWrittenAndExitZero(string page)
     {
-        var blocks = ShellBlocks.Parse(File.ReadAllText(Path.Combine(RepoRoot.Path, page)), page);
+        var blocks = ShellBlocks.Parse(File.ReadAllText(Path.Combine(Repository.Root, page)), page);
         var toRun = blocks.Where(b => b.SkipReason is null).ToList();
         if (toRun.Count == 0)
         {
@@ -95,14 +93,14 @@ public sealed class DocsCommandTests
         var folder = Directory.CreateTempSubdirectory("tally-docs-").FullName;
         try
         {
-            CopyFolder(Path.Combine(RepoRoot.Path, "examples"), Path.Combine(folder, "examples"));
+            CopyFolder(Path.Combine(Repository.Root, "examples"), Path.Combine(folder, "examples"));
             var tally = Path.Combine(folder, "tally");
             File.WriteAllText(tally, $"#!/bin/sh\nexec dotnet '{Path.Combine(AppContext.BaseDirectory, "tally.dll")}' \"$@\"\n");
             if (!OperatingSystem.IsWindows()) // the runner needs bash; the mode makes ./tally executable
             {
                 File.SetUnixFileMode(tally, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
-            var port = FreePort();
+            var port = Ports.Free();
             var script = new StringBuilder();
             // Background servers end with the script, whichever way it exits.
             script.Append("trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n");
@@ -156,12 +154,6 @@ public sealed class DocsCommandTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A fenced <c>sh</c> block of a page: its text, the 1-based line of its opening fence, and why it is not run (null: it runs).</summary>
@@ -220,21 +212,5 @@ internal static class ShellBlocks
             lastNonBlank = null;
         }
         return blocks;
-    }
-}
-
-/// <summary>The repository's root folder, found from the test's output folder upwards.</summary>
-internal static class RepoRoot
-{
-    public static string Path { get; } = Find();
-
-    private static string Find()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Tally.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
     }
 }

@@ -26,7 +26,7 @@ public sealed class GenerateTests : IDisposable
     public void ExampleLog_DocumentedCommand_RegeneratesItByteForByte()
     {
         // The command docs/meter.md shows, writing to this test's folder instead of examples/.
-        var page = File.ReadAllText(Path.Combine(RepoRoot.Path, "docs", "meter.md"));
+        var page = File.ReadAllText(Path.Combine(Repository.Root, "docs", "meter.md"));
         var line = page.Split('\n').Single(l => l.StartsWith("./tally generate ", StringComparison.Ordinal) && l.Contains("examples/events.csv", StringComparison.Ordinal));
         var args = line["./tally ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(a => a == "examples/events.csv" ? Path.Combine(_folder, "events.csv") : a).ToArray();
@@ -34,7 +34,7 @@ public sealed class GenerateTests : IDisposable
         var run = TallyProcess.Run(null, args);
 
         Assert.True(run.ExitCode == 0, run.Stderr);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(RepoRoot.Path, "examples", "events.csv")), File.ReadAllBytes(Path.Combine(_folder, "events.csv")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Repository.Root, "examples", "events.csv")), File.ReadAllBytes(Path.Combine(_folder, "events.csv")));
     }
 
     [Fact]

@@ -309,7 +309,7 @@ public sealed class LicenseCommandTests : IDisposable
     /// <summary>Finds the shell example starting with <paramref name="prefix"/> and splits it the way a shell would.</summary>
     private static string[] DocsCommand(string prefix)
     {
-        var page = File.ReadAllText(Path.Combine(RepoRoot.Path, "docs", "licensing.md"));
+        var page = File.ReadAllText(Path.Combine(Repository.Root, "docs", "licensing.md"));
         var start = page.IndexOf(prefix, StringComparison.Ordinal);
         var end = page.IndexOf("```", start, StringComparison.Ordinal);
         var text = page[start..end].Replace("\\\n", " ", StringComparison.Ordinal).Trim();

@@ -364,7 +364,7 @@ public sealed class MeterCommandTests : IDisposable
     public void Meter_NarrowConsole_TitlesOnOneLineNumbersRightAligned()
     {
         var run = TallyProcess.Run(null, new Dictionary<string, string> { ["COLUMNS"] = "40" },
-            "meter", Path.Combine(RepoRoot.Path, "examples", "events.csv"), "--top", "3");
+            "meter", Path.Combine(Repository.Root, "examples", "events.csv"), "--top", "3");
 
         Assert.True(run.ExitCode == 0, run.Stderr);
         var lines = run.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();

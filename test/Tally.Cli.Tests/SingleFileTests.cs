@@ -29,7 +29,7 @@ public sealed class SingleFileTests(InstallBuild build)
         Assert.StartsWith("0.1.0", version.Stdout.Trim());
 
         var data = Path.Combine(build.NewFolder("linux-x64-elsewhere"), "data");
-        var port = ServerProcess.FreePort();
+        var port = Ports.Free();
         var serve = ChildProcess.StartInfo(tally, ["serve", "--data", data, "--urls", ServerProcess.Urls(port)], alone);
         serve.Environment["DOTNET_BUNDLE_EXTRACT_BASE_DIR"] = extract;
         using (var server = await ServerProcess.StartAsync(serve, port))

@@ -52,7 +52,7 @@ public sealed class SystemdTests(InstallBuild build)
     {
         var unit = Unit.Read(UnitFile);
         var folder = build.NewFolder("unit-notify");
-        var port = ServerProcess.FreePort();
+        var port = Ports.Free();
         // The unit's own arguments, with its paths and address moved into this test's folder and port.
         var args = unit.ExecStart.Skip(1).Select(a => a
             .Replace("/var/lib/tally", Path.Combine(folder, "data"), StringComparison.Ordinal)

@@ -53,7 +53,7 @@ public sealed class ToolPackageTests(InstallBuild build)
         Assert.Contains("\"units\"", meter.Stdout);
         Assert.Equal(TallyProcess.Run(null, "meter", events, "--format", "json").Stdout, meter.Stdout);
 
-        var port = ServerProcess.FreePort();
+        var port = Ports.Free();
         var serve = ChildProcess.StartInfo(tally, ["serve", "--data", Path.Combine(work, "data"), "--urls", ServerProcess.Urls(port)], work);
         using var server = await ServerProcess.StartAsync(serve, port);
         await server.DashboardAsync();

@@ -159,12 +159,7 @@ public sealed class DashboardTests(Browser browser, DemoServer demo)
     /// <summary>docs/screenshots in the repository this test was built from.</summary>
     private static string Screenshots()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        var shots = Path.Combine(dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above the test binaries."), "docs", "screenshots");
+        var shots = Repository.PathOf("docs/screenshots");
         Directory.CreateDirectory(shots);
         return shots;
     }

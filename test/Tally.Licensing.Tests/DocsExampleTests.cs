@@ -7,13 +7,7 @@ public class DocsExampleTests
 {
     private static string DocsUsersFile()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        Assert.NotNull(dir);
-        var page = File.ReadAllText(Path.Combine(dir.FullName, "docs", "licensing.md"));
+        var page = File.ReadAllText(Repository.PathOf("docs/licensing.md"));
         var start = page.IndexOf("```csv\n", StringComparison.Ordinal) + "```csv\n".Length;
         return page[start..page.IndexOf("```", start, StringComparison.Ordinal)];
     }

@@ -2,9 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
-using Tally.Storage.Tests;
 
 namespace Tally.Server.Tests;
 
@@ -35,40 +33,7 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
     private string? Database(string store) => _databases.For(store);
 
     /// <summary>The real executable, built next to the tests by the project reference to Tally.Cli.</summary>
-    private static ProcessStartInfo Tally(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tally.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        return start;
-    }
-
-    private sealed class Child : IDisposable
-    {
-        public required Process Process { get; init; }
-        public required Uri Address { get; init; }
-        public ConcurrentQueue<string> Output { get; } = new();
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                Process.WaitForExit();
-            }
-            Process.Dispose();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static ProcessStartInfo Tally(params string[] args) => TallyProcess.StartInfo(args);
 
     private ProcessStartInfo Serve(int port, string publicKeyFile, string? database) =>
         Tally(["serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"),
@@ -78,7 +43,7 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
     /// <summary>Runs a <c>tally serve</c> that is expected to refuse to start; its exit code and everything it printed.</summary>
     private async Task<(int ExitCode, string Output)> ServeExpectingRefusalAsync(string publicKeyFile)
     {
-        using var process = Process.Start(Serve(FreePort(), publicKeyFile, null))!;
+        using var process = Process.Start(Serve(Ports.Free(), publicKeyFile, null))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -95,7 +60,7 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    private static async Task<HttpClient> BootstrapClientAsync(Child child)
+    private static async Task<HttpClient> BootstrapClientAsync(ServerProcess child)
     {
         var admin = new HttpClient { BaseAddress = child.Address };
         admin.DefaultRequestHeaders.Authorization = new("Bearer", AdminKey);
@@ -103,37 +68,11 @@ public sealed class CrashTests(PostgresCluster cluster) : IDisposable
         return admin;
     }
 
-    private async Task<Child> StartChildAsync(string publicKeyFile, string? database)
+    /// <summary>A <c>tally serve</c> child on a free port, ready (/health/ready answered 200).</summary>
+    private Task<ServerProcess> StartChildAsync(string publicKeyFile, string? database)
     {
-        var port = FreePort();
-        var start = Serve(port, publicKeyFile, database);
-        var child = new Child { Process = Process.Start(start)!, Address = new Uri($"http://127.0.0.1:{port}") };
-        child.Process.OutputDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
-        child.Process.ErrorDataReceived += (_, e) => child.Output.Enqueue(e.Data ?? "");
-        child.Process.BeginOutputReadLine();
-        child.Process.BeginErrorReadLine();
-        using var probe = new HttpClient { BaseAddress = child.Address, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            Assert.False(child.Process.HasExited, "child exited: " + string.Join("\n", child.Output));
-            try
-            {
-                if ((await probe.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK)
-                {
-                    return child;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-            await Task.Delay(100);
-        }
-        child.Dispose();
-        throw new TimeoutException("child server did not become ready");
+        var port = Ports.Free();
+        return ServerProcess.StartAsync(Serve(port, publicKeyFile, database), port);
     }
 
     [Theory]

@@ -162,8 +162,8 @@ public sealed class DecisionTests
         using var admin = server.Client(acme.Admin);
         var other = Vendor.Create(Directory.CreateDirectory(Path.Combine(server.Dir, "other-vendor")).FullName);
         var response = await admin.PutAsJsonAsync("/api/v1/license", new { key = other.Issue(TestServer.Terms(1, 1000)) });
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("bad-signature", (await response.Json()).GetProperty("reason").GetString());
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "key: bad-signature");
+        Assert.Equal("bad-signature", problem.GetProperty("reason").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/api/v1/license")).StatusCode);
     }
 
@@ -177,7 +177,7 @@ public sealed class DecisionTests
         var put = await admin.PutAsJsonAsync("/api/v1/users/pat", new { allocation = "professional" });
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         var tooMany = await admin.PutAsJsonAsync("/api/v1/users/quinn", new { allocation = "professional" });
-        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        await tooMany.AssertProblemAsync(HttpStatusCode.BadRequest, "users are assigned Professional seats but the license has");
 
         using var ingest = server.Client(acme.Ingest);
         var results = await ingest.SendEventsAsync(new { user = "pat", app = "a", action = "open-app" }, new { user = "pat", app = "a", action = "edit-sheet" },

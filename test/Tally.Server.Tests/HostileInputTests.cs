@@ -3,7 +3,6 @@ using System.Text;
 using CsCheck;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Tally.Storage.Tests;
 
 namespace Tally.Server.Tests;
 

@@ -1,4 +1,3 @@
-using Tally.Storage.Tests;
 
 namespace Tally.Server.Tests;
 

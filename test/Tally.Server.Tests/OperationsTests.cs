@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Builder;
 using Tally.Storage;
-using Tally.Storage.Tests;
 
 namespace Tally.Server.Tests;
 

@@ -19,6 +19,7 @@ public class ShutdownTests
                 .ToArray();
             var stopping = 0;
             var answeredDuringStop = 0;
+            var acknowledgedSoFar = 0;
             var sends = batches.Select(async batch =>
             {
                 try
@@ -28,6 +29,10 @@ public class ShutdownTests
                     {
                         Interlocked.Increment(ref answeredDuringStop);
                     }
+                    if (response.StatusCode == HttpStatusCode.OK)
+                    {
+                        Interlocked.Increment(ref acknowledgedSoFar);
+                    }
                     return response.StatusCode == HttpStatusCode.OK ? batch : null;
                 }
                 catch (HttpRequestException)
@@ -35,7 +40,8 @@ public class ShutdownTests
                     return null; // the listener closed before this request was taken: not acknowledged
                 }
             }).ToList();
-            await Task.Delay(50);
+            // The load is really flowing (the writer has committed a batch) before the stop; the rest are in flight.
+            await Eventually.Until(() => Volatile.Read(ref acknowledgedSoFar) > 0, "the first batch of events acknowledged");
             Volatile.Write(ref stopping, 1);
             server = await server.RestartAsync();
             var acknowledged = (await Task.WhenAll(sends)).Where(b => b is not null).Select(b => b!).ToList();

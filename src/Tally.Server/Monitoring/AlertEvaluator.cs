@@ -87,6 +87,15 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         alerts.Value.Hand(entries);
     }
 
+    /// <summary>
+    /// Completes once every batch the tenant's writer handed over before this call has been evaluated and every alert
+    /// that evaluation queued has been sent (or has failed) and is in the history. It is how a caller (a test, a
+    /// drain) learns that the alerting has caught up with what it did, instead of sleeping and hoping: "no second
+    /// alert" can only be said once the evaluator has seen the batch that could have fired it.
+    /// </summary>
+    public Task IdleAsync(string tenant, CancellationToken cancellationToken = default) =>
+        _tenants.TryGetValue(tenant, out var alerts) ? alerts.Value.IdleAsync(cancellationToken) : Task.CompletedTask;
+
     /// <summary>Nothing to start: a tenant's evaluator and sender start with its first committed batch.</summary>
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -110,6 +119,13 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(
             new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
         private readonly Channel<Delivery> _deliveries;
+        // Progress counters for IdleAsync: batches handed over / evaluated, deliveries queued / finished.
+        private long _handed;
+        private long _evaluated;
+        private long _queued;
+        private long _finished;
+        // Completed and replaced whenever a counter moves, so IdleAsync waits on progress instead of polling.
+        private TaskCompletionSource _progressed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public TenantAlerts(AlertEvaluator owner, string tenant)
         {
@@ -128,6 +144,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             lock (_gate)
             {
                 _pending.Add(entries);
+                _handed++;
             }
             _wake.Writer.TryWrite(true);
         }
@@ -152,10 +169,12 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                 {
                     _wake.Reader.TryRead(out _);
                     Touched touched;
+                    long generation;
                     lock (_gate)
                     {
                         touched = _pending;
                         _pending = new Touched();
+                        generation = _handed;
                     }
                     try
                     {
@@ -165,6 +184,8 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                     {
                         _owner._log.LogError(e, "Alert evaluation failed for tenant {Tenant}", _tenant);
                     }
+                    Volatile.Write(ref _evaluated, generation);
+                    Progress();
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -181,6 +202,8 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                     while (!stop.IsCancellationRequested && _deliveries.Reader.TryRead(out var delivery))
                     {
                         await _owner.DeliverAsync(delivery, stop).ConfigureAwait(false);
+                        Interlocked.Increment(ref _finished);
+                        Progress();
                     }
                 }
             }
@@ -190,7 +213,39 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         }
 
         /// <summary>Queues a claimed alert for the sender; false when the queue is full. Never waits.</summary>
-        public bool TryQueue(Delivery delivery) => _deliveries.Writer.TryWrite(delivery);
+        public bool TryQueue(Delivery delivery)
+        {
+            // Counted before the write: the sender can finish it before TryWrite returns.
+            Interlocked.Increment(ref _queued);
+            if (_deliveries.Writer.TryWrite(delivery))
+            {
+                return true;
+            }
+            Interlocked.Decrement(ref _queued);
+            return false;
+        }
+
+        public async Task IdleAsync(CancellationToken cancellationToken)
+        {
+            long target;
+            lock (_gate)
+            {
+                target = _handed;
+            }
+            while (true)
+            {
+                // Taken before the check: progress made after the check completes this task, so no wake-up is lost.
+                var progressed = Volatile.Read(ref _progressed).Task;
+                if (Volatile.Read(ref _evaluated) >= target && Interlocked.Read(ref _finished) == Interlocked.Read(ref _queued))
+                {
+                    return;
+                }
+                await progressed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private void Progress() =>
+            Interlocked.Exchange(ref _progressed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     /// <summary>What a run of batches touched: periods with decisions, users charged per period, periods with a lockout.</summary>

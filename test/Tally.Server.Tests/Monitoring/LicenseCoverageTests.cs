@@ -63,7 +63,6 @@ public sealed class LicenseCoverageTests
         var acme = await server.TenantAsync("acme");
         using var read = server.Client(acme.Read);
         var answer = await read.GetAsync("/api/v1/advice/seats?seatPrice=40&packPrice=300&currency=" + currency);
-        Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
-        Assert.Equal("currency", (await answer.Json()).GetProperty("field").GetString());
+        await answer.AssertProblemAsync(HttpStatusCode.BadRequest, "currency: three letters", field: "currency");
     }
 }

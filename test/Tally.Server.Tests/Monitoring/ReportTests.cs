@@ -116,7 +116,7 @@ public sealed class ReportTests
         Assert.Equal(2, days[10].GetProperty("deniedEvents").GetInt64());
         Assert.Equal(0, days[0].GetProperty("units").GetInt64());
 
-        Assert.Equal(HttpStatusCode.BadRequest, (await read.GetAsync("/api/v1/usage/timeline?granularity=week")).StatusCode);
+        await (await read.GetAsync("/api/v1/usage/timeline?granularity=week")).AssertProblemAsync(HttpStatusCode.BadRequest, "granularity: must be hour or day.");
     }
 
     [Fact]
@@ -172,9 +172,9 @@ public sealed class ReportTests
         Assert.Equal(2, summaryLines.Length);
         Assert.Contains("forecast.projectedMinutes", summaryLines[0].Split(','));
 
-        Assert.Equal(HttpStatusCode.BadRequest, (await read.GetAsync("/api/v1/usage/users?sort=nope")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await read.GetAsync("/api/v1/usage/users?limit=1001")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await read.GetAsync("/api/v1/usage/users?format=xml")).StatusCode);
+        await (await read.GetAsync("/api/v1/usage/users?sort=nope")).AssertProblemAsync(HttpStatusCode.BadRequest, "sort: must be one of");
+        await (await read.GetAsync("/api/v1/usage/users?limit=1001")).AssertProblemAsync(HttpStatusCode.BadRequest, "limit: must be between 1 and");
+        await (await read.GetAsync("/api/v1/usage/users?format=xml")).AssertProblemAsync(HttpStatusCode.BadRequest, "format: must be json or csv.");
     }
 
     [Fact]
@@ -200,8 +200,8 @@ public sealed class ReportTests
         Assert.Equal(30, toSeat[0].GetProperty("monthlyMinutes").GetInt64());
         Assert.Equal(1m, toSeat[0].GetProperty("monthlySaving").GetDecimal());
         Assert.Equal(1m, advice.GetProperty("totalMonthlySaving").GetDecimal());
-        Assert.Equal(HttpStatusCode.BadRequest, (await read.GetAsync("/api/v1/advice/seats?seatPrice=2&packPrice=0")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await read.GetAsync("/api/v1/advice/seats")).StatusCode);
+        await (await read.GetAsync("/api/v1/advice/seats?seatPrice=2&packPrice=0")).AssertProblemAsync(HttpStatusCode.BadRequest, "packPrice", field: "packPrice");
+        await (await read.GetAsync("/api/v1/advice/seats")).AssertProblemAsync(HttpStatusCode.BadRequest, "seatPrice and packPrice are required");
     }
 
     private static StringContent JsonContent(string json) => new(json, System.Text.Encoding.UTF8, "application/json");

@@ -112,7 +112,7 @@ public sealed class WebhookTargetTests
     [Fact]
     public async Task Webhook_AllowedTargetUnreachable_HistoryNamesNoAddressOrPort()
     {
-        var port = SmtpSink.FreePort();
+        var port = Ports.Free();
         await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets, "--Tally:Alerts:WebhookRetries=0");
         var (history, text) = await AlertOnceAsync(server, new { kind = "webhook", url = $"http://127.0.0.1:{port}/hook" });
         Assert.Equal("failed", history.GetProperty("status").GetString());

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Tally.Cli.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>Any program run to its end as a child process, with its output captured; killed if it hangs.</summary>
-internal static class ChildProcess
+public static class ChildProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 

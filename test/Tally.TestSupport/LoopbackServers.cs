@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Tally.Server.Tests.Monitoring;
+namespace Tally.TestSupport;
 
 /// <summary>One request a <see cref="WebhookListener"/> received: the exact body bytes and the headers.</summary>
 public sealed record ReceivedHook(byte[] Body, string? Signature, string? ContentType, int AnsweredStatus);
@@ -57,19 +57,9 @@ public sealed class WebhookListener : IAsyncDisposable
     }
 
     /// <summary>Waits until at least <paramref name="count"/> requests answered 200 arrived.</summary>
-    public async Task<List<ReceivedHook>> WaitForDeliveriesAsync(int count, TimeSpan? timeout = null)
-    {
-        var clock = Stopwatch.StartNew();
-        while (Received.Count(r => r.AnsweredStatus == 200) < count)
-        {
-            if (clock.Elapsed > (timeout ?? TimeSpan.FromSeconds(20)))
-            {
-                throw new TimeoutException($"{Received.Count(r => r.AnsweredStatus == 200)} of {count} webhook deliveries arrived.");
-            }
-            await Task.Delay(25);
-        }
-        return [.. Received.Where(r => r.AnsweredStatus == 200)];
-    }
+    public Task<List<ReceivedHook>> WaitForDeliveriesAsync(int count, TimeSpan? timeout = null) =>
+        Eventually.Until(() => Task.FromResult<List<ReceivedHook>>([.. Received.Where(r => r.AnsweredStatus == 200)]), delivered => delivered.Count >= count,
+            $"{count} webhook deliveries answered 200", timeout, delivered => $"{delivered.Count} arrived");
 
     public async ValueTask DisposeAsync()
     {
@@ -119,18 +109,9 @@ public sealed class HangingServer : IAsyncDisposable
     }
 
     /// <summary>Waits until a connection was accepted: from then on a delivery to this server is in flight.</summary>
-    public async Task WaitForConnectionAsync(int count = 1, TimeSpan? timeout = null)
-    {
-        var clock = Stopwatch.StartNew();
-        while (Accepted < count)
-        {
-            if (clock.Elapsed > (timeout ?? TimeSpan.FromSeconds(20)))
-            {
-                throw new TimeoutException($"{Accepted} of {count} connections arrived at the hanging server.");
-            }
-            await Task.Delay(25);
-        }
-    }
+    public Task WaitForConnectionAsync(int count = 1, TimeSpan? timeout = null) =>
+        Eventually.Until(() => Task.FromResult(Accepted), accepted => accepted >= count, $"{count} connections at the hanging server", timeout,
+            accepted => $"{accepted} accepted");
 
     public async ValueTask DisposeAsync()
     {
@@ -172,59 +153,44 @@ public sealed class SmtpSink : IDisposable
         }
         var dir = Directory.CreateTempSubdirectory("tally-smtp-").FullName;
         Run("chown", "postfix", dir);
-        var port = FreePort();
+        var port = Ports.Free();
         var start = new ProcessStartInfo(Program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var arg in new[] { "-u", "postfix", "-d", Path.Combine(dir, "%M."), $"127.0.0.1:{port}", "100" })
         {
             start.ArgumentList.Add(arg);
         }
         var process = Process.Start(start) ?? throw new InvalidOperationException("smtp-sink did not start");
-        var clock = Stopwatch.StartNew();
-        while (true)
+        await Eventually.Until(async () =>
         {
+            Assert.False(process.HasExited, $"smtp-sink exited ({(process.HasExited ? process.ExitCode : 0)})");
             try
             {
                 using var probe = new TcpClient();
                 await probe.ConnectAsync(IPAddress.Loopback, port);
-                break;
+                return true;
             }
-            catch (SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(10) && !process.HasExited)
+            catch (SocketException)
             {
-                await Task.Delay(50);
+                return false; // not listening yet
             }
-        }
+        }, $"smtp-sink to listen on 127.0.0.1:{port}");
         return new SmtpSink(process, dir, port);
     }
 
     /// <summary>Waits for the first stored message and returns its text: smtp-sink's X- envelope lines, the headers and the body.</summary>
-    public async Task<string> WaitForMessageAsync(TimeSpan? timeout = null)
+    /// <remarks>
+    /// smtp-sink writes the file as the SMTP transaction goes and only the client's closing "." ends it; the
+    /// transaction is over once the sender has recorded the delivery, so callers first wait for Tally's history row
+    /// "sent" (the fact), and this waits for the file's last line, the body's end, to be there.
+    /// </remarks>
+    public async Task<string> WaitForMessageAsync(string lastLineContains, TimeSpan? timeout = null)
     {
-        var clock = Stopwatch.StartNew();
-        var last = "";
-        while (clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(20)))
-        {
-            if (Directory.GetFiles(Dir).FirstOrDefault() is { } file)
-            {
-                // The file is written as the transaction goes: done once it stops changing.
-                var text = await File.ReadAllTextAsync(file);
-                if (text.Length > 0 && text == last)
-                {
-                    return text;
-                }
-                last = text;
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("smtp-sink stored no complete message.");
+        var text = await Eventually.Until(async () => Directory.GetFiles(Dir).FirstOrDefault() is { } file ? await File.ReadAllTextAsync(file) : "",
+            text => text.Contains(lastLineContains, StringComparison.Ordinal), $"smtp-sink to store a message containing '{lastLineContains}'", timeout,
+            text => text.Length == 0 ? "no message" : text);
+        return text;
     }
 
-    /// <summary>A loopback port nothing listens on (free a moment ago).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static void Run(string program, params string[] args)
     {

@@ -1,9 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
-namespace Tally.Storage.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>
 /// A real PostgreSQL server for tests: the one <c>TALLY_TEST_POSTGRES</c> names (a connection string whose user may
@@ -35,7 +33,7 @@ public sealed class PostgresCluster : IDisposable
             Run(null, "chown", "-R", "postgres:postgres", _dir);
         }
         var data = Path.Combine(_dir, "data");
-        Port = FreePort();
+        Port = Ports.Free();
         Run(asRoot ? "postgres" : null, Path.Combine(_bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync");
         // fsync off: a test cluster in a temp folder need not survive power loss; the server under test is what gets killed.
         Run(asRoot ? "postgres" : null, Path.Combine(_bin, "pg_ctl"), "-D", data, "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60",
@@ -112,12 +110,6 @@ public sealed class PostgresCluster : IDisposable
         throw new InvalidOperationException($"PostgreSQL server binaries (initdb, pg_ctl) were not found on PATH or under /usr/lib/postgresql/*/bin. Run scripts/install-deps, or set {EnvironmentVariable} to a connection string.");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static void Run(string? asUser, string file, params string[] args)
     {

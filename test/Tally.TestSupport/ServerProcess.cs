@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 
-namespace Tally.Cli.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>
 /// A <c>tally serve</c> in whichever form it was installed (dotnet tally.dll, a .NET tool, a single file, run as another
 /// user) as a child process on a free loopback port. Disposing kills it and everything it started.
 /// </summary>
-internal sealed class ServerProcess : IDisposable
+public sealed class ServerProcess : IDisposable
 {
     private readonly ConcurrentQueue<string> _output = new();
 
@@ -25,12 +24,6 @@ internal sealed class ServerProcess : IDisposable
     public HttpClient Http { get; }
     public string Output => string.Join('\n', _output);
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public static string Urls(int port) => $"http://127.0.0.1:{port}";
 
@@ -59,28 +52,29 @@ internal sealed class ServerProcess : IDisposable
 
     private async Task WaitReadyAsync(TimeSpan limit)
     {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
+        try
         {
-            Assert.False(Process.HasExited, $"tally serve exited ({(Process.HasExited ? Process.ExitCode : 0)}):\n{Output}");
-            try
+            await Eventually.Until(async () =>
             {
-                if ((await Http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK)
+                Assert.False(Process.HasExited, $"tally serve exited ({(Process.HasExited ? Process.ExitCode : 0)}):\n{Output}");
+                try
                 {
-                    return;
+                    return (await Http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK;
                 }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Listening but busy starting.
-            }
-            await Task.Delay(100);
+                catch (HttpRequestException)
+                {
+                    return false; // not listening yet
+                }
+                catch (TaskCanceledException)
+                {
+                    return false; // listening but busy starting
+                }
+            }, $"tally serve at {Address} to answer /health/ready", limit);
         }
-        throw new TimeoutException($"tally serve was not ready within {limit}:\n{Output}");
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n{Output}", e);
+        }
     }
 
     /// <summary>The dashboard's page, as the installed server serves it.</summary>

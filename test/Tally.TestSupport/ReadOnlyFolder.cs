@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Tally.Storage.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>
 /// Makes a real folder and the files in it unwritable, so the OS itself refuses the writes, and undoes it on dispose.

@@ -1,6 +1,5 @@
-using Tally.Storage.Tests;
 
-namespace Tally.Server.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>
 /// The <c>--database</c> value for a test run on each store: null for SQLite (a temp folder), or a fresh schema of the

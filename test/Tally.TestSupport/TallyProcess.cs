@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Tally.Cli.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>Runs the real <c>tally</c> executable (built next to the tests) as a child process.</summary>
-internal static class TallyProcess
+public static class TallyProcess
 {
     /// <summary><c>dotnet tally.dll ARGS</c> with the tally built next to the tests.</summary>
     public static ProcessStartInfo StartInfo(params string[] args) =>

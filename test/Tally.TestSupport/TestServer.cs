@@ -7,8 +7,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Tally.Licensing;
 using Tally.Metering;
+using Tally.Server;
 
-namespace Tally.Server.Tests;
+namespace Tally.TestSupport;
 
 /// <summary>
 /// A real server on a loopback port, with a fake clock, over a real SQLite file in a temp folder or, when started
@@ -81,6 +82,23 @@ public sealed class TestServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         return await StartAsync(Dir, _ownsDir, Time, Vendor, Database, _extra);
+    }
+
+    /// <summary>
+    /// Waits until the server's alerting has caught up with everything the tenant's writer committed so far: every batch
+    /// evaluated, every alert it fired sent and in the history (<see cref="Tally.Server.Monitoring.AlertEvaluator.IdleAsync"/>). The
+    /// fact a "no second alert" assertion needs: the evaluator has seen the batch that could have fired it.
+    /// </summary>
+    public async Task AlertsIdleAsync(string tenant)
+    {
+        try
+        {
+            await Services.GetRequiredService<Tally.Server.Monitoring.AlertEvaluator>().IdleAsync(tenant).WaitAsync(Eventually.DefaultTimeout);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"Timed out after {Eventually.DefaultTimeout.TotalSeconds} s waiting for tenant {tenant}'s alerting to evaluate and send everything committed.", e);
+        }
     }
 
     public HttpClient Client(string? key = AdminKey)
