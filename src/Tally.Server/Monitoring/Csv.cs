@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -16,13 +17,17 @@ namespace Tally.Server.Monitoring;
 /// </summary>
 public static class Csv
 {
-    /// <summary>Answers <paramref name="report"/> as JSON, or as CSV when the query says <c>format=csv</c>; null when the format is unknown.</summary>
-    public static IResult Report(HttpContext http, object report, string name)
+    /// <summary>
+    /// Answers <paramref name="report"/> as JSON (200 with the contract type, so the OpenAPI document has its schema), or
+    /// as CSV when the query says <c>format=csv</c>; a 400 when the format is unknown.
+    /// </summary>
+    public static Results<Ok<T>, ContentHttpResult, ProblemHttpResult> Report<T>(HttpContext http, T report, string name)
     {
         var format = http.Request.Query["format"].ToString();
         if (format is "" or "json")
         {
-            return TypedResults.Json(report, http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
+            // The server's JSON options (camelCase, nulls left out) are what Ok<T> writes with.
+            return TypedResults.Ok(report);
         }
         if (format != "csv")
         {
