@@ -40,7 +40,7 @@ public static class ReportEndpoints
                 OverageMinutes: included is { } inc ? Math.Max(0, usage.Minutes - inc) : 0,
                 RemainingMinutes: limit is { } l ? Math.Max(0, l - usage.Minutes) : null,
                 usage.Units, usage.DeniedEvents, usage.Events, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)), $"summary-{p}");
-        }).WithSummary("Totals of a period with run-rate and forecast (?format=csv for CSV).");
+        }).WithSummary("Totals of a period with run-rate and forecast (?format=csv for CSV).").ProducesCsv();
         group.MapGet("/timeline", Results<Ok<UsageTimeline>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? granularity, Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
@@ -56,7 +56,7 @@ public static class ReportEndpoints
             var zone = tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone;
             var buckets = Timeline.Build(store, http.Tenant(), calendar, zone, p, granularity ?? "day", time.GetUtcNow());
             return Csv.Report(http, new UsageTimeline(p.ToString(), granularity ?? "day", zone.Id, buckets), $"timeline-{p}");
-        }).WithSummary("Units, minutes, active users and denied events per hour or local day of a period.");
+        }).WithSummary("Units, minutes, active users and denied events per hour or local day of a period.").ProducesCsv();
         group.MapGet("/users", Results<Ok<UserUsagePage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
             Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
@@ -83,7 +83,7 @@ public static class ReportEndpoints
                 _ => Comparer(rows, (a, b) => a.Minutes != b.Minutes ? a.Minutes.CompareTo(b.Minutes) : a.Units.CompareTo(b.Units)),
             });
             return Csv.Report(http, new UserUsagePage(p.ToString(), selected, total, page.Limit, page.Offset, page.Sort, page.Order), $"users-{p}");
-        }).WithSummary("Users of a period: sort, order, search, limit, offset, format=csv.");
+        }).WithSummary("Users of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();
         group.MapGet("/apps", Results<Ok<AppUsagePage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
             Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
@@ -105,7 +105,7 @@ public static class ReportEndpoints
                 _ => Comparer(rows, (a, b) => a.Units.CompareTo(b.Units)),
             });
             return Csv.Report(http, new AppUsagePage(p.ToString(), selected, total, page.Limit, page.Offset, page.Sort, page.Order), $"apps-{p}");
-        }).WithSummary("Apps of a period: sort, order, search, limit, offset, format=csv.");
+        }).WithSummary("Apps of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();
         return group;
     }
 

@@ -91,6 +91,7 @@ public static class TallyServer
                 return Task.CompletedTask;
             });
             o.AddBearerSecurity();
+            o.AddCsvExports();
         });
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(TallyMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")

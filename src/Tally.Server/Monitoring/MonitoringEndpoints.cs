@@ -70,7 +70,7 @@ public static class MonitoringEndpoints
     {
         var group = app.MapGroup("/api/v1").WithTags("Monitoring").ProducesProblem(401).ProducesProblem(403);
         group.MapGet("/advice/seats", SeatAdvice).RequireRole(ApiRole.Read, ApiRole.Admin)
-            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&currency&packMinutes&period&months]).");
+            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&currency&packMinutes&period&months]).").ProducesCsv();
 
         group.MapPost("/alerts/channels", CreateChannel).RequireRole(ApiRole.Admin).Accepts<CreateChannelRequest>("application/json")
             .WithSummary("Create an e-mail or webhook channel (the webhook secret is shown once).");
@@ -108,7 +108,7 @@ public static class MonitoringEndpoints
                 h.ChannelId, h.ChannelKind, h.Status, h.Message, h.Detail)).ToList();
             var next = rows.Count == size ? $"/api/v1/alerts/history?limit={size}&before={rows[^1].Id}" : null;
             return Csv.Report(http, new AlertHistoryPage(alerts, next), "alert-history");
-        }).RequireRole(ApiRole.Read, ApiRole.Admin).WithSummary("Every alert sent (or attempted), newest first.");
+        }).RequireRole(ApiRole.Read, ApiRole.Admin).WithSummary("Every alert sent (or attempted), newest first.").ProducesCsv();
         return group;
     }
 

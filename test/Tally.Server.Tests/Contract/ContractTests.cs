@@ -159,6 +159,12 @@ public sealed class ContractTests
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
+        // The reports that answer ?format=csv say so beside their JSON schema.
+        foreach (var report in new[] { "/api/v1/usage/summary", "/api/v1/usage/users", "/api/v1/alerts/history", "/api/v1/advice/seats" })
+        {
+            var content = document["paths"]![report]!["get"]!["responses"]!["200"]!["content"]!.AsObject();
+            Assert.True(content.ContainsKey("text/csv") && content.ContainsKey("application/json"), $"{report}: {string.Join(", ", content.Select(c => c.Key))}");
+        }
         Assert.True(checkedOperations >= 30, $"only {checkedOperations} operations under /api/ and /dashboard/session were found");
     }
 }
