@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Spectre.Console;
 using Tally.Cli.EventLog;
+using Tally.Contract;
 using Tally.Metering;
 using Tally.Server.Monitoring;
 using Tally.Storage;
@@ -117,30 +118,25 @@ internal static class ReportCommand
         var query = period is null ? "" : "period=" + Uri.EscapeDataString(period);
         try
         {
-            var (summary, error) = await GetAsync(http, "/api/v1/usage/summary" + (query.Length > 0 ? "?" + query : ""), cancel);
+            var (summary, error) = await GetAsync<UsageSummary>(http, "/api/v1/usage/summary" + (query.Length > 0 ? "?" + query : ""), cancel);
             if (error is not null)
             {
                 return (null, error);
             }
-            var (users, usersError) = await GetAsync(http, $"/api/v1/usage/users?sort=minutes&limit={top}" + (query.Length > 0 ? "&" + query : ""), cancel);
+            var (users, usersError) = await GetAsync<UserUsagePage>(http, $"/api/v1/usage/users?sort=minutes&limit={top}" + (query.Length > 0 ? "&" + query : ""), cancel);
             if (usersError is not null)
             {
                 return (null, usersError);
             }
-            var s = summary!.Value;
-            ReportRunRate? runRate = s.TryGetProperty("runRate", out var r)
-                ? new ReportRunRate(r.GetProperty("expectedMinutes").GetDouble(), r.GetProperty("deltaMinutes").GetDouble(),
-                    r.TryGetProperty("deltaPercent", out var pct) ? pct.GetDouble() : null, r.GetProperty("status").GetString()!)
-                : null;
-            var f = s.GetProperty("forecast");
-            var forecast = new ReportForecast(f.GetProperty("method").GetString()!, f.GetProperty("asOf").GetDateTimeOffset(), f.GetProperty("projectedMinutes").GetDouble(),
-                ServerRunOut(f, "includedRunOut"), f.GetProperty("includedRunOutOutcome").GetString()!,
-                ServerRunOut(f, "limitRunOut"), f.GetProperty("limitRunOutOutcome").GetString()!);
-            var topUsers = users!.Value.GetProperty("users").EnumerateArray()
-                .Select(u => new ReportUser(u.GetProperty("user").GetString()!, u.GetProperty("units").GetInt64(), u.GetProperty("minutes").GetInt64())).ToList();
-            return (new ReportModel(baseUri.ToString(), s.GetProperty("period").GetString()!, s.GetProperty("start").GetDateTimeOffset(), s.GetProperty("end").GetDateTimeOffset(),
-                s.TryGetProperty("includedMinutes", out var i) ? i.GetInt64() : null, s.TryGetProperty("limitMinutes", out var l) ? l.GetInt64() : null,
-                s.GetProperty("consumedMinutes").GetInt64(), s.GetProperty("units").GetInt64(), s.GetProperty("deniedEvents").GetInt64(), runRate, forecast, topUsers), null);
+            var s = summary!;
+            var runRate = s.RunRate is { } r ? new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status) : null;
+            var f = s.Forecast;
+            var forecast = new ReportForecast(f.Method, f.AsOf, f.ProjectedMinutes,
+                ServerRunOut(f.IncludedRunOut, f.IncludedRunOutOutcome), f.IncludedRunOutOutcome,
+                ServerRunOut(f.LimitRunOut, f.LimitRunOutOutcome), f.LimitRunOutOutcome);
+            var topUsers = users!.Users.Select(u => new ReportUser(u.User, u.Units, u.Minutes)).ToList();
+            return (new ReportModel(baseUri.ToString(), s.Period, s.Start, s.End, s.IncludedMinutes, s.LimitMinutes,
+                s.ConsumedMinutes, s.Units, s.DeniedEvents, runRate, forecast, topUsers), null);
         }
         catch (HttpRequestException e)
         {
@@ -156,29 +152,39 @@ internal static class ReportCommand
     /// The API's run-out instant when projected. For an already reached threshold the API gives its <c>asOf</c>
     /// instant, not when it was reached, so the report does not print that as the run-out time.
     /// </summary>
-    private static DateTimeOffset? ServerRunOut(JsonElement forecast, string name) =>
-        forecast.TryGetProperty(name + "Outcome", out var outcome) && outcome.GetString() == RunOutOutcome.AlreadyReached.ToWire()
-            ? null
-            : forecast.TryGetProperty(name, out var at) && at.ValueKind == JsonValueKind.String ? at.GetDateTimeOffset() : null;
+    private static DateTimeOffset? ServerRunOut(DateTimeOffset? at, string outcome) =>
+        outcome == RunOutOutcome.AlreadyReached.ToWire() ? null : at;
 
-    private static async Task<(JsonElement?, string?)> GetAsync(HttpClient http, string path, CancellationToken cancel)
+    /// <summary>The server's answer as its contract type, or what went wrong (the problem's detail when it sent one).</summary>
+    private static async Task<(T?, string?)> GetAsync<T>(HttpClient http, string path, CancellationToken cancel) where T : class
     {
         using var response = await http.GetAsync(path, cancel);
         var text = await response.Content.ReadAsStringAsync(cancel);
         if (!response.IsSuccessStatusCode)
         {
-            var detail = text;
+            string? detail = null;
             try
             {
-                detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() ?? text;
+                detail = JsonSerializer.Deserialize<ApiProblem>(text, Wire)?.Detail;
             }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            catch (JsonException)
             {
+                // Not problem+json (a proxy's page, say): the text itself is the best explanation.
             }
-            return (null, $"{path} answered {(int)response.StatusCode}: {detail}");
+            return (null, $"{path} answered {(int)response.StatusCode}: {detail ?? text}");
         }
-        return (JsonDocument.Parse(text).RootElement.Clone(), null);
+        try
+        {
+            return (JsonSerializer.Deserialize<T>(text, Wire) ?? throw new JsonException("null"), null);
+        }
+        catch (JsonException e)
+        {
+            return (null, $"{path} answered 200 with a body that is not a {typeof(T).Name}: {e.Message}");
+        }
     }
+
+    /// <summary>The API's JSON: camelCase names, as the contract types are written.</summary>
+    private static readonly JsonSerializerOptions Wire = new(JsonSerializerDefaults.Web);
 
     private static (ReportModel?, string?) FromFile(ParseResult parse, string path, int top)
     {

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using Tally.Licensing;
@@ -8,12 +9,6 @@ using Tally.Metering;
 using Tally.Storage;
 
 namespace Tally.Server;
-
-public sealed record CreateTenantRequest(string? Id, string? Name);
-
-public sealed record CreateKeyRequest(string? Role);
-
-public sealed record LicenseRequest(string? Key);
 
 /// <summary>Tenants and keys (bootstrap key), and each tenant's keys, license and allocation plan (tenant admin).</summary>
 public static partial class AdminEndpoints
@@ -24,14 +19,15 @@ public static partial class AdminEndpoints
     public static RouteGroupBuilder MapTenants(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/tenants").RequireRole(ApiRole.Bootstrap).WithTags("Tenants").ProducesProblem(401).ProducesProblem(403);
-        group.MapPost("", async (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        group.MapPost("", async Task<Results<Created<CreatedTenant>, ProblemHttpResult>> (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
         {
-            var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(http, options.Value.MaxBodyBytes);
-            if (problem is not null)
+            var read = await JsonBody.ReadAsync<CreateTenantRequest>(http, options.Value.MaxBodyBytes);
+            if (!read.IsOk)
             {
-                return problem;
+                return read.Problem;
             }
-            if (body!.Id is null || !TenantId().IsMatch(body.Id))
+            var body = read.Value;
+            if (body.Id is null || !TenantId().IsMatch(body.Id))
             {
                 return Problems.BadRequest("id: 1 to 64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit.");
             }
@@ -49,10 +45,10 @@ public static partial class AdminEndpoints
                 return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"Tenant '{body.Id}' already exists.");
             }
             _ = tenants.Writer(body.Id);
-            return TypedResults.Created($"/api/v1/tenants/{body.Id}", new { id = body.Id, name });
+            return TypedResults.Created($"/api/v1/tenants/{body.Id}", new CreatedTenant(body.Id, name));
         }).Accepts<CreateTenantRequest>("application/json").ProducesProblem(400).ProducesProblem(409).WithSummary("Create a tenant (bootstrap key).");
-        group.MapGet("", (ILedgerStore store) => TypedResults.Ok(store.Tenants().Select(t => new { t.Id, t.Name, t.Created })));
-        group.MapPost("/{id}/api-keys", async (string id, HttpContext http, ILedgerStore store, ApiKeys keys, IOptions<TallyOptions> options) =>
+        group.MapGet("", (ILedgerStore store) => TypedResults.Ok(store.Tenants().Select(t => new TenantInfo(t.Id, t.Name, t.Created)).ToList()));
+        group.MapPost("/{id}/api-keys", async Task<Results<Created<IssuedApiKey>, ProblemHttpResult>> (string id, HttpContext http, ILedgerStore store, ApiKeys keys, IOptions<TallyOptions> options) =>
         {
             if (store.GetTenant(id) is null)
             {
@@ -63,19 +59,19 @@ public static partial class AdminEndpoints
         return group;
     }
 
-    private static async Task<IResult> IssueKey(HttpContext http, ApiKeys keys, string tenant, int maxBytes)
+    private static async Task<Results<Created<IssuedApiKey>, ProblemHttpResult>> IssueKey(HttpContext http, ApiKeys keys, string tenant, int maxBytes)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateKeyRequest>(http, maxBytes);
-        if (problem is not null)
+        var body = await JsonBody.ReadAsync<CreateKeyRequest>(http, maxBytes);
+        if (!body.IsOk)
         {
-            return problem;
+            return body.Problem;
         }
-        if (!ApiRoles.TryParse(body!.Role, out var role) || role == ApiRole.Bootstrap)
+        if (!ApiRoles.TryParse(body.Value.Role, out var role) || role == ApiRole.Bootstrap)
         {
             return Problems.BadRequest("role: must be ingest, read or admin.");
         }
         var (keyId, key) = keys.Issue(tenant, role);
-        return TypedResults.Created($"/api/v1/api-keys/{keyId}", new { id = keyId, key, tenant, role = role.ToWire() });
+        return TypedResults.Created($"/api/v1/api-keys/{keyId}", new IssuedApiKey(keyId, key, tenant, role.ToWire()));
     }
 
     public static RouteGroupBuilder MapApiKeys(this IEndpointRouteBuilder app)
@@ -84,10 +80,10 @@ public static partial class AdminEndpoints
         group.MapPost("", (HttpContext http, ApiKeys keys, IOptions<TallyOptions> options) => IssueKey(http, keys, http.Tenant(), options.Value.MaxBodyBytes))
             .RequireRole(ApiRole.Admin).Accepts<CreateKeyRequest>("application/json").WithSummary("Issue a key for the caller's tenant.");
         group.MapGet("", (HttpContext http, ILedgerStore store) =>
-            TypedResults.Ok(store.ApiKeys(http.Tenant()).Select(k => new { k.Id, role = k.Role.ToWire(), k.Created, k.Revoked })))
+            TypedResults.Ok(store.ApiKeys(http.Tenant()).Select(k => new ApiKeyInfo(k.Id, k.Role.ToWire(), k.Created, k.Revoked)).ToList()))
             .RequireRole(ApiRole.Admin);
         // A tenant admin sees only its own keys: another tenant's key id is "not found", never "forbidden".
-        group.MapDelete("/{id}", (string id, HttpContext http, ILedgerStore store, ApiKeys keys) =>
+        group.MapDelete("/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ILedgerStore store, ApiKeys keys) =>
         {
             var caller = http.Caller();
             var key = store.GetApiKey(id);
@@ -104,13 +100,14 @@ public static partial class AdminEndpoints
     public static RouteGroupBuilder MapLicense(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/license").WithTags("License").ProducesProblem(401).ProducesProblem(403);
-        group.MapPut("", async (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, LicenseVerifierHolder holder, IOptions<TallyOptions> options) =>
+        group.MapPut("", async Task<Results<Ok<LicenseView>, ProblemHttpResult>> (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, LicenseVerifierHolder holder, IOptions<TallyOptions> options) =>
         {
-            var (body, problem) = await JsonBody.ReadAsync<LicenseRequest>(http, Math.Min(options.Value.MaxBodyBytes, LicenseKey.MaxLength * 2));
-            if (problem is not null)
+            var read = await JsonBody.ReadAsync<LicenseRequest>(http, Math.Min(options.Value.MaxBodyBytes, LicenseKey.MaxLength * 2));
+            if (!read.IsOk)
             {
-                return problem;
+                return read.Problem;
             }
+            var body = read.Value;
             if (holder.Verifier is not { } verifier)
             {
                 return Problems.Status(StatusCodes.Status503ServiceUnavailable, "No public key",
@@ -118,7 +115,7 @@ public static partial class AdminEndpoints
             }
             var now = time.GetUtcNow();
             var tenant = http.Tenant();
-            var verification = verifier.Verify(body!.Key, now);
+            var verification = verifier.Verify(body.Key, now);
             if (!verification.IsValid)
             {
                 return Problems.BadRequest($"key: {verification.Failure.ToWire()}: {verification.Message}",
@@ -139,11 +136,11 @@ public static partial class AdminEndpoints
             {
                 LicenseInstalls.Release();
             }
-            return TypedResults.Ok(LicenseView(verification.Terms));
+            return TypedResults.Ok(ToView(verification.Terms));
         }).RequireRole(ApiRole.Admin).Accepts<LicenseRequest>("application/json").ProducesProblem(400).WithSummary("Install the tenant's signed license key.");
-        group.MapGet("", (HttpContext http, Tenants tenants) =>
+        group.MapGet("", Results<Ok<LicenseView>, ProblemHttpResult> (HttpContext http, Tenants tenants) =>
             tenants.Writer(http.Tenant()).Snapshot.Config.License is { } terms
-                ? TypedResults.Ok(LicenseView(terms))
+                ? TypedResults.Ok(ToView(terms))
                 : Problems.NotFound("No license is installed: the tenant is metered without a pool."))
             .RequireRole(ApiRole.Admin, ApiRole.Read);
         return group;
@@ -156,7 +153,7 @@ public static partial class AdminEndpoints
     /// tenant already had (a rollback to fewer minutes, seats or an earlier end), or a license another tenant holds (one
     /// customer's license serving two tenants). Operators who need either set the options named in the answer.
     /// </summary>
-    private static IResult? LicenseConflict(string tenant, LicenseTerms terms, ILedgerStore store, Tenants tenants, LicenseVerifierHolder holder, TallyOptions options)
+    private static ProblemHttpResult? LicenseConflict(string tenant, LicenseTerms terms, ILedgerStore store, Tenants tenants, LicenseVerifierHolder holder, TallyOptions options)
     {
         if (!options.AllowLicenseRollback)
         {
@@ -185,43 +182,36 @@ public static partial class AdminEndpoints
         return null;
     }
 
-    internal static object LicenseView(LicenseTerms t) => new
-    {
-        licenseId = t.LicenseId,
-        customer = t.Customer,
-        validFrom = t.ValidFrom,
-        validTo = t.ValidTo,
-        mode = t.Mode == CountingMode.App ? "app" : "device",
-        unitMinutes = t.UnitMinutes,
-        packs = t.Packs,
-        packMinutes = t.PackMinutes,
-        includedMinutes = t.IncludedMinutes,
-        overage = t.Overage.ToString(),
-        professionalSeats = t.ProfessionalSeats,
-        analyzerSeats = t.AnalyzerSeats,
-        timeZone = t.TimeZoneId,
-        anonymousCapacity = t.AnonymousCapacity,
-    };
+    internal static LicenseView ToView(LicenseTerms t) => new(
+        t.LicenseId, t.Customer, t.ValidFrom, t.ValidTo, t.Mode == CountingMode.App ? "app" : "device", t.UnitMinutes, t.Packs, t.PackMinutes,
+        t.IncludedMinutes, t.Overage.ToString(), t.ProfessionalSeats, t.AnalyzerSeats, t.TimeZoneId, t.AnonymousCapacity);
 
     public static RouteGroupBuilder MapAllocations(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1").WithTags("Allocations").ProducesProblem(401).ProducesProblem(403);
         group.MapGet("/allocations", (HttpContext http, Tenants tenants) => TypedResults.Ok(tenants.Writer(http.Tenant()).Snapshot.Config.Plan))
             .RequireRole(ApiRole.Admin, ApiRole.Read);
-        group.MapPut("/allocations", async (HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
+        group.MapPut("/allocations", async Task<Results<Ok<AllocationPlanDto>, ProblemHttpResult>> (HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
         {
-            var (plan, problem) = await JsonBody.ReadAsync<AllocationPlanDto>(http, options.Value.MaxBodyBytes);
-            return problem ?? (await plans.SaveAsync(http.Tenant(), _ => plan!))!;
+            var plan = await JsonBody.ReadAsync<AllocationPlanDto>(http, options.Value.MaxBodyBytes);
+            return plan.IsOk ? Saved(await plans.SaveAsync(http.Tenant(), _ => plan.Value)) : plan.Problem;
         }).RequireRole(ApiRole.Admin).Accepts<AllocationPlanDto>("application/json").WithSummary("Replace the allocation plan (seats, groups, caps).");
-        group.MapPut("/users/{user}", async (string user, HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
+        group.MapPut("/users/{user}", async Task<Results<Ok<AllocationPlanDto>, ProblemHttpResult>> (string user, HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
         {
-            var (row, problem) = await JsonBody.ReadAsync<UserPlanDto>(http, options.Value.MaxBodyBytes);
-            return problem ?? (await plans.SaveAsync(http.Tenant(), current => current with { Users = [.. current.Users.Where(u => u.User != user), row! with { User = user }] }))!;
+            var row = await JsonBody.ReadAsync<UserPlanDto>(http, options.Value.MaxBodyBytes);
+            return row.IsOk
+                ? Saved(await plans.SaveAsync(http.Tenant(), current => current with { Users = [.. current.Users.Where(u => u.User != user), row.Value with { User = user }] }))
+                : row.Problem;
         }).RequireRole(ApiRole.Admin).Accepts<UserPlanDto>("application/json").WithSummary("Set one user's allocation, groups and cap.");
-        group.MapDelete("/users/{user}", async (string user, HttpContext http, PlanEditor plans) =>
-            await plans.SaveAsync(http.Tenant(), current => current.Users.All(u => u.User != user) ? null : current with { Users = [.. current.Users.Where(u => u.User != user)] })
-                ?? Problems.NotFound($"User '{user}' has no row in the allocation plan."))
-            .RequireRole(ApiRole.Admin);
+        group.MapDelete("/users/{user}", async Task<Results<Ok<AllocationPlanDto>, ProblemHttpResult>> (string user, HttpContext http, PlanEditor plans) =>
+        {
+            var saved = await plans.SaveAsync(http.Tenant(), current => current.Users.All(u => u.User != user) ? null : current with { Users = [.. current.Users.Where(u => u.User != user)] });
+            return saved is { IsOk: true, Value.Changed: false } ? Problems.NotFound($"User '{user}' has no row in the allocation plan.") : Saved(saved);
+        }).RequireRole(ApiRole.Admin);
         return group;
     }
+
+    /// <summary>The plan as saved (200) or why it was refused.</summary>
+    private static Results<Ok<AllocationPlanDto>, ProblemHttpResult> Saved(Outcome<SavedPlan> saved) =>
+        saved.IsOk ? TypedResults.Ok(saved.Value.Plan) : saved.Problem;
 }

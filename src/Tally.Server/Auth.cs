@@ -5,6 +5,9 @@ using Tally.Storage;
 
 namespace Tally.Server;
 
+/// <summary>Marks an endpoint that needs a key with one of <paramref name="Roles"/>: the OpenAPI document says so (<see cref="OpenApiSecurity"/>).</summary>
+public sealed record ApiKeyRequired(IReadOnlyList<ApiRole> Roles);
+
 /// <summary>
 /// Bearer API keys (or a dashboard session cookie on GETs): no or unknown key is 401, a key of the wrong role is 403, and
 /// past a client's allowance of failed attempts (<see cref="FailedAuthLimiter"/>) an unknown key is 429.
@@ -15,7 +18,7 @@ public static class Auth
 
     /// <summary>Lets through only callers whose key has one of <paramref name="roles"/>.</summary>
     public static TBuilder RequireRole<TBuilder>(this TBuilder builder, params ApiRole[] roles) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(async (context, next) =>
+        builder.WithMetadata(new ApiKeyRequired(roles)).AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
             var header = http.Request.Headers.Authorization.ToString();

@@ -1,14 +1,12 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using Tally.Metering;
 using Tally.Storage;
 
 namespace Tally.Server;
-
-/// <summary>An event as clients send it; every field is a string, unknown fields are ignored.</summary>
-public sealed record EventDto(string? Id, string? User, string? Device, string? App, string? Action, string? Time);
 
 /// <summary><c>POST /api/v1/events</c> (a batch) and <c>POST /api/v1/access</c> (one event, allow or deny).</summary>
 public static class EventEndpoints
@@ -19,14 +17,15 @@ public static class EventEndpoints
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1").RequireRole(ApiRole.Ingest).WithTags("Events").ProducesProblem(401).ProducesProblem(403);
-        group.MapPost("/events", async (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
+        group.MapPost("/events", async Task<Results<Ok<List<EventResult>>, ProblemHttpResult>> (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
         {
-            var (events, problem) = await JsonBody.ReadAsync<List<EventDto?>>(http, options.Value.MaxBodyBytes);
-            if (problem is not null)
+            var read = await JsonBody.ReadAsync<List<EventDto?>>(http, options.Value.MaxBodyBytes);
+            if (!read.IsOk)
             {
-                return problem;
+                return read.Problem;
             }
-            if (events!.Count == 0)
+            var events = read.Value;
+            if (events.Count == 0)
             {
                 return Problems.BadRequest("The batch is empty; send a JSON array of 1 or more events.");
             }
@@ -35,39 +34,40 @@ public static class EventEndpoints
                 return Problems.Status(StatusCodes.Status413PayloadTooLarge, "Payload too large",
                     $"The batch has {events.Count} events; at most {options.Value.MaxBatchEvents} are accepted per request.");
             }
-            if (Validate(events, time.GetUtcNow(), out var incoming) is { } invalid)
+            var incoming = Validate(events, time.GetUtcNow());
+            if (!incoming.IsOk)
             {
-                return invalid;
+                return incoming.Problem;
             }
-            return await Submit(tenants.Writer(http.Tenant()), incoming, outcomes =>
-                TypedResults.Ok(outcomes.Select((o, i) => ToWire(incoming[i], o))));
-        }).Accepts<EventDto[]>("application/json").Produces<EventResult[]>().ProducesProblem(400).ProducesProblem(413).ProducesProblem(503)
+            var outcomes = await Submit(tenants.Writer(http.Tenant()), incoming.Value);
+            return outcomes.IsOk ? TypedResults.Ok(outcomes.Value.Select((o, i) => ToWire(incoming.Value[i], o)).ToList()) : outcomes.Problem;
+        }).Accepts<EventDto[]>("application/json").ProducesProblem(400).ProducesProblem(413).ProducesProblem(503)
             .WithSummary("Meter a batch of events; one result per event, in order.");
-        group.MapPost("/access", async (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
+        group.MapPost("/access", async Task<Results<Ok<AccessResult>, ProblemHttpResult>> (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
         {
-            var (e, problem) = await JsonBody.ReadAsync<EventDto>(http, options.Value.MaxBodyBytes);
-            if (problem is not null)
+            var read = await JsonBody.ReadAsync<EventDto>(http, options.Value.MaxBodyBytes);
+            if (!read.IsOk)
             {
-                return problem;
+                return read.Problem;
             }
-            if (Validate([e], time.GetUtcNow(), out var incoming) is { } invalid)
+            var incoming = Validate([read.Value], time.GetUtcNow());
+            if (!incoming.IsOk)
             {
-                return invalid;
+                return incoming.Problem;
             }
-            return await Submit(tenants.Writer(http.Tenant()), incoming, outcomes =>
-            {
-                return TypedResults.Ok(AccessResult.From(ToWire(incoming[0], outcomes[0])));
-            });
-        }).Accepts<EventDto>("application/json").Produces<AccessResult>().ProducesProblem(400).ProducesProblem(503)
+            var outcomes = await Submit(tenants.Writer(http.Tenant()), incoming.Value);
+            return outcomes.IsOk ? TypedResults.Ok(AccessResult.From(ToWire(incoming.Value[0], outcomes.Value[0]))) : outcomes.Problem;
+        }).Accepts<EventDto>("application/json").ProducesProblem(400).ProducesProblem(503)
             .WithSummary("Decide one event now: allowed or denied, and why.");
         return group;
     }
 
-    private static async Task<IResult> Submit(TenantWriter writer, IReadOnlyList<IncomingEvent> incoming, Func<IReadOnlyList<EventOutcome>, IResult> answer)
+    /// <summary>The tenant's writer decides and commits the events; a ledger that cannot take the commit is a 503.</summary>
+    private static async Task<Outcome<IReadOnlyList<EventOutcome>>> Submit(TenantWriter writer, IReadOnlyList<IncomingEvent> incoming)
     {
         try
         {
-            return answer(await writer.SubmitAsync(incoming));
+            return Outcome<IReadOnlyList<EventOutcome>>.Ok(await writer.SubmitAsync(incoming));
         }
         catch (LedgerUnavailableException e)
         {
@@ -76,9 +76,9 @@ public static class EventEndpoints
     }
 
     /// <summary>Validates every event (R12) with the core's rules; the first bad one rejects the whole batch.</summary>
-    internal static IResult? Validate(IReadOnlyList<EventDto?> events, DateTimeOffset now, out List<IncomingEvent> incoming)
+    internal static Outcome<List<IncomingEvent>> Validate(IReadOnlyList<EventDto?> events, DateTimeOffset now)
     {
-        incoming = new List<IncomingEvent>(events.Count);
+        var incoming = new List<IncomingEvent>(events.Count);
         // Scratch tables: the tenant's own tables belong to its writer thread.
         SymbolTable users = new(), devices = new(), apps = new();
         for (var i = 0; i < events.Count; i++)
@@ -98,7 +98,7 @@ public static class EventEndpoints
             }
             incoming.Add(new IncomingEvent(parsed.Id, e.User ?? "", e.Device ?? "", e.App ?? "", parsed.Action, e.Time));
         }
-        return null;
+        return incoming;
     }
 
     internal static EventResult ToWire(IncomingEvent e, EventOutcome o)
@@ -124,15 +124,3 @@ public static class EventEndpoints
     private static DateTimeOffset? Instant(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 }
 
-public sealed record KeyResult(string User, string Decision, string? Reason, DateTimeOffset? UnitEnd, DateTimeOffset? RetryAfter, int Minutes);
-
-public sealed record EventResult(string? Id, string Decision, string? Reason, DateTimeOffset? UnitStart, DateTimeOffset? UnitEnd, DateTimeOffset? RetryAfter,
-    int Minutes, DateTimeOffset Time, IReadOnlyList<KeyResult>? Decisions);
-
-/// <summary>The answer to <c>POST /api/v1/access</c>: allowed or not, with the same fields as an event result.</summary>
-public sealed record AccessResult(bool Allowed, string? Id, string Decision, string? Reason, DateTimeOffset? UnitStart, DateTimeOffset? UnitEnd,
-    DateTimeOffset? RetryAfter, int Minutes, DateTimeOffset Time, IReadOnlyList<KeyResult>? Decisions)
-{
-    public static AccessResult From(EventResult r) =>
-        new(r.Decision != "denied", r.Id, r.Decision, r.Reason, r.UnitStart, r.UnitEnd, r.RetryAfter, r.Minutes, r.Time, r.Decisions);
-}

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace Tally.Server;
@@ -43,7 +44,7 @@ public sealed class FailedAuthLimiter : IDisposable
     /// Records one failed attempt by this request's client. Null while the client is within its allowance (answer 401 as
     /// usual); a 429 with <c>Retry-After</c> once it is spent.
     /// </summary>
-    public IResult? Failed(HttpContext http)
+    public ProblemHttpResult? Failed(HttpContext http)
     {
         if (_limiter is null)
         {

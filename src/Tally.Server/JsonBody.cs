@@ -2,22 +2,23 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Tally.Server;
 
 /// <summary>
-/// Reads a JSON body with a hard size limit: over the limit is 413 before anything is parsed, malformed JSON is a
+/// Reads a JSON body into its contract type with a hard size limit: over the limit is 413 before anything is parsed, malformed JSON is a
 /// 400 that names where (e.g. <c>$[3].user</c>). Unknown fields are ignored.
 /// </summary>
 public static partial class JsonBody
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
 
-    public static async Task<(T? Value, IResult? Problem)> ReadAsync<T>(HttpContext http, int maxBytes)
+    public static async Task<Outcome<T>> ReadAsync<T>(HttpContext http, int maxBytes)
     {
         if (http.Request.ContentLength > maxBytes)
         {
-            return (default, TooLarge(maxBytes));
+            return TooLarge(maxBytes);
         }
         // A pooled buffer: a fresh one per request was most of the server's allocation under load (a 16 KiB chunk
         // plus a growing MemoryStream for every single-event access call).
@@ -31,7 +32,7 @@ public static partial class JsonBody
                 length += read;
                 if (length > maxBytes)
                 {
-                    return (default, TooLarge(maxBytes));
+                    return TooLarge(maxBytes);
                 }
                 if (length == buffer.Length)
                 {
@@ -49,28 +50,28 @@ public static partial class JsonBody
         }
     }
 
-    private static (T? Value, IResult? Problem) Parse<T>(ReadOnlySpan<byte> body)
+    private static Outcome<T> Parse<T>(ReadOnlySpan<byte> body)
     {
         if (body.IsEmpty)
         {
-            return (default, Problems.BadRequest("The request body is empty; send JSON."));
+            return Problems.BadRequest("The request body is empty; send JSON.");
         }
         if (FindUnstorableString(body) is { } bad)
         {
             var match = IndexedField().Match(bad.Path);
-            return (default, match.Success && match.Groups[2].Success
+            return match.Success && match.Groups[2].Success
                 ? Problems.BadEvent(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), match.Groups[2].Value, bad.Reason)
                 : Problems.BadRequest($"{bad.Path}: {bad.Reason}", new Dictionary<string, object?>
                 {
                     ["path"] = bad.Path,
                     ["field"] = bad.Path.TrimStart('$').TrimStart('.'),
                     ["reason"] = bad.Reason,
-                }));
+                });
         }
         try
         {
             var value = JsonSerializer.Deserialize<T>(body, Options);
-            return value is null ? (default, Problems.BadRequest("The request body is null; send a JSON value.")) : (value, null);
+            return value is null ? Problems.BadRequest("The request body is null; send a JSON value.") : value;
         }
         catch (JsonException e)
         {
@@ -80,11 +81,11 @@ public static partial class JsonBody
             {
                 var index = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
                 var field = match.Groups[2].Success ? match.Groups[2].Value : "";
-                return (default, field.Length > 0
+                return field.Length > 0
                     ? Problems.BadEvent(index, field, "has the wrong JSON type or is malformed (expected a string)")
-                    : Problems.BadRequest($"events[{index}] is not a JSON object", new Dictionary<string, object?> { ["index"] = index }));
+                    : Problems.BadRequest($"events[{index}] is not a JSON object", new Dictionary<string, object?> { ["index"] = index });
             }
-            return (default, Problems.BadRequest($"The body is not valid JSON of the expected shape at {path}.", new Dictionary<string, object?> { ["path"] = path }));
+            return Problems.BadRequest($"The body is not valid JSON of the expected shape at {path}.", new Dictionary<string, object?> { ["path"] = path });
         }
     }
 
@@ -171,7 +172,7 @@ public static partial class JsonBody
         return path.ToString();
     }
 
-    private static IResult TooLarge(int maxBytes) =>
+    private static ProblemHttpResult TooLarge(int maxBytes) =>
         Problems.Status(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"The request body exceeds {maxBytes} bytes.");
 
     [GeneratedRegex(@"^\$\[(\d+)\](?:\.(\w+))?")]

@@ -1,9 +1,12 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Tally.Metering;
 using Tally.Storage;
 
 namespace Tally.Server;
+
+/// <summary>The plan after an edit, and whether the edit changed (and so saved) it.</summary>
+public sealed record SavedPlan(AllocationPlanDto Plan, bool Changed);
 
 /// <summary>
 /// The one way a tenant's allocation plan changes (Tally's allocation routes and Qlik's assignment and settings
@@ -13,20 +16,20 @@ namespace Tally.Server;
 public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider time)
 {
     /// <summary>
-    /// Applies <paramref name="edit"/> to the current plan. Returns the saved plan (200), a 400 naming every reason the
-    /// plan does not fit the license, or null when <paramref name="edit"/> returned null (nothing to change).
+    /// Applies <paramref name="edit"/> to the current plan: the plan as saved (or as it was, when <paramref name="edit"/>
+    /// returned null: nothing to change), or a 400 naming every reason the edited plan does not fit the license.
     /// </summary>
-    public async Task<IResult?> SaveAsync(string tenant, Func<AllocationPlanDto, AllocationPlanDto?> edit)
+    public async Task<Outcome<SavedPlan>> SaveAsync(string tenant, Func<AllocationPlanDto, AllocationPlanDto?> edit)
     {
-        var (outcome, _) = await EditAsync<object?>(tenant, current => (edit(current), null));
-        return outcome;
+        var outcome = await EditAsync<object?>(tenant, current => (edit(current), null)).ConfigureAwait(false);
+        return outcome.IsOk ? outcome.Value.Plan : outcome.Problem;
     }
 
     /// <summary>
     /// Like <see cref="SaveAsync"/> for an edit that also computes a result (e.g. a status per item); the plan is saved
-    /// only when the edit returns one. The first value is null when the plan was saved or left alone, else the problem.
+    /// only when the edit returns one.
     /// </summary>
-    public async Task<(IResult? Outcome, T Result)> EditAsync<T>(string tenant, Func<AllocationPlanDto, (AllocationPlanDto? Plan, T Result)> edit)
+    public async Task<Outcome<(SavedPlan Plan, T Result)>> EditAsync<T>(string tenant, Func<AllocationPlanDto, (AllocationPlanDto? Plan, T Result)> edit)
     {
         var writer = tenants.Writer(tenant);
         await writer.PlanEdits.WaitAsync().ConfigureAwait(false);
@@ -36,16 +39,16 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
             var (next, result) = edit(current);
             if (next is null)
             {
-                return (null, result);
+                return (new SavedPlan(current, Changed: false), result);
             }
             next = StampSeats(next, current, time.GetUtcNow());
             if (Check(next, writer.Snapshot.Config.Seats) is { } problem)
             {
-                return (problem, result);
+                return problem;
             }
-            store.SetPlan(tenant, JsonSerializer.Serialize(next, AllocationPlanDto.Json), time.GetUtcNow());
+            store.SetPlan(tenant, JsonSerializer.Serialize(next, AllocationPlans.Json), time.GetUtcNow());
             await writer.ReconfigureAsync().ConfigureAwait(false);
-            return (TypedResults.Ok(next), result);
+            return (new SavedPlan(next, Changed: true), result);
         }
         finally
         {
@@ -61,7 +64,7 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
     }
 
     /// <summary>The reasons <paramref name="plan"/> cannot govern a meter under <paramref name="seats"/>, as a 400; null when it can.</summary>
-    public static IResult? Check(AllocationPlanDto plan, SeatLicense seats)
+    public static ProblemHttpResult? Check(AllocationPlanDto plan, SeatLicense seats)
     {
         if (BadText(plan) is { } badText)
         {
@@ -82,7 +85,7 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
     /// The first user or group name that breaks the text rule (R12), as a 400 naming where. Checked here, where a plan
     /// is edited, not when a stored plan is read: a plan saved before the rule still governs as it was saved.
     /// </summary>
-    private static IResult? BadText(AllocationPlanDto plan)
+    private static ProblemHttpResult? BadText(AllocationPlanDto plan)
     {
         var users = plan.Users ?? [];
         for (var i = 0; i < users.Count; i++)

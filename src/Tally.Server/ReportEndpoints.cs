@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Tally.Metering;
 using Tally.Server.Monitoring;
@@ -18,12 +19,14 @@ public static class ReportEndpoints
     public static RouteGroupBuilder MapUsage(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/usage").RequireRole(ApiRole.Read, ApiRole.Admin).WithTags("Usage").ProducesProblem(401).ProducesProblem(403);
-        group.MapGet("/summary", (HttpContext http, string? period, Tenants tenants, ILedgerStore store, TimeProvider time) =>
+        group.MapGet("/summary", Results<Ok<UsageSummary>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
-            if (!TryPeriod(http, period, tenants, time, out var p, out var calendar, out var problem))
+            var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
+            if (!read.IsOk)
             {
-                return problem!;
+                return read.Problem;
             }
+            var (p, calendar) = read.Value;
             var config = tenants.Writer(http.Tenant()).Snapshot.Config;
             var figures = UsageMonitor.Compute(store, http.Tenant(), config, p, time.GetUtcNow());
             var usage = figures.Usage;
@@ -31,47 +34,39 @@ public static class ReportEndpoints
             var covered = figures.Coverage == LicenseCoverage.Covered;
             var included = covered ? config.License?.IncludedMinutes : null;
             var limit = covered && config.MeterOptions.Pool is { } pool && pool.LimitMinutes != long.MaxValue ? pool.LimitMinutes : (long?)null;
-            return Csv.Report(http, new
-            {
-                period = p.ToString(),
-                start = calendar.Start(p),
-                end = calendar.End(p),
-                includedMinutes = included,
-                limitMinutes = limit,
-                unlimited = covered && limit is null,
-                licenseCoverage = figures.Coverage.ToWire(),
-                consumedMinutes = usage.Minutes,
-                overageMinutes = included is { } inc ? Math.Max(0, usage.Minutes - inc) : 0,
-                remainingMinutes = limit is { } l ? Math.Max(0, l - usage.Minutes) : (long?)null,
-                units = usage.Units,
-                deniedEvents = usage.DeniedEvents,
-                events = usage.Events,
-                runRate = UsageMonitor.RunRateView(figures),
-                forecast = UsageMonitor.ForecastView(figures),
-            }, $"summary-{p}");
-        }).WithSummary("Totals of a period with run-rate and forecast (?format=csv for CSV).");
-        group.MapGet("/timeline", (HttpContext http, string? period, string? granularity, Tenants tenants, ILedgerStore store, TimeProvider time) =>
+            return Csv.Report(http, new UsageSummary(
+                p.ToString(), calendar.Start(p), calendar.End(p), included, limit, Unlimited: covered && limit is null, figures.Coverage.ToWire(),
+                ConsumedMinutes: usage.Minutes,
+                OverageMinutes: included is { } inc ? Math.Max(0, usage.Minutes - inc) : 0,
+                RemainingMinutes: limit is { } l ? Math.Max(0, l - usage.Minutes) : null,
+                usage.Units, usage.DeniedEvents, usage.Events, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)), $"summary-{p}");
+        }).WithSummary("Totals of a period with run-rate and forecast (?format=csv for CSV).").ProducesCsv();
+        group.MapGet("/timeline", Results<Ok<UsageTimeline>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? granularity, Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
-            if (!TryPeriod(http, period, tenants, time, out var p, out var calendar, out var problem))
+            var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
+            if (!read.IsOk)
             {
-                return problem!;
+                return read.Problem;
             }
+            var (p, calendar) = read.Value;
             if (granularity is not (null or "hour" or "day"))
             {
                 return Problems.BadRequest("granularity: must be hour or day.");
             }
             var zone = tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone;
             var buckets = Timeline.Build(store, http.Tenant(), calendar, zone, p, granularity ?? "day", time.GetUtcNow());
-            return Csv.Report(http, new { period = p.ToString(), granularity = granularity ?? "day", timeZone = zone.Id, buckets }, $"timeline-{p}");
-        }).WithSummary("Units, minutes, active users and denied events per hour or local day of a period.");
-        group.MapGet("/users", (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
+            return Csv.Report(http, new UsageTimeline(p.ToString(), granularity ?? "day", zone.Id, buckets), $"timeline-{p}");
+        }).WithSummary("Units, minutes, active users and denied events per hour or local day of a period.").ProducesCsv();
+        group.MapGet("/users", Results<Ok<UserUsagePage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
             Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
-            if (!TryPeriod(http, period, tenants, time, out var p, out var calendar, out var problem)
-                || !TryPage(sort, order, search, limit, offset, UserSorts, "minutes", out var page, out problem))
+            var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
+            var paging = ReadPaging(sort, order, search, limit, offset, UserSorts, "minutes");
+            if (!read.IsOk || !paging.IsOk)
             {
-                return problem!;
+                return read.Problem ?? paging.Problem!;
             }
+            var ((p, calendar), page) = (read.Value, paging.Value);
             var plan = tenants.Writer(http.Tenant()).Snapshot.Config.Plan;
             var rows = store.UserActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks)
                 .Select(u => new UserRow(u.User, u.Units, u.Minutes, u.DeniedEvents, u.Apps, At(u.LastActivityTicks),
@@ -87,16 +82,18 @@ public static class ReportEndpoints
                 "allocation" => Comparer(rows, (a, b) => string.CompareOrdinal(a.Allocation, b.Allocation)),
                 _ => Comparer(rows, (a, b) => a.Minutes != b.Minutes ? a.Minutes.CompareTo(b.Minutes) : a.Units.CompareTo(b.Units)),
             });
-            return Csv.Report(http, new { period = p.ToString(), users = selected, total, limit = page.Limit, offset = page.Offset, sort = page.Sort, order = page.Order }, $"users-{p}");
-        }).WithSummary("Users of a period: sort, order, search, limit, offset, format=csv.");
-        group.MapGet("/apps", (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
+            return Csv.Report(http, new UserUsagePage(p.ToString(), selected, total, page.Limit, page.Offset, page.Sort, page.Order), $"users-{p}");
+        }).WithSummary("Users of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();
+        group.MapGet("/apps", Results<Ok<AppUsagePage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
             Tenants tenants, ILedgerStore store, TimeProvider time) =>
         {
-            if (!TryPeriod(http, period, tenants, time, out var p, out var calendar, out var problem)
-                || !TryPage(sort, order, search, limit, offset, AppSorts, "units", out var page, out problem))
+            var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
+            var paging = ReadPaging(sort, order, search, limit, offset, AppSorts, "units");
+            if (!read.IsOk || !paging.IsOk)
             {
-                return problem!;
+                return read.Problem ?? paging.Problem!;
             }
+            var ((p, calendar), page) = (read.Value, paging.Value);
             var rows = store.AppActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks)
                 .Select(a => new AppRow(a.App, a.Units, a.Minutes, a.Users, At(a.LastActivityTicks)));
             var (total, selected) = page.Apply(rows, a => a.App, page.Sort switch
@@ -107,18 +104,13 @@ public static class ReportEndpoints
                 "app" => Comparer(rows, (a, b) => string.CompareOrdinal(a.App, b.App)),
                 _ => Comparer(rows, (a, b) => a.Units.CompareTo(b.Units)),
             });
-            return Csv.Report(http, new { period = p.ToString(), apps = selected, total, limit = page.Limit, offset = page.Offset, sort = page.Sort, order = page.Order }, $"apps-{p}");
-        }).WithSummary("Apps of a period: sort, order, search, limit, offset, format=csv.");
+            return Csv.Report(http, new AppUsagePage(p.ToString(), selected, total, page.Limit, page.Offset, page.Sort, page.Order), $"apps-{p}");
+        }).WithSummary("Apps of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();
         return group;
     }
 
     private static readonly string[] UserSorts = ["minutes", "units", "apps", "lastActivity", "cap", "denied", "user", "allocation"];
     private static readonly string[] AppSorts = ["units", "minutes", "users", "lastActivity", "app"];
-
-    /// <summary>One row of <c>/usage/users</c>. <paramref name="CapMinutes"/> is the user's monthly cap (capacity users; null: none).</summary>
-    public sealed record UserRow(string User, long Units, long Minutes, long DeniedEvents, long Apps, DateTimeOffset? LastActivity, string? Allocation, long? CapMinutes);
-
-    public sealed record AppRow(string App, long Units, long Minutes, long Users, DateTimeOffset? LastActivity);
 
     private static Comparison<T> Comparer<T>(IEnumerable<T> _, Comparison<T> comparison) => comparison;
 
@@ -163,10 +155,9 @@ public static class ReportEndpoints
         }
     }
 
-    private static bool TryPage(string? sort, string? order, string? search, int? limit, int? offset, string[] sorts, string defaultSort, out Paging page, out IResult? problem)
+    private static Outcome<Paging> ReadPaging(string? sort, string? order, string? search, int? limit, int? offset, string[] sorts, string defaultSort)
     {
-        page = null!;
-        problem = sort is not null && !sorts.Contains(sort) ? Problems.BadRequest($"sort: must be one of {string.Join(", ", sorts)}.")
+        var problem = sort is not null && !sorts.Contains(sort) ? Problems.BadRequest($"sort: must be one of {string.Join(", ", sorts)}.")
             : order is not (null or "asc" or "desc") ? Problems.BadRequest("order: must be asc or desc.")
             : search is { Length: > MaxSearchLength } ? Problems.BadRequest($"search: at most {MaxSearchLength} characters.")
             : limit is < 1 or > MaxRowLimit ? Problems.BadRequest($"limit: must be between 1 and {MaxRowLimit}.")
@@ -174,30 +165,28 @@ public static class ReportEndpoints
             : null;
         if (problem is not null)
         {
-            return false;
+            return problem;
         }
         var key = sort ?? defaultSort;
         // Names sort A→Z by default, figures largest first.
         var defaultOrder = key is "user" or "app" or "allocation" ? "asc" : "desc";
-        page = new Paging(key, order ?? defaultOrder, string.IsNullOrEmpty(search) ? null : search, limit ?? DefaultRowLimit, offset ?? 0);
-        return true;
+        return new Paging(key, order ?? defaultOrder, string.IsNullOrEmpty(search) ? null : search, limit ?? DefaultRowLimit, offset ?? 0);
     }
 
-    private static bool TryPeriod(HttpContext http, string? text, Tenants tenants, TimeProvider time, out Period period, out PeriodCalendar calendar, out IResult? problem)
+    /// <summary>The tenant's calendar: periods are months of its license's time zone.</summary>
+    internal static PeriodCalendar CalendarOf(HttpContext http, Tenants tenants) =>
+        new(tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone);
+
+    /// <summary>The <c>period</c> query parameter (absent: the period holding <paramref name="now"/>), or a 400 naming it.</summary>
+    internal static Outcome<(Period Period, PeriodCalendar Calendar)> ReadPeriod(string? text, PeriodCalendar calendar, DateTimeOffset now)
     {
-        calendar = new PeriodCalendar(tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone);
-        problem = null;
         if (text is null)
         {
-            period = calendar.PeriodOf(time.GetUtcNow());
-            return true;
+            return (calendar.PeriodOf(now), calendar);
         }
-        if (Period.TryParse(text, out period))
-        {
-            return true;
-        }
-        problem = Problems.BadRequest($"period: '{(text.Length > 20 ? text[..20] : text)}' is not {Period.Expected}.",
-            new Dictionary<string, object?> { ["field"] = "period" });
-        return false;
+        return Period.TryParse(text, out var period)
+            ? (period, calendar)
+            : Problems.BadRequest($"period: '{(text.Length > 20 ? text[..20] : text)}' is not {Period.Expected}.",
+                new Dictionary<string, object?> { ["field"] = "period" });
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -81,12 +82,17 @@ public static class TallyServer
         builder.Services.AddTallyCompression();
         builder.Services.AddMonitoring(builder.Configuration);
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        builder.Services.AddOpenApi(o =>
         {
-            document.Info.Title = "Tally";
-            document.Info.Description = "Consumption-based capacity licensing. Send API keys as 'Authorization: Bearer KEY'; see docs/api.md.";
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "Tally";
+                document.Info.Description = "Consumption-based capacity licensing. Send API keys as 'Authorization: Bearer KEY'; see docs/api.md.";
+                return Task.CompletedTask;
+            });
+            o.AddBearerSecurity();
+            o.AddCsvExports();
+        });
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(TallyMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter());
@@ -191,10 +197,10 @@ public static class TallyServer
 
     public static void MapHealth(this WebApplication app)
     {
-        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
-        app.MapGet("/health/ready", (Tenants tenants, LedgerHealth ledger) =>
+        app.MapGet("/health/live", () => TypedResults.Ok(new HealthStatus("live")));
+        app.MapGet("/health/ready", Results<Ok<HealthStatus>, ProblemHttpResult> (Tenants tenants, LedgerHealth ledger) =>
             !tenants.Ready ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger is opening or the meters are being rebuilt.")
             : !ledger.Writable() ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger cannot be written; the server log says why.")
-            : TypedResults.Ok(new { status = "ready" }));
+            : TypedResults.Ok(new HealthStatus("ready")));
     }
 }

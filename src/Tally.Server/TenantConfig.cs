@@ -5,30 +5,18 @@ using Tally.Metering;
 
 namespace Tally.Server;
 
-/// <summary>
-/// One user's row of the allocation plan as the API reads and writes it. <c>Assigned</c> is when the row's Professional or
-/// Analyzer seat was assigned; the server sets it and ignores what a caller sends.
-/// </summary>
-public sealed record UserPlanDto(string User, string? Allocation, IReadOnlyList<string>? Groups, long? CapMinutes, DateTimeOffset? Assigned = null);
-
-/// <summary>The tenant's allocation plan on the wire and in the ledger (R9).</summary>
-public sealed record AllocationPlanDto
+/// <summary>The allocation plan (<see cref="AllocationPlanDto"/>, the API's shape) as the ledger stores it and the core applies it.</summary>
+public static class AllocationPlans
 {
-    public IReadOnlyList<UserPlanDto> Users { get; init; } = [];
-    public IReadOnlyList<string> CapacityGroups { get; init; } = [];
-    public IReadOnlyDictionary<string, long> GroupCapMinutes { get; init; } = new Dictionary<string, long>();
-    public long? EveryoneCapMinutes { get; init; }
-    public bool AutoAssignProfessional { get; init; }
-    public bool AutoAssignAnalyzer { get; init; }
-
+    /// <summary>The plan document's JSON in the ledger: the wire's names, nulls left out.</summary>
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>Converts to the core plan, or returns the first problem (unknown allocation names).</summary>
-    public AllocationPlan ToPlan(out string? problem)
+    public static AllocationPlan ToPlan(this AllocationPlanDto dto, out string? problem)
     {
         problem = null;
         var rows = new List<UserAssignment>();
-        foreach (var (user, i) in (Users ?? []).Select((u, i) => (u, i)))
+        foreach (var (user, i) in (dto.Users ?? []).Select((u, i) => (u, i)))
         {
             if (user is null)
             {
@@ -51,11 +39,11 @@ public sealed record AllocationPlanDto
         return new AllocationPlan
         {
             Users = rows,
-            CapacityGroups = new HashSet<string>(CapacityGroups ?? [], StringComparer.Ordinal),
-            GroupCapMinutes = new Dictionary<string, long>(GroupCapMinutes ?? new Dictionary<string, long>(), StringComparer.Ordinal),
-            EveryoneCapMinutes = EveryoneCapMinutes,
-            AutoAssignProfessional = AutoAssignProfessional,
-            AutoAssignAnalyzer = AutoAssignAnalyzer,
+            CapacityGroups = new HashSet<string>(dto.CapacityGroups ?? [], StringComparer.Ordinal),
+            GroupCapMinutes = new Dictionary<string, long>(dto.GroupCapMinutes ?? new Dictionary<string, long>(), StringComparer.Ordinal),
+            EveryoneCapMinutes = dto.EveryoneCapMinutes,
+            AutoAssignProfessional = dto.AutoAssignProfessional,
+            AutoAssignAnalyzer = dto.AutoAssignAnalyzer,
         };
     }
 }
@@ -77,7 +65,7 @@ public sealed record TenantConfig(LicenseTerms? License, AllocationPlanDto Plan)
             terms = verification.IsValid ? verification.Terms : null;
         }
         var plan = planJson is not null
-            ? JsonSerializer.Deserialize<AllocationPlanDto>(planJson, AllocationPlanDto.Json) ?? new AllocationPlanDto()
+            ? JsonSerializer.Deserialize<AllocationPlanDto>(planJson, AllocationPlans.Json) ?? new AllocationPlanDto()
             : new AllocationPlanDto();
         return new TenantConfig(terms, plan);
     }

@@ -2,17 +2,13 @@ using System.Net;
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Tally.Storage;
 
 namespace Tally.Server.Dashboard;
-
-public sealed record SignInRequest(string? Key);
-
-/// <summary>The answer of <c>GET /dashboard/session</c>: signed in or not, and when signed in, as whom and the server's "now".</summary>
-public sealed record SessionState(bool SignedIn, string? Tenant = null, string? Role = null, DateTimeOffset? Now = null);
 
 /// <summary>
 /// The web dashboard: its static files (embedded in this assembly, so <c>tally serve</c> needs nothing beside it and
@@ -50,14 +46,14 @@ public static class DashboardEndpoints
         }
 
         var group = app.MapGroup("/dashboard/session").WithTags("Dashboard");
-        group.MapPost("", async (HttpContext http, ApiKeys keys, DashboardSessions sessions, FailedAuthLimiter failures, IOptions<TallyOptions> options) =>
+        group.MapPost("", async Task<Results<Ok<SignedIn>, ProblemHttpResult>> (HttpContext http, ApiKeys keys, DashboardSessions sessions, FailedAuthLimiter failures, IOptions<TallyOptions> options) =>
         {
-            var (body, problem) = await JsonBody.ReadAsync<SignInRequest>(http, 4096);
-            if (problem is not null)
+            var body = await JsonBody.ReadAsync<SignInRequest>(http, 4096);
+            if (!body.IsOk)
             {
-                return problem;
+                return body.Problem;
             }
-            if (keys.Resolve(body!.Key?.Trim() ?? "") is not { } caller)
+            if (keys.Resolve(body.Value.Key?.Trim() ?? "") is not { } caller)
             {
                 // A sign-in is a guess at a key like a bearer header is, so it draws on the same allowance.
                 return failures.Failed(http)
@@ -75,13 +71,13 @@ public static class DashboardEndpoints
                     + "Try again when some sign out or expire.");
             }
             http.Response.Cookies.Append(DashboardSessions.CookieName, token, SessionCookie(http, options.Value.Dashboard, DashboardSessions.MaxLifetime));
-            return TypedResults.Ok(new { tenant = caller.Tenant, role = caller.Role.ToWire() });
+            return TypedResults.Ok(new SignedIn(caller.Tenant!, caller.Role.ToWire()));
         }).Accepts<SignInRequest>("application/json").ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(429).ProducesProblem(503)
             .WithSummary("Sign in to the dashboard with a read or admin key: sets an HttpOnly session cookie.");
         // "now" is the server's clock: the page never uses the browser's for figures (run-rate, active users).
         // Without a cookie the page was never signed in: a plain "no" (200), so that loading the sign-in screen logs no
         // error in the browser. A cookie whose session has ended is a 401, like any read with it.
-        group.MapGet("", (HttpContext http, DashboardSessions sessions, TimeProvider time) =>
+        group.MapGet("", Results<Ok<SessionState>, ProblemHttpResult> (HttpContext http, DashboardSessions sessions, TimeProvider time) =>
             !http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var token) ? TypedResults.Ok(new SessionState(false))
             : sessions.Resolve(token) is { } caller ? TypedResults.Ok(new SessionState(true, caller.Tenant, caller.Role.ToWire(), time.GetUtcNow()))
             : Problems.Status(StatusCodes.Status401Unauthorized, "Unauthorized", "Not signed in: the session has ended."))

@@ -81,7 +81,7 @@ internal sealed class DemoService(
         }
         if (store.GetPlan(tenant) is null)
         {
-            store.SetPlan(tenant, JsonSerializer.Serialize(Plan(), AllocationPlanDto.Json), now);
+            store.SetPlan(tenant, JsonSerializer.Serialize(Plan(), AllocationPlans.Json), now);
             changed = true;
         }
         if (changed)

@@ -1,10 +1,13 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 
 namespace Tally.Server.Monitoring;
 
@@ -16,13 +19,36 @@ namespace Tally.Server.Monitoring;
 /// </summary>
 public static class Csv
 {
-    /// <summary>Answers <paramref name="report"/> as JSON, or as CSV when the query says <c>format=csv</c>; null when the format is unknown.</summary>
-    public static IResult Report(HttpContext http, object report, string name)
+    /// <summary>Marks a report endpoint that also answers <c>text/csv</c> (<c>?format=csv</c>).</summary>
+    public sealed record Export;
+
+    /// <summary>Says in the OpenAPI document that this report's 200 may be CSV as well as its JSON contract type.</summary>
+    public static TBuilder ProducesCsv<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new Export());
+
+    /// <summary>Adds <c>text/csv</c> beside the JSON schema of every 200 whose endpoint is marked <see cref="ProducesCsv"/>.</summary>
+    public static Microsoft.AspNetCore.OpenApi.OpenApiOptions AddCsvExports(this Microsoft.AspNetCore.OpenApi.OpenApiOptions options) =>
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<Export>().Any()
+                && operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content)
+            {
+                content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+            }
+            return Task.CompletedTask;
+        });
+
+    /// <summary>
+    /// Answers <paramref name="report"/> as JSON (200 with the contract type, so the OpenAPI document has its schema), or
+    /// as CSV when the query says <c>format=csv</c>; a 400 when the format is unknown.
+    /// </summary>
+    public static Results<Ok<T>, ContentHttpResult, ProblemHttpResult> Report<T>(HttpContext http, T report, string name)
     {
         var format = http.Request.Query["format"].ToString();
         if (format is "" or "json")
         {
-            return TypedResults.Json(report, http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
+            // The server's JSON options (camelCase, nulls left out) are what Ok<T> writes with.
+            return TypedResults.Ok(report);
         }
         if (format != "csv")
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,10 +12,6 @@ using Tally.Metering;
 using Tally.Storage;
 
 namespace Tally.Server.Monitoring;
-
-public sealed record CreateChannelRequest(string? Name, string? Kind, string? To, string? Url, string? Secret);
-
-public sealed record CreateRuleRequest(string? Name, string? Kind, double? Value, IReadOnlyList<string>? Channels);
 
 /// <summary>Alert rules, channels and history, and the seat advisor.</summary>
 public static class MonitoringEndpoints
@@ -73,13 +70,13 @@ public static class MonitoringEndpoints
     {
         var group = app.MapGroup("/api/v1").WithTags("Monitoring").ProducesProblem(401).ProducesProblem(403);
         group.MapGet("/advice/seats", SeatAdvice).RequireRole(ApiRole.Read, ApiRole.Admin)
-            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&currency&packMinutes&period&months]).");
+            .WithSummary("Seat advisor: who is cheaper on a named Analyzer seat, who on capacity (?seatPrice&packPrice[&currency&packMinutes&period&months]).").ProducesCsv();
 
         group.MapPost("/alerts/channels", CreateChannel).RequireRole(ApiRole.Admin).Accepts<CreateChannelRequest>("application/json")
             .WithSummary("Create an e-mail or webhook channel (the webhook secret is shown once).");
         group.MapGet("/alerts/channels", (HttpContext http, ILedgerStore store) =>
-            TypedResults.Ok(store.AlertChannels(http.Tenant()).Select(ChannelView))).RequireRole(ApiRole.Admin);
-        group.MapDelete("/alerts/channels/{id}", (string id, HttpContext http, ILedgerStore store) =>
+            TypedResults.Ok(store.AlertChannels(http.Tenant()).Select(ChannelView).ToList())).RequireRole(ApiRole.Admin);
+        group.MapDelete("/alerts/channels/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ILedgerStore store) =>
         {
             if (store.AlertRules(http.Tenant()).FirstOrDefault(r => r.ChannelIds.Contains(id)) is { } rule)
             {
@@ -91,11 +88,11 @@ public static class MonitoringEndpoints
         group.MapPost("/alerts/rules", CreateRule).RequireRole(ApiRole.Admin).Accepts<CreateRuleRequest>("application/json")
             .WithSummary("Create an alert rule.");
         group.MapGet("/alerts/rules", (HttpContext http, ILedgerStore store) =>
-            TypedResults.Ok(store.AlertRules(http.Tenant()).Select(RuleView))).RequireRole(ApiRole.Admin);
-        group.MapDelete("/alerts/rules/{id}", (string id, HttpContext http, ILedgerStore store) =>
+            TypedResults.Ok(store.AlertRules(http.Tenant()).Select(RuleView).ToList())).RequireRole(ApiRole.Admin);
+        group.MapDelete("/alerts/rules/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ILedgerStore store) =>
             store.DeleteAlertRule(http.Tenant(), id) ? TypedResults.NoContent() : Problems.NotFound($"No alert rule '{id}'.")).RequireRole(ApiRole.Admin);
 
-        group.MapGet("/alerts/history", (HttpContext http, int? limit, long? before, ILedgerStore store) =>
+        group.MapGet("/alerts/history", Results<Ok<AlertHistoryPage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, int? limit, long? before, ILedgerStore store) =>
         {
             var size = limit ?? DefaultHistoryLimit;
             if (size is < 1 or > MaxHistoryLimit)
@@ -107,27 +104,15 @@ public static class MonitoringEndpoints
                 return Problems.BadRequest("before: must not be negative.");
             }
             var rows = store.AlertHistory(http.Tenant(), before ?? 0, size);
-            var alerts = rows.Select(h => new
-            {
-                id = h.Id,
-                ruleId = h.RuleId,
-                ruleKind = h.RuleKind,
-                period = h.Period,
-                subject = h.Subject.Length == 0 ? null : h.Subject,
-                firedAt = h.FiredAt,
-                channelId = h.ChannelId,
-                channelKind = h.ChannelKind,
-                status = h.Status,
-                message = h.Message,
-                detail = h.Detail,
-            }).ToList();
+            var alerts = rows.Select(h => new AlertHistoryEntry(h.Id, h.RuleId, h.RuleKind, h.Period, h.Subject.Length == 0 ? null : h.Subject, h.FiredAt,
+                h.ChannelId, h.ChannelKind, h.Status, h.Message, h.Detail)).ToList();
             var next = rows.Count == size ? $"/api/v1/alerts/history?limit={size}&before={rows[^1].Id}" : null;
-            return Csv.Report(http, new { alerts, next }, "alert-history");
-        }).RequireRole(ApiRole.Read, ApiRole.Admin).WithSummary("Every alert sent (or attempted), newest first.");
+            return Csv.Report(http, new AlertHistoryPage(alerts, next), "alert-history");
+        }).RequireRole(ApiRole.Read, ApiRole.Admin).WithSummary("Every alert sent (or attempted), newest first.").ProducesCsv();
         return group;
     }
 
-    private static IResult SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
+    private static Results<Ok<SeatAdviceView>, ContentHttpResult, ProblemHttpResult> SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
         string? currency, Tenants tenants, ILedgerStore store, TimeProvider time)
     {
         var config = tenants.Writer(http.Tenant()).Snapshot.Config;
@@ -168,16 +153,12 @@ public static class MonitoringEndpoints
         {
             return Problems.BadRequest("months: must be between 1 and 12.", new Dictionary<string, object?> { ["field"] = "months" });
         }
-        var calendar = new PeriodCalendar(config.MeterOptions.TimeZone);
-        Period last;
-        if (period is null)
+        var read = ReportEndpoints.ReadPeriod(period, new PeriodCalendar(config.MeterOptions.TimeZone), time.GetUtcNow());
+        if (!read.IsOk)
         {
-            last = calendar.PeriodOf(time.GetUtcNow());
+            return read.Problem;
         }
-        else if (!Period.TryParse(period, out last))
-        {
-            return Problems.BadRequest($"period: '{(period.Length > 20 ? period[..20] : period)}' is not {Period.Expected}.", new Dictionary<string, object?> { ["field"] = "period" });
-        }
+        var (last, calendar) = read.Value;
         if (last.Index - (count - 1) < Period.MinValue.Index)
         {
             return Problems.BadRequest($"period: {count} months ending with {last} reach back before {Period.MinValue}, the first period.",
@@ -204,30 +185,12 @@ public static class MonitoringEndpoints
         var users = minutes.Where(m => allocation.ContainsKey(m.Key))
             .Select(m => new UserMonthlyMinutes(m.Key, allocation[m.Key], m.Value / count));
         var advice = SeatAdvisor.Advise(prices, users);
-        object Row(SeatRecommendation r) => new
-        {
-            user = r.User,
-            from = Wire(r.From),
-            to = Wire(r.To),
-            monthlyMinutes = r.Minutes,
-            capacityCost = r.CapacityCost,
-            seatCost = r.SeatCost,
-            monthlySaving = r.MonthlySaving,
-        };
-        return Csv.Report(http, new
-        {
-            recommendations = advice.ToAnalyzerSeat.Concat(advice.ToCapacity).Select(Row).ToList(),
-            periods,
-            currency = currency?.ToUpperInvariant(),
-            seatPrice = prices.AnalyzerSeatPerMonth,
-            packPrice = prices.CapacityPackPerMonth,
-            packMinutes = prices.PackMinutes,
-            pricePerMinute = prices.PricePerMinute,
-            breakEvenMinutes = advice.BreakEvenMinutes,
-            toAnalyzerSeat = advice.ToAnalyzerSeat.Select(Row).ToList(),
-            toCapacity = advice.ToCapacity.Select(Row).ToList(),
-            totalMonthlySaving = advice.TotalMonthlySaving,
-        }, "seat-advice");
+        static SeatRecommendationView Row(SeatRecommendation r) =>
+            new(r.User, Wire(r.From), Wire(r.To), r.Minutes, r.CapacityCost, r.SeatCost, r.MonthlySaving);
+        return Csv.Report(http, new SeatAdviceView(
+            [.. advice.ToAnalyzerSeat.Concat(advice.ToCapacity).Select(Row)], periods, currency?.ToUpperInvariant(),
+            prices.AnalyzerSeatPerMonth, prices.CapacityPackPerMonth, prices.PackMinutes, prices.PricePerMinute, advice.BreakEvenMinutes,
+            [.. advice.ToAnalyzerSeat.Select(Row)], [.. advice.ToCapacity.Select(Row)], advice.TotalMonthlySaving), "seat-advice");
     }
 
     /// <summary>A decimal (exponent allowed, no thousands separators) or a whole number, in the invariant culture.</summary>
@@ -235,7 +198,7 @@ public static class MonitoringEndpoints
         T.TryParse(text, typeof(T) == typeof(decimal) ? System.Globalization.NumberStyles.Float : System.Globalization.NumberStyles.Integer,
             System.Globalization.CultureInfo.InvariantCulture, out value);
 
-    private static IResult BadParameter(string field, string text) =>
+    private static ProblemHttpResult BadParameter(string field, string text) =>
         Problems.BadRequest($"{field}: '{(text.Length > 40 ? text[..40] : text)}' is not a number (or is too large).", new Dictionary<string, object?> { ["field"] = field });
 
     private static string Wire(Allocation a) => a switch
@@ -245,15 +208,17 @@ public static class MonitoringEndpoints
         _ => "capacity",
     };
 
-    private static async Task<IResult> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options, IOptions<AlertOptions> alerts)
+    private static async Task<Results<Created<CreatedAlertChannel>, ProblemHttpResult>> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time,
+        IOptions<TallyOptions> options, IOptions<AlertOptions> alerts)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
-        if (problem is not null)
+        var read = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
+        if (!read.IsOk)
         {
-            return problem;
+            return read.Problem;
         }
+        var body = read.Value;
         var tenant = http.Tenant();
-        var name = string.IsNullOrWhiteSpace(body!.Name) ? body.Kind ?? "" : body.Name.Trim();
+        var name = string.IsNullOrWhiteSpace(body.Name) ? body.Kind ?? "" : body.Name.Trim();
         if (name.Length > 200)
         {
             return Problems.BadRequest("name: at most 200 characters.");
@@ -302,27 +267,20 @@ public static class MonitoringEndpoints
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxChannelsPerTenant} alert channels.");
         }
         // The only answer that carries the whole secret: the receiver needs it to verify signatures.
-        return TypedResults.Created($"/api/v1/alerts/channels/{channel.Id}", new
-        {
-            id = channel.Id,
-            name = channel.Name,
-            kind = channel.Kind,
-            target = channel.Target,
-            secret,
-            secretHint = Hint(secret),
-            created = channel.Created,
-        });
+        return TypedResults.Created($"/api/v1/alerts/channels/{channel.Id}",
+            new CreatedAlertChannel(channel.Id, channel.Name, channel.Kind, channel.Target, secret, Hint(secret), channel.Created));
     }
 
-    private static async Task<IResult> CreateRule(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
+    private static async Task<Results<Created<AlertRule>, ProblemHttpResult>> CreateRule(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateRuleRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
-        if (problem is not null)
+        var read = await JsonBody.ReadAsync<CreateRuleRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
+        if (!read.IsOk)
         {
-            return problem;
+            return read.Problem;
         }
+        var body = read.Value;
         var tenant = http.Tenant();
-        if (body!.Kind is not { } kind || !AlertKinds.All.Contains(kind))
+        if (body.Kind is not { } kind || !AlertKinds.All.Contains(kind))
         {
             return Problems.BadRequest($"kind: must be one of {string.Join(", ", AlertKinds.All)}.");
         }
@@ -360,9 +318,9 @@ public static class MonitoringEndpoints
         return TypedResults.Created($"/api/v1/alerts/rules/{rule.Id}", RuleView(rule));
     }
 
-    private static object RuleView(AlertRuleRecord r) => new { id = r.Id, name = r.Name, kind = r.Kind, value = r.Value, channels = r.ChannelIds, created = r.Created };
+    private static AlertRule RuleView(AlertRuleRecord r) => new(r.Id, r.Name, r.Kind, r.Value, r.ChannelIds, r.Created);
 
-    private static object ChannelView(AlertChannelRecord c) => new { id = c.Id, name = c.Name, kind = c.Kind, target = c.Target, secretHint = Hint(c.Secret), created = c.Created };
+    private static AlertChannel ChannelView(AlertChannelRecord c) => new(c.Id, c.Name, c.Kind, c.Target, Hint(c.Secret), c.Created);
 
     /// <summary>Enough of a secret to tell two apart, never enough to forge a signature.</summary>
     private static string? Hint(string? secret) => secret is null ? null : "…" + secret[^4..];

@@ -4,12 +4,6 @@ using Tally.Storage;
 namespace Tally.Server.Monitoring;
 
 /// <summary>
-/// One bucket of the timeline, half-open <c>[Start, End)</c>: units (all allocations) and their pool minutes by unit
-/// start, distinct users with a unit or a denied event, and denied events by server time.
-/// </summary>
-public sealed record TimelineBucket(DateTimeOffset Start, DateTimeOffset End, long Units, long Minutes, long ActiveUsers, long DeniedEvents);
-
-/// <summary>
 /// Folds the ledger's per (UTC hour, user) rows into hour buckets (UTC hours) or day buckets (local days of the
 /// license's zone, so a DST day is 23 or 25 hours). Buckets run from the period's start up to the bucket holding
 /// <c>now</c> (a past period: to its end); empty buckets are listed with zeros so charts need no gap filling.

@@ -124,28 +124,24 @@ public static class UsageMonitor
     };
 
     /// <summary>The summary's <c>runRate</c> object, or null without a license (no included minutes to pace against).</summary>
-    public static object? RunRateView(MonitorFigures f) => f.RunRate is not { } r ? null : new
-    {
-        elapsedShare = WireNumber.Share(r.ElapsedShare),
-        expectedMinutes = WireNumber.Minutes(r.ExpectedMinutes),
-        deltaMinutes = WireNumber.Minutes(r.DeltaMinutes),
-        deltaPercent = r.DeltaPercent is { } percent ? WireNumber.Percent(percent) : (double?)null,
-        status = r.Status.ToWire(),
-    };
+    public static RunRateView? RunRateView(MonitorFigures f) => f.RunRate is not { } r ? null : new(
+        WireNumber.Share(r.ElapsedShare),
+        WireNumber.Minutes(r.ExpectedMinutes),
+        WireNumber.Minutes(r.DeltaMinutes),
+        r.DeltaPercent is { } percent ? WireNumber.Percent(percent) : null,
+        r.Status.ToWire());
 
     /// <summary>The summary's <c>forecast</c> object. Run-out instants are null unless already reached or projected inside the period.</summary>
-    public static object ForecastView(MonitorFigures f) => new
-    {
-        method = f.Forecast.Method == ForecastMethod.WeekdayAware ? "weekday-aware" : "linear",
-        asOf = f.Now,
-        projectedMinutes = WireNumber.Minutes(f.Forecast.ProjectedMinutes),
-        projectedDemandMinutes = WireNumber.Minutes(f.Forecast.ProjectedDemandMinutes),
-        includedRunOut = f.Forecast.IncludedRunOut.At,
-        includedRunOutOutcome = f.Forecast.IncludedRunOut.Outcome.ToWire(),
-        limitRunOut = f.Forecast.LimitRunOut.At,
-        limitRunOutOutcome = f.Forecast.LimitRunOut.Outcome.ToWire(),
-        rateSource = f.Forecast.WeakestSource.ToWire(),
-        historyStart = f.HistoryStart,
-        historyHours = f.HistoryHours,
-    };
+    public static ForecastView ForecastView(MonitorFigures f) => new(
+        f.Forecast.Method == ForecastMethod.WeekdayAware ? "weekday-aware" : "linear",
+        f.Now,
+        WireNumber.Minutes(f.Forecast.ProjectedMinutes),
+        WireNumber.Minutes(f.Forecast.ProjectedDemandMinutes),
+        f.Forecast.IncludedRunOut.At,
+        f.Forecast.IncludedRunOut.Outcome.ToWire(),
+        f.Forecast.LimitRunOut.At,
+        f.Forecast.LimitRunOut.Outcome.ToWire(),
+        f.Forecast.WeakestSource.ToWire(),
+        f.HistoryStart,
+        f.HistoryHours);
 }

@@ -127,37 +127,34 @@ public static class LicensesEndpoints
 
     private static async Task<IResult> UpdateSettings(HttpContext http, PlanEditor plans, IOptions<TallyOptions> options)
     {
-        var (body, problem) = await JsonBody.ReadAsync<QlikSettings>(http, options.Value.MaxBodyBytes);
-        if (problem is not null)
+        var read = await JsonBody.ReadAsync<QlikSettings>(http, options.Value.MaxBodyBytes);
+        if (!read.IsOk)
         {
-            return AsBadBody(problem);
+            return AsBadBody(read.Problem);
         }
-        var (outcome, settings) = await plans.EditAsync(http.Tenant(), current =>
+        var body = read.Value;
+        var edit = await plans.EditAsync(http.Tenant(), current =>
         {
             var next = current with
             {
-                AutoAssignProfessional = body!.AutoAssignProfessional ?? current.AutoAssignProfessional,
+                AutoAssignProfessional = body.AutoAssignProfessional ?? current.AutoAssignProfessional,
                 AutoAssignAnalyzer = body.AutoAssignAnalyzer ?? current.AutoAssignAnalyzer,
             };
             return (next == current ? null : next, Settings(next));
         });
-        return PlanRefused(outcome) ?? TypedResults.Ok(settings);
+        return edit.IsOk ? TypedResults.Ok(edit.Value.Result) : PlanRefused(edit.Problem);
     }
 
     /// <summary>
     /// The edited plan was refused as a whole (it does not fit the license, e.g. after a license with fewer seats was
-    /// installed): nothing was saved. Null when the edit went through.
+    /// installed): nothing was saved.
     /// </summary>
-    private static IResult? PlanRefused(IResult? outcome) =>
-        outcome is Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult p
-            ? QlikErrors.Problem(400, QlikCodes.PlanDoesNotFit, "The allocation plan does not fit the license.", p.ProblemDetails.Detail ?? "")
-            : null;
+    private static IResult PlanRefused(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult p) =>
+        QlikErrors.Problem(400, QlikCodes.PlanDoesNotFit, "The allocation plan does not fit the license.", p.ProblemDetails.Detail ?? "");
 
     /// <summary>A body the reader refused (not JSON, wrong types, too large) keeps its status and detail, with the body code.</summary>
-    private static IResult AsBadBody(IResult problem) =>
-        problem is Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult p
-            ? QlikErrors.Problem(p.StatusCode, QlikCodes.BadBody, "Body is invalid or missing.", p.ProblemDetails.Detail ?? "")
-            : problem;
+    private static IResult AsBadBody(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult p) =>
+        QlikErrors.Problem(p.StatusCode, QlikCodes.BadBody, "Body is invalid or missing.", p.ProblemDetails.Detail ?? "");
 
     // ---------- consumption ----------
 
@@ -387,12 +384,12 @@ public static class LicensesEndpoints
     private static async Task<IResult> Act<TRequest>(HttpContext http, PlanEditor plans, IOptions<TallyOptions> options, string name,
         Func<TRequest, IReadOnlyList<QlikAssignmentItem?>?> items, Func<AssignmentBook, QlikAssignmentItem, QlikItemResult> apply) where TRequest : class
     {
-        var (body, problem) = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes);
-        if (problem is not null)
+        var read = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes);
+        if (!read.IsOk)
         {
-            return AsBadBody(problem);
+            return AsBadBody(read.Problem);
         }
-        var list = items(body!);
+        var list = items(read.Value);
         if (list is null)
         {
             return QlikErrors.Problem(400, QlikCodes.BadBody, "Body is invalid or missing.", $"{name}: required, a list of assignments.");
@@ -417,13 +414,13 @@ public static class LicensesEndpoints
             }
         }
         var tenant = http.Tenant();
-        var (outcome, results) = await plans.EditAsync(tenant, current =>
+        var edit = await plans.EditAsync(tenant, current =>
         {
             var book = new AssignmentBook(current, plans.SeatsOf(tenant));
             var results = list.Select(item => apply(book, item!)).ToList();
             return (book.Changed ? book.Plan : null, results);
         });
-        return PlanRefused(outcome) ?? TypedResults.Json(new QlikItemResults(results), statusCode: StatusCodes.Status207MultiStatus);
+        return edit.IsOk ? TypedResults.Json(new QlikItemResults(edit.Value.Result), statusCode: StatusCodes.Status207MultiStatus) : PlanRefused(edit.Problem);
     }
 
     // ---------- shared ----------

@@ -1,0 +1,40 @@
+namespace Tally.Contract;
+
+// Property order is the wire order, and for ?format=csv the column order: the first list property is the CSV's rows.
+
+/// <summary>
+/// <c>GET /api/v1/usage/summary</c>: a period's totals. Pool figures (<c>IncludedMinutes</c>, <c>LimitMinutes</c>,
+/// <c>RemainingMinutes</c>, <c>RunRate</c>) are absent for a month without a pool (no license, or one that does not reach into it).
+/// </summary>
+public sealed record UsageSummary(
+    string Period, DateTimeOffset Start, DateTimeOffset End, long? IncludedMinutes, long? LimitMinutes, bool Unlimited, string LicenseCoverage,
+    long ConsumedMinutes, long OverageMinutes, long? RemainingMinutes, long Units, long DeniedEvents, long Events, RunRateView? RunRate, ForecastView Forecast);
+
+/// <summary>The summary's run-rate: how the period's consumption compares with an even pace through the included minutes.</summary>
+public sealed record RunRateView(double ElapsedShare, double ExpectedMinutes, double DeltaMinutes, double? DeltaPercent, string Status);
+
+/// <summary>The summary's forecast. Run-out instants are absent unless already reached or projected inside the period.</summary>
+public sealed record ForecastView(
+    string Method, DateTimeOffset AsOf, double ProjectedMinutes, double ProjectedDemandMinutes, DateTimeOffset? IncludedRunOut, string IncludedRunOutOutcome,
+    DateTimeOffset? LimitRunOut, string LimitRunOutOutcome, string RateSource, DateTimeOffset HistoryStart, int HistoryHours);
+
+/// <summary>
+/// One bucket of the timeline, half-open <c>[Start, End)</c>: units (all allocations) and their pool minutes by unit
+/// start, distinct users with a unit or a denied event, and denied events by server time.
+/// </summary>
+public sealed record TimelineBucket(DateTimeOffset Start, DateTimeOffset End, long Units, long Minutes, long ActiveUsers, long DeniedEvents);
+
+/// <summary><c>GET /api/v1/usage/timeline</c>: buckets of an hour (UTC) or a local day of <c>TimeZone</c>.</summary>
+public sealed record UsageTimeline(string Period, string Granularity, string TimeZone, IReadOnlyList<TimelineBucket> Buckets);
+
+/// <summary>One row of <c>/usage/users</c>. <c>CapMinutes</c> is the user's monthly cap (capacity users; absent: none).</summary>
+public sealed record UserRow(string User, long Units, long Minutes, long DeniedEvents, long Apps, DateTimeOffset? LastActivity, string? Allocation, long? CapMinutes);
+
+/// <summary>One row of <c>/usage/apps</c>.</summary>
+public sealed record AppRow(string App, long Units, long Minutes, long Users, DateTimeOffset? LastActivity);
+
+/// <summary><c>GET /api/v1/usage/users</c>: one page of the period's users and how many matched in all.</summary>
+public sealed record UserUsagePage(string Period, IReadOnlyList<UserRow> Users, int Total, int Limit, int Offset, string Sort, string Order);
+
+/// <summary><c>GET /api/v1/usage/apps</c>: one page of the period's apps and how many matched in all.</summary>
+public sealed record AppUsagePage(string Period, IReadOnlyList<AppRow> Apps, int Total, int Limit, int Offset, string Sort, string Order);
