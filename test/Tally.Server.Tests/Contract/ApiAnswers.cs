@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Tally.Metering;
-using Tally.Server.Tests.Monitoring;
 
 namespace Tally.Server.Tests.Contract;
 
