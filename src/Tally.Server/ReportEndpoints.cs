@@ -183,7 +183,7 @@ public static class ReportEndpoints
         return true;
     }
 
-    private static bool TryPeriod(HttpContext http, string? text, Tenants tenants, TimeProvider time, out Period period, out PeriodCalendar calendar, out IResult? problem)
+    internal static bool TryPeriod(HttpContext http, string? text, Tenants tenants, TimeProvider time, out Period period, out PeriodCalendar calendar, out IResult? problem)
     {
         calendar = new PeriodCalendar(tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone);
         problem = null;
