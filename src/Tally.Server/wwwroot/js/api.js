@@ -23,7 +23,9 @@ export class ApiError extends Error {
   }
 }
 
-/** @type {Map<string, { etag: string, body: unknown }>} the last answer with an ETag, per path */
+const MAX_CACHED = 100;
+
+/** @type {Map<string, { etag: string, body: unknown }>} the last answer with an ETag, per path, least recently answered first */
 const cache = new Map();
 
 /** Forgets every cached answer (at sign-out: the next session starts afresh). */
@@ -61,7 +63,13 @@ export async function api(path, { optional = false } = {}) {
     throw new ApiError(message || `HTTP ${response.status}`, response.status, body);
   }
   const etag = response.headers.get("ETag");
-  if (etag) cache.set(path, { etag, body }); else cache.delete(path);
+  cache.delete(path);
+  if (etag) cache.set(path, { etag, body });
+  // Paths that name an instant (the running units) or a search are asked once: the oldest answers give way.
+  for (const old of cache.keys()) {
+    if (cache.size <= MAX_CACHED) break;
+    cache.delete(old);
+  }
   return body;
 }
 
