@@ -38,3 +38,15 @@ public sealed record UserUsagePage(string Period, IReadOnlyList<UserRow> Users, 
 
 /// <summary><c>GET /api/v1/usage/apps</c>: one page of the period's apps and how many matched in all.</summary>
 public sealed record AppUsagePage(string Period, IReadOnlyList<AppRow> Apps, int Total, int Limit, int Offset, string Sort, string Order);
+
+/// <summary>
+/// <c>GET /api/v1/usage/version</c>: the tenant's ledger version. Both figures only grow: events applied (granted,
+/// denied or neither) and terms changes recorded; while neither moves, no report changes except with time.
+/// </summary>
+public sealed record LedgerVersion(long Events, int Terms);
+
+/// <summary>One user's denied decisions in a period: the total and the count per reason the ledger recorded.</summary>
+public sealed record DenialRow(string User, long DeniedEvents, IReadOnlyDictionary<string, long> Reasons);
+
+/// <summary><c>GET /api/v1/usage/denials</c>: the most denied users of a period (<c>Total</c>: how many users were denied).</summary>
+public sealed record DenialsPage(string Period, IReadOnlyList<DenialRow> Users, int Total);

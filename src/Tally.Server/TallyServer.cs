@@ -104,6 +104,7 @@ public static class TallyServer
         TrustedProxiesOf(app).Use(app);
         app.UseResponseCompression();
         app.UseJsonFinalNewline();
+        app.UseApiETags();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapHealth();
@@ -116,6 +117,7 @@ public static class TallyServer
         app.MapAllocations();
         app.MapEvents();
         app.MapUsage();
+        app.MapUsageFeed();
         app.MapLicensesApi();
         app.MapMonitoring();
         app.MapDashboard();

@@ -93,6 +93,9 @@ public interface ILedgerStore : IDisposable
     /// <summary>Every app with units in <paramref name="period"/>; last activity is the latest event naming it in [from, to). Unordered.</summary>
     IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks);
 
+    /// <summary>Denied decisions of <paramref name="period"/> counted per user and per the reason the ledger recorded with each. Unordered.</summary>
+    IReadOnlyList<UserDenials> Denials(string tenant, string period);
+
     // ---- Alerts (issue 6) ----
 
     /// <summary>

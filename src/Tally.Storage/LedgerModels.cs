@@ -106,6 +106,9 @@ public sealed record UserHourUsage(long HourStartTicks, string User, long Units,
 /// </summary>
 public sealed record UserActivity(string User, long Units, long Minutes, long DeniedEvents, long Apps, long? LastActivityTicks, string? Allotment);
 
+/// <summary>How many of a user's decisions in a period were denied for <paramref name="Reason"/> (the ledger's word: <c>user-cap-reached</c>, <c>pool-exhausted</c>…).</summary>
+public sealed record UserDenials(string User, string Reason, long Count);
+
 /// <summary>One app's totals in a period: units and minutes, distinct users with units, last event time inside <c>[from, to)</c>.</summary>
 public sealed record AppActivity(string App, long Units, long Minutes, long Users, long? LastActivityTicks);
 

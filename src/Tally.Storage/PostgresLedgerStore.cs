@@ -373,6 +373,14 @@ public sealed class PostgresLedgerStore : ILedgerStore
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             tenant, period, fromTicks, toTicks);
 
+    public IReadOnlyList<UserDenials> Denials(string tenant, string period) =>
+        Query("""
+            SELECT user_name, COALESCE(reason, ''), COUNT(*) FROM decisions
+            WHERE tenant = $1 AND period = $2 AND kind = 'denied' GROUP BY user_name, reason;
+            """,
+            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)),
+            tenant, period);
+
     public bool TryAddAlertChannel(AlertChannelRecord channel, int limit) =>
         InsertUnderLimit("alert_channels", channel.Tenant, limit,
             "INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks) VALUES ($1, $2, $3, $4, $5, $6, $7);",

@@ -645,6 +645,13 @@ public sealed class SqliteLedgerStore : ILedgerStore
             """, ("$tenant", tenant), ("$period", period), ("$from", fromTicks), ("$to", toTicks)),
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)));
 
+    public IReadOnlyList<UserDenials> Denials(string tenant, string period) =>
+        Query(c => Command(c, """
+            SELECT user, COALESCE(reason, ''), COUNT(*) FROM decisions
+            WHERE tenant = $tenant AND period = $period AND kind = 'denied' GROUP BY user, reason;
+            """, ("$tenant", tenant), ("$period", period)),
+            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)));
+
     // One statement counts and inserts: SQLite takes the database's write lock before the statement reads, so no
     // other writer (another thread or another process) can add a row between the count and the insert.
     public bool TryAddAlertChannel(AlertChannelRecord channel, int limit) => Write("""

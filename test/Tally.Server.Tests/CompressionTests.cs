@@ -19,7 +19,7 @@ public sealed class CompressionTests
     }
 
     [Theory]
-    [InlineData("/dashboard/app.js", "br", "br")]
+    [InlineData("/dashboard/js/main.js", "br", "br")]
     [InlineData("/dashboard/app.css", "gzip", "gzip")]
     [InlineData("/", "gzip, br", "br")]
     [InlineData("/", "br;q=0, gzip", "gzip")]
@@ -47,11 +47,11 @@ public sealed class CompressionTests
     {
         await using var server = await TestServer.StartAsync();
         using var client = server.Client(null);
-        var first = await client.SendAsync(Get("/dashboard/app.js", "br"));
+        var first = await client.SendAsync(Get("/dashboard/js/main.js", "br"));
         var etag = first.Headers.ETag;
         Assert.NotNull(etag);
         Assert.Contains("no-cache", first.Headers.CacheControl!.ToString());
-        var again = Get("/dashboard/app.js", "br");
+        var again = Get("/dashboard/js/main.js", "br");
         again.Headers.IfNoneMatch.Add(etag);
         var revalidated = await client.SendAsync(again);
         Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);

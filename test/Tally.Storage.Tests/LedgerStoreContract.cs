@@ -268,6 +268,21 @@ public abstract class LedgerStoreContract : IDisposable
     }
 
     [Fact]
+    public void Denials_CountedPerUserAndRecordedReason_InThePeriodOnly()
+    {
+        static LedgerEntry Changed(LedgerEntry entry, Func<StoredDecision, StoredDecision> change) => entry with { Decisions = [change(entry.Decisions[0])] };
+        var capped = Changed(Entry("x", "ann", T0.UtcTicks + 20, kind: "denied"), d => d with { Reason = "user-cap-reached" });
+        var lastMonth = Changed(Entry("y", "ann", T0.UtcTicks - 1, kind: "denied"), d => d with { Period = "2026-02" });
+        Store.Append("acme", [Entry("a", "ann", T0.UtcTicks), Entry("b", "ann", T0.UtcTicks + 10, kind: "denied"), capped, lastMonth]);
+        Store.Append("acme", [Entry("c", "cy", T0.UtcTicks + 30, kind: "denied"), Entry("d", "cy", T0.UtcTicks + 40, kind: "denied")]);
+        Assert.Equal(
+            [new UserDenials("ann", "pool-exhausted", 1), new UserDenials("ann", "user-cap-reached", 1), new UserDenials("cy", "pool-exhausted", 2)],
+            Store.Denials("acme", "2026-03").OrderBy(d => d.User, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal));
+        Assert.Equal([new UserDenials("ann", "pool-exhausted", 1)], Store.Denials("acme", "2026-02"));
+        Assert.Empty(Store.Denials("acme", "2026-04"));
+    }
+
+    [Fact]
     public void Alerts_ChannelsRulesClaimOnceAndHistoryPages()
     {
         Assert.True(Store.TryAddAlertChannel(new AlertChannelRecord("c1", "acme", "webhook", "hook", "http://127.0.0.1:1/x", "s3cret", T0), 50));

@@ -84,10 +84,27 @@ public sealed class ServerProcess : IDisposable
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         var html = await response.Content.ReadAsStringAsync();
-        Assert.Contains("<script src=\"/dashboard/app.js\"", html);
-        using var script = await Http.GetAsync("/dashboard/app.js");
-        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
-        Assert.True((await script.Content.ReadAsByteArrayAsync()).Length > 1000, "the dashboard's script is missing or empty");
+        Assert.Contains("<script type=\"module\" src=\"/dashboard/js/main.js\"", html);
+        // The script's modules, the one the page names and every one it imports, all served as JavaScript.
+        var modules = new Queue<string>(["main.js"]);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (modules.TryDequeue(out var name))
+        {
+            if (!seen.Add(name))
+            {
+                continue;
+            }
+            using var script = await Http.GetAsync("/dashboard/js/" + name);
+            Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+            Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+            var text = await script.Content.ReadAsStringAsync();
+            Assert.True(text.Length > 500, $"the dashboard's module {name} is missing or empty");
+            foreach (System.Text.RegularExpressions.Match import in System.Text.RegularExpressions.Regex.Matches(text, @"from ""\./([a-z]+\.js)"""))
+            {
+                modules.Enqueue(import.Groups[1].Value);
+            }
+        }
+        Assert.True(seen.Count >= 5, $"the page's modules: {string.Join(", ", seen)}");
         return html;
     }
 

@@ -16,13 +16,18 @@ namespace Tally.Server.Dashboard;
 /// </summary>
 public static class DashboardEndpoints
 {
-    private static readonly Dictionary<string, (string Resource, string ContentType)> Files = new(StringComparer.Ordinal)
+    private const string ScriptFolder = "wwwroot/js/";
+
+    /// <summary>The page, its style and icon, and every module of its script (<c>wwwroot/js/*.js</c> at <c>/dashboard/js/</c>).</summary>
+    private static readonly Dictionary<string, (string Resource, string ContentType)> Files = new Dictionary<string, (string, string)>(StringComparer.Ordinal)
     {
         ["/"] = ("wwwroot/index.html", "text/html; charset=utf-8"),
-        ["/dashboard/app.js"] = ("wwwroot/app.js", "text/javascript; charset=utf-8"),
         ["/dashboard/app.css"] = ("wwwroot/app.css", "text/css; charset=utf-8"),
         ["/favicon.svg"] = ("wwwroot/favicon.svg", "image/svg+xml"),
-    };
+    }.Concat(Assembly.GetExecutingAssembly().GetManifestResourceNames()
+        .Where(r => r.StartsWith(ScriptFolder, StringComparison.Ordinal) && r.EndsWith(".js", StringComparison.Ordinal))
+        .Select(r => KeyValuePair.Create("/dashboard/js/" + r[ScriptFolder.Length..], (r, "text/javascript; charset=utf-8"))))
+        .ToDictionary(StringComparer.Ordinal);
 
     // Everything the page loads comes from this server: no inline script, no third party.
     private const string ContentSecurityPolicy =

@@ -76,6 +76,8 @@ internal static class ApiAnswers
         await Take("GET /api/v1/usage/timeline", await readClient.GetAsync("/api/v1/usage/timeline?granularity=hour"));
         await Take("GET /api/v1/usage/users", await readClient.GetAsync("/api/v1/usage/users"));
         await Take("GET /api/v1/usage/apps", await readClient.GetAsync("/api/v1/usage/apps"));
+        await Take("GET /api/v1/usage/version", await readClient.GetAsync("/api/v1/usage/version"));
+        await Take("GET /api/v1/usage/denials", await readClient.GetAsync("/api/v1/usage/denials"));
         await Take("GET /api/v1/advice/seats", await readClient.GetAsync("/api/v1/advice/seats?seatPrice=40&packPrice=10&currency=eur"));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         JsonElement history;

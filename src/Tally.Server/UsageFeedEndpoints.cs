@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Tally.Storage;
+
+namespace Tally.Server;
+
+/// <summary>
+/// What a live view needs besides the reports: the tenant's ledger version (a poll that finds it unchanged needs
+/// nothing else) and the denied decisions of a period per user and reason, as the ledger recorded them.
+/// </summary>
+public static class UsageFeedEndpoints
+{
+    public const int DefaultDenialRows = 10;
+
+    public static RouteGroupBuilder MapUsageFeed(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/usage").RequireRole(ApiRole.Read, ApiRole.Admin).WithTags("Usage").ProducesProblem(401).ProducesProblem(403);
+        // Both figures only grow: events applied (every recorded event, granted, denied or neither) and terms changes
+        // recorded (a license or plan put into force). Nothing else changes what the reports answer, except time.
+        group.MapGet("/version", (HttpContext http, Tenants tenants, ILedgerStore store) =>
+            TypedResults.Ok(new LedgerVersion(tenants.Writer(http.Tenant()).Snapshot.EventsApplied, store.TermsChanges(http.Tenant()).Count)))
+            .WithSummary("The tenant's ledger version: events applied and terms changes recorded (unchanged: nothing to read again).");
+        group.MapGet("/denials", Results<Ok<DenialsPage>, ProblemHttpResult> (HttpContext http, string? period, int? limit, Tenants tenants, ILedgerStore store,
+            TimeProvider time) =>
+        {
+            var read = ReportEndpoints.ReadPeriod(period, ReportEndpoints.CalendarOf(http, tenants), time.GetUtcNow());
+            if (!read.IsOk)
+            {
+                return read.Problem;
+            }
+            if (limit is < 1 or > ReportEndpoints.MaxRowLimit)
+            {
+                return Problems.BadRequest($"limit: must be between 1 and {ReportEndpoints.MaxRowLimit}.");
+            }
+            var p = read.Value.Period;
+            var rows = store.Denials(http.Tenant(), p.ToString())
+                .GroupBy(d => d.User, StringComparer.Ordinal)
+                .Select(g => new DenialRow(g.Key, g.Sum(d => d.Count),
+                    new SortedDictionary<string, long>(g.ToDictionary(d => d.Reason is "" ? "unrecorded" : d.Reason, d => d.Count), StringComparer.Ordinal)))
+                .OrderByDescending(r => r.DeniedEvents).ThenBy(r => r.User, StringComparer.Ordinal)
+                .ToList();
+            return TypedResults.Ok(new DenialsPage(p.ToString(), [.. rows.Take(limit ?? DefaultDenialRows)], rows.Count));
+        }).ProducesProblem(400).WithSummary("Denied decisions of a period per user and per recorded reason, most denied first (limit, default 10).");
+        return group;
+    }
+}

@@ -1,0 +1,264 @@
+// @ts-check
+// The figures, notes and panels of one render, and clearing them all at sign-out.
+import { $, h, input } from "./dom.js";
+import { drawCumulative, drawDaily } from "./charts.js";
+import { fmt, fmtDate, fmtInstant, fmtShort, periodLabel, shiftPeriod, timeZone } from "./format.js";
+import { resetState, state } from "./state.js";
+import { renderDenied, renderTable } from "./tables.js";
+
+/** @typedef {import("./state.js").View} View */
+/** @typedef {import("./state.js").Summary} Summary */
+
+const FIGURES = ["consumed", "included", "remaining", "overage", "runrate", "forecast", "active", "units", "denied"];
+
+/**
+ * @param {string} id
+ * @param {number | null | undefined} value
+ */
+function setNumber(id, value) {
+  const el = $(id);
+  el.textContent = fmt(value);
+  el.dataset.value = value === null || value === undefined ? "" : String(value);
+}
+
+/** @param {string | number | null | undefined} value */
+function normStatus(value) {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "number") return ["behind", "ontrack", "ahead"][value] || null;
+  return String(value).toLowerCase().replace(/[^a-z]/g, "");
+}
+
+/**
+ * @param {import("./state.js").Forecast | null | undefined} f
+ * @param {"includedRunOut" | "limitRunOut"} name
+ */
+function runOut(f, name) {
+  if (!f) return null;
+  return { at: f[name] || null, outcome: normStatus(f[name === "includedRunOut" ? "includedRunOutOutcome" : "limitRunOutOutcome"]) };
+}
+
+/**
+ * Whether the chosen month has a pool: "covered" by the license, "outside" its validity, or "none" (no license).
+ * An older server does not say; then a month with included minutes is covered.
+ * @param {Summary} summary
+ */
+function coverageOf(summary) {
+  return summary.licenseCoverage || (summary.includedMinutes === undefined || summary.includedMinutes === null ? "none" : "covered");
+}
+
+/**
+ * Draws every panel from one poll's answers.
+ * @param {View} d
+ * @param {(name: "users" | "apps") => void} reloadTable
+ */
+export function render(d, reloadTable) {
+  state.lastRender = d;
+  const s = d.summary;
+  const coverage = coverageOf(s);
+  const empty = s.events === 0 && s.consumedMinutes === 0 && s.units === 0;
+  $("empty").hidden = !empty;
+  $("empty-license").textContent = coverage === "none" ? "Without a license the tenant is metered only: install one with PUT /api/v1/license."
+    : coverage === "outside" && d.license ? `The license is valid from ${fmtDate(d.license.validFrom)} to ${fmtDate(d.license.validTo)}: it does not cover ${periodLabel(s.period)}, so this month has no pool.`
+    : "";
+  $("dashboard-period").textContent = ` · ${periodLabel(s.period)}`;
+
+  setNumber("consumed", s.consumedMinutes);
+  setNumber("included", s.includedMinutes ?? null);
+  setNumber("remaining", s.remainingMinutes ?? null);
+  setNumber("overage", s.overageMinutes);
+  setNumber("units", s.units);
+  setNumber("denied", s.deniedEvents);
+  setNumber("active", d.active);
+  $("consumed-sub").textContent = s.includedMinutes ? `${Math.round((s.consumedMinutes / s.includedMinutes) * 100)}% of included` : "";
+  $("included-sub").textContent = coverage === "outside" ? "month not covered by the license" : coverage === "none" ? "no license: metered only" : periodLabel(s.period);
+  $("remaining-sub").textContent = s.unlimited ? "unlimited overage" : s.limitMinutes !== undefined && s.limitMinutes !== null ? `limit ${fmt(s.limitMinutes)} min` : "no pool";
+  $("overage-sub").textContent = s.limitMinutes && s.includedMinutes !== undefined && s.includedMinutes !== null
+    ? `cap ${fmt(s.limitMinutes - s.includedMinutes)} min over included` : s.unlimited ? "no cap" : "";
+  renderRunRate(s.runRate, coverage);
+  renderForecast(s.forecast, s);
+
+  drawCumulative(d);
+  drawDaily(d);
+  renderTable("users", d.users, reloadTable);
+  renderTable("apps", d.apps, reloadTable);
+  renderDenied(d.denials);
+  renderAlerts(d.alerts);
+  renderLicense(d.license, d.overview);
+  renderAdvice(d.advice);
+  updateScrollHints();
+}
+
+/**
+ * Ahead of, on track with or behind the even pace; no verdict for a month without a pool.
+ * @param {import("./state.js").RunRate | null | undefined} rr
+ * @param {string} coverage
+ */
+function renderRunRate(rr, coverage) {
+  const runrate = $("runrate");
+  const sub = $("runrate-sub");
+  if (rr) {
+    const status = normStatus(rr.status);
+    runrate.textContent = status === "ahead" ? "Ahead" : status === "behind" ? "Behind" : status === "ontrack" ? "On track" : String(rr.status);
+    runrate.className = "status-" + (status || "");
+    runrate.dataset.value = status || "";
+    const delta = rr.deltaMinutes ?? 0;
+    const pct = rr.deltaPercent ?? null;
+    sub.textContent = rr.expectedMinutes !== undefined
+      ? `expected ${fmt(rr.expectedMinutes)} min; ${delta >= 0 ? "+" : "−"}${fmt(Math.abs(delta))} min${pct === null ? "" : ` (${delta >= 0 ? "+" : "−"}${Math.abs(pct).toFixed(1)}%)`}`
+      : "";
+  } else if (coverage !== "covered") {
+    setNumber("runrate", null);
+    runrate.className = "";
+    sub.textContent = coverage === "outside" ? "no pool this month to pace against" : "no license: no pool to pace against";
+  } else {
+    runrate.textContent = "not available";
+    runrate.className = "na";
+    sub.textContent = "this server has no run-rate yet";
+  }
+}
+
+/**
+ * When the included minutes run out (or that they last), with the cap and the projection in the note.
+ * @param {import("./state.js").Forecast | null | undefined} f
+ * @param {Summary} s
+ */
+function renderForecast(f, s) {
+  const forecast = $("forecast");
+  const sub = $("forecast-sub");
+  forecast.className = "";
+  if (!f) {
+    forecast.textContent = "not available";
+    forecast.className = "na";
+    sub.textContent = "this server has no forecast yet";
+    return;
+  }
+  const included = runOut(f, "includedRunOut");
+  const limit = runOut(f, "limitRunOut");
+  const projected = f.projectedMinutes ?? null;
+  forecast.textContent = included && included.at ? (included.outcome === "alreadyreached" ? "Used up" : fmtShort(included.at))
+    : s.includedMinutes ? "Lasts the period" : "–";
+  const notes = [
+    included && included.at && included.outcome !== "alreadyreached" ? "included runs out" : null,
+    limit && limit.at ? (limit.outcome === "alreadyreached" ? "cap reached" : `cap ${fmtShort(limit.at)}`) : null,
+    projected !== null ? `~${fmt(projected)} min by period end` : null,
+  ];
+  sub.textContent = notes.filter(Boolean).join("; ") + (included && included.at && timeZone() === "UTC" ? " (UTC)" : "");
+}
+
+/** @param {import("./state.js").Alerts | null} alerts */
+function renderAlerts(alerts) {
+  const box = $("alerts");
+  if (alerts === null || alerts === undefined) {
+    box.replaceChildren(h("p", { class: "na" }, "Alert history is not available on this server."));
+    return;
+  }
+  const list = alerts.alerts || [];
+  if (list.length === 0) {
+    box.replaceChildren(h("p", { class: "na" }, "No alert has fired yet. Admins add rules and channels with POST /api/v1/alerts/rules."));
+    return;
+  }
+  box.replaceChildren(h("ul", { class: "plain", "data-testid": "alert-list" }, list.map((a) =>
+    h("li", {}, h("strong", {}, a.ruleKind || "alert"), a.subject ? ` (${a.subject})` : "", ": ", a.message || "",
+      " ", h("span", { class: "hint" }, `${fmtInstant(a.firedAt)} · ${alertStatus(a)}`)))));
+}
+
+/**
+ * "no-channel": the rule has no channel, so the firing is only recorded here (the demo's rules are such).
+ * @param {import("./state.js").Alert} a
+ */
+function alertStatus(a) {
+  return a.status === "no-channel" ? "recorded (no delivery channel)" : `${a.channelKind || ""} ${a.status || ""}`.trim();
+}
+
+/**
+ * @param {import("./state.js").License | null} license
+ * @param {import("./state.js").Overview | null} overview
+ */
+function renderLicense(license, overview) {
+  const box = $("license");
+  const seats = new Map(((overview && overview.allotments) || []).map((a) => [a.name, a]));
+  if (!license) {
+    box.replaceChildren(h("p", { class: "na" }, "No license is installed: every unit is granted and nothing is pooled (meter only)."));
+    return;
+  }
+  const pro = seats.get("professional"), ana = seats.get("analyzer");
+  const rows = [
+    ["Customer", license.customer], ["License", license.licenseId],
+    ["Valid", `${fmtInstant(license.validFrom, true)} – ${fmtInstant(license.validTo, true)}`],
+    ["Capacity", `${fmt(license.packs)} packs × ${fmt(license.packMinutes)} min = ${fmt(license.includedMinutes)} min / month`],
+    ["Overage", license.overage], ["Unit", `${license.unitMinutes} minutes, counted per ${license.mode}`],
+    ["Professional seats", pro ? `${fmt(pro.unitsUsed)} of ${fmt(pro.units)} in use` : "–"],
+    ["Analyzer seats", ana ? `${fmt(ana.unitsUsed)} of ${fmt(ana.units)} in use` : "–"],
+    ["Time zone", license.timeZone],
+  ];
+  box.replaceChildren(h("dl", { class: "terms", "data-testid": "license-terms" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+}
+
+/** The advisor's path for the prices entered: the user's, in the currency they name (the API echoes it). */
+export function advisorQuery() {
+  const seat = Number(input("seat-price").value), pack = Number(input("pack-price").value);
+  const currency = input("currency").value.trim().toUpperCase();
+  return `/api/v1/advice/seats?seatPrice=${encodeURIComponent(seat > 0 ? seat : 40)}&packPrice=${encodeURIComponent(pack > 0 ? pack : 300)}`
+    + (currency ? `&currency=${encodeURIComponent(currency)}` : "");
+}
+
+/** @param {import("./state.js").Advice | null} advice */
+function renderAdvice(advice) {
+  const box = $("advisor");
+  if (advice === null || advice === undefined) {
+    box.replaceChildren(h("p", { class: "na" }, "The seat advisor is not available on this server, or the prices are not valid."));
+    return;
+  }
+  /** @param {number} v */
+  const money = (v) => (advice.currency ? advice.currency + " " : "")
+    + Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const toSeat = advice.toAnalyzerSeat || [], toCap = advice.toCapacity || [];
+  const items = [
+    ...toSeat.map((r) => `${r.user}: ${fmt(r.monthlyMinutes)} min a month on capacity; a named Analyzer seat saves ${money(r.monthlySaving)} a month`),
+    ...toCap.map((r) => `${r.user}: ${fmt(r.monthlyMinutes)} min a month on an Analyzer seat; capacity saves ${money(r.monthlySaving)} a month`),
+  ];
+  box.replaceChildren(
+    h("p", {}, `Break-even: ${fmt(advice.breakEvenMinutes)} min a month per user. Possible saving: ${money(advice.totalMonthlySaving || 0)} a month.`),
+    items.length ? h("ul", { class: "plain", "data-testid": "advice-list" }, items.slice(0, 12).map((t) => h("li", {}, t))) : h("p", { class: "na" }, "Every user is on the cheaper allocation."));
+}
+
+/** A table wider than its panel scrolls sideways: then its region takes the keyboard (tabindex) and the hint shows. */
+export function updateScrollHints() {
+  for (const box of document.querySelectorAll("#dashboard .scroll")) {
+    const wide = box.scrollWidth > box.clientWidth + 1;
+    if (wide) box.setAttribute("tabindex", "0"); else box.removeAttribute("tabindex");
+    const hint = box.nextElementSibling;
+    if (hint && hint.classList.contains("scroll-hint")) hint.classList.toggle("shown", wide);
+  }
+}
+
+/** The current month and the twelve before it. */
+export function buildPeriodPicker() {
+  const current = state.currentPeriod;
+  if (!current) return;
+  const select = $("period");
+  const chosen = state.period || current;
+  select.replaceChildren();
+  for (let i = 0; i < 13; i++) {
+    const id = shiftPeriod(current, -i);
+    select.append(h("option", { value: id, selected: id === chosen }, periodLabel(id) + (i === 0 ? " (current)" : "")));
+  }
+}
+
+/** Nothing of the last session stays on the page: figures, notes, charts, tables, searches. */
+export function clearDashboard() {
+  for (const id of FIGURES) setNumber(id, null);
+  for (const el of document.querySelectorAll("#dashboard .sub[id], #chart, #chart-legend, #daily, #denied-list, #license, #advisor, #alerts, .pager")) el.replaceChildren();
+  for (const body of document.querySelectorAll("#dashboard tbody")) body.replaceChildren();
+  for (const search of document.querySelectorAll("#users-search, #apps-search")) /** @type {HTMLInputElement} */ (search).value = "";
+  $("dashboard-period").textContent = "";
+  resetState();
+}
+
+/** Redraws the charts for a new width (the data is the last render's). */
+export function redraw() {
+  if (!state.lastRender) return;
+  drawCumulative(state.lastRender);
+  drawDaily(state.lastRender);
+  updateScrollHints();
+}
