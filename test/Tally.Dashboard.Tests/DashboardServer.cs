@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -69,28 +68,14 @@ public sealed class DashboardServer : IAsyncDisposable
     /// <summary>Waits for the demo to be set up and returns its read key.</summary>
     public Task<string> DemoReadKeyAsync() => Services.GetRequiredService<DemoState>().Ready.WaitAsync(TimeSpan.FromSeconds(60));
 
-    public HttpClient Client(string? key = BootstrapKey)
-    {
-        var client = new HttpClient { BaseAddress = Address };
-        if (key is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
-        return client;
-    }
+    public HttpClient Client(string? key = BootstrapKey) => ApiClients.For(Address, key);
 
     /// <summary>Creates a tenant with a license (2 packs of 1000 minutes, 500 overage) and returns its keys.</summary>
     public async Task<Keys> TenantAsync(string id)
     {
         using var bootstrap = Client();
-        (await bootstrap.PostAsJsonAsync("/api/v1/tenants", new { id, name = id })).EnsureSuccessStatusCode();
-        async Task<string> Key(string role)
-        {
-            var response = await bootstrap.PostAsJsonAsync($"/api/v1/tenants/{id}/api-keys", new { role });
-            response.EnsureSuccessStatusCode();
-            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-        }
-        var keys = new Keys(await Key("ingest"), await Key("read"), await Key("admin"));
+        var created = await ApiClients.CreateTenantAsync(bootstrap, id);
+        var keys = new Keys(created.Ingest, created.Read, created.Admin);
         var terms = new LicenseTerms
         {
             LicenseId = "L-DASH",

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -101,28 +100,13 @@ public sealed class TestServer : IAsyncDisposable
         }
     }
 
-    public HttpClient Client(string? key = AdminKey)
-    {
-        var client = new HttpClient { BaseAddress = Address };
-        if (key is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
-        return client;
-    }
+    public HttpClient Client(string? key = AdminKey) => ApiClients.For(Address, key);
 
     /// <summary>Creates a tenant and returns keys for each role.</summary>
     public async Task<TenantKeys> TenantAsync(string id)
     {
         using var admin = Client();
-        (await admin.PostAsJsonAsync("/api/v1/tenants", new { id, name = id })).EnsureSuccessStatusCode();
-        async Task<string> Key(string role)
-        {
-            var response = await admin.PostAsJsonAsync($"/api/v1/tenants/{id}/api-keys", new { role });
-            response.EnsureSuccessStatusCode();
-            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-        }
-        return new TenantKeys(id, await Key("ingest"), await Key("read"), await Key("admin"));
+        return await ApiClients.CreateTenantAsync(admin, id);
     }
 
     public async Task InstallLicenseAsync(TenantKeys tenant, LicenseTerms terms)
