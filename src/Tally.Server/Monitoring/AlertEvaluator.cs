@@ -429,6 +429,4 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             channel?.Id, channel?.Kind, status, alert.Title, detail is { Length: > 1000 } ? detail[..1000] : detail));
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private static string Fmt(double value) => value.ToString("0.#", CultureInfo.InvariantCulture);
 }
