@@ -159,12 +159,13 @@ internal static class LicenseCommand
             return Guard(error, () =>
             {
                 var keyPath = parse.GetValue(signingKey)!;
-                using var key = SigningKeys.ImportSigningKey(File.ReadAllText(keyPath), out var keyError);
-                if (key is null)
+                var imported = SigningKeys.ImportSigningKey(File.ReadAllText(keyPath));
+                if (!imported.IsOk)
                 {
-                    error.WriteLine($"--signing-key {keyPath}: {keyError}");
+                    error.WriteLine($"--signing-key {keyPath}: {imported.Error}");
                     return 2;
                 }
+                using var key = imported.Value;
                 var licenseKey = new LicenseIssuer(key).Issue(terms);
                 if (parse.GetValue(output) is { } path)
                 {

@@ -40,11 +40,13 @@ internal static class MeterCommand
     {
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;
-        if (BuildSettings(parse, out var settings) is { } problem)
+        var built = BuildSettings(parse);
+        if (!built.IsOk)
         {
-            stderr.WriteLine($"tally meter: {problem}");
+            stderr.WriteLine($"tally meter: {built.Error}");
             return 1;
         }
+        var settings = built.Value;
         var path = parse.GetValue(FileArgument)!;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         ParsedLog log;
@@ -169,9 +171,9 @@ internal static class MeterCommand
         public AllocationPlan? Plan { get; init; }
     }
 
-    private static string? BuildSettings(ParseResult parse, out Settings settings)
+    /// <summary>What the command line asks for, checked: the options, the license and the users file applied; or the first problem.</summary>
+    private static Outcome<Settings, string> BuildSettings(ParseResult parse)
     {
-        settings = null!;
         var path = parse.GetValue(FileArgument)!;
         LogFormat format;
         var inputFormat = parse.GetValue(InputFormat);
@@ -201,12 +203,13 @@ internal static class MeterCommand
         {
             return $"--format must be table, json or csv, not '{output}'";
         }
-        if (Metering.TryBuild(parse, out var options, out var packMinutes) is { } problem)
+        var meter = Metering.Build(parse);
+        if (!meter.IsOk)
         {
-            return problem;
+            return meter.Error;
         }
-        settings = new Settings(options, format, output, packMinutes);
-        return ApplyLicense(parse, ref settings) ?? ReadUsers(parse, ref settings);
+        var licensed = ApplyLicense(parse, new Settings(meter.Value.Options, format, output, meter.Value.PackMinutes));
+        return licensed.IsOk ? ReadUsers(parse, licensed.Value) : licensed;
     }
 
     /// <summary>
@@ -214,13 +217,13 @@ internal static class MeterCommand
     /// today's date: a log is replayed at its own times, and events outside the validity window are denied
     /// <c>license-expired</c> one by one.
     /// </summary>
-    private static string? ApplyLicense(ParseResult parse, ref Settings settings)
+    private static Outcome<Settings, string> ApplyLicense(ParseResult parse, Settings settings)
     {
         var licensePath = parse.GetValue(License);
         var publicKeyPath = parse.GetValue(PublicKey);
         if (licensePath is null)
         {
-            return publicKeyPath is null ? null : "--public-key is only used with --license";
+            return publicKeyPath is null ? settings : "--public-key is only used with --license";
         }
         if (publicKeyPath is null)
         {
@@ -234,23 +237,23 @@ internal static class MeterCommand
         }
         try
         {
-            using var publicKey = SigningKeys.ImportPublicKey(File.ReadAllText(publicKeyPath), out var keyError);
-            if (publicKey is null)
+            var imported = SigningKeys.ImportPublicKey(File.ReadAllText(publicKeyPath));
+            if (!imported.IsOk)
             {
-                return $"--public-key: cannot use {publicKeyPath}: {keyError}";
+                return $"--public-key: cannot use {publicKeyPath}: {imported.Error}";
             }
+            using var publicKey = imported.Value;
             var verification = new LicenseVerifier(publicKey).VerifyAuthentic(LicenseFiles.ReadKey(licensePath));
             if (verification.Terms is not { } terms)
             {
                 return $"license rejected ({verification})";
             }
-            settings = settings with
+            return settings with
             {
                 Options = terms.ToMeterOptions() with { SessionTimeoutMinutes = settings.Options.SessionTimeoutMinutes },
                 PackMinutes = terms.PackMinutes,
                 License = terms,
             };
-            return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -258,11 +261,11 @@ internal static class MeterCommand
         }
     }
 
-    private static string? ReadUsers(ParseResult parse, ref Settings settings)
+    private static Outcome<Settings, string> ReadUsers(ParseResult parse, Settings settings)
     {
         if (parse.GetValue(Users) is not { } path)
         {
-            return null;
+            return settings;
         }
         string text;
         try
@@ -278,8 +281,7 @@ internal static class MeterCommand
         {
             return string.Join(Environment.NewLine, parsed.Errors.Select(e => $"--users {path}: {e}"));
         }
-        settings = settings with { Plan = parsed.Plan };
-        return null;
+        return settings with { Plan = parsed.Plan };
     }
 
     private static ParsedLog Read(string path, LogFormat format, TextWriter stderr)

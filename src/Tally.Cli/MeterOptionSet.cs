@@ -32,11 +32,10 @@ internal sealed class MeterOptionSet
         }
     }
 
-    /// <summary>Builds the meter options, or returns the first problem in words that name the option.</summary>
-    public string? TryBuild(ParseResult parse, out MeterOptions options, out int packMinutes)
+    /// <summary>Builds the meter options and the pack size, or returns the first problem in words that name the option.</summary>
+    public Outcome<(MeterOptions Options, int PackMinutes), string> Build(ParseResult parse)
     {
-        options = new MeterOptions();
-        packMinutes = parse.GetValue(PackMinutes);
+        var packMinutes = parse.GetValue(PackMinutes);
         var mode = parse.GetValue(Mode);
         if (mode is not ("device" or "app"))
         {
@@ -88,7 +87,7 @@ internal sealed class MeterOptionSet
         {
             return "--overage needs a pool: give --pool-minutes or --packs";
         }
-        options = new MeterOptions
+        var options = new MeterOptions
         {
             Mode = mode == "app" ? CountingMode.App : CountingMode.Device,
             UnitMinutes = parse.GetValue(UnitMinutes),
@@ -96,6 +95,6 @@ internal sealed class MeterOptionSet
             Pool = pool,
             TimeZone = zone,
         };
-        return options.Validate();
+        return options.Validate() is { } invalid ? invalid : (options, packMinutes);
     }
 }

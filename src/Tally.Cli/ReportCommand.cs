@@ -84,14 +84,15 @@ internal static class ReportCommand
             stderr.WriteLine($"tally report: give an event log FILE or --server URL, not both ('{file}' and --server {server})");
             return 1;
         }
-        var (model, problem) = server is not null
+        var built = server is not null
             ? await FromServerAsync(server, parse.GetValue(Key) ?? Environment.GetEnvironmentVariable("TALLY_KEY"), parse.GetValue(PeriodOption), top, cancel)
             : FromFile(parse, file!, top);
-        if (problem is not null)
+        if (!built.IsOk)
         {
-            stderr.WriteLine($"tally report: {problem}");
+            stderr.WriteLine($"tally report: {built.Error}");
             return 1;
         }
+        var model = built.Value;
         if (format == "json")
         {
             stdout.WriteLine(JsonSerializer.Serialize(model, Json));
@@ -103,48 +104,48 @@ internal static class ReportCommand
         return 0;
     }
 
-    private static async Task<(ReportModel?, string?)> FromServerAsync(string server, string? key, string? period, int top, CancellationToken cancel)
+    private static async Task<Outcome<ReportModel, string>> FromServerAsync(string server, string? key, string? period, int top, CancellationToken cancel)
     {
         if (key is null)
         {
-            return (null, "--server needs --key (or TALLY_KEY): a read or admin key of the tenant");
+            return "--server needs --key (or TALLY_KEY): a read or admin key of the tenant";
         }
         if (!Uri.TryCreate(server, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
         {
-            return (null, $"--server must be an http(s) URL, not '{server}'");
+            return $"--server must be an http(s) URL, not '{server}'";
         }
         using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         var query = period is null ? "" : "period=" + Uri.EscapeDataString(period);
         try
         {
-            var (summary, error) = await GetAsync<UsageSummary>(http, "/api/v1/usage/summary" + (query.Length > 0 ? "?" + query : ""), cancel);
-            if (error is not null)
+            var summary = await GetAsync<UsageSummary>(http, "/api/v1/usage/summary" + (query.Length > 0 ? "?" + query : ""), cancel);
+            if (!summary.IsOk)
             {
-                return (null, error);
+                return summary.Error;
             }
-            var (users, usersError) = await GetAsync<UserUsagePage>(http, $"/api/v1/usage/users?sort=minutes&limit={top}" + (query.Length > 0 ? "&" + query : ""), cancel);
-            if (usersError is not null)
+            var users = await GetAsync<UserUsagePage>(http, $"/api/v1/usage/users?sort=minutes&limit={top}" + (query.Length > 0 ? "&" + query : ""), cancel);
+            if (!users.IsOk)
             {
-                return (null, usersError);
+                return users.Error;
             }
-            var s = summary!;
+            var s = summary.Value;
             var runRate = s.RunRate is { } r ? new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status) : null;
             var f = s.Forecast;
             var forecast = new ReportForecast(f.Method, f.AsOf, f.ProjectedMinutes,
                 ServerRunOut(f.IncludedRunOut, f.IncludedRunOutOutcome), f.IncludedRunOutOutcome,
                 ServerRunOut(f.LimitRunOut, f.LimitRunOutOutcome), f.LimitRunOutOutcome);
-            var topUsers = users!.Users.Select(u => new ReportUser(u.User, u.Units, u.Minutes)).ToList();
-            return (new ReportModel(baseUri.ToString(), s.Period, s.Start, s.End, s.IncludedMinutes, s.LimitMinutes,
-                s.ConsumedMinutes, s.Units, s.DeniedEvents, runRate, forecast, topUsers), null);
+            var topUsers = users.Value.Users.Select(u => new ReportUser(u.User, u.Units, u.Minutes)).ToList();
+            return new ReportModel(baseUri.ToString(), s.Period, s.Start, s.End, s.IncludedMinutes, s.LimitMinutes,
+                s.ConsumedMinutes, s.Units, s.DeniedEvents, runRate, forecast, topUsers);
         }
         catch (HttpRequestException e)
         {
-            return (null, $"cannot reach {baseUri}: {e.Message}");
+            return $"cannot reach {baseUri}: {e.Message}";
         }
         catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
         {
-            return (null, $"{baseUri} did not answer within 30 s");
+            return $"{baseUri} did not answer within 30 s";
         }
     }
 
@@ -156,7 +157,7 @@ internal static class ReportCommand
         outcome == RunOutOutcome.AlreadyReached.ToWire() ? null : at;
 
     /// <summary>The server's answer as its contract type, or what went wrong (the problem's detail when it sent one).</summary>
-    private static async Task<(T?, string?)> GetAsync<T>(HttpClient http, string path, CancellationToken cancel) where T : class
+    private static async Task<Outcome<T, string>> GetAsync<T>(HttpClient http, string path, CancellationToken cancel) where T : class
     {
         using var response = await http.GetAsync(path, cancel);
         var text = await response.Content.ReadAsStringAsync(cancel);
@@ -171,32 +172,34 @@ internal static class ReportCommand
             {
                 // Not problem+json (a proxy's page, say): the text itself is the best explanation.
             }
-            return (null, $"{path} answered {(int)response.StatusCode}: {detail ?? text}");
+            return $"{path} answered {(int)response.StatusCode}: {detail ?? text}";
         }
         try
         {
-            return (JsonSerializer.Deserialize<T>(text, Wire) ?? throw new JsonException("null"), null);
+            return JsonSerializer.Deserialize<T>(text, Wire) ?? throw new JsonException("null");
         }
         catch (JsonException e)
         {
-            return (null, $"{path} answered 200 with a body that is not a {typeof(T).Name}: {e.Message}");
+            return $"{path} answered 200 with a body that is not a {typeof(T).Name}: {e.Message}";
         }
     }
 
     /// <summary>The API's JSON: camelCase names, as the contract types are written.</summary>
     private static readonly JsonSerializerOptions Wire = new(JsonSerializerDefaults.Web);
 
-    private static (ReportModel?, string?) FromFile(ParseResult parse, string path, int top)
+    private static Outcome<ReportModel, string> FromFile(ParseResult parse, string path, int top)
     {
         if (EventLogReader.FormatFromExtension(path) is not { } format)
         {
-            return (null, $"cannot tell the format of '{path}' from its extension; use .csv, .jsonl or .ndjson");
+            return $"cannot tell the format of '{path}' from its extension; use .csv, .jsonl or .ndjson";
         }
         // File mode meters like `tally meter`: the same options, checked the same way.
-        if (Metering.TryBuild(parse, out var options, out var packMinutes) is { } problem)
+        var meter = Metering.Build(parse);
+        if (!meter.IsOk)
         {
-            return (null, problem);
+            return meter.Error;
         }
+        var (options, packMinutes) = meter.Value;
         var pool = options.Pool;
         ParsedLog log;
         try
@@ -205,16 +208,16 @@ internal static class ReportCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (null, $"cannot read '{path}': {e.Message}");
+            return $"cannot read '{path}': {e.Message}";
         }
         if (log.InvalidLines > 0)
         {
             var first = string.Join("; ", log.Errors.Take(3));
-            return (null, $"{log.InvalidLines} bad line(s) in {path} ({first}); check them with tally meter");
+            return $"{log.InvalidLines} bad line(s) in {path} ({first}); check them with tally meter";
         }
         if (log.Events.Count == 0)
         {
-            return (null, $"{path} has no events");
+            return $"{path} has no events";
         }
         var result = MeterRun.Run(log, options, null, keepUnits: true, packMinutes);
         var calendar = new PeriodCalendar(options.TimeZone);
@@ -224,7 +227,7 @@ internal static class ReportCommand
         {
             if (!DateTimeOffset.TryParse(asOfText, CultureInfo.InvariantCulture, DateTimeStyles.None, out asOf))
             {
-                return (null, $"--as-of: '{asOfText}' is not an ISO-8601 instant");
+                return $"--as-of: '{asOfText}' is not an ISO-8601 instant";
             }
         }
         Period period;
@@ -232,7 +235,7 @@ internal static class ReportCommand
         {
             if (!Period.TryParse(periodText, out period))
             {
-                return (null, $"--period: '{periodText}' is not {Period.Expected}");
+                return $"--period: '{periodText}' is not {Period.Expected}";
             }
         }
         else
@@ -261,12 +264,12 @@ internal static class ReportCommand
             .OrderByDescending(u => u.Minutes).ThenByDescending(u => u.Units).ThenBy(u => u.User, StringComparer.Ordinal)
             .Take(top).ToList();
         var limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? (long?)null : pool.LimitMinutes;
-        return (new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, pool?.IncludedMinutes, limit, usage.Minutes,
+        return new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, pool?.IncludedMinutes, limit, usage.Minutes,
             usage.Units, usage.DeniedEvents, runRate,
             new ReportForecast("weekday-aware", figures.Now, f.ProjectedMinutes,
                 RunOutAt(f.IncludedRunOut, pool?.IncludedMinutes, periodUnits, options.UnitMinutes), f.IncludedRunOut.Outcome.ToWire(),
                 RunOutAt(f.LimitRunOut, limit, periodUnits, options.UnitMinutes), f.LimitRunOut.Outcome.ToWire()),
-            topUsers), null);
+            topUsers);
     }
 
     /// <summary>

@@ -17,11 +17,12 @@ public static class LicenseFiles
     /// <exception cref="IOException">A file cannot be read.</exception>
     public static LicenseVerification Load(string licensePath, string publicKeyPath, DateTimeOffset now)
     {
-        using var publicKey = SigningKeys.ImportPublicKey(File.ReadAllText(publicKeyPath), out var error);
-        if (publicKey is null)
+        var imported = SigningKeys.ImportPublicKey(File.ReadAllText(publicKeyPath));
+        if (!imported.IsOk)
         {
-            return LicenseVerification.Failed(LicenseFailure.BadSignature, $"cannot use public key {publicKeyPath}: {error}");
+            return LicenseVerification.Failed(LicenseFailure.BadSignature, $"cannot use public key {publicKeyPath}: {imported.Error}");
         }
+        using var publicKey = imported.Value;
         return new LicenseVerifier(publicKey).Verify(ReadKey(licensePath), now);
     }
 }

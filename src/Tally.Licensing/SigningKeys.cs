@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Tally.Metering;
 
 namespace Tally.Licensing;
 
@@ -17,26 +18,24 @@ public static class SigningKeys
 
     public static string ExportPublicKeyPem(ECDsa key) => key.ExportSubjectPublicKeyInfoPem();
 
-    /// <summary>Reads a PKCS#8 PEM signing key; returns null and a reason when it is not a P-256 private key.</summary>
-    public static ECDsa? ImportSigningKey(string pem, out string? error) =>
-        Import(pem, "PRIVATE KEY", (key, der) => key.ImportPkcs8PrivateKey(der, out _), out error);
+    /// <summary>Reads a PKCS#8 PEM signing key, or says why it is not a P-256 private key.</summary>
+    public static Outcome<ECDsa, string> ImportSigningKey(string pem) =>
+        Import(pem, "PRIVATE KEY", (key, der) => key.ImportPkcs8PrivateKey(der, out _));
 
-    /// <summary>Reads a SubjectPublicKeyInfo PEM public key; returns null and a reason when it is not a P-256 public key.</summary>
-    public static ECDsa? ImportPublicKey(string pem, out string? error) =>
-        Import(pem, "PUBLIC KEY", (key, der) => key.ImportSubjectPublicKeyInfo(der, out _), out error);
+    /// <summary>Reads a SubjectPublicKeyInfo PEM public key, or says why it is not a P-256 public key.</summary>
+    public static Outcome<ECDsa, string> ImportPublicKey(string pem) =>
+        Import(pem, "PUBLIC KEY", (key, der) => key.ImportSubjectPublicKeyInfo(der, out _));
 
-    private static ECDsa? Import(string pem, string label, Action<ECDsa, byte[]> import, out string? error)
+    private static Outcome<ECDsa, string> Import(string pem, string label, Action<ECDsa, byte[]> import)
     {
         if (!PemEncoding.TryFind(pem, out var fields))
         {
-            error = $"no PEM block found (expected '-----BEGIN {label}-----')";
-            return null;
+            return $"no PEM block found (expected '-----BEGIN {label}-----')";
         }
         var found = pem[fields.Label];
         if (found != label)
         {
-            error = $"expected a '{label}' PEM block, found '{found}'";
-            return null;
+            return $"expected a '{label}' PEM block, found '{found}'";
         }
         var key = ECDsa.Create();
         try
@@ -45,17 +44,14 @@ public static class SigningKeys
             if (!IsP256(key))
             {
                 key.Dispose();
-                error = "the key is not on the P-256 curve";
-                return null;
+                return "the key is not on the P-256 curve";
             }
         }
         catch (CryptographicException e)
         {
             key.Dispose();
-            error = $"not an ECDSA key: {e.Message}";
-            return null;
+            return $"not an ECDSA key: {e.Message}";
         }
-        error = null;
         return key;
     }
 

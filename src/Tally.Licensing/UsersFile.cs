@@ -57,11 +57,13 @@ public static class UsersFile
             {
                 continue;
             }
-            if (!TrySplit(line, out var fields, out var splitError))
+            var split = Split(line);
+            if (!split.IsOk)
             {
-                errors.Add(new UsersFileError(lineNumber, splitError));
+                errors.Add(new UsersFileError(lineNumber, split.Error));
                 continue;
             }
+            var fields = split.Value;
             if (!headerSeen)
             {
                 headerSeen = true;
@@ -207,7 +209,7 @@ public static class UsersFile
     }
 
     /// <summary>Splits one CSV line; a field may be double-quoted, with <c>""</c> for a quote inside it. Fields are trimmed.</summary>
-    private static bool TrySplit(string line, out string[] fields, out string error)
+    private static Outcome<string[], string> Split(string line)
     {
         var result = new List<string>();
         var field = new StringBuilder();
@@ -245,9 +247,7 @@ public static class UsersFile
             }
             else if (wasQuoted && !char.IsWhiteSpace(c))
             {
-                fields = [];
-                error = "text after a closing quote";
-                return false;
+                return "text after a closing quote";
             }
             else if (!wasQuoted)
             {
@@ -256,13 +256,9 @@ public static class UsersFile
         }
         if (quoted)
         {
-            fields = [];
-            error = "a quoted field is not closed";
-            return false;
+            return "a quoted field is not closed";
         }
         result.Add(wasQuoted ? field.ToString() : field.ToString().Trim());
-        fields = [.. result];
-        error = "";
-        return true;
+        return result.ToArray();
     }
 }

@@ -32,16 +32,15 @@ public static class EventValidation
 
     /// <summary>
     /// Validates <paramref name="fields"/> and interns names into the three symbol tables. The time may be
-    /// absent only when <paramref name="timeRequired"/> is false (a live server stamps its own). Returns the error,
-    /// or null with <paramref name="parsed"/> filled in. Nothing is interned for an invalid event.
+    /// absent only when <paramref name="timeRequired"/> is false (a live server stamps its own; the event's time is then
+    /// 0). Returns the event or the error. Nothing is interned for an invalid event.
     /// <paramref name="checkText"/>: apply <see cref="CheckText"/> to every field; false only to replay what a ledger
     /// already holds (recorded before the rule existed, it is replayed as recorded rather than refused).
     /// </summary>
-    public static EventError? Validate(scoped in EventFields fields, bool timeRequired, SymbolTable users, SymbolTable devices, SymbolTable apps, out MeterEvent parsed, out DateTimeOffset? time,
+    public static Outcome<MeterEvent, EventError> Validate(scoped in EventFields fields, bool timeRequired, SymbolTable users, SymbolTable devices, SymbolTable apps,
         bool checkText = true)
     {
-        parsed = default;
-        time = null;
+        DateTimeOffset? time = null;
         if (checkText && (BadText(fields.Id, "id") ?? BadText(fields.User, "user") ?? BadText(fields.Device, "device") ?? BadText(fields.App, "app")
             ?? BadText(fields.Action, "action") ?? BadText(fields.Time, "time")) is { } badText)
         {
@@ -83,9 +82,8 @@ public static class EventValidation
             return new EventError("app", $"is required for '{action.ToWire()}'");
         }
         var user = action == MeterAction.ScheduledReload ? 0 : users.Intern(fields.User);
-        parsed = new MeterEvent(time?.UtcTicks ?? 0, user, devices.Intern(fields.Device), apps.Intern(fields.App), action,
+        return new MeterEvent(time?.UtcTicks ?? 0, user, devices.Intern(fields.Device), apps.Intern(fields.App), action,
             fields.Id.IsEmpty ? null : fields.Id.ToString());
-        return null;
     }
 
     /// <summary>

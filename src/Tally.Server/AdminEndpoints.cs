@@ -24,7 +24,7 @@ public static partial class AdminEndpoints
             var read = await JsonBody.ReadAsync<CreateTenantRequest>(http, options.Value.MaxBodyBytes);
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             var body = read.Value;
             if (body.Id is null || !TenantId().IsMatch(body.Id))
@@ -64,7 +64,7 @@ public static partial class AdminEndpoints
         var body = await JsonBody.ReadAsync<CreateKeyRequest>(http, maxBytes);
         if (!body.IsOk)
         {
-            return body.Problem;
+            return body.Error;
         }
         if (!ApiRoles.TryParse(body.Value.Role, out var role) || role == ApiRole.Bootstrap)
         {
@@ -105,7 +105,7 @@ public static partial class AdminEndpoints
             var read = await JsonBody.ReadAsync<LicenseRequest>(http, Math.Min(options.Value.MaxBodyBytes, LicenseKey.MaxLength * 2));
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             var body = read.Value;
             if (holder.Verifier is not { } verifier)
@@ -194,14 +194,14 @@ public static partial class AdminEndpoints
         group.MapPut("/allocations", async Task<Results<Ok<AllocationPlanDto>, ProblemHttpResult>> (HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
         {
             var plan = await JsonBody.ReadAsync<AllocationPlanDto>(http, options.Value.MaxBodyBytes);
-            return plan.IsOk ? Saved(await plans.SaveAsync(http.Tenant(), _ => plan.Value)) : plan.Problem;
+            return plan.IsOk ? Saved(await plans.SaveAsync(http.Tenant(), _ => plan.Value)) : plan.Error;
         }).RequireRole(ApiRole.Admin).Accepts<AllocationPlanDto>("application/json").WithSummary("Replace the allocation plan (seats, groups, caps).");
         group.MapPut("/users/{user}", async Task<Results<Ok<AllocationPlanDto>, ProblemHttpResult>> (string user, HttpContext http, PlanEditor plans, IOptions<TallyOptions> options) =>
         {
             var row = await JsonBody.ReadAsync<UserPlanDto>(http, options.Value.MaxBodyBytes);
             return row.IsOk
                 ? Saved(await plans.SaveAsync(http.Tenant(), current => current with { Users = [.. current.Users.Where(u => u.User != user), row.Value with { User = user }] }))
-                : row.Problem;
+                : row.Error;
         }).RequireRole(ApiRole.Admin).Accepts<UserPlanDto>("application/json").WithSummary("Set one user's allocation, groups and cap.");
         group.MapDelete("/users/{user}", async Task<Results<Ok<AllocationPlanDto>, ProblemHttpResult>> (string user, HttpContext http, PlanEditor plans) =>
         {
@@ -212,6 +212,6 @@ public static partial class AdminEndpoints
     }
 
     /// <summary>The plan as saved (200) or why it was refused.</summary>
-    private static Results<Ok<AllocationPlanDto>, ProblemHttpResult> Saved(Outcome<SavedPlan> saved) =>
-        saved.IsOk ? TypedResults.Ok(saved.Value.Plan) : saved.Problem;
+    private static Results<Ok<AllocationPlanDto>, ProblemHttpResult> Saved(Outcome<SavedPlan, ProblemHttpResult> saved) =>
+        saved.IsOk ? TypedResults.Ok(saved.Value.Plan) : saved.Error;
 }

@@ -22,7 +22,7 @@ public static class EventEndpoints
             var read = await JsonBody.ReadAsync<List<EventDto?>>(http, options.Value.MaxBodyBytes);
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             var events = read.Value;
             if (events.Count == 0)
@@ -37,10 +37,10 @@ public static class EventEndpoints
             var incoming = Validate(events, time.GetUtcNow());
             if (!incoming.IsOk)
             {
-                return incoming.Problem;
+                return incoming.Error;
             }
             var outcomes = await Submit(tenants.Writer(http.Tenant()), incoming.Value);
-            return outcomes.IsOk ? TypedResults.Ok(outcomes.Value.Select((o, i) => ToWire(incoming.Value[i], o)).ToList()) : outcomes.Problem;
+            return outcomes.IsOk ? TypedResults.Ok(outcomes.Value.Select((o, i) => ToWire(incoming.Value[i], o)).ToList()) : outcomes.Error;
         }).Accepts<EventDto[]>("application/json").ProducesProblem(400).ProducesProblem(413).ProducesProblem(503)
             .WithSummary("Meter a batch of events; one result per event, in order.");
         group.MapPost("/access", async Task<Results<Ok<AccessResult>, ProblemHttpResult>> (HttpContext http, Tenants tenants, TimeProvider time, IOptions<TallyOptions> options) =>
@@ -48,26 +48,26 @@ public static class EventEndpoints
             var read = await JsonBody.ReadAsync<EventDto>(http, options.Value.MaxBodyBytes);
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             var incoming = Validate([read.Value], time.GetUtcNow());
             if (!incoming.IsOk)
             {
-                return incoming.Problem;
+                return incoming.Error;
             }
             var outcomes = await Submit(tenants.Writer(http.Tenant()), incoming.Value);
-            return outcomes.IsOk ? TypedResults.Ok(AccessResult.From(ToWire(incoming.Value[0], outcomes.Value[0]))) : outcomes.Problem;
+            return outcomes.IsOk ? TypedResults.Ok(AccessResult.From(ToWire(incoming.Value[0], outcomes.Value[0]))) : outcomes.Error;
         }).Accepts<EventDto>("application/json").ProducesProblem(400).ProducesProblem(503)
             .WithSummary("Decide one event now: allowed or denied, and why.");
         return group;
     }
 
     /// <summary>The tenant's writer decides and commits the events; a ledger that cannot take the commit is a 503.</summary>
-    private static async Task<Outcome<IReadOnlyList<EventOutcome>>> Submit(TenantWriter writer, IReadOnlyList<IncomingEvent> incoming)
+    private static async Task<Outcome<IReadOnlyList<EventOutcome>, ProblemHttpResult>> Submit(TenantWriter writer, IReadOnlyList<IncomingEvent> incoming)
     {
         try
         {
-            return Outcome<IReadOnlyList<EventOutcome>>.Ok(await writer.SubmitAsync(incoming));
+            return Outcome<IReadOnlyList<EventOutcome>, ProblemHttpResult>.Ok(await writer.SubmitAsync(incoming));
         }
         catch (LedgerUnavailableException e)
         {
@@ -76,7 +76,7 @@ public static class EventEndpoints
     }
 
     /// <summary>Validates every event (R12) with the core's rules; the first bad one rejects the whole batch.</summary>
-    internal static Outcome<List<IncomingEvent>> Validate(IReadOnlyList<EventDto?> events, DateTimeOffset now)
+    internal static Outcome<List<IncomingEvent>, ProblemHttpResult> Validate(IReadOnlyList<EventDto?> events, DateTimeOffset now)
     {
         var incoming = new List<IncomingEvent>(events.Count);
         // Scratch tables: the tenant's own tables belong to its writer thread.
@@ -88,15 +88,17 @@ public static class EventEndpoints
                 return Problems.BadRequest($"events[{i}] is null; send an object", new Dictionary<string, object?> { ["index"] = i });
             }
             var fields = new EventFields(e.Time, e.User, e.Device, e.App, e.Action, e.Id);
-            if (EventValidation.Validate(fields, false, users, devices, apps, out var parsed, out var clientTime) is { } error)
+            var parsed = EventValidation.Validate(fields, false, users, devices, apps);
+            if (!parsed.IsOk)
             {
-                return Problems.BadEvent(i, error.Field, error.Reason);
+                return Problems.BadEvent(i, parsed.Error.Field, parsed.Error.Reason);
             }
-            if (clientTime > now + MaxClockSkew)
+            // An event without a time has time 0 here: the server stamps it, so it is never ahead.
+            if (parsed.Value.Time > now + MaxClockSkew)
             {
                 return Problems.BadEvent(i, "time", $"is more than {MaxClockSkew.TotalMinutes:0} minutes ahead of the server clock ({now.UtcDateTime:O})");
             }
-            incoming.Add(new IncomingEvent(parsed.Id, e.User ?? "", e.Device ?? "", e.App ?? "", parsed.Action, e.Time));
+            incoming.Add(new IncomingEvent(parsed.Value.Id, e.User ?? "", e.Device ?? "", e.App ?? "", parsed.Value.Action, e.Time));
         }
         return incoming;
     }

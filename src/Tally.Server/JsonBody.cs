@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Tally.Metering;
 
 namespace Tally.Server;
 
@@ -14,7 +15,7 @@ public static partial class JsonBody
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
 
-    public static async Task<Outcome<T>> ReadAsync<T>(HttpContext http, int maxBytes)
+    public static async Task<Outcome<T, ProblemHttpResult>> ReadAsync<T>(HttpContext http, int maxBytes)
     {
         if (http.Request.ContentLength > maxBytes)
         {
@@ -50,7 +51,7 @@ public static partial class JsonBody
         }
     }
 
-    private static Outcome<T> Parse<T>(ReadOnlySpan<byte> body)
+    private static Outcome<T, ProblemHttpResult> Parse<T>(ReadOnlySpan<byte> body)
     {
         if (body.IsEmpty)
         {

@@ -19,17 +19,17 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
     /// Applies <paramref name="edit"/> to the current plan: the plan as saved (or as it was, when <paramref name="edit"/>
     /// returned null: nothing to change), or a 400 naming every reason the edited plan does not fit the license.
     /// </summary>
-    public async Task<Outcome<SavedPlan>> SaveAsync(string tenant, Func<AllocationPlanDto, AllocationPlanDto?> edit)
+    public async Task<Outcome<SavedPlan, ProblemHttpResult>> SaveAsync(string tenant, Func<AllocationPlanDto, AllocationPlanDto?> edit)
     {
         var outcome = await EditAsync<object?>(tenant, current => (edit(current), null)).ConfigureAwait(false);
-        return outcome.IsOk ? outcome.Value.Plan : outcome.Problem;
+        return outcome.IsOk ? outcome.Value.Plan : outcome.Error;
     }
 
     /// <summary>
     /// Like <see cref="SaveAsync"/> for an edit that also computes a result (e.g. a status per item); the plan is saved
     /// only when the edit returns one.
     /// </summary>
-    public async Task<Outcome<(SavedPlan Plan, T Result)>> EditAsync<T>(string tenant, Func<AllocationPlanDto, (AllocationPlanDto? Plan, T Result)> edit)
+    public async Task<Outcome<(SavedPlan Plan, T Result), ProblemHttpResult>> EditAsync<T>(string tenant, Func<AllocationPlanDto, (AllocationPlanDto? Plan, T Result)> edit)
     {
         var writer = tenants.Writer(tenant);
         await writer.PlanEdits.WaitAsync().ConfigureAwait(false);
@@ -70,12 +70,12 @@ public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider
         {
             return badText;
         }
-        var core = plan.ToPlan(out var problem);
-        if (problem is not null)
+        var core = plan.ToPlan();
+        if (!core.IsOk)
         {
-            return Problems.BadRequest(problem);
+            return Problems.BadRequest(core.Error);
         }
-        var checkedPlan = UserDirectory.Create(core, seats, new SymbolTable());
+        var checkedPlan = UserDirectory.Create(core.Value, seats, new SymbolTable());
         return checkedPlan.IsValid
             ? null
             : Problems.BadRequest(string.Join("; ", checkedPlan.Errors), new Dictionary<string, object?> { ["errors"] = checkedPlan.Errors.Select(e => e.ToString()).ToArray() });

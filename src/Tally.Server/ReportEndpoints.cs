@@ -24,7 +24,7 @@ public static class ReportEndpoints
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             var (p, calendar) = read.Value;
             var config = tenants.Writer(http.Tenant()).Snapshot.Config;
@@ -46,7 +46,7 @@ public static class ReportEndpoints
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             var (p, calendar) = read.Value;
             if (granularity is not (null or "hour" or "day"))
@@ -64,13 +64,12 @@ public static class ReportEndpoints
             var paging = ReadPaging(sort, order, search, limit, offset, UserSorts, "minutes");
             if (!read.IsOk || !paging.IsOk)
             {
-                return read.Problem ?? paging.Problem!;
+                return read.Error ?? paging.Error!;
             }
             var ((p, calendar), page) = (read.Value, paging.Value);
-            var plan = tenants.Writer(http.Tenant()).Snapshot.Config.Plan;
+            var caps = tenants.Writer(http.Tenant()).Snapshot.Caps;
             var rows = store.UserActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks)
-                .Select(u => new UserRow(u.User, u.Units, u.Minutes, u.DeniedEvents, u.Apps, At(u.LastActivityTicks),
-                    AllocationOf(u.Allotment), u.Allotment is null or "analyzer_time" ? CapOf(plan, u.User) : null));
+                .Select(u => ToRow(u, caps));
             var (total, selected) = page.Apply(rows, u => u.User, page.Sort switch
             {
                 "units" => Comparer(rows, (a, b) => a.Units.CompareTo(b.Units)),
@@ -91,7 +90,7 @@ public static class ReportEndpoints
             var paging = ReadPaging(sort, order, search, limit, offset, AppSorts, "units");
             if (!read.IsOk || !paging.IsOk)
             {
-                return read.Problem ?? paging.Problem!;
+                return read.Error ?? paging.Error!;
             }
             var ((p, calendar), page) = (read.Value, paging.Value);
             var rows = store.AppActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks)
@@ -114,29 +113,15 @@ public static class ReportEndpoints
 
     private static Comparison<T> Comparer<T>(IEnumerable<T> _, Comparison<T> comparison) => comparison;
 
-    private static DateTimeOffset? At(long? ticks) => ticks is { } t ? new DateTimeOffset(t, TimeSpan.Zero) : null;
-
-    private static string? AllocationOf(string? allotment) => allotment switch
+    private static UserRow ToRow(UserActivity u, PlanCaps caps)
     {
-        "analyzer_time" => "capacity",
-        "analyzer" => "analyzer",
-        "professional" => "professional",
-        _ => null,
-    };
-
-    /// <summary>The smallest of the user's own cap, their groups' caps and the cap for everyone (as the meter applies it, R9).</summary>
-    internal static long? CapOf(AllocationPlanDto plan, string user)
-    {
-        var row = plan.Users.FirstOrDefault(u => u.User == user);
-        long? cap = Smallest(row?.CapMinutes, plan.EveryoneCapMinutes);
-        foreach (var group in row?.Groups ?? [])
-        {
-            cap = Smallest(cap, plan.GroupCapMinutes.TryGetValue(group, out var g) ? g : null);
-        }
-        return cap;
+        var allocation = AllocationNames.FromAllotment(u.Allotment);
+        // Caps bind capacity users; a user without units yet is shown the cap they would meet.
+        return new UserRow(u.User, u.Units, u.Minutes, u.DeniedEvents, u.Apps, At(u.LastActivityTicks), allocation?.ToWire(),
+            allocation is null or Allocation.Capacity ? caps.For(u.User) : null);
     }
 
-    private static long? Smallest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
+    private static DateTimeOffset? At(long? ticks) => ticks is { } t ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 
     /// <summary>Validated paging: sort key, order, a case-insensitive substring search on the name, limit and offset.</summary>
     private sealed record Paging(string Sort, string Order, string? Search, int Limit, int Offset)
@@ -155,7 +140,7 @@ public static class ReportEndpoints
         }
     }
 
-    private static Outcome<Paging> ReadPaging(string? sort, string? order, string? search, int? limit, int? offset, string[] sorts, string defaultSort)
+    private static Outcome<Paging, ProblemHttpResult> ReadPaging(string? sort, string? order, string? search, int? limit, int? offset, string[] sorts, string defaultSort)
     {
         var problem = sort is not null && !sorts.Contains(sort) ? Problems.BadRequest($"sort: must be one of {string.Join(", ", sorts)}.")
             : order is not (null or "asc" or "desc") ? Problems.BadRequest("order: must be asc or desc.")
@@ -178,7 +163,7 @@ public static class ReportEndpoints
         new(tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone);
 
     /// <summary>The <c>period</c> query parameter (absent: the period holding <paramref name="now"/>), or a 400 naming it.</summary>
-    internal static Outcome<(Period Period, PeriodCalendar Calendar)> ReadPeriod(string? text, PeriodCalendar calendar, DateTimeOffset now)
+    internal static Outcome<(Period Period, PeriodCalendar Calendar), ProblemHttpResult> ReadPeriod(string? text, PeriodCalendar calendar, DateTimeOffset now)
     {
         if (text is null)
         {

@@ -141,9 +141,9 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
         {
             problems.Add("Tally:MaxGroupCommitEvents must be at least 1.");
         }
-        if (!TrustedProxies.TryParse(options.TrustedProxies, out _, out var badProxy))
+        if (TrustedProxies.Parse(options.TrustedProxies).Error is { } badProxy)
         {
-            problems.Add($"Tally:TrustedProxies: '{badProxy}' is not an IP address or a CIDR network (e.g. 10.0.0.5 or 10.1.0.0/16).");
+            problems.Add($"Tally:TrustedProxies: {badProxy}.");
         }
         if (!Enum.IsDefined(options.Dashboard.SecureCookie))
         {

@@ -187,7 +187,7 @@ public static class TallyServer
     private static TrustedProxies TrustedProxiesOf(WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<TallyOptions>>().Value;
-        _ = TrustedProxies.TryParse(options.TrustedProxies, out var proxies, out _);
+        var proxies = TrustedProxies.Parse(options.TrustedProxies).Value ?? TrustedProxies.None;
         if (proxies.IsEmpty && string.Equals(app.Configuration["ForwardedHeaders_Enabled"], "true", StringComparison.OrdinalIgnoreCase))
         {
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tally.Server").LogWarning(

@@ -12,27 +12,23 @@ public static class AllocationPlans
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>Converts to the core plan, or returns the first problem (unknown allocation names).</summary>
-    public static AllocationPlan ToPlan(this AllocationPlanDto dto, out string? problem)
+    public static Outcome<AllocationPlan, string> ToPlan(this AllocationPlanDto dto)
     {
-        problem = null;
         var rows = new List<UserAssignment>();
         foreach (var (user, i) in (dto.Users ?? []).Select((u, i) => (u, i)))
         {
             if (user is null)
             {
-                problem = $"users[{i}] is null";
-                return AllocationPlan.Empty;
+                return $"users[{i}] is null";
             }
             Allocation? allocation = string.IsNullOrEmpty(user.Allocation) ? null : AllocationNames.FromWire(user.Allocation);
             if (allocation == Allocation.None)
             {
-                problem = $"users[{i}].allocation must be professional, analyzer or capacity (or omitted)";
-                return AllocationPlan.Empty;
+                return $"users[{i}].allocation must be professional, analyzer or capacity (or omitted)";
             }
             if (user.User is not { Length: > 0 and <= EventValidation.MaxFieldLength })
             {
-                problem = $"users[{i}].user must be 1 to {EventValidation.MaxFieldLength} characters";
-                return AllocationPlan.Empty;
+                return $"users[{i}].user must be 1 to {EventValidation.MaxFieldLength} characters";
             }
             rows.Add(new UserAssignment(user.User, allocation, user.Groups ?? [], user.CapMinutes));
         }

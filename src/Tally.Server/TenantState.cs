@@ -18,6 +18,7 @@ internal sealed class TenantState
     private readonly SymbolTable _users = new(), _devices = new(), _apps = new();
     private readonly Meter _meter;
     private UserDirectory? _directory;
+    private PlanCaps _caps = new(AllocationPlan.Empty);
     private TenantConfig _config;
     private (string? Key, string? Plan) _terms;
 
@@ -74,11 +75,12 @@ internal sealed class TenantState
             }
             var fields = new EventFields([], stored.User, stored.Device, stored.App, stored.Action, stored.EventId);
             // What the ledger holds is replayed as recorded, even text accepted before the text rule (R12) existed.
-            if (EventValidation.Validate(fields, false, state._users, state._devices, state._apps, out var parsed, out _, checkText: false) is { } error)
+            var parsed = EventValidation.Validate(fields, false, state._users, state._devices, state._apps, checkText: false);
+            if (!parsed.IsOk)
             {
-                throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {error}");
+                throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {parsed.Error}");
             }
-            state._meter.Apply(parsed with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
+            state._meter.Apply(parsed.Value with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
             state.Applied++;
             state.StampNewSeats(state._meter.LastTicks);
             replayed++;
@@ -125,7 +127,7 @@ internal sealed class TenantState
     }
 
     public TenantSnapshot Snapshot() => new(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, Applied,
-        _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault(), CurrentSeats());
+        _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault(), CurrentSeats(), _caps);
 
     /// <summary>The names behind a decision's interned ids, for the rows it becomes.</summary>
     public string UserName(int id) => id == 0 ? "" : _users.NameOf(id);
@@ -140,12 +142,9 @@ internal sealed class TenantState
     {
         var fields = new EventFields([], incoming.User, incoming.Device, incoming.App, incoming.Action.ToWire(), incoming.Id);
         // The text rule was applied at the edge; the single writer's loop does not scan every name twice.
-        if (EventValidation.Validate(fields, false, _users, _devices, _apps, out var parsed, out _, checkText: false) is { } error)
-        {
-            // Validated at the edge and again on replay: reaching this is a bug, not bad input.
-            throw new InvalidOperationException($"An accepted event failed validation: {error}");
-        }
-        return parsed with { TimeTicks = ticks };
+        var parsed = EventValidation.Validate(fields, false, _users, _devices, _apps, checkText: false);
+        // Validated at the edge and again on replay: reaching this is a bug, not bad input.
+        return parsed.IsOk ? parsed.Value with { TimeTicks = ticks } : throw new InvalidOperationException($"An accepted event failed validation: {parsed.Error}");
     }
 
     private void ApplyTerms(string? key, string? plan, long atTicks)
@@ -216,7 +215,9 @@ internal sealed class TenantState
 
     private IUserDirectory DirectoryFor(TenantConfig config)
     {
-        _directory = UserDirectory.Create(config.Plan.ToPlan(out _), config.Seats, _users).Directory;
+        var plan = config.Plan.ToPlan().Value ?? AllocationPlan.Empty;
+        _caps = new PlanCaps(plan);
+        _directory = UserDirectory.Create(plan, config.Seats, _users).Directory;
         return (IUserDirectory?)_directory ?? EveryoneCapacity.Instance;
     }
 

@@ -21,7 +21,7 @@ public sealed class LedgerUnavailableException(string message, Exception inner) 
 /// seat held now: explicit assignments, then auto-assigned ones in the order they were handed out.
 /// </summary>
 public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUsed, int AnalyzerSeatsUsed, long EventsApplied, PoolUsage? CurrentPool,
-    IReadOnlyList<SeatAssignment> Seats);
+    IReadOnlyList<SeatAssignment> Seats, PlanCaps Caps);
 
 /// <summary>
 /// A Professional or Analyzer seat and who holds it (Qlik calls it an assignment). <c>Since</c>: when it was assigned

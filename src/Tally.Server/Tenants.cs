@@ -68,8 +68,9 @@ public sealed class LicenseVerifierHolder : IDisposable
         _byTenant = trusted.ToDictionary(t => t.Tenant, t => t.Verifier, StringComparer.Ordinal);
         if (options.Value.PublicKey is { Length: > 0 } path)
         {
-            _key = SigningKeys.ImportPublicKey(File.ReadAllText(path), out var error)
-                ?? throw new OptionsValidationException(nameof(TallyOptions.PublicKey), typeof(TallyOptions), [$"Tally:PublicKey (--public-key) '{path}' is not a usable public key: {error}."]);
+            var imported = SigningKeys.ImportPublicKey(File.ReadAllText(path));
+            _key = imported.Value
+                ?? throw new OptionsValidationException(nameof(TallyOptions.PublicKey), typeof(TallyOptions), [$"Tally:PublicKey (--public-key) '{path}' is not a usable public key: {imported.Error}."]);
             Verifier = new LicenseVerifier(_key);
         }
     }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Tally.Metering;
 
 namespace Tally.Server;
 
@@ -16,13 +17,14 @@ public sealed record TrustedProxies(IReadOnlyList<IPAddress> Addresses, IReadOnl
 {
     public bool IsEmpty => Addresses.Count == 0 && Networks.Count == 0;
 
-    /// <summary>Reads a comma-separated list of addresses and CIDR networks; on failure <paramref name="bad"/> is the entry at fault.</summary>
-    public static bool TryParse(string? text, out TrustedProxies proxies, out string? bad)
+    /// <summary>None: forwarded headers are believed from nobody.</summary>
+    public static TrustedProxies None { get; } = new([], []);
+
+    /// <summary>Reads a comma-separated list of addresses and CIDR networks, or says which entry is wrong.</summary>
+    public static Outcome<TrustedProxies, string> Parse(string? text)
     {
         var addresses = new List<IPAddress>();
         var networks = new List<System.Net.IPNetwork>();
-        proxies = new TrustedProxies(addresses, networks);
-        bad = null;
         foreach (var entry in (text ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             if (entry.Contains('/', StringComparison.Ordinal) && System.Net.IPNetwork.TryParse(entry, out var network))
@@ -35,11 +37,10 @@ public sealed record TrustedProxies(IReadOnlyList<IPAddress> Addresses, IReadOnl
             }
             else
             {
-                bad = entry;
-                return false;
+                return $"'{entry}' is not an IP address or a CIDR network (e.g. 10.0.0.5 or 10.1.0.0/16)";
             }
         }
-        return true;
+        return new TrustedProxies(addresses, networks);
     }
 
     /// <summary>
@@ -50,7 +51,7 @@ public sealed record TrustedProxies(IReadOnlyList<IPAddress> Addresses, IReadOnl
     public static void AddTrustedProxies(IServiceCollection services) =>
         services.AddOptions<ForwardedHeadersOptions>().PostConfigure<IOptions<TallyOptions>>((options, tally) =>
         {
-            if (!TryParse(tally.Value.TrustedProxies, out var proxies, out _) || proxies.IsEmpty)
+            if (Parse(tally.Value.TrustedProxies).Value is not { IsEmpty: false } proxies)
             {
                 return;
             }

@@ -28,7 +28,7 @@ public static class UsageFeedEndpoints
             var read = ReportEndpoints.ReadPeriod(period, ReportEndpoints.CalendarOf(http, tenants), time.GetUtcNow());
             if (!read.IsOk)
             {
-                return read.Problem;
+                return read.Error;
             }
             if (limit is < 1 or > ReportEndpoints.MaxRowLimit)
             {

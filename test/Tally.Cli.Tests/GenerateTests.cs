@@ -82,8 +82,9 @@ public sealed class GenerateTests : IDisposable
         {
             var f = line.Split(',');
             Assert.Equal(6, f.Length);
-            var error = EventValidation.Validate(new EventFields(f[0], f[1], f[2], f[3], f[4], f[5]), timeRequired: true, users, devices, apps, out var e, out _);
-            Assert.Null(error);
+            var parsed = EventValidation.Validate(new EventFields(f[0], f[1], f[2], f[3], f[4], f[5]), timeRequired: true, users, devices, apps);
+            Assert.Null(parsed.Error);
+            var e = parsed.Value;
             Assert.True(e.TimeTicks >= previous, $"out of order: {line}");
             Assert.Equal(new Period(2026, 2), new Period(e.Time.Year, e.Time.Month));
             Assert.EndsWith("Z", f[0], StringComparison.Ordinal);

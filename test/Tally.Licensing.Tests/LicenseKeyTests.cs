@@ -25,12 +25,12 @@ public class LicenseKeyTests
     public void Verify_KeysRoundTripThroughPemFiles_Valid()
     {
         using var generated = SigningKeys.Generate();
-        using var signing = SigningKeys.ImportSigningKey(SigningKeys.ExportSigningKeyPem(generated), out var signingError);
-        using var verifying = SigningKeys.ImportPublicKey(SigningKeys.ExportPublicKeyPem(generated), out var publicError);
-        Assert.NotNull(signing);
-        Assert.NotNull(verifying);
-        Assert.Null(signingError);
-        Assert.Null(publicError);
+        var signingImport = SigningKeys.ImportSigningKey(SigningKeys.ExportSigningKeyPem(generated));
+        var verifyingImport = SigningKeys.ImportPublicKey(SigningKeys.ExportPublicKeyPem(generated));
+        Assert.Null(signingImport.Error);
+        Assert.Null(verifyingImport.Error);
+        using var signing = signingImport.Value!;
+        using var verifying = verifyingImport.Value!;
 
         var key = new LicenseIssuer(signing).Issue(TestLicenses.Terms());
 
@@ -281,10 +281,10 @@ public class LicenseKeyTests
     [Fact]
     public void ImportPublicKey_PrivateKeyPem_Refused()
     {
-        using var key = SigningKeys.ImportPublicKey(SigningKeys.ExportSigningKeyPem(TestLicenses.VendorKey), out var error);
+        var imported = SigningKeys.ImportPublicKey(SigningKeys.ExportSigningKeyPem(TestLicenses.VendorKey));
 
-        Assert.Null(key);
-        Assert.Contains("PUBLIC KEY", error, StringComparison.Ordinal);
+        Assert.Null(imported.Value);
+        Assert.Contains("PUBLIC KEY", imported.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -292,10 +292,10 @@ public class LicenseKeyTests
     {
         using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
 
-        using var key = SigningKeys.ImportSigningKey(p384.ExportPkcs8PrivateKeyPem(), out var error);
+        var imported = SigningKeys.ImportSigningKey(p384.ExportPkcs8PrivateKeyPem());
 
-        Assert.Null(key);
-        Assert.Contains("P-256", error, StringComparison.Ordinal);
+        Assert.Null(imported.Value);
+        Assert.Contains("P-256", imported.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -303,19 +303,19 @@ public class LicenseKeyTests
     {
         using var rsa = RSA.Create(2048);
 
-        using var key = SigningKeys.ImportPublicKey(rsa.ExportSubjectPublicKeyInfoPem(), out var error);
+        var imported = SigningKeys.ImportPublicKey(rsa.ExportSubjectPublicKeyInfoPem());
 
-        Assert.Null(key);
-        Assert.NotNull(error);
+        Assert.Null(imported.Value);
+        Assert.NotNull(imported.Error);
     }
 
     [Fact]
     public void ImportPublicKey_NotPem_Refused()
     {
-        using var key = SigningKeys.ImportPublicKey("hello", out var error);
+        var imported = SigningKeys.ImportPublicKey("hello");
 
-        Assert.Null(key);
-        Assert.NotNull(error);
+        Assert.Null(imported.Value);
+        Assert.NotNull(imported.Error);
     }
 
     [Fact]

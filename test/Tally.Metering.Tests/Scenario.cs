@@ -37,8 +37,9 @@ internal sealed class Scenario
     public IReadOnlyList<Decision> Event(DateTimeOffset time, string? user, string? device, string? app, string action, string? id = null)
     {
         var fields = new EventFields(time.ToString("O"), user, device, app, action, id);
-        var error = EventValidation.Validate(fields, timeRequired: true, _users, _devices, _apps, out var e, out _);
-        Assert.Null(error);
+        var parsed = EventValidation.Validate(fields, timeRequired: true, _users, _devices, _apps);
+        Assert.Null(parsed.Error);
+        var e = parsed.Value;
         _events.Add(e);
         var decisions = Meter.Apply(e);
         foreach (var d in decisions)

@@ -6,7 +6,7 @@ public class ValidationTests
     private static EventError? Validate(string time, string user, string device, string app, string action, string id = "")
     {
         var fields = new EventFields(time, user, device, app, action, id);
-        return EventValidation.Validate(fields, timeRequired: true, new SymbolTable(), new SymbolTable(), new SymbolTable(), out _, out _);
+        return EventValidation.Validate(fields, timeRequired: true, new SymbolTable(), new SymbolTable(), new SymbolTable()).Error;
     }
 
     [Theory]
@@ -93,7 +93,7 @@ public class ValidationTests
         var users = new SymbolTable();
         string Text(string name) => name == field ? "x\0y" : name == "device" ? "" : "ok";
         var fields = new EventFields("2026-03-02T09:00:00Z", Text("user"), Text("device"), Text("app"), "open-app", Text("id"));
-        var error = EventValidation.Validate(fields, timeRequired: true, users, new SymbolTable(), new SymbolTable(), out _, out _);
+        var error = EventValidation.Validate(fields, timeRequired: true, users, new SymbolTable(), new SymbolTable()).Error;
         Assert.Equal(field, error?.Field);
         Assert.Equal("has the control character U+0000 at position 2; names and ids may not contain control characters", error?.Reason);
         Assert.Equal(0, users.Count);
@@ -103,8 +103,9 @@ public class ValidationTests
     public void Validate_ReplayWithoutTextCheck_AcceptsWhatALedgerAlreadyHolds()
     {
         var fields = new EventFields("", "tab\tuser", "", "x", "open-app", "");
-        Assert.Null(EventValidation.Validate(fields, false, new SymbolTable(), new SymbolTable(), new SymbolTable(), out var parsed, out _, checkText: false));
-        Assert.NotEqual(0, parsed.User);
+        var parsed = EventValidation.Validate(fields, false, new SymbolTable(), new SymbolTable(), new SymbolTable(), checkText: false);
+        Assert.Null(parsed.Error);
+        Assert.NotEqual(0, parsed.Value.User);
     }
 
     [Theory]
@@ -176,7 +177,7 @@ public class ValidationTests
     {
         var users = new SymbolTable();
         var fields = new EventFields("bad", "alice", "", "x", "open-app", "");
-        EventValidation.Validate(fields, timeRequired: true, users, new SymbolTable(), new SymbolTable(), out _, out _);
+        Assert.False(EventValidation.Validate(fields, timeRequired: true, users, new SymbolTable(), new SymbolTable()).IsOk);
         Assert.Equal(0, users.Count);
     }
 

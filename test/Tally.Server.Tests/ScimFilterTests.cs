@@ -9,15 +9,17 @@ public sealed class ScimFilterTests
 
     private static IReadOnlyList<ScimClause> Parse(string filter)
     {
-        Assert.True(ScimFilter.TryParse(filter, Attributes, out var clauses, out var error), error);
-        return clauses;
+        var parsed = ScimFilter.Parse(filter, Attributes);
+        Assert.True(parsed.IsOk, parsed.Error);
+        return parsed.Value;
     }
 
     private static string Refuse(string filter)
     {
-        Assert.False(ScimFilter.TryParse(filter, Attributes, out var clauses, out var error));
-        Assert.Empty(clauses);
-        return error;
+        var parsed = ScimFilter.Parse(filter, Attributes);
+        Assert.False(parsed.IsOk);
+        Assert.Null(parsed.Value);
+        return parsed.Error;
     }
 
     [Fact]

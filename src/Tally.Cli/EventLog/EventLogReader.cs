@@ -273,12 +273,15 @@ public static class EventLogReader
         ReadOnlySpan<char> app, ReadOnlySpan<char> action, ReadOnlySpan<char> id)
     {
         var fields = new EventFields(time, user, device, app, action, id);
-        if (EventValidation.Validate(fields, timeRequired: true, log.Users, log.Devices, log.Apps, out var e, out _) is { } error)
+        var parsed = EventValidation.Validate(fields, timeRequired: true, log.Users, log.Devices, log.Apps);
+        if (parsed.IsOk)
         {
-            log.Reject(line, error.ToString());
-            return;
+            log.Accept(parsed.Value, line);
         }
-        log.Accept(e, line);
+        else
+        {
+            log.Reject(line, parsed.Error.ToString());
+        }
     }
 
     /// <summary>RFC 4180 splitting of one line: quoted fields may hold commas and doubled quotes.</summary>

@@ -26,6 +26,7 @@ public sealed class UserDirectory : IUserDirectory
     private readonly SeatLicense _license;
     private readonly SymbolTable _users;
     private readonly Dictionary<string, UserAssignment> _rows;
+    private readonly PlanCaps _caps;
     private readonly Dictionary<int, UserTerms> _resolved = [];
     private readonly List<SeatHolder> _autoAssigned = [];
 
@@ -35,6 +36,7 @@ public sealed class UserDirectory : IUserDirectory
         _license = license;
         _users = users;
         _rows = rows;
+        _caps = new PlanCaps(plan, rows);
         ProfessionalSeatsUsed = rows.Values.Count(r => r.Allocation == Allocation.Professional);
         AnalyzerSeatsUsed = rows.Values.Count(r => r.Allocation == Allocation.Analyzer);
     }
@@ -141,7 +143,7 @@ public sealed class UserDirectory : IUserDirectory
         {
             return new UserTerms(allocation);
         }
-        return new UserTerms(allocation, CapFor(row, anonymous));
+        return new UserTerms(allocation, _caps.For(row, anonymous));
     }
 
     /// <summary>Anonymous users hold no seat: capacity when the license allows it and their implicit group is eligible.</summary>
@@ -167,26 +169,6 @@ public sealed class UserDirectory : IUserDirectory
             || (row is not null && row.Groups.Any(_plan.CapacityGroups.Contains));
         return eligible ? Allocation.Capacity : Allocation.None;
     }
-
-    /// <summary>The smallest of the user's own cap, each of their groups' caps and the cap for everyone.</summary>
-    private long? CapFor(UserAssignment? row, bool anonymous)
-    {
-        var cap = Smallest(row?.CapMinutes, _plan.EveryoneCapMinutes);
-        if (row is not null)
-        {
-            foreach (var group in row.Groups)
-            {
-                cap = Smallest(cap, _plan.GroupCapMinutes.TryGetValue(group, out var g) ? g : null);
-            }
-        }
-        if (anonymous)
-        {
-            cap = Smallest(cap, _plan.GroupCapMinutes.TryGetValue(AnonymousGroup, out var g) ? g : null);
-        }
-        return cap;
-    }
-
-    private static long? Smallest(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 }
 
 /// <summary>A user holding a Professional or Analyzer seat.</summary>

@@ -56,7 +56,7 @@ public static class DashboardEndpoints
             var body = await JsonBody.ReadAsync<SignInRequest>(http, 4096);
             if (!body.IsOk)
             {
-                return body.Problem;
+                return body.Error;
             }
             if (keys.Resolve(body.Value.Key?.Trim() ?? "") is not { } caller)
             {

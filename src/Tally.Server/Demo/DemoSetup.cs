@@ -87,8 +87,9 @@ public sealed class DemoVendor : IDisposable
         ECDsa key;
         if (File.Exists(signing))
         {
-            key = SigningKeys.ImportSigningKey(File.ReadAllText(signing), out var error)
-                ?? throw new InvalidOperationException($"The demo signing key '{signing}' is not usable ({error}); delete the demo folder to start over.");
+            var imported = SigningKeys.ImportSigningKey(File.ReadAllText(signing));
+            key = imported.Value
+                ?? throw new InvalidOperationException($"The demo signing key '{signing}' is not usable ({imported.Error}); delete the demo folder to start over.");
         }
         else
         {

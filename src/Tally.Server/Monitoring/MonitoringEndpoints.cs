@@ -156,7 +156,7 @@ public static class MonitoringEndpoints
         var read = ReportEndpoints.ReadPeriod(period, new PeriodCalendar(config.MeterOptions.TimeZone), time.GetUtcNow());
         if (!read.IsOk)
         {
-            return read.Problem;
+            return read.Error;
         }
         var (last, calendar) = read.Value;
         if (last.Index - (count - 1) < Period.MinValue.Index)
@@ -214,7 +214,7 @@ public static class MonitoringEndpoints
         var read = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
         if (!read.IsOk)
         {
-            return read.Problem;
+            return read.Error;
         }
         var body = read.Value;
         var tenant = http.Tenant();
@@ -276,7 +276,7 @@ public static class MonitoringEndpoints
         var read = await JsonBody.ReadAsync<CreateRuleRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
         if (!read.IsOk)
         {
-            return read.Problem;
+            return read.Error;
         }
         var body = read.Value;
         var tenant = http.Tenant();

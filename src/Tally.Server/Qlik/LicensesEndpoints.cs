@@ -130,7 +130,7 @@ public static class LicensesEndpoints
         var read = await JsonBody.ReadAsync<QlikSettings>(http, options.Value.MaxBodyBytes);
         if (!read.IsOk)
         {
-            return AsBadBody(read.Problem);
+            return AsBadBody(read.Error);
         }
         var body = read.Value;
         var edit = await plans.EditAsync(http.Tenant(), current =>
@@ -142,7 +142,7 @@ public static class LicensesEndpoints
             };
             return (next == current ? null : next, Settings(next));
         });
-        return edit.IsOk ? TypedResults.Ok(edit.Value.Result) : PlanRefused(edit.Problem);
+        return edit.IsOk ? TypedResults.Ok(edit.Value.Result) : PlanRefused(edit.Error);
     }
 
     /// <summary>
@@ -163,10 +163,12 @@ public static class LicensesEndpoints
 
     private static IResult Consumption(HttpContext http, string? filter, string? limit, string? page, string? sort, ILedgerStore store, IOptions<TallyOptions> options)
     {
-        if (!TryLimit(limit, ConsumptionDefaultLimit, ConsumptionMaxLimit, out var size, out var problem))
+        var read = ReadLimit(limit, ConsumptionDefaultLimit, ConsumptionMaxLimit);
+        if (!read.IsOk)
         {
-            return problem!;
+            return read.Error;
         }
+        var size = read.Value;
         ConsumptionCursor? cursor = null;
         if (page is not null)
         {
@@ -188,11 +190,12 @@ public static class LicensesEndpoints
         var query = new UnitQuery(size, Descending: sortKey == "-endTime");
         if (filter is not null)
         {
-            if (!ScimFilter.TryParse(filter, ConsumptionFilter, out var clauses, out var error))
+            var clauses = ScimFilter.Parse(filter, ConsumptionFilter);
+            if (!clauses.IsOk)
             {
-                return BadFilter(error);
+                return BadFilter(clauses.Error);
             }
-            foreach (var clause in clauses)
+            foreach (var clause in clauses.Value)
             {
                 if (EventValidation.ParseTime(clause.Value) is not { } instant)
                 {
@@ -260,10 +263,12 @@ public static class LicensesEndpoints
 
     private static IResult Assignments(HttpContext http, string? filter, string? limit, string? page, string? sort, string? orphans, Tenants tenants, IOptions<TallyOptions> options)
     {
-        if (!TryLimit(limit, AssignmentsDefaultLimit, AssignmentsMaxLimit, out var size, out var problem))
+        var read = ReadLimit(limit, AssignmentsDefaultLimit, AssignmentsMaxLimit);
+        if (!read.IsOk)
         {
-            return problem!;
+            return read.Error;
         }
+        var size = read.Value;
         bool onlyOrphans = false;
         if (orphans is not null && !bool.TryParse(orphans, out onlyOrphans))
         {
@@ -291,17 +296,19 @@ public static class LicensesEndpoints
         var rows = tenants.Writer(http.Tenant()).Snapshot.Seats.Where(s => !onlyOrphans || !s.Seen);
         if (filter is not null)
         {
-            if (!ScimFilter.TryParse(filter, AssignmentsFilter, out var clauses, out var error))
+            var clauses = ScimFilter.Parse(filter, AssignmentsFilter);
+            if (!clauses.IsOk)
             {
-                return BadFilter(error);
+                return BadFilter(clauses.Error);
             }
-            foreach (var clause in clauses)
+            foreach (var clause in clauses.Value)
             {
-                if (AssignmentMatch(clause, out error) is not { } match)
+                var match = AssignmentMatch(clause);
+                if (!match.IsOk)
                 {
-                    return BadFilter(error);
+                    return BadFilter(match.Error);
                 }
-                rows = rows.Where(match);
+                rows = rows.Where(match.Value);
             }
         }
         var field = sortKey[1..];
@@ -347,39 +354,40 @@ public static class LicensesEndpoints
         return TypedResults.Ok(new QlikAssignmentsPage([.. selected.Select(r => new QlikAssignment(r.Seat.User, r.Seat.Seat.ToWire(), r.Seat.Since, r.Seat.Excess))], links));
     }
 
-    private static Func<SeatAssignment, bool>? AssignmentMatch(ScimClause clause, out string error)
+    /// <summary>The seats one clause keeps, or why the clause cannot be applied.</summary>
+    private static Outcome<Func<SeatAssignment, bool>, string> AssignmentMatch(ScimClause clause)
     {
-        error = "";
         switch (clause.Attribute, clause.Operator)
         {
             case ("subject", "eq"):
-                return s => s.User == clause.Value;
+                return Keep(s => s.User == clause.Value);
             case ("subject", "co"):
-                return s => s.User.Contains(clause.Value, StringComparison.Ordinal);
+                return Keep(s => s.User.Contains(clause.Value, StringComparison.Ordinal));
             case ("subject", "sw"):
-                return s => s.User.StartsWith(clause.Value, StringComparison.Ordinal);
+                return Keep(s => s.User.StartsWith(clause.Value, StringComparison.Ordinal));
             case ("type", _):
-                return s => s.Seat.ToWire() == clause.Value;
+                return Keep(s => s.Seat.ToWire() == clause.Value);
             case ("excess", _) when clause.Value is "true" or "false":
-                return s => s.Excess == (clause.Value == "true");
+                return Keep(s => s.Excess == (clause.Value == "true"));
             case ("excess", _):
-                error = $"at {clause.Position}: excess compares with true or false";
-                return null;
+                return $"at {clause.Position}: excess compares with true or false";
         }
         if (EventValidation.ParseTime(clause.Value) is not { } instant)
         {
-            error = $"at {clause.Position}: '{Cut(clause.Value)}' is not an ISO 8601 instant with an offset";
-            return null;
+            return $"at {clause.Position}: '{Cut(clause.Value)}' is not an ISO 8601 instant with an offset";
         }
-        return clause.Operator switch
+        return Keep(clause.Operator switch
         {
             "gt" => s => s.Since > instant,
             "ge" => s => s.Since >= instant,
             "lt" => s => s.Since < instant,
             "le" => s => s.Since <= instant,
             _ => s => s.Since == instant,
-        };
+        });
     }
+
+    /// <summary>A lambda as a match: C# converts a lambda to a delegate, but not on to the outcome in one step.</summary>
+    private static Func<SeatAssignment, bool> Keep(Func<SeatAssignment, bool> match) => match;
 
     private static async Task<IResult> Act<TRequest>(HttpContext http, PlanEditor plans, IOptions<TallyOptions> options, string name,
         Func<TRequest, IReadOnlyList<QlikAssignmentItem?>?> items, Func<AssignmentBook, QlikAssignmentItem, QlikItemResult> apply) where TRequest : class
@@ -387,7 +395,7 @@ public static class LicensesEndpoints
         var read = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes);
         if (!read.IsOk)
         {
-            return AsBadBody(read.Problem);
+            return AsBadBody(read.Error);
         }
         var list = items(read.Value);
         if (list is null)
@@ -420,25 +428,21 @@ public static class LicensesEndpoints
             var results = list.Select(item => apply(book, item!)).ToList();
             return (book.Changed ? book.Plan : null, results);
         });
-        return edit.IsOk ? TypedResults.Json(new QlikItemResults(edit.Value.Result), statusCode: StatusCodes.Status207MultiStatus) : PlanRefused(edit.Problem);
+        return edit.IsOk ? TypedResults.Json(new QlikItemResults(edit.Value.Result), statusCode: StatusCodes.Status207MultiStatus) : PlanRefused(edit.Error);
     }
 
     // ---------- shared ----------
 
-    private static bool TryLimit(string? text, int fallback, int max, out int limit, out IResult? problem)
+    /// <summary>The page size asked for (<paramref name="fallback"/> when none), or Qlik's error for a bad one.</summary>
+    private static Outcome<int, IResult> ReadLimit(string? text, int fallback, int max)
     {
-        problem = null;
-        limit = fallback;
         if (text is null)
         {
-            return true;
+            return fallback;
         }
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit >= 1 && limit <= max)
-        {
-            return true;
-        }
-        problem = QlikErrors.BadQuery($"limit: '{Cut(text)}' is not a whole number from 1 to {max}.");
-        return false;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) && limit is >= 1 && limit <= max
+            ? limit
+            : Outcome<int, IResult>.Fail(QlikErrors.BadQuery($"limit: '{Cut(text)}' is not a whole number from 1 to {max}."));
     }
 
     private static IResult BadFilter(string error) => QlikErrors.Problem(400, QlikCodes.BadFilter, "Bad request, malformed filter.", $"filter: {error}.");

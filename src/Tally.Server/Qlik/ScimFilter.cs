@@ -1,4 +1,5 @@
 using System.Text;
+using Tally.Metering;
 
 namespace Tally.Server.Qlik;
 
@@ -15,34 +16,25 @@ public static class ScimFilter
 {
     public const int MaxLength = 1000;
 
-    /// <summary>Parses <paramref name="text"/>; <paramref name="operators"/> maps each allowed attribute to its allowed operators.</summary>
-    public static bool TryParse(string text, IReadOnlyDictionary<string, string[]> operators, out IReadOnlyList<ScimClause> clauses, out string error)
+    /// <summary>Parses <paramref name="text"/>, or says where and why not; <paramref name="operators"/> maps each allowed attribute to its allowed operators.</summary>
+    public static Outcome<IReadOnlyList<ScimClause>, string> Parse(string text, IReadOnlyDictionary<string, string[]> operators)
     {
-        clauses = [];
         if (text.Length > MaxLength)
         {
-            error = $"is {text.Length} characters; at most {MaxLength} are accepted";
-            return false;
+            return $"is {text.Length} characters; at most {MaxLength} are accepted";
         }
         var parser = new Parser(text, operators);
         var result = new List<ScimClause>();
-        if (!parser.Expression(result, depth: 0, out error))
+        if (parser.Expression(result, depth: 0) is { } error)
         {
-            return false;
+            return error;
         }
         parser.SkipSpace();
         if (!parser.AtEnd)
         {
-            error = parser.Unexpected("'and' or the end of the filter");
-            return false;
+            return parser.Unexpected("'and' or the end of the filter");
         }
-        if (result.Count == 0)
-        {
-            error = "is empty";
-            return false;
-        }
-        clauses = result;
-        return true;
+        return result.Count == 0 ? "is empty" : Outcome<IReadOnlyList<ScimClause>, string>.Ok(result);
     }
 
     private sealed class Parser(string text, IReadOnlyDictionary<string, string[]> operators)
@@ -80,11 +72,12 @@ public static class ScimFilter
             return end == _at ? text[_at].ToString() : text[_at..end];
         }
 
-        public bool Expression(List<ScimClause> into, int depth, out string error)
+        /// <summary>Appends the clauses of one expression to <paramref name="into"/>; returns the error, or null.</summary>
+        public string? Expression(List<ScimClause> into, int depth)
         {
-            if (!Term(into, depth, out error))
+            if (Term(into, depth) is { } error)
             {
-                return false;
+                return error;
             }
             while (true)
             {
@@ -93,110 +86,98 @@ public static class ScimFilter
                 if (word.Equals("and", StringComparison.OrdinalIgnoreCase))
                 {
                     _at += 3;
-                    if (!Term(into, depth, out error))
+                    if (Term(into, depth) is { } next)
                     {
-                        return false;
+                        return next;
                     }
                     continue;
                 }
                 if (word.Equals("or", StringComparison.OrdinalIgnoreCase))
                 {
-                    error = $"at {_at + 1}: 'or' is not supported; join comparisons with 'and'";
-                    return false;
+                    return $"at {_at + 1}: 'or' is not supported; join comparisons with 'and'";
                 }
-                error = "";
-                return true;
+                return null;
             }
         }
 
-        private bool Term(List<ScimClause> into, int depth, out string error)
+        private string? Term(List<ScimClause> into, int depth)
         {
             SkipSpace();
             if (!AtEnd && text[_at] == '(')
             {
                 if (depth >= MaxDepth)
                 {
-                    error = $"at {_at + 1}: parentheses nest deeper than {MaxDepth}";
-                    return false;
+                    return $"at {_at + 1}: parentheses nest deeper than {MaxDepth}";
                 }
                 _at++;
-                if (!Expression(into, depth + 1, out error))
+                if (Expression(into, depth + 1) is { } inner)
                 {
-                    return false;
+                    return inner;
                 }
                 SkipSpace();
                 if (AtEnd || text[_at] != ')')
                 {
-                    error = Unexpected("')'");
-                    return false;
+                    return Unexpected("')'");
                 }
                 _at++;
-                return true;
+                return null;
             }
             if (AtEnd)
             {
-                error = Unexpected("an attribute name");
-                return false;
+                return Unexpected("an attribute name");
             }
             var start = _at;
             var attribute = Word();
             if (attribute.Equals("not", StringComparison.OrdinalIgnoreCase))
             {
-                error = $"at {start + 1}: 'not' is not supported";
-                return false;
+                return $"at {start + 1}: 'not' is not supported";
             }
             var known = operators.Keys.FirstOrDefault(k => k.Equals(attribute, StringComparison.OrdinalIgnoreCase));
             if (known is null)
             {
-                error = $"at {start + 1}: unknown attribute '{Shorten(attribute)}'; filterable: {string.Join(", ", operators.Keys)}";
-                return false;
+                return $"at {start + 1}: unknown attribute '{Shorten(attribute)}'; filterable: {string.Join(", ", operators.Keys)}";
             }
             _at += attribute.Length;
             SkipSpace();
             var allowed = operators[known];
             if (AtEnd)
             {
-                error = Unexpected($"an operator ({string.Join(", ", allowed)})");
-                return false;
+                return Unexpected($"an operator ({string.Join(", ", allowed)})");
             }
             var opAt = _at;
             var op = Word().ToLowerInvariant();
             if (!allowed.Contains(op))
             {
-                error = $"at {opAt + 1}: '{Shorten(Word())}' is not an operator {known} accepts ({string.Join(", ", allowed)})";
-                return false;
+                return $"at {opAt + 1}: '{Shorten(Word())}' is not an operator {known} accepts ({string.Join(", ", allowed)})";
             }
             _at += op.Length;
             SkipSpace();
             var valueAt = _at;
-            if (!Value(out var value, out error))
+            var value = Value();
+            if (!value.IsOk)
             {
-                return false;
+                return value.Error;
             }
-            into.Add(new ScimClause(known, op, value, valueAt + 1));
-            return true;
+            into.Add(new ScimClause(known, op, value.Value, valueAt + 1));
+            return null;
         }
 
-        private bool Value(out string value, out string error)
+        /// <summary>A quoted string (with its escapes undone), true or false.</summary>
+        private Outcome<string, string> Value()
         {
-            value = "";
             if (AtEnd)
             {
-                error = Unexpected("a value");
-                return false;
+                return Outcome<string, string>.Fail(Unexpected("a value"));
             }
             if (text[_at] != '"')
             {
                 var word = Word();
                 if (word is "true" or "false")
                 {
-                    value = word;
                     _at += word.Length;
-                    error = "";
-                    return true;
+                    return Outcome<string, string>.Ok(word);
                 }
-                error = $"at {_at + 1}: expected a quoted value (\"...\"), true or false, found '{Shorten(word)}'";
-                return false;
+                return Outcome<string, string>.Fail($"at {_at + 1}: expected a quoted value (\"...\"), true or false, found '{Shorten(word)}'");
             }
             var start = _at;
             var builder = new StringBuilder();
@@ -210,17 +191,14 @@ public static class ScimFilter
                 else if (c == '"')
                 {
                     _at++;
-                    value = builder.ToString();
-                    error = "";
-                    return true;
+                    return Outcome<string, string>.Ok(builder.ToString());
                 }
                 else
                 {
                     builder.Append(c);
                 }
             }
-            error = $"at {start + 1}: the quoted value is not closed";
-            return false;
+            return Outcome<string, string>.Fail($"at {start + 1}: the quoted value is not closed");
         }
     }
 }

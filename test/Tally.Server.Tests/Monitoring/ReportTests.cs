@@ -120,6 +120,36 @@ public sealed class ReportTests
     }
 
     [Fact]
+    public async Task Users_CapShown_IsTheCapTheMeterApplies_GroupsAndAnonymousIncluded()
+    {
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        using var admin = server.Client(acme.Admin);
+        (await admin.PutAsync("/api/v1/allocations", JsonContent("""
+            {"users":[{"user":"dan","groups":["sales"]},{"user":"eve","capMinutes":18}],
+             "groupCapMinutes":{"sales":12,"anonymous":6},"everyoneCapMinutes":24}
+            """))).EnsureSuccessStatusCode();
+        using var ingest = server.Client(acme.Ingest);
+        // Five units' worth of engagement each, six minutes apart: each user runs into their own cap.
+        for (var i = 0; i < 5; i++)
+        {
+            await ingest.SendEventsAsync(Open("dan"), Open("eve"), Open("anon:1"), Open("fay"));
+            server.Time.Advance(TimeSpan.FromMinutes(7));
+        }
+
+        using var read = server.Client(acme.Read);
+        var users = (await (await read.GetAsync("/api/v1/usage/users?sort=user")).Json()).GetProperty("users").EnumerateArray()
+            .ToDictionary(u => u.GetProperty("user").GetString()!, u => (Cap: u.GetProperty("capMinutes").GetInt64(), Minutes: u.GetProperty("minutes").GetInt64()));
+        // dan: his group's 12 under everyone's 24; eve: her own 18; anon:1: the anonymous group's 6; fay: everyone's 24.
+        Assert.Equal(12, users["dan"].Cap);
+        Assert.Equal(18, users["eve"].Cap);
+        Assert.Equal(6, users["anon:1"].Cap);
+        Assert.Equal(24, users["fay"].Cap);
+        // The meter stopped each of them at that same cap.
+        Assert.All(users.Values, u => Assert.Equal(u.Cap, u.Minutes));
+    }
+
+    [Fact]
     public async Task Users_SortPageSearchAndCsv()
     {
         await using var server = await TestServer.StartAsync();
