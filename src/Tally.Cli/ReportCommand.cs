@@ -261,13 +261,14 @@ internal static class ReportCommand
         var topUsers = periodUnits
             .GroupBy(u => u.User)
             .Select(g => new ReportUser(log.Users.NameOf(g.Key), g.Count(), g.Sum(u => (long)u.Minutes)))
-            .OrderByDescending(u => u.Minutes).ThenByDescending(u => u.Units).ThenBy(u => u.User, StringComparer.Ordinal)
+            // The order of the server's users page sorted by minutes: most first, ties by name.
+            .OrderByDescending(u => u.Minutes).ThenBy(u => u.User, StringComparer.Ordinal)
             .Take(top).ToList();
-        var limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? (long?)null : pool.LimitMinutes;
-        return new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, pool?.IncludedMinutes, limit, usage.Minutes,
+        var (included, limit) = (figures.IncludedMinutes, figures.LimitMinutes);
+        return new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, included, limit, usage.Minutes,
             usage.Units, usage.DeniedEvents, runRate,
-            new ReportForecast("weekday-aware", figures.Now, f.ProjectedMinutes,
-                RunOutAt(f.IncludedRunOut, pool?.IncludedMinutes, periodUnits, options.UnitMinutes), f.IncludedRunOut.Outcome.ToWire(),
+            new ReportForecast(f.Method.ToWire(), figures.Now, f.ProjectedMinutes,
+                RunOutAt(f.IncludedRunOut, included, periodUnits, options.UnitMinutes), f.IncludedRunOut.Outcome.ToWire(),
                 RunOutAt(f.LimitRunOut, limit, periodUnits, options.UnitMinutes), f.LimitRunOut.Outcome.ToWire()),
             topUsers);
     }
@@ -286,7 +287,7 @@ internal static class ReportCommand
         foreach (var unit in periodUnitsInOrder)
         {
             consumed += unit.Minutes;
-            if (x - consumed < unitMinutes)
+            if (Forecaster.IsReached(consumed, x, unitMinutes))
             {
                 return new DateTimeOffset(unit.StartTicks, TimeSpan.Zero);
             }

@@ -35,3 +35,17 @@ public sealed record SeatAdviceView(
     IReadOnlyList<SeatRecommendationView> Recommendations, IReadOnlyList<string> Periods, string? Currency, decimal SeatPrice, decimal PackPrice,
     long PackMinutes, decimal PricePerMinute, decimal BreakEvenMinutes, IReadOnlyList<SeatRecommendationView> ToAnalyzerSeat,
     IReadOnlyList<SeatRecommendationView> ToCapacity, decimal TotalMonthlySaving);
+
+/// <summary>
+/// What a webhook channel receives when an alert fires (<c>Type</c> is <c>tally.alert</c>), signed with the channel's
+/// secret in <c>X-Tally-Signature</c>. <c>Subject</c> is the user for per-user rules, absent for tenant-wide ones.
+/// </summary>
+public sealed record AlertWebhook(
+    string Id, string Type, string Tenant, AlertWebhookRule Rule, string Period, string? Subject, DateTimeOffset FiredAt, string Title, string Text,
+    AlertFigures Figures);
+
+/// <summary>The rule that fired, as the webhook names it.</summary>
+public sealed record AlertWebhookRule(string Id, string Name, string Kind, double? Value);
+
+/// <summary>The period's figures when the alert fired: the summary's run-rate and forecast, and the pool it was judged against.</summary>
+public sealed record AlertFigures(long ConsumedMinutes, long? IncludedMinutes, RunRateView? RunRate, ForecastView Forecast);

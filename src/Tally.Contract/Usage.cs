@@ -40,8 +40,9 @@ public sealed record UserUsagePage(string Period, IReadOnlyList<UserRow> Users, 
 public sealed record AppUsagePage(string Period, IReadOnlyList<AppRow> Apps, int Total, int Limit, int Offset, string Sort, string Order);
 
 /// <summary>
-/// <c>GET /api/v1/usage/version</c>: the tenant's ledger version. Both figures only grow: events applied (granted,
-/// denied or neither) and terms changes recorded; while neither moves, no report changes except with time.
+/// <c>GET /api/v1/usage/version</c>: the tenant's ledger version. Both figures only grow: events recorded (granted,
+/// denied or neither; a duplicate is not recorded) and terms changes recorded; while neither moves, no report changes
+/// except with time.
 /// </summary>
 public sealed record LedgerVersion(long Events, int Terms);
 

@@ -6,8 +6,8 @@ using Microsoft.Net.Http.Headers;
 namespace Tally.Server;
 
 /// <summary>
-/// Conditional GETs for the JSON answers of the API and the dashboard's session probe: a strong ETag (the SHA-256 of
-/// the body as sent before compression) on every 200 JSON answer of a GET under <c>/api/</c> or <c>/dashboard/</c>,
+/// Conditional GETs for the JSON answers of the API and the dashboard's session probe: a strong ETag (<see cref="Of"/>,
+/// over the body as sent before compression) on every 200 JSON answer of a GET under <c>/api/</c> or <c>/dashboard/</c>,
 /// and <c>304 Not Modified</c> without a body when the request's <c>If-None-Match</c> names it. A page that polls
 /// an unchanged resource then pays a request and no body. The answer is buffered to hash it; one that grows past
 /// <see cref="MaxBuffered"/> bytes is sent as it comes, without an ETag. Runs inside response compression, so the
@@ -16,6 +16,13 @@ namespace Tally.Server;
 public static class ApiETags
 {
     public const int MaxBuffered = 4 * 1024 * 1024;
+
+    /// <summary>The strong ETag of a body: the first 16 bytes of its SHA-256, in hex (collisions are not a concern at 128 bits).</summary>
+    public static EntityTagHeaderValue Of(ReadOnlySpan<byte> body) => new($"\"{Convert.ToHexStringLower(SHA256.HashData(body)[..16])}\"");
+
+    /// <summary>Whether the request's <c>If-None-Match</c> names <paramref name="tag"/> (weak comparison, as RFC 9110 asks for it) or is <c>*</c>.</summary>
+    public static bool IsNotModified(HttpRequest request, EntityTagHeaderValue tag) =>
+        request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } match && match.Any(m => m.Compare(tag, useStrongComparison: false) || m.Equals(EntityTagHeaderValue.Any));
 
     public static IApplicationBuilder UseApiETags(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -45,14 +52,14 @@ public static class ApiETags
         var body = buffer.Buffered;
         if (response.StatusCode == StatusCodes.Status200OK && IsJson(response.ContentType) && !response.Headers.ContainsKey(HeaderNames.ETag))
         {
-            var tag = new EntityTagHeaderValue($"\"{Convert.ToHexStringLower(SHA256.HashData(body.Span)[..16])}\"");
+            var tag = Of(body.Span);
             response.GetTypedHeaders().ETag = tag;
             if (string.IsNullOrEmpty(response.Headers.CacheControl))
             {
                 // Kept, but asked again each time: the ETag makes that a 304.
                 response.Headers.CacheControl = "private, no-cache";
             }
-            if (request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } match && match.Any(m => m.Compare(tag, useStrongComparison: false) || m.Equals(EntityTagHeaderValue.Any)))
+            if (IsNotModified(request, tag))
             {
                 response.StatusCode = StatusCodes.Status304NotModified;
                 response.ContentLength = null;

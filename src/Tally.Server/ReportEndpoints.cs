@@ -31,11 +31,9 @@ public static class ReportEndpoints
             var figures = UsageMonitor.Compute(store, http.Tenant(), config, p, time.GetUtcNow());
             var usage = figures.Usage;
             // Only a month the license covers has a pool (UsageMonitor.Compute): no included minutes are claimed for another.
-            var covered = figures.Coverage == LicenseCoverage.Covered;
-            var included = covered ? config.License?.IncludedMinutes : null;
-            var limit = covered && config.MeterOptions.Pool is { } pool && pool.LimitMinutes != long.MaxValue ? pool.LimitMinutes : (long?)null;
+            var (included, limit) = (figures.IncludedMinutes, figures.LimitMinutes);
             return Csv.Report(http, new UsageSummary(
-                p.ToString(), calendar.Start(p), calendar.End(p), included, limit, Unlimited: covered && limit is null, figures.Coverage.ToWire(),
+                p.ToString(), calendar.Start(p), calendar.End(p), included, limit, figures.Unlimited, figures.Coverage.ToWire(),
                 ConsumedMinutes: usage.Minutes,
                 OverageMinutes: included is { } inc ? Math.Max(0, usage.Minutes - inc) : 0,
                 RemainingMinutes: limit is { } l ? Math.Max(0, l - usage.Minutes) : null,

@@ -46,8 +46,11 @@ internal sealed class TenantState
 
     public Meter Meter => _meter;
 
-    /// <summary>Events applied since recovery began (the replayed ones included).</summary>
-    public long Applied { get; private set; }
+    /// <summary>Events the ledger holds: the replayed ones and those applied since (a duplicate is not recorded, so not counted).</summary>
+    public long Recorded { get; private set; }
+
+    /// <summary>Terms changes the ledger holds and this state has put into force.</summary>
+    public int TermsChanges { get; private set; }
 
     /// <summary>
     /// Replays the tenant's ledger, in recorded order with the recorded stamps, into a fresh state, putting each recorded
@@ -81,7 +84,7 @@ internal sealed class TenantState
                 throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {parsed.Error}");
             }
             state._meter.Apply(parsed.Value with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
-            state.Applied++;
+            state.Recorded++;
             state.StampNewSeats(state._meter.LastTicks);
             replayed++;
         }
@@ -109,7 +112,10 @@ internal sealed class TenantState
         {
             _meter.Apply(e, rows);
         }
-        Applied++;
+        if (!rows.IsDuplicate)
+        {
+            Recorded++;
+        }
         StampNewSeats(ticks);
     }
 
@@ -126,7 +132,7 @@ internal sealed class TenantState
         ApplyTerms(key, plan, at.UtcTicks);
     }
 
-    public TenantSnapshot Snapshot() => new(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, Applied,
+    public TenantSnapshot Snapshot() => new(_config, _directory?.ProfessionalSeatsUsed ?? 0, _directory?.AnalyzerSeatsUsed ?? 0, Recorded, TermsChanges,
         _meter.Pools().Select(p => (PoolUsage?)p).LastOrDefault(), CurrentSeats(), _caps);
 
     /// <summary>The names behind a decision's interned ids, for the rows it becomes.</summary>
@@ -149,6 +155,7 @@ internal sealed class TenantState
 
     private void ApplyTerms(string? key, string? plan, long atTicks)
     {
+        TermsChanges++;
         _terms = (key, plan);
         _config = _configFrom(key, plan);
         _termsTicks = atTicks;

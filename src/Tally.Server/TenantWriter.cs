@@ -20,8 +20,8 @@ public sealed class LedgerUnavailableException(string message, Exception inner) 
 /// Read-only figures the reports need from the live meter; replaced as a whole after each batch. <c>Seats</c> lists every
 /// seat held now: explicit assignments, then auto-assigned ones in the order they were handed out.
 /// </summary>
-public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUsed, int AnalyzerSeatsUsed, long EventsApplied, PoolUsage? CurrentPool,
-    IReadOnlyList<SeatAssignment> Seats, PlanCaps Caps);
+public sealed record TenantSnapshot(TenantConfig Config, int ProfessionalSeatsUsed, int AnalyzerSeatsUsed, long EventsRecorded, int TermsChanges,
+    PoolUsage? CurrentPool, IReadOnlyList<SeatAssignment> Seats, PlanCaps Caps);
 
 /// <summary>
 /// A Professional or Analyzer seat and who holds it (Qlik calls it an assignment). <c>Since</c>: when it was assigned

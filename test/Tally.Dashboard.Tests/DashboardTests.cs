@@ -85,7 +85,7 @@ public sealed class DashboardTests(Browser browser, DemoServer demo)
     public async Task NewTenant_ShowsTheEmptyState_ThenANewUnitLive_ThenAnOutage()
     {
         await using var server = await DashboardServer.StartAsync();
-        var keys = await server.TenantAsync("acme");
+        var keys = await server.LicensedTenantAsync("acme");
         var page = await browser.PageAsync(1280, 900);
         await page.AddInitScriptAsync("performance.setResourceTimingBufferSize(10000)");
         await Pages.SignInAsync(page, server.Address, keys.Read);
@@ -116,7 +116,7 @@ public sealed class DashboardTests(Browser browser, DemoServer demo)
     public async Task WrongKeys_AreRefused_AndSignOut_EndsTheSession()
     {
         await using var server = await DashboardServer.StartAsync();
-        var keys = await server.TenantAsync("acme");
+        var keys = await server.LicensedTenantAsync("acme");
         var page = await browser.PageAsync(390, 844);
 
         await Pages.SignInAsync(page, server.Address, "tally_000000000000_not-a-key");

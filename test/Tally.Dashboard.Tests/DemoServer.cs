@@ -7,7 +7,7 @@ namespace Tally.Dashboard.Tests;
 /// </summary>
 public sealed class DemoServer : IAsyncLifetime
 {
-    public DashboardServer Server { get; private set; } = null!;
+    public TestServer Server { get; private set; } = null!;
 
     public string ReadKey { get; private set; } = "";
 

@@ -47,7 +47,7 @@ public sealed class DemoTests
     {
         await using var server = await DashboardServer.StartAsync(demo: true);
         await server.DemoReadKeyAsync();
-        var keys = await server.TenantAsync("acme");
+        var keys = await server.LicensedTenantAsync("acme");
         // A license signed with the demo key is refused for any other tenant: it is checked against --public-key.
         var demoLicense = server.Services.GetRequiredService<ILedgerStore>().GetLicense(DemoSetup.TenantId)!.Key;
         using var admin = server.Client(keys.Admin);

@@ -52,7 +52,7 @@ public sealed class IdleTests(Browser browser, DemoServer demo, ITestOutputHelpe
     public async Task IdlePoll_Is304_AndANewEvent_ShowsAtTheNextPoll()
     {
         await using var server = await DashboardServer.StartAsync();
-        var keys = await server.TenantAsync("acme");
+        var keys = await server.LicensedTenantAsync("acme");
         var page = await browser.PageAsync(1280, 900);
         await Pages.OpenSignedInAsync(page, server.Address, keys.Read);
         // An idle poll: the ledger's version is unchanged, so the answer is a 304 without a body.

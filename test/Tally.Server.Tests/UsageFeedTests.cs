@@ -71,6 +71,34 @@ public sealed class UsageFeedTests
     }
 
     [Fact]
+    public async Task Version_IsWhatTheLedgerHolds_ADuplicateMovesNothing_ARestartKeepsIt()
+    {
+        var server = await TestServer.StartAsync();
+        try
+        {
+            var acme = await server.TenantAsync("acme");
+            await server.InstallLicenseAsync(acme, TestServer.Terms(1, 1000));
+            using var ingest = server.Client(acme.Ingest);
+            await ingest.SendEventsAsync(new { id = "e1", user = "ann", app = "a", action = "open-app" });
+            using var read = server.Client(acme.Read);
+            var first = (await (await read.GetAsync("/api/v1/usage/version")).Json()).GetRawText();
+            Assert.Equal("""{"events":1,"terms":1}""", first);
+
+            // The duplicate is answered but not recorded: no report changes, so the version does not either.
+            await ingest.SendEventsAsync(new { id = "e1", user = "ann", app = "a", action = "open-app" });
+            Assert.Equal(first, (await (await read.GetAsync("/api/v1/usage/version")).Json()).GetRawText());
+
+            server = await server.RestartAsync();
+            using var again = server.Client(acme.Read);
+            Assert.Equal(first, (await (await again.GetAsync("/api/v1/usage/version")).Json()).GetRawText());
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Denials_CountEachUsersRefusals_PerTheReasonTheLedgerRecorded()
     {
         await using var server = await TestServer.StartAsync();

@@ -22,6 +22,7 @@ public sealed class TestServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly bool _ownsDir;
     private readonly string[] _extra;
+    private bool _stopped;
 
     private TestServer(WebApplication app, string dir, bool ownsDir, FakeTimeProvider time, Uri address, Vendor vendor, string? database, string[] extra)
     {
@@ -57,6 +58,13 @@ public sealed class TestServer : IAsyncDisposable
     public static Task<TestServer> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
         StartAsync(null, true, null, null, null, extra, configure);
 
+    /// <summary>
+    /// Starts on <paramref name="dir"/> (a new temp folder, deleted afterwards, when null; a given folder is kept) at
+    /// <paramref name="time"/>, with <paramref name="configure"/> run after the server's own registrations.
+    /// </summary>
+    public static Task<TestServer> StartAsync(string? dir, FakeTimeProvider time, Action<WebApplicationBuilder> configure) =>
+        StartAsync(dir, dir is null, time, null, null, [], configure);
+
     private static async Task<TestServer> StartAsync(string? dir, bool ownsDir, FakeTimeProvider? time, Vendor? vendor, string? database, string[] extra,
         Action<WebApplicationBuilder>? configure = null)
     {
@@ -78,8 +86,7 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Stops this server and starts a new one on the same data folder, clock and settings (a clean restart).</summary>
     public async Task<TestServer> RestartAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await StopAsync();
         return await StartAsync(Dir, _ownsDir, Time, Vendor, Database, _extra);
     }
 
@@ -128,10 +135,20 @@ public sealed class TestServer : IAsyncDisposable
         Overage = overage ?? OverageAllowance.None,
     };
 
+    /// <summary>Stops the server, leaving its folder; disposing afterwards only cleans up.</summary>
+    public async Task StopAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await StopAsync();
         if (_ownsDir)
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

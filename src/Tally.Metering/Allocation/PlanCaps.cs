@@ -3,8 +3,8 @@ namespace Tally.Metering;
 /// <summary>
 /// The monthly cap rule of R9, written once: a capacity user's cap is the smallest of their own cap, each of their
 /// groups' caps and the cap for everyone; an anonymous user is also in <see cref="UserDirectory.AnonymousGroup"/>.
-/// The meter's <see cref="UserDirectory"/> applies it; reports show it through the same instance. Immutable, so one
-/// instance per plan is shared by the writer and any number of request threads.
+/// The meter's <see cref="UserDirectory"/> applies it and the users report shows it, both through this class. Immutable,
+/// so an instance is shared by the writer and any number of request threads.
 /// </summary>
 public sealed class PlanCaps
 {

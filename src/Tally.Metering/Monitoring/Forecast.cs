@@ -140,10 +140,15 @@ public static class Forecaster
             Settle(includedAt, included, period), Settle(limitAt, limit, period), weakest);
     }
 
-    // Less than a unit left means the next unit cannot be granted under the threshold: for the limit, users are
-    // locked out now, whatever the average rate says (integer minutes and a unit of 1 give plain consumed >= x).
     private static RunOut? Reached(long consumed, double? threshold, int unitMinutes, DateTimeOffset now) =>
-        threshold is { } x && x - consumed < Math.Max(1, unitMinutes) ? new RunOut(RunOutOutcome.AlreadyReached, now) : null;
+        threshold is { } x && IsReached(consumed, x, unitMinutes) ? new RunOut(RunOutOutcome.AlreadyReached, now) : null;
+
+    /// <summary>
+    /// Whether <paramref name="threshold"/> is reached at <paramref name="consumed"/> minutes: less than a unit is left,
+    /// so the next unit cannot be granted under it. For the limit, users are locked out now, whatever the average rate
+    /// says (integer minutes and a unit of 1 give plain consumed ≥ threshold).
+    /// </summary>
+    public static bool IsReached(long consumed, double threshold, int unitMinutes) => threshold - consumed < Math.Max(1, unitMinutes);
 
     // Inside one hour the rate is constant, so the crossing is a straight-line interpolation.
     private static RunOut? Crossing(double before, double added, double? threshold, DateTimeOffset hourFrom, double rate)

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
@@ -23,7 +22,7 @@ internal sealed class StaticAsset
         _contentType = contentType;
         _brotli = Compress(identity, s => new BrotliStream(s, CompressionLevel.SmallestSize));
         _gzip = Compress(identity, s => new GZipStream(s, CompressionLevel.SmallestSize));
-        _etag = new EntityTagHeaderValue($"\"{Convert.ToHexStringLower(SHA256.HashData(identity).AsSpan(0, 16))}\"");
+        _etag = ApiETags.Of(identity);
     }
 
     public static StaticAsset Of(byte[] bytes, string contentType) => new(bytes, contentType);
@@ -36,7 +35,7 @@ internal sealed class StaticAsset
         // no-cache: the browser keeps the file but asks each time (the ETag makes that a 304), so a new version shows at once.
         response.Headers.CacheControl = "no-cache";
         response.Headers.Vary = HeaderNames.AcceptEncoding;
-        if (http.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } match && match.Any(m => m.Compare(_etag, useStrongComparison: false) || m.Equals(EntityTagHeaderValue.Any)))
+        if (ApiETags.IsNotModified(http.Request, _etag))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }

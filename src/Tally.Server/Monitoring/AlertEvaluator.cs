@@ -257,16 +257,21 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
 
         public bool IsEmpty => Periods.Count == 0;
 
+        private static readonly string Charged = DecisionKind.Charged.ToWire();
+        private static readonly string Denied = DecisionKind.Denied.ToWire();
+        private static readonly string? PoolExhausted = DenyReason.PoolExhausted.ToWire();
+
         public void Add(IReadOnlyList<LedgerEntry> entries)
         {
             foreach (var d in entries.SelectMany(e => e.Decisions))
             {
                 Periods.Add(d.Period);
-                if (d.Kind == "charged")
+                // The ledger's rows hold the wire names DecisionRows wrote; compare with the same names.
+                if (d.Kind == Charged)
                 {
                     ChargedUsers.Add((d.Period, d.User));
                 }
-                else if (d.Kind == "denied" && d.Reason == "pool-exhausted")
+                else if (d.Kind == Denied && d.Reason == PoolExhausted)
                 {
                     Lockouts.Add(d.Period);
                 }
@@ -293,8 +298,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             }
             var figures = UsageMonitor.Compute(_store, tenant, config, period, now);
             var consumed = figures.Usage.Minutes;
-            var included = config.License?.IncludedMinutes;
-            var facts = new PeriodFacts(figures, included, touched.Lockouts.Contains(periodText),
+            var facts = new PeriodFacts(figures, touched.Lockouts.Contains(periodText),
                 rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);
             foreach (var rule in rules)
             {
@@ -307,13 +311,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                     }
                     var alert = new AlertMessage(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)), tenant, rule, periodText, subject, now,
                         $"[Tally] {tenant}: {title} ({periodText})", $"{text}\n\nRule: {rule.Name} ({rule.Kind}).\nTenant: {tenant}. Period: {periodText}.\n",
-                        new
-                        {
-                            consumedMinutes = consumed,
-                            includedMinutes = included,
-                            runRate = UsageMonitor.RunRateView(figures),
-                            forecast = UsageMonitor.ForecastView(figures),
-                        });
+                        new AlertFigures(consumed, figures.IncludedMinutes, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)));
                     channels ??= _store.AlertChannels(tenant);
                     var delivery = new Delivery(alert, [.. channels.Where(c => rule.ChannelIds.Contains(c.Id))]);
                     if (delivery.Channels.Count == 0)
@@ -395,19 +393,9 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
     }
 
     /// <summary>The JSON a webhook receives (documented in docs/monitoring.md).</summary>
-    public static object WebhookPayload(AlertMessage alert) => new
-    {
-        id = alert.Id,
-        type = "tally.alert",
-        tenant = alert.Tenant,
-        rule = new { id = alert.Rule.Id, name = alert.Rule.Name, kind = alert.Rule.Kind, value = alert.Rule.Value },
-        period = alert.Period,
-        subject = alert.Subject.Length == 0 ? null : alert.Subject,
-        firedAt = alert.FiredAt,
-        title = alert.Title,
-        text = alert.Text,
-        figures = alert.Figures,
-    };
+    public static AlertWebhook WebhookPayload(AlertMessage alert) => new(
+        alert.Id, "tally.alert", alert.Tenant, new AlertWebhookRule(alert.Rule.Id, alert.Rule.Name, alert.Rule.Kind, alert.Rule.Value), alert.Period,
+        alert.Subject.Length == 0 ? null : alert.Subject, alert.FiredAt, alert.Title, alert.Text, alert.Figures);
 
     private void RecordEach(Delivery delivery, string status, string detail)
     {

@@ -11,7 +11,7 @@ public sealed record FiredAlert(string Subject, string Title, string Text);
 /// What a period looks like when its rules are decided: its figures, the included minutes (null without a pool),
 /// whether an event was just denied <c>pool-exhausted</c>, and the period minutes of each user just charged.
 /// </summary>
-public sealed record PeriodFacts(MonitorFigures Figures, long? IncludedMinutes, bool LockedOut, IReadOnlyList<(string User, long Minutes)> ChargedUsers);
+public sealed record PeriodFacts(MonitorFigures Figures, bool LockedOut, IReadOnlyList<(string User, long Minutes)> ChargedUsers);
 
 /// <summary>
 /// Decides which alerts a rule fires, from facts alone: no ledger, no clock, no sending. The evaluator gathers the facts
@@ -25,7 +25,7 @@ public static class AlertRules
         ArgumentNullException.ThrowIfNull(facts);
         var figures = facts.Figures;
         var consumed = figures.Usage.Minutes;
-        var included = facts.IncludedMinutes;
+        var included = figures.IncludedMinutes;
         var value = rule.Value ?? 0;
         switch (rule.Kind)
         {

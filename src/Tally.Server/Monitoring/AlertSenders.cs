@@ -9,7 +9,7 @@ using Tally.Storage;
 namespace Tally.Server.Monitoring;
 
 /// <summary>What one fired rule says, ready for any channel.</summary>
-public sealed record AlertMessage(string Id, string Tenant, AlertRuleRecord Rule, string Period, string Subject, DateTimeOffset FiredAt, string Title, string Text, object Figures);
+public sealed record AlertMessage(string Id, string Tenant, AlertRuleRecord Rule, string Period, string Subject, DateTimeOffset FiredAt, string Title, string Text, AlertFigures Figures);
 
 /// <summary>Sends an alert by e-mail through the operator's SMTP relay (MailKit).</summary>
 public sealed class EmailSender(IOptions<AlertOptions> options)
@@ -31,7 +31,9 @@ public sealed class EmailSender(IOptions<AlertOptions> options)
         message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("tally.local");
         message.Headers.Add("X-Tally-Alert", alert.Id);
         message.Body = new TextPart("plain") { Text = alert.Text };
-        using var client = new SmtpClient();
+        // One attempt (the relay queues and retries mail itself); each SMTP step waits at most 30 s, not MailKit's 2 min,
+        // so a hung relay holds this tenant's next alert for a bounded time.
+        using var client = new SmtpClient { Timeout = (int)TimeSpan.FromSeconds(30).TotalMilliseconds };
         await client.ConnectAsync(host, smtp.Port, smtp.Security, cancel).ConfigureAwait(false);
         if (smtp.UserName is { Length: > 0 } user)
         {

@@ -32,6 +32,8 @@ public static class MonitoringEndpoints
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddHttpClient(WebhookSender.ClientName)
+            // The pipeline below bounds each attempt; HttpClient's own 100 s default would cut a send with more retries short.
+            .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(sp => WebhookTargets.Handler(sp.GetRequiredService<IOptions<AlertOptions>>().Value.AllowPrivateWebhookTargets))
             .AddResilienceHandler("webhook", (pipeline, context) =>
             {
@@ -176,9 +178,9 @@ public static class MonitoringEndpoints
             foreach (var u in store.UserActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks))
             {
                 minutes[u.User] = minutes.GetValueOrDefault(u.User) + (u.Units * unitMinutes);
-                if (u.Allotment is { } allotment)
+                if (AllocationNames.FromAllotment(u.Allotment) is { } held)
                 {
-                    allocation[u.User] = allotment switch { "analyzer" => Allocation.Analyzer, "professional" => Allocation.Professional, _ => Allocation.Capacity };
+                    allocation[u.User] = held;
                 }
             }
         }
@@ -186,7 +188,7 @@ public static class MonitoringEndpoints
             .Select(m => new UserMonthlyMinutes(m.Key, allocation[m.Key], m.Value / count));
         var advice = SeatAdvisor.Advise(prices, users);
         static SeatRecommendationView Row(SeatRecommendation r) =>
-            new(r.User, Wire(r.From), Wire(r.To), r.Minutes, r.CapacityCost, r.SeatCost, r.MonthlySaving);
+            new(r.User, r.From.ToWire(), r.To.ToWire(), r.Minutes, r.CapacityCost, r.SeatCost, r.MonthlySaving);
         return Csv.Report(http, new SeatAdviceView(
             [.. advice.ToAnalyzerSeat.Concat(advice.ToCapacity).Select(Row)], periods, currency?.ToUpperInvariant(),
             prices.AnalyzerSeatPerMonth, prices.CapacityPackPerMonth, prices.PackMinutes, prices.PricePerMinute, advice.BreakEvenMinutes,
@@ -201,12 +203,6 @@ public static class MonitoringEndpoints
     private static ProblemHttpResult BadParameter(string field, string text) =>
         Problems.BadRequest($"{field}: '{(text.Length > 40 ? text[..40] : text)}' is not a number (or is too large).", new Dictionary<string, object?> { ["field"] = field });
 
-    private static string Wire(Allocation a) => a switch
-    {
-        Allocation.Analyzer => "analyzer",
-        Allocation.Professional => "professional",
-        _ => "capacity",
-    };
 
     private static async Task<Results<Created<CreatedAlertChannel>, ProblemHttpResult>> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time,
         IOptions<TallyOptions> options, IOptions<AlertOptions> alerts)

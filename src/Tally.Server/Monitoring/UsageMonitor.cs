@@ -3,10 +3,18 @@ using Tally.Storage;
 
 namespace Tally.Server.Monitoring;
 
-/// <summary>The run-rate and forecast of one tenant's period, with what they were computed from.</summary>
+/// <summary>
+/// The run-rate and forecast of one tenant's period, with what they were computed from. <see cref="IncludedMinutes"/>
+/// and <see cref="LimitMinutes"/> are the pool the period is paced against: null for a period no license covers (and
+/// the limit null when overage is unlimited), so the summary, the alerts and <c>tally report</c> claim the same pool.
+/// </summary>
 public sealed record MonitorFigures(
     Period Period, PeriodWindow Window, DateTimeOffset Now, PeriodUsage Usage, RunRate? RunRate, Forecast Forecast,
-    DateTimeOffset HistoryStart, int HistoryHours, LicenseCoverage Coverage);
+    DateTimeOffset HistoryStart, int HistoryHours, LicenseCoverage Coverage, long? IncludedMinutes, long? LimitMinutes)
+{
+    /// <summary>Covered by a license whose overage is unlimited: no limit, but not "no pool" either.</summary>
+    public bool Unlimited => Coverage == LicenseCoverage.Covered && LimitMinutes is null;
+}
 
 /// <summary>Whether a period has a pool: the tenant has no license, or one whose validity reaches into the period, or one that does not.</summary>
 public enum LicenseCoverage
@@ -88,7 +96,9 @@ public static class UsageMonitor
         RunRate? runRate = covered && pool is { } paced
             ? RunRate.Compute(usage.Minutes, paced.IncludedMinutes, window, now, RunRateTolerance.Default, exhausted)
             : null;
-        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage);
+        var included = covered ? pool?.IncludedMinutes : null;
+        var limit = covered && options.Pool is { LimitMinutes: var l } && l != long.MaxValue ? l : (long?)null;
+        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage, included, limit);
     }
 
     public static string ToWire(this LicenseCoverage coverage) => coverage switch
@@ -113,6 +123,8 @@ public static class UsageMonitor
         _ => "never",
     };
 
+    public static string ToWire(this ForecastMethod method) => method == ForecastMethod.WeekdayAware ? "weekday-aware" : "linear";
+
     public static string ToWire(this RateSource source) => source switch
     {
         RateSource.Slot => "slot",
@@ -133,7 +145,7 @@ public static class UsageMonitor
 
     /// <summary>The summary's <c>forecast</c> object. Run-out instants are null unless already reached or projected inside the period.</summary>
     public static ForecastView ForecastView(MonitorFigures f) => new(
-        f.Forecast.Method == ForecastMethod.WeekdayAware ? "weekday-aware" : "linear",
+        f.Forecast.Method.ToWire(),
         f.Now,
         WireNumber.Minutes(f.Forecast.ProjectedMinutes),
         WireNumber.Minutes(f.Forecast.ProjectedDemandMinutes),

@@ -79,13 +79,9 @@ internal static class ApiAnswers
         await Take("GET /api/v1/usage/version", await readClient.GetAsync("/api/v1/usage/version"));
         await Take("GET /api/v1/usage/denials", await readClient.GetAsync("/api/v1/usage/denials"));
         await Take("GET /api/v1/advice/seats", await readClient.GetAsync("/api/v1/advice/seats?seatPrice=40&packPrice=10&currency=eur"));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        JsonElement history;
-        do
-        {
-            history = await Take("GET /api/v1/alerts/history", await readClient.GetAsync("/api/v1/alerts/history?limit=1"));
-        }
-        while (history.GetProperty("alerts").GetArrayLength() == 0 && clock.Elapsed < TimeSpan.FromSeconds(20) && await Delay());
+        // The alert fired by the events above is sent in the background: its history entry is the fact to wait for.
+        await Eventually.Until(async () => await Take("GET /api/v1/alerts/history", await readClient.GetAsync("/api/v1/alerts/history?limit=1")),
+            history => history.GetProperty("alerts").GetArrayLength() > 0, "the fired alert in the history");
 
         // The cookie is handed back by hand: it is Secure, which a cookie container would not send over plain HTTP.
         using var browser = server.Client(null);
@@ -97,12 +93,6 @@ internal static class ApiAnswers
         await Take("GET /health/live", await bootstrap.GetAsync("/health/live"));
         await Take("GET /health/ready", await bootstrap.GetAsync("/health/ready"));
         return answers;
-    }
-
-    private static async Task<bool> Delay()
-    {
-        await Task.Delay(50);
-        return true;
     }
 
     /// <summary>

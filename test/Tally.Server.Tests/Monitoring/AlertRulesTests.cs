@@ -15,7 +15,7 @@ public sealed class AlertRulesTests
         var options = new MeterOptions { Pool = included is { } i ? new PoolTerms(i, OverageAllowance.None) : null };
         var source = new MonitorSource(new PeriodUsage(March.ToString(), consumed / 6, consumed, 0, consumed / 6), null, (_, _) => []);
         var figures = UsageMonitor.Compute(source, options, included is { } pool ? MonitoredPool.Always(pool) : null, March, MidMarch);
-        return new PeriodFacts(figures, included, lockedOut, charged);
+        return new PeriodFacts(figures, lockedOut, charged);
     }
 
     private static AlertRuleRecord Rule(string kind, double? value = null) => new("r1", "acme", "rule", kind, value, [], MidMarch);
@@ -39,6 +39,24 @@ public sealed class AlertRulesTests
     public void Decide_ThresholdPercent_WithoutPool_NeverFires()
     {
         Assert.Empty(AlertRules.Decide(Rule(AlertKinds.ThresholdPercent, 1), Facts(5000, included: null)));
+    }
+
+    [Theory]
+    [InlineData(AlertKinds.ThresholdPercent, 50.0)]
+    [InlineData(AlertKinds.OverageStarted, null)]
+    public void Decide_PoolRules_InAMonthTheLicenseDoesNotCover_NeverFire(string kind, double? value)
+    {
+        // A license that ended in February: March has no pool, as the summary says (includedMinutes absent).
+        var options = new MeterOptions { Pool = new PoolTerms(1000, OverageAllowance.None) };
+        var source = new MonitorSource(new PeriodUsage(March.ToString(), 500, 3000, 0, 500), null, (_, _) => []);
+        var ended = new MonitoredPool(1000, new DateTimeOffset(2025, 3, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero));
+        var figures = UsageMonitor.Compute(source, options, ended, March, MidMarch);
+
+        Assert.Equal(LicenseCoverage.Outside, figures.Coverage);
+        Assert.Null(figures.IncludedMinutes);
+        Assert.Empty(AlertRules.Decide(Rule(kind, value), new PeriodFacts(figures, false, [])));
+        // The same usage in a covered month fires.
+        Assert.Single(AlertRules.Decide(Rule(kind, value), Facts(3000)));
     }
 
     [Fact]
