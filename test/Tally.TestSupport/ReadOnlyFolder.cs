@@ -41,22 +41,46 @@ public sealed class ReadOnlyFolder : IDisposable
         Directory.Delete(probe);
     }
 
+    /// <summary>
+    /// Makes every path writable again, each tried even when another fails (a file left immutable could not even be
+    /// deleted afterwards, and that error would hide this one), then reports what failed.
+    /// </summary>
     public void Dispose()
     {
+        var failures = new List<string>();
         foreach (var path in Enumerable.Reverse(_paths))
         {
-            Run(AsRoot ? "chattr" : "chmod", AsRoot ? "-i" : "u+w", path);
+            if (TryRun(AsRoot ? "chattr" : "chmod", AsRoot ? "-i" : "u+w", path) is { } failure
+                && TryRun(AsRoot ? "chattr" : "chmod", AsRoot ? "-i" : "u+w", path) is not null)
+            {
+                failures.Add(failure);
+            }
         }
+        Assert.True(failures.Count == 0, string.Join("; ", failures));
     }
 
     private static void Run(string file, params string[] args)
     {
+        var failure = TryRun(file, args);
+        Assert.True(failure is null, failure);
+    }
+
+    /// <summary>Runs the tool; null when it succeeded, else what went wrong (its exit code and error output, or why it did not start).</summary>
+    private static string? TryRun(string file, params string[] args)
+    {
         var start = new ProcessStartInfo(file) { RedirectStandardError = true, UseShellExecute = false };
         args.ToList().ForEach(start.ArgumentList.Add);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} failed: {error}");
+        try
+        {
+            using var process = Process.Start(start)!;
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return process.ExitCode == 0 ? null : $"{file} {string.Join(' ', args)} exited {process.ExitCode}: {error}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return $"{file} {string.Join(' ', args)} did not start: {e.Message}";
+        }
     }
 
     public override string ToString() => _folder;
