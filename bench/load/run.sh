@@ -58,14 +58,14 @@ new_database() { # one fresh database per server, named after its port
 admin_key="load-test-bootstrap-key-0123456789"
 server_pid=""
 url=""
-start_server() { # kind: bare | sqlite | postgres
+start_server() { # kind: bare | sqlite | postgres, then extra server options
   PORT=$((PORT + 1))
   while ss -ltn | grep -q "127.0.0.1:$PORT "; do PORT=$((PORT + 1)); done
   url="http://127.0.0.1:$PORT"
   case "$1" in
     bare) "${bare[@]}" --urls "$url" --Logging:LogLevel:Default=Warning >"$work/server-$PORT.log" 2>&1 & ;;
     sqlite) TALLY_ADMIN_KEY=$admin_key "${tally[@]}" serve --data "$work/data-$PORT" --public-key "$work/keys/public-key.pem" \
-              --urls "$url" --Logging:LogLevel:Default=Warning >"$work/server-$PORT.log" 2>&1 & ;;
+              --urls "$url" --Logging:LogLevel:Default=Warning "${@:2}" >"$work/server-$PORT.log" 2>&1 & ;;
     postgres) TALLY_ADMIN_KEY=$admin_key "${tally[@]}" serve --database "$(new_database)" --public-key "$work/keys/public-key.pem" \
               --urls "$url" --Logging:LogLevel:Default=Warning >"$work/server-$PORT.log" 2>&1 & ;;
   esac
@@ -112,6 +112,13 @@ done
 
 start_server sqlite; setup_tenant
 "${load[@]}" keys --url "$url" --key "$ingest_key" --pid "$server_pid" --count 100000 --label "memory sqlite"
+stop_server
+
+# Many tenants, few threads: TENANTS tenants (default 10,000) with one event each, then access decisions for 1 % of
+# them while the rest sleep (they are put to sleep after 20 s idle here; 30 min by default).
+start_server sqlite --Tally:SleepIdleTenantsAfter=00:00:20
+"${load[@]}" tenants --url "$url" --admin-key "$admin_key" --pid "$server_pid" --count "${TENANTS:-10000}" --asleep-after 30 \
+  --label "many tenants sqlite" "${common[@]}"
 stop_server
 
 echo

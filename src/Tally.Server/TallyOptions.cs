@@ -35,6 +35,16 @@ public sealed class TallyOptions
     /// <summary>Most events one tenant's writer applies and commits in one transaction.</summary>
     public int MaxGroupCommitEvents { get; set; } = 5000;
 
+    /// <summary>Threads that run the tenants' writers, however many tenants there are; 0: one per core.</summary>
+    public int WriterThreads { get; set; }
+
+    /// <summary>
+    /// A tenant idle this long has its meter put to sleep: its memory is let go and the meter is rebuilt from the
+    /// ledger when its next event arrives (a replay of its history, so keep this well above a busy tenant's quiet
+    /// spells). Zero: never.
+    /// </summary>
+    public TimeSpan SleepIdleTenantsAfter { get; set; } = TimeSpan.FromMinutes(30);
+
     /// <summary>
     /// How long each tenant's meter keeps accepted event ids in memory (R10). A resent event inside the window is
     /// recognised in memory; one older than it is recognised by the ledger's unique index before it is applied, so a
@@ -136,6 +146,10 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
         if (options.IdempotencyWindow < TimeSpan.Zero || (options.IdempotencyWindow > TimeSpan.Zero && options.IdempotencyWindow < TimeSpan.FromMinutes(10)))
         {
             problems.Add("Tally:IdempotencyWindow must be at least 00:10:00, or 0 to keep every event id in memory.");
+        }
+        if (options.WriterThreads < 0 || options.SleepIdleTenantsAfter < TimeSpan.Zero)
+        {
+            problems.Add("Tally:WriterThreads and Tally:SleepIdleTenantsAfter must not be negative.");
         }
         if (options.MaxGroupCommitEvents < 1)
         {

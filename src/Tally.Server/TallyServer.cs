@@ -76,6 +76,7 @@ public static class TallyServer
         TrustedProxies.AddTrustedProxies(builder.Services);
         builder.Services.AddSingleton<LicenseVerifierHolder>();
         builder.Services.AddSingleton<Tenants>();
+        builder.Services.AddHostedService<TenantSleeper>();
         builder.Services.AddSingleton<PlanEditor>();
         builder.Services.AddSingleton<TallyMetrics>();
         builder.Services.AddDashboard();

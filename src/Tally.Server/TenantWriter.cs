@@ -48,11 +48,19 @@ public sealed class TenantWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Func<string?, string?, TenantConfig> _configFrom;
     private readonly int _maxGroupEvents;
-    private readonly Task _loop;
+    private readonly WriterThreads _threads;
     private readonly TallyMetrics? _metrics;
     private readonly TimeSpan? _idMemory;
-    private TenantState _state = null!;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Null while asleep (evicted): rebuilt from the ledger by the next pass that needs it, as after a failed commit.
+    private TenantState? _state;
+
+    /// <summary>The state a pass works on; a pass that finds the writer asleep or broken rebuilds it first.</summary>
+    private TenantState State => _state ?? throw new InvalidOperationException($"Tenant {_tenant}'s writer is asleep: rebuild before use.");
     private bool _broken;
+    // 1 while this writer is in the threads' line or running: it is scheduled once, so one thread runs it at a time.
+    private int _scheduled;
+    private long _lastWorkTicks;
 
     /// <summary>
     /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
@@ -60,8 +68,9 @@ public sealed class TenantWriter : IAsyncDisposable
     /// ids (null: for ever), older ones being checked in the ledger.
     /// </summary>
     public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, int maxGroupEvents,
-        TallyMetrics? metrics = null, TimeSpan? idMemory = null)
+        WriterThreads threads, TallyMetrics? metrics = null, TimeSpan? idMemory = null)
     {
+        _threads = threads;
         _idMemory = idMemory;
         _metrics = metrics;
         _tenant = tenant;
@@ -69,10 +78,8 @@ public sealed class TenantWriter : IAsyncDisposable
         _time = time;
         _configFrom = configFrom;
         _maxGroupEvents = maxGroupEvents;
+        _lastWorkTicks = time.GetUtcNow().UtcTicks;
         Rebuild();
-        // A thread of its own: on a busy thread pool (many connections on few cores) a pooled loop waits in line behind
-        // the requests it is meant to answer, and every group commit is delayed by that queue.
-        _loop = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public string Tenant => _tenant;
@@ -82,6 +89,12 @@ public sealed class TenantWriter : IAsyncDisposable
 
     public TenantSnapshot Snapshot { get; private set; } = null!;
 
+    /// <summary>Whether the meter is in memory (false: asleep, rebuilt from the ledger when work arrives).</summary>
+    public bool IsAwake => Volatile.Read(ref _state) is not null;
+
+    /// <summary>How long since work was last queued, on the server's clock.</summary>
+    public TimeSpan IdleFor => TimeSpan.FromTicks(_time.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastWorkTicks));
+
     /// <summary>Held while the allocation plan is read, changed and saved, so two edits never lose one another.</summary>
     public SemaphoreSlim PlanEdits { get; } = new(1, 1);
 
@@ -89,7 +102,7 @@ public sealed class TenantWriter : IAsyncDisposable
     public Task<IReadOnlyList<EventOutcome>> SubmitAsync(IReadOnlyList<IncomingEvent> events)
     {
         var work = new EventWork(events);
-        return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
+        return Enqueue(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
     /// <summary>
@@ -101,7 +114,7 @@ public sealed class TenantWriter : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(ticks.Count, events.Count);
         var work = new EventWork(events) { Ticks = ticks };
-        return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
+        return Enqueue(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
     /// <summary>
@@ -111,45 +124,92 @@ public sealed class TenantWriter : IAsyncDisposable
     public Task ReconfigureAsync()
     {
         var work = new ReconfigureWork();
-        return _queue.Writer.TryWrite(work) ? work.Done.Task : Task.FromException(new ObjectDisposedException(nameof(TenantWriter)));
+        return Enqueue(work) ? work.Done.Task : Task.FromException(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
-    private void Run()
+    /// <summary>
+    /// Puts the meter to sleep once the work queued before this call is done: its memory is let go (the snapshot stays,
+    /// so reports and seats still answer) and the next work rebuilds it from the ledger. Used for tenants idle a while.
+    /// </summary>
+    public Task SleepAsync()
+    {
+        var work = new SleepWork();
+        return Enqueue(work) ? work.Done.Task : Task.CompletedTask;
+    }
+
+    private bool Enqueue(Work work)
+    {
+        if (work is not SleepWork)
+        {
+            Interlocked.Exchange(ref _lastWorkTicks, _time.GetUtcNow().UtcTicks);
+        }
+        if (!_queue.Writer.TryWrite(work))
+        {
+            return false;
+        }
+        ScheduleIfIdle();
+        return true;
+    }
+
+    private void ScheduleIfIdle()
+    {
+        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+        {
+            _threads.Schedule(this);
+        }
+    }
+
+    /// <summary>
+    /// One turn on a writer thread: at most one group (<see cref="_maxGroupEvents"/> events, a reconfiguration closing it
+    /// early), then back in line if more is queued, so other tenants get their turn between two groups of a busy one.
+    /// </summary>
+    internal void RunPass()
     {
         var batch = new List<EventWork>();
-        while (WaitForWork())
+        var count = 0;
+        while (count < _maxGroupEvents && _queue.Reader.TryRead(out var work))
         {
-            var count = 0;
-            while (count < _maxGroupEvents && _queue.Reader.TryRead(out var work))
+            if (work is EventWork events)
             {
-                if (work is EventWork events)
-                {
-                    batch.Add(events);
-                    count += events.Events.Count;
-                    continue;
-                }
-                // A reconfiguration applies after everything queued before it.
-                Commit(batch);
-                batch.Clear();
-                count = 0;
-                Reconfigure((ReconfigureWork)work);
+                batch.Add(events);
+                count += events.Events.Count;
+                continue;
             }
+            // A reconfiguration, a sleep or the stop applies after everything queued before it.
             Commit(batch);
             batch.Clear();
+            count = 0;
+            switch (work)
+            {
+                case ReconfigureWork reconfigure:
+                    Reconfigure(reconfigure);
+                    break;
+                case SleepWork sleep:
+                    Sleep(sleep);
+                    break;
+                case StopWork:
+                    _stopped.TrySetResult();
+                    break;
+            }
+        }
+        Commit(batch);
+        // Leave the line, then look again: work queued after the last read but before the flag was cleared saw the
+        // writer scheduled and did not schedule it, so it is this pass's to pick up.
+        Volatile.Write(ref _scheduled, 0);
+        if (_queue.Reader.TryPeek(out _))
+        {
+            ScheduleIfIdle();
         }
     }
 
-    private bool WaitForWork()
+    private void Sleep(SleepWork work)
     {
-        var wait = _queue.Reader.WaitToReadAsync();
-        if (wait.IsCompleted)
+        if (!_queue.Reader.TryPeek(out _))
         {
-            return wait.Result;
+            Volatile.Write(ref _state, null);
+            _broken = true;
         }
-        // Block on the task's wait handle: Task.Wait would spin first, burning a core the requests need.
-        var task = wait.AsTask();
-        ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
-        return task.Result;
+        work.Done.TrySetResult();
     }
 
     private void Reconfigure(ReconfigureWork work)
@@ -162,7 +222,7 @@ public sealed class TenantWriter : IAsyncDisposable
             }
             else
             {
-                _state.RecordAndApplyStoredTerms(_store.EventCount(_tenant));
+                State.RecordAndApplyStoredTerms(_store.EventCount(_tenant));
                 PublishSnapshot();
             }
             work.Done.TrySetResult();
@@ -251,11 +311,11 @@ public sealed class TenantWriter : IAsyncDisposable
     private LedgerUnavailableException? TryCommit(IReadOnlyList<EventWork> batch)
     {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
-        var now = Math.Max(_time.GetUtcNow().UtcTicks, _state.Meter.LastTicks);
+        var now = Math.Max(_time.GetUtcNow().UtcTicks, State.Meter.LastTicks);
         var forgotten = ForgottenIdsIn(batch, now);
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
-        var rows = new DecisionRows(_state);
+        var rows = new DecisionRows(State);
         try
         {
             foreach (var work in batch)
@@ -264,9 +324,9 @@ public sealed class TenantWriter : IAsyncDisposable
                 for (var i = 0; i < work.Events.Count; i++)
                 {
                     var incoming = work.Events[i];
-                    var at = Math.Max(work.Ticks?[i] ?? now, _state.Meter.LastTicks);
+                    var at = Math.Max(work.Ticks?[i] ?? now, State.Meter.LastTicks);
                     // An id accepted before the meter's id window is a duplicate the ledger knows of.
-                    _state.Apply(incoming, at, incoming.Id is { } id && forgotten?.Contains(id) == true, rows);
+                    State.Apply(incoming, at, incoming.Id is { } id && forgotten?.Contains(id) == true, rows);
                     outcomes[i] = new EventOutcome(at, rows.Outcomes);
                     if (!rows.IsDuplicate)
                     {
@@ -313,7 +373,7 @@ public sealed class TenantWriter : IAsyncDisposable
         {
             return null;
         }
-        var meter = _state.Meter;
+        var meter = State.Meter;
         meter.ForgetIds(batch.Select(w => w.Ticks is { Count: > 0 } ticks ? ticks.Max() : now).Append(now).Max());
         if (meter.ForgottenIds == 0)
         {
@@ -349,12 +409,16 @@ public sealed class TenantWriter : IAsyncDisposable
         PublishSnapshot();
     }
 
-    private void PublishSnapshot() => Snapshot = _state.Snapshot();
+    private void PublishSnapshot() => Snapshot = State.Snapshot();
 
+    /// <summary>Finishes what is queued, then stops taking work (later calls fail with <see cref="ObjectDisposedException"/>).</summary>
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        if (Enqueue(new StopWork()))
+        {
+            _queue.Writer.TryComplete();
+        }
+        await _stopped.Task.ConfigureAwait(false);
     }
 
     private abstract class Work;
@@ -371,4 +435,11 @@ public sealed class TenantWriter : IAsyncDisposable
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+
+    private sealed class SleepWork : Work
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class StopWork : Work;
 }

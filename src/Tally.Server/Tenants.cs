@@ -14,6 +14,7 @@ public sealed class Tenants : IAsyncDisposable
     private readonly IOptions<TallyOptions> options;
     private readonly LicenseVerifierHolder verifier;
     private readonly TallyMetrics metrics;
+    private readonly WriterThreads threads;
 
     private readonly Monitoring.ICommitObserver? observer;
 
@@ -25,6 +26,7 @@ public sealed class Tenants : IAsyncDisposable
         this.options = options;
         this.verifier = verifier;
         this.metrics = metrics;
+        threads = new WriterThreads(options.Value.WriterThreads > 0 ? options.Value.WriterThreads : Environment.ProcessorCount);
         metrics.ObservePools(() => _writers.Values.Where(w => w.IsValueCreated).Select(w => w.Value));
     }
 
@@ -42,8 +44,25 @@ public sealed class Tenants : IAsyncDisposable
 
     public TenantWriter Writer(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
-            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, metrics,
+            new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, threads, metrics,
                 options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer })).Value;
+
+    /// <summary>The threads the writers run on.</summary>
+    public int WriterThreadCount => threads.Count;
+
+    /// <summary>
+    /// Puts to sleep every writer idle for at least <paramref name="idleFor"/> (<see cref="TallyOptions.SleepIdleTenantsAfter"/>):
+    /// its meter is let go and rebuilt from the ledger when its next work arrives. Returns how many were put to sleep.
+    /// </summary>
+    public async Task<int> SleepIdleAsync(TimeSpan idleFor)
+    {
+        var idle = _writers.Values.Where(w => w.IsValueCreated && w.Value.IsAwake && w.Value.IdleFor >= idleFor).Select(w => w.Value).ToList();
+        foreach (var writer in idle)
+        {
+            await writer.SleepAsync().ConfigureAwait(false);
+        }
+        return idle.Count;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -51,6 +70,7 @@ public sealed class Tenants : IAsyncDisposable
         {
             await writer.Value.DisposeAsync().ConfigureAwait(false);
         }
+        threads.Dispose();
     }
 }
 

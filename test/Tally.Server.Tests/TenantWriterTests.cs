@@ -16,6 +16,7 @@ public sealed class TenantWriterTests : IDisposable
     private static readonly DateTimeOffset T0 = new(2026, 3, 10, 9, 0, 0, TimeSpan.Zero);
     private readonly string _dir = Directory.CreateTempSubdirectory("tally-writer-").FullName;
     private readonly SqliteLedgerStore _ledger;
+    private readonly WriterThreads _threads = new(2);
 
     public TenantWriterTests()
     {
@@ -26,6 +27,7 @@ public sealed class TenantWriterTests : IDisposable
 
     public void Dispose()
     {
+        _threads.Dispose();
         _ledger.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_dir, recursive: true);
@@ -34,7 +36,7 @@ public sealed class TenantWriterTests : IDisposable
     private static IncomingEvent Open(string id, string user) => new(id, user, "", "sales", MeterAction.OpenApp, null);
 
     private TenantWriter Writer(ILedgerStore store) =>
-        new("acme", store, new FakeTimeProvider(T0), (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000);
+        new("acme", store, new FakeTimeProvider(T0), (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads);
 
     [Fact]
     public async Task Commit_OneRequestOfAGroupCannotBeStored_OnlyThatRequestFails()

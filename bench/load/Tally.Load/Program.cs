@@ -11,6 +11,9 @@ using System.Text.Json;
 //   access --url U --key K [--connections 64] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
 //          [--path /health/live --method GET]                  the same drive against another endpoint (profiling)
 //   keys   --url U --key K [--count 100000] [--pid P] [--label L]   one event for each of COUNT new users: live meter keys
+//   tenants --url U --admin-key K --pid P [--count 10000] [--busy 100] [--asleep-after 30] [--seconds 10] [--label L]
+//          COUNT tenants with one event each, then access decisions for BUSY of them while the rest sleep; prints the
+//          server's threads and resident memory awake and asleep, and the busy tenants' latency
 // Each run prints one Markdown table row: label, requests/s, events/s, p50/p99/p99.9 ms, errors, server VmHWM/VmRSS.
 var options = Options.Parse(args);
 return args.FirstOrDefault() switch
@@ -19,6 +22,7 @@ return args.FirstOrDefault() switch
     "ingest" => await Drive(options, ingest: true),
     "access" => await Drive(options, ingest: false),
     "keys" => await Keys(options),
+    "tenants" => await ManyTenants(options),
     "header" => Header(),
     _ => Usage(),
 };
@@ -192,6 +196,104 @@ static async Task<int> Keys(Options o)
     Array.Sort(sorted);
     Report(o, $"{run} ({count:N0} live keys, {seconds:0.0} s)", sorted, seconds, 1000, errors);
     return errors == 0 ? 0 : 1;
+}
+
+static async Task<int> ManyTenants(Options o)
+{
+    var count = o.Int("count", 10_000);
+    var busy = o.Int("busy", count / 100);
+    var pid = int.Parse(o.Require("pid"), CultureInfo.InvariantCulture);
+    var run = o.Get("label") ?? "tenants";
+    using var admin = Client(o, 8, o.Require("admin-key"));
+    var keys = new string[count];
+    var before = ServerProcess(pid);
+    var clock = Stopwatch.StartNew();
+    // Tenants and their ingest keys, eight requests at a time.
+    await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, cancel) =>
+    {
+        var id = $"t{i:D5}";
+        (await admin.PostAsync("/api/v1/tenants", Json(new { id, name = id }), cancel)).EnsureSuccessStatusCode();
+        var response = await admin.PostAsync($"/api/v1/tenants/{id}/api-keys", Json(new { role = "ingest" }), cancel);
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
+        keys[i] = doc.RootElement.GetProperty("key").GetString()!;
+    });
+    var created = clock.Elapsed;
+    // One event each: every tenant's meter is awake.
+    await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, cancel) =>
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events") { Content = Json(new[] { new { id = "first", user = "ann", app = "a", action = "open-app" } }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", keys[i]);
+        (await admin.SendAsync(request, cancel)).EnsureSuccessStatusCode();
+    });
+    await Task.Delay(2000);
+    var awake = ServerProcess(pid);
+    Console.Error.WriteLine($"{run}: {count:N0} tenants created in {created.TotalSeconds:0} s");
+    // The server was started with a short Tally:SleepIdleTenantsAfter: wait for the idle ones to sleep.
+    await Task.Delay(TimeSpan.FromSeconds(o.Int("asleep-after", 30)));
+    var asleep = ServerProcess(pid);
+
+    // Access decisions for the busy tenants, round robin, while the others sleep.
+    var connections = o.Int("connections", 64);
+    var seconds = o.Int("seconds", 10);
+    var warmup = o.Int("warmup", 2);
+    using var client = Client(o, connections, null);
+    var latencies = new List<long>[connections];
+    long errors = 0, sequence = 0;
+    var timer = Stopwatch.StartNew();
+    var measureFrom = TimeSpan.FromSeconds(warmup);
+    var stopAt = TimeSpan.FromSeconds(warmup + seconds);
+    await Task.WhenAll(Enumerable.Range(0, connections).Select(w => Task.Run(async () =>
+    {
+        var mine = latencies[w] = new List<long>(1 << 16);
+        while (timer.Elapsed < stopAt)
+        {
+            var n = Interlocked.Increment(ref sequence);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/access")
+            {
+                Content = new StringContent($"{{\"id\":\"a{n}\",\"user\":\"user-{n % 1000}\",\"app\":\"app\",\"action\":\"select\"}}", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", keys[(int)(n % busy)]);
+            var started = timer.Elapsed;
+            using var response = await client.SendAsync(request);
+            _ = await response.Content.ReadAsByteArrayAsync();
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                Interlocked.Increment(ref errors);
+                continue;
+            }
+            if (started >= measureFrom && timer.Elapsed <= stopAt)
+            {
+                mine.Add((timer.Elapsed - started).Ticks);
+            }
+        }
+    })));
+    var loaded = ServerProcess(pid);
+    var all = latencies.SelectMany(l => l).ToArray();
+    Array.Sort(all);
+    Report(o, $"{run}: access on {busy:N0} busy of {count:N0} tenants", all, seconds, 1, errors);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {run}: server threads / RSS MB | before: {before.Threads} / {before.RssMb:0} | all {count:N0} awake: {awake.Threads} / {awake.RssMb:0} | idle asleep: {asleep.Threads} / {asleep.RssMb:0} | under busy load: {loaded.Threads} / {loaded.RssMb:0} | RSS per tenant asleep: {(asleep.RssMb - before.RssMb) * 1024 / count:0.0} KB | | |"));
+    return errors == 0 && all.Length > 0 ? 0 : 1;
+}
+
+// Threads and resident set of the server process, from the kernel.
+static (int Threads, double RssMb) ServerProcess(int pid)
+{
+    int threads = 0;
+    double rss = double.NaN;
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+    {
+        if (line.StartsWith("Threads:", StringComparison.Ordinal))
+        {
+            threads = int.Parse(line.Split(':')[1].Trim(), CultureInfo.InvariantCulture);
+        }
+        else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+        {
+            rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+    }
+    return (threads, rss);
 }
 
 static void Report(Options o, string run, long[] sortedTicks, double seconds, int batch, long errors)
