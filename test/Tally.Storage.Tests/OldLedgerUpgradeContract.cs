@@ -14,15 +14,7 @@ public abstract partial class LedgerStoreContract
     [Fact]
     public void Initialize_LedgerOfTheOldSchema_EveryRowReadsBack_AndWritesContinue()
     {
-        ExecuteSql(OldLedger());
-        using var store = OpenStore();
-        Assert.Equal(6, store.SchemaVersion());
-
-        store.Initialize();
-
-        Assert.Equal(CurrentSchemaVersion, store.SchemaVersion());
-        Assert.Null(store.CheckWritable());
-        AssertOldRows(store);
+        using var store = UpgradeOldLedger("", fromVersion: 6);
         // Sequences and autoincrements go on after the old rows: new events, units and history never reuse a number.
         store.Append("acme", [Entry("e4", "cy", T0.UtcTicks + 3 * Hour)]);
         Assert.Equal([1L, 2, 3, 4], store.Events("acme").Select(e => e.Seq));
@@ -35,15 +27,32 @@ public abstract partial class LedgerStoreContract
     public void Initialize_OldLedgerAtVersion3_FillsTheRollupsFromTheRows()
     {
         // A ledger from before the rollups (v4): they, and every later step, are built from the rows on upgrade.
-        ExecuteSql(OldLedger() + "DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DROP INDEX units_tenant_end; DROP TABLE write_checks; DELETE FROM schema_version WHERE version >= 4;");
-        using var store = OpenStore();
-        Assert.Equal(3, store.SchemaVersion());
+        using var store = UpgradeOldLedger(
+            "DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DROP INDEX units_tenant_end; DROP TABLE write_checks; DELETE FROM schema_version WHERE version >= 4;",
+            fromVersion: 3);
+    }
 
-        store.Initialize();
+    /// <summary>Writes the old ledger (then <paramref name="thenSql"/>), opens it with today's store and checks every row.</summary>
+    private ILedgerStore UpgradeOldLedger(string thenSql, int fromVersion)
+    {
+        ExecuteSql(OldLedger() + thenSql);
+        var store = OpenStore();
+        try
+        {
+            Assert.Equal(fromVersion, store.SchemaVersion());
 
-        Assert.Equal(CurrentSchemaVersion, store.SchemaVersion());
-        Assert.Null(store.CheckWritable());
-        AssertOldRows(store);
+            store.Initialize();
+
+            Assert.Equal(CurrentSchemaVersion, store.SchemaVersion());
+            Assert.Null(store.CheckWritable());
+            AssertOldRows(store);
+            return store;
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
     }
 
     private static void AssertOldRows(ILedgerStore store)
