@@ -1,9 +1,6 @@
 namespace Tally.Storage;
 
-/// <summary>
-/// Opening the ledger: migrations, the schema version and the readiness write. Every store member is safe to call from
-/// many threads.
-/// </summary>
+/// <summary>Opening the ledger: migrations, the schema version and the readiness write.</summary>
 public interface ILedgerLifecycle
 {
     /// <summary>Applies every migration script the database has not had yet, each once, in its own transaction. Idempotent.</summary>
@@ -157,6 +154,7 @@ public interface IAlertStore
 
 /// <summary>
 /// One store object is all five: the server registers it once under this name and hands each consumer only the narrow
-/// interface it uses. Nothing but the registration (and tests that open a store) should need the whole.
+/// interface it uses. Nothing but the registration, the tenant's writer (which owns the ledger) and tests that open a
+/// store should need the whole. Every member of every store is safe to call from many threads.
 /// </summary>
 public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, IUsageReports, IAlertStore, IDisposable;
