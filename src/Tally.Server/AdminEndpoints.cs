@@ -19,7 +19,7 @@ public static partial class AdminEndpoints
     public static RouteGroupBuilder MapTenants(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/tenants").RequireRole(ApiRole.Bootstrap).WithTags("Tenants").ProducesProblem(401).ProducesProblem(403);
-        group.MapPost("", async Task<Results<Created<CreatedTenant>, ProblemHttpResult>> (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
+        group.MapPost("", async Task<Results<Created<CreatedTenant>, ProblemHttpResult>> (HttpContext http, ITenantCatalog store, TimeProvider time, Tenants tenants, IOptions<TallyOptions> options) =>
         {
             var read = await JsonBody.ReadAsync<CreateTenantRequest>(http, options.Value.MaxBodyBytes);
             if (!read.IsOk)
@@ -47,8 +47,8 @@ public static partial class AdminEndpoints
             _ = tenants.Writer(body.Id);
             return TypedResults.Created($"/api/v1/tenants/{body.Id}", new CreatedTenant(body.Id, name));
         }).Accepts<CreateTenantRequest>("application/json").ProducesProblem(400).ProducesProblem(409).WithSummary("Create a tenant (bootstrap key).");
-        group.MapGet("", (ILedgerStore store) => TypedResults.Ok(store.Tenants().Select(t => new TenantInfo(t.Id, t.Name, t.Created)).ToList()));
-        group.MapPost("/{id}/api-keys", async Task<Results<Created<IssuedApiKey>, ProblemHttpResult>> (string id, HttpContext http, ILedgerStore store, ApiKeys keys, IOptions<TallyOptions> options) =>
+        group.MapGet("", (ITenantCatalog store) => TypedResults.Ok(store.Tenants().Select(t => new TenantInfo(t.Id, t.Name, t.Created)).ToList()));
+        group.MapPost("/{id}/api-keys", async Task<Results<Created<IssuedApiKey>, ProblemHttpResult>> (string id, HttpContext http, ITenantCatalog store, ApiKeys keys, IOptions<TallyOptions> options) =>
         {
             if (store.GetTenant(id) is null)
             {
@@ -79,11 +79,11 @@ public static partial class AdminEndpoints
         var group = app.MapGroup("/api/v1/api-keys").WithTags("API keys").ProducesProblem(401).ProducesProblem(403);
         group.MapPost("", (HttpContext http, ApiKeys keys, IOptions<TallyOptions> options) => IssueKey(http, keys, http.Tenant(), options.Value.MaxBodyBytes))
             .RequireRole(ApiRole.Admin).Accepts<CreateKeyRequest>("application/json").WithSummary("Issue a key for the caller's tenant.");
-        group.MapGet("", (HttpContext http, ILedgerStore store) =>
+        group.MapGet("", (HttpContext http, ITenantCatalog store) =>
             TypedResults.Ok(store.ApiKeys(http.Tenant()).Select(k => new ApiKeyInfo(k.Id, k.Role.ToWire(), k.Created, k.Revoked)).ToList()))
             .RequireRole(ApiRole.Admin);
         // A tenant admin sees only its own keys: another tenant's key id is "not found", never "forbidden".
-        group.MapDelete("/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ILedgerStore store, ApiKeys keys) =>
+        group.MapDelete("/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ITenantCatalog store, ApiKeys keys) =>
         {
             var caller = http.Caller();
             var key = store.GetApiKey(id);
@@ -100,7 +100,7 @@ public static partial class AdminEndpoints
     public static RouteGroupBuilder MapLicense(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/license").WithTags("License").ProducesProblem(401).ProducesProblem(403);
-        group.MapPut("", async Task<Results<Ok<LicenseView>, ProblemHttpResult>> (HttpContext http, ILedgerStore store, TimeProvider time, Tenants tenants, LicenseVerifierHolder holder, IOptions<TallyOptions> options) =>
+        group.MapPut("", async Task<Results<Ok<LicenseView>, ProblemHttpResult>> (HttpContext http, ITenantCatalog store, IEventLedger ledger, TimeProvider time, Tenants tenants, LicenseVerifierHolder holder, IOptions<TallyOptions> options) =>
         {
             var read = await JsonBody.ReadAsync<LicenseRequest>(http, Math.Min(options.Value.MaxBodyBytes, LicenseKey.MaxLength * 2));
             if (!read.IsOk)
@@ -125,7 +125,7 @@ public static partial class AdminEndpoints
             await LicenseInstalls.WaitAsync();
             try
             {
-                if (LicenseConflict(tenant, verification.Terms, store, tenants, holder, options.Value) is { } conflict)
+                if (LicenseConflict(tenant, verification.Terms, store, ledger, tenants, holder, options.Value) is { } conflict)
                 {
                     return conflict;
                 }
@@ -153,12 +153,12 @@ public static partial class AdminEndpoints
     /// tenant already had (a rollback to fewer minutes, seats or an earlier end), or a license another tenant holds (one
     /// customer's license serving two tenants). Operators who need either set the options named in the answer.
     /// </summary>
-    private static ProblemHttpResult? LicenseConflict(string tenant, LicenseTerms terms, ILedgerStore store, Tenants tenants, LicenseVerifierHolder holder, TallyOptions options)
+    private static ProblemHttpResult? LicenseConflict(string tenant, LicenseTerms terms, ITenantCatalog store, IEventLedger ledger, Tenants tenants, LicenseVerifierHolder holder, TallyOptions options)
     {
         if (!options.AllowLicenseRollback)
         {
             var verifier = holder.For(tenant);
-            var installed = store.TermsChanges(tenant).Select(c => c.LicenseKey).Append(store.GetLicense(tenant)?.Key)
+            var installed = ledger.TermsChanges(tenant).Select(c => c.LicenseKey).Append(store.GetLicense(tenant)?.Key)
                 .OfType<string>().Distinct(StringComparer.Ordinal)
                 .Select(key => verifier?.VerifyAuthentic(key) is { IsValid: true } v ? v.Terms : null)
                 .OfType<LicenseTerms>();

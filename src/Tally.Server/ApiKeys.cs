@@ -12,7 +12,7 @@ public sealed record Caller(string KeyId, string? Tenant, ApiRole Role);
 /// Issues and checks API keys. A key reads <c>tally_ID_SECRET</c>; only the SHA-256 of the whole string is stored,
 /// and the ID part lets an admin revoke a key without ever seeing it again.
 /// </summary>
-public sealed class ApiKeys(ILedgerStore store, TimeProvider time)
+public sealed class ApiKeys(ITenantCatalog store, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Caller> _cache = new(StringComparer.Ordinal);
 

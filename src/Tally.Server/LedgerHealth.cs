@@ -10,7 +10,7 @@ namespace Tally.Server;
 /// hammering the anonymous route cannot queue commits behind the tenants' writers. The reason goes to the log (once
 /// per change), not to the anonymous caller: it can name paths and hosts.
 /// </summary>
-public sealed class LedgerHealth(ILedgerStore store, TimeProvider time, ILogger<LedgerHealth> log)
+public sealed class LedgerHealth(ILedgerLifecycle store, TimeProvider time, ILogger<LedgerHealth> log)
 {
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(1);
 

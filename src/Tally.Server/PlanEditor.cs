@@ -13,7 +13,7 @@ public sealed record SavedPlan(AllocationPlanDto Plan, bool Changed);
 /// routes alike): read, edit, check against the license, save and put in force, under the tenant's plan lock, so
 /// that concurrent edits never lose one another and what one API changes the other shows at once.
 /// </summary>
-public sealed class PlanEditor(Tenants tenants, ILedgerStore store, TimeProvider time)
+public sealed class PlanEditor(Tenants tenants, ITenantCatalog store, TimeProvider time)
 {
     /// <summary>
     /// Applies <paramref name="edit"/> to the current plan: the plan as saved (or as it was, when <paramref name="edit"/>

@@ -19,7 +19,7 @@ public static class ReportEndpoints
     public static RouteGroupBuilder MapUsage(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/usage").RequireRole(ApiRole.Read, ApiRole.Admin).WithTags("Usage").ProducesProblem(401).ProducesProblem(403);
-        group.MapGet("/summary", Results<Ok<UsageSummary>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, Tenants tenants, ILedgerStore store, TimeProvider time) =>
+        group.MapGet("/summary", Results<Ok<UsageSummary>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, Tenants tenants, IUsageReports store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             if (!read.IsOk)
@@ -39,7 +39,7 @@ public static class ReportEndpoints
                 RemainingMinutes: limit is { } l ? Math.Max(0, l - usage.Minutes) : null,
                 usage.Units, usage.DeniedEvents, usage.Events, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)), $"summary-{p}");
         }).WithSummary("Totals of a period with run-rate and forecast (?format=csv for CSV).").ProducesCsv();
-        group.MapGet("/timeline", Results<Ok<UsageTimeline>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? granularity, Tenants tenants, ILedgerStore store, TimeProvider time) =>
+        group.MapGet("/timeline", Results<Ok<UsageTimeline>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? granularity, Tenants tenants, IUsageReports store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             if (!read.IsOk)
@@ -56,7 +56,7 @@ public static class ReportEndpoints
             return Csv.Report(http, new UsageTimeline(p.ToString(), granularity ?? "day", zone.Id, buckets), $"timeline-{p}");
         }).WithSummary("Units, minutes, active users and denied events per hour or local day of a period.").ProducesCsv();
         group.MapGet("/users", Results<Ok<UserUsagePage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
-            Tenants tenants, ILedgerStore store, TimeProvider time) =>
+            Tenants tenants, IUsageReports store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             var paging = ReadPaging(sort, order, search, limit, offset, UserSorts, "minutes");
@@ -82,7 +82,7 @@ public static class ReportEndpoints
             return Csv.Report(http, new UserUsagePage(p.ToString(), selected, total, page.Limit, page.Offset, page.Sort, page.Order), $"users-{p}");
         }).WithSummary("Users of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();
         group.MapGet("/apps", Results<Ok<AppUsagePage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,
-            Tenants tenants, ILedgerStore store, TimeProvider time) =>
+            Tenants tenants, IUsageReports store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             var paging = ReadPaging(sort, order, search, limit, offset, AppSorts, "units");

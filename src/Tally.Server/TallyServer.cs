@@ -70,6 +70,13 @@ public static class TallyServer
             }
             return store;
         });
+        // One store object, handed to each consumer as the one concern it uses. Each resolves through ILedgerStore, so a
+        // test that replaces that registration (a hook around the store) replaces all five.
+        builder.Services.AddSingleton<ILedgerLifecycle>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<IEventLedger>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<ITenantCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<IUsageReports>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<IAlertStore>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<LedgerHealth>();
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<FailedAuthLimiter>();
@@ -175,12 +182,7 @@ public static class TallyServer
                 // Printed once, to the console only (never logged): the ledger keeps its hash.
                 Console.WriteLine($"Bootstrap admin key (shown once, store it now): {key}");
             }
-            log.LogInformation("Tally is ready at {Urls}; ledger at {Path}", string.Join(", ", app.Urls), store switch
-            {
-                SqliteLedgerStore sqlite => sqlite.Path,
-                PostgresLedgerStore postgres => postgres.Description,
-                _ => "(store)",
-            });
+            log.LogInformation("Tally is ready at {Urls}; ledger at {Path}", string.Join(", ", app.Urls), (store as LedgerStore)?.Description ?? "(store)");
         });
     }
 

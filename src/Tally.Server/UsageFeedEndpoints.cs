@@ -26,7 +26,7 @@ public static class UsageFeedEndpoints
             return TypedResults.Ok(new LedgerVersion(snapshot.EventsRecorded, snapshot.TermsChanges));
         })
             .WithSummary("The tenant's ledger version: events applied and terms changes recorded (unchanged: nothing to read again).");
-        group.MapGet("/denials", Results<Ok<DenialsPage>, ProblemHttpResult> (HttpContext http, string? period, int? limit, Tenants tenants, ILedgerStore store,
+        group.MapGet("/denials", Results<Ok<DenialsPage>, ProblemHttpResult> (HttpContext http, string? period, int? limit, Tenants tenants, IUsageReports store,
             TimeProvider time) =>
         {
             var read = ReportEndpoints.ReadPeriod(period, ReportEndpoints.CalendarOf(http, tenants), time.GetUtcNow());

@@ -1,53 +1,28 @@
 namespace Tally.Storage;
 
-/// <summary>
-/// The ledger contract. Every method is safe to call from many threads. <see cref="Append"/> writes a group of
-/// events, their decisions and units in one transaction and is durable when it returns; an event id that is already
-/// in the tenant's ledger makes the whole append fail (the unique constraint is the dedupe of record).
-/// </summary>
-public interface ILedgerStore : IDisposable
+/// <summary>Opening the ledger: migrations, the schema version and the readiness write.</summary>
+public interface ILedgerLifecycle
 {
-    /// <summary>Creates or upgrades the schema. Idempotent.</summary>
+    /// <summary>Applies every migration script the database has not had yet, each once, in its own transaction. Idempotent.</summary>
     void Initialize();
 
+    /// <summary>The newest migration applied to the database (0 before <see cref="Initialize"/>).</summary>
     int SchemaVersion();
 
-    bool CreateTenant(TenantRecord tenant);
-
-    TenantRecord? GetTenant(string id);
-
-    IReadOnlyList<TenantRecord> Tenants();
-
-    void AddApiKey(ApiKeyRecord key);
-
-    ApiKeyRecord? FindApiKey(byte[] hash);
-
-    ApiKeyRecord? GetApiKey(string id);
-
-    IReadOnlyList<ApiKeyRecord> ApiKeys(string? tenant);
-
-    bool HasActiveKey(ApiRole role);
-
-    bool RevokeApiKey(string id, DateTimeOffset when);
-
-    void SetLicense(LicenseRecord license);
-
-    LicenseRecord? GetLicense(string tenant);
-
-    /// <summary>Stores the tenant's allocation plan (users, groups, caps) as a JSON document the server owns.</summary>
-    void SetPlan(string tenant, string planJson, DateTimeOffset when);
-
-    string? GetPlan(string tenant);
-
     /// <summary>
-    /// Records that the tenant's terms (license key and allocation plan, as stored now) took effect after the tenant's
-    /// first <see cref="TermsChange.AfterEvents"/> recorded events, so a rebuild puts them into force at that point.
+    /// Readiness: null when the store answers at the current schema version and commits a write (one small transaction
+    /// that must reach the disk or the server's WAL). Otherwise why not, for the operator's log. Never throws.
     /// </summary>
-    void RecordTermsChange(string tenant, TermsChange change);
+    string? CheckWritable();
+}
 
-    /// <summary>The tenant's terms changes in the order they were recorded.</summary>
-    IReadOnlyList<TermsChange> TermsChanges(string tenant);
-
+/// <summary>
+/// The ledger proper: events with their decisions and units, and the terms changes between them, in recorded order.
+/// <see cref="Append"/> writes a group in one transaction and is durable when it returns; an event id that is already
+/// in the tenant's ledger makes the whole append fail (the unique constraint is the dedupe of record).
+/// </summary>
+public interface IEventLedger
+{
     /// <summary>Appends events with their decisions and units in one durable transaction.</summary>
     void Append(string tenant, IReadOnlyList<LedgerEntry> entries);
 
@@ -59,18 +34,60 @@ public interface ILedgerStore : IDisposable
     /// <summary>Those of <paramref name="eventIds"/> the tenant's ledger already holds (the idempotency check of record, R10).</summary>
     IReadOnlySet<string> KnownEventIds(string tenant, IReadOnlyCollection<string> eventIds);
 
+    /// <summary>
+    /// Records that the tenant's terms (license key and allocation plan, as stored now) took effect after the tenant's
+    /// first <see cref="TermsChange.AfterEvents"/> recorded events, so a rebuild puts them into force at that point.
+    /// </summary>
+    void RecordTermsChange(string tenant, TermsChange change);
+
+    /// <summary>The tenant's terms changes in the order they were recorded.</summary>
+    IReadOnlyList<TermsChange> TermsChanges(string tenant);
+}
+
+/// <summary>Tenants, their API keys and the terms in force now (license key, allocation plan).</summary>
+public interface ITenantCatalog
+{
+    /// <summary>False when a tenant with that id exists already.</summary>
+    bool CreateTenant(TenantRecord tenant);
+
+    TenantRecord? GetTenant(string id);
+
+    /// <summary>Every tenant, by id (ordinal).</summary>
+    IReadOnlyList<TenantRecord> Tenants();
+
+    void AddApiKey(ApiKeyRecord key);
+
+    ApiKeyRecord? FindApiKey(byte[] hash);
+
+    ApiKeyRecord? GetApiKey(string id);
+
+    /// <summary>The tenant's keys (null: the bootstrap keys that belong to no tenant), oldest first.</summary>
+    IReadOnlyList<ApiKeyRecord> ApiKeys(string? tenant);
+
+    bool HasActiveKey(ApiRole role);
+
+    /// <summary>False when there is no such key or it was revoked already.</summary>
+    bool RevokeApiKey(string id, DateTimeOffset when);
+
+    void SetLicense(LicenseRecord license);
+
+    LicenseRecord? GetLicense(string tenant);
+
+    /// <summary>Stores the tenant's allocation plan (users, groups, caps) as a JSON document the server owns.</summary>
+    void SetPlan(string tenant, string planJson, DateTimeOffset when);
+
+    string? GetPlan(string tenant);
+}
+
+/// <summary>What the reports read. All instants are UTC ticks; ranges are half-open [from, to).</summary>
+public interface IUsageReports
+{
     PeriodUsage PeriodUsage(string tenant, string period);
 
+    /// <summary>Per user of the period: most minutes first, then most units, then name (ordinal).</summary>
     IReadOnlyList<UserUsage> UserUsage(string tenant, string period);
 
-    IReadOnlyList<AppUsage> AppUsage(string tenant, string period);
-
     UnitPage Units(string tenant, UnitQuery query);
-
-    /// <summary>Units held by named users (seat records) in a period, per allocation: distinct users.</summary>
-    long DistinctUsers(string tenant, string period, string licenseUsage);
-
-    // ---- Monitoring (issue 6). All instants are UTC ticks; ranges are half-open [from, to). ----
 
     /// <summary>Server time of the tenant's first recorded event, or null with none (forecast history never starts earlier).</summary>
     long? FirstEventTicks(string tenant);
@@ -95,9 +112,11 @@ public interface ILedgerStore : IDisposable
 
     /// <summary>Denied decisions of <paramref name="period"/> counted per user and per the reason the ledger recorded with each. Unordered.</summary>
     IReadOnlyList<UserDenials> Denials(string tenant, string period);
+}
 
-    // ---- Alerts (issue 6) ----
-
+/// <summary>Alert channels and rules, the fire-once marks and the delivery history.</summary>
+public interface IAlertStore
+{
     /// <summary>
     /// Adds a channel unless the tenant already has <paramref name="limit"/> of them (then false). Counting and
     /// inserting are one atomic step, also between processes sharing the database, so racing adds stop at the limit.
@@ -131,11 +150,11 @@ public interface ILedgerStore : IDisposable
 
     /// <summary>The tenant's history, newest first: rows with id below <paramref name="beforeId"/> (0: from the newest), at most <paramref name="limit"/>.</summary>
     IReadOnlyList<AlertHistoryRecord> AlertHistory(string tenant, long beforeId, int limit);
-
-    /// <summary>
-    /// Readiness: null when the store answers at the current schema version and commits a write (the current schema
-    /// row rewritten with itself: one small transaction that changes nothing but must reach the disk or the server's
-    /// WAL). Otherwise why not, for the operator's log. Never throws.
-    /// </summary>
-    string? CheckWritable();
 }
+
+/// <summary>
+/// One store object is all five: the server registers it once under this name and hands each consumer only the narrow
+/// interface it uses. Nothing but the registration, the tenant's writer (which owns the ledger) and tests that open a
+/// store should need the whole. Every member of every store is safe to call from many threads.
+/// </summary>
+public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, IUsageReports, IAlertStore, IDisposable;

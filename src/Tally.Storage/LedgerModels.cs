@@ -66,8 +66,6 @@ public sealed record PeriodUsage(string Period, long Units, long Minutes, long D
 
 public sealed record UserUsage(string User, long Units, long Minutes, long DeniedEvents);
 
-public sealed record AppUsage(string App, long Units, long Minutes);
-
 /// <summary>
 /// A position in the unit records' order (end instant, then id): unique per record, so a page that starts after a
 /// position never repeats or skips a record that existed when the position was taken, whatever arrives meanwhile.

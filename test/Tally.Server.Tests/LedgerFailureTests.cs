@@ -20,7 +20,7 @@ public sealed class LedgerFailureTests
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "INSERT INTO events (tenant, event_id, time_ticks, user, device, app, action) VALUES ('acme', 'x', $t, 'zed', '', 'a', 'heartbeat');";
+            command.CommandText = "INSERT INTO events (tenant, event_id, time_ticks, user_name, device, app, action) VALUES ('acme', 'x', $t, 'zed', '', 'a', 'heartbeat');";
             command.Parameters.AddWithValue("$t", server.Time.GetUtcNow().UtcTicks);
             command.ExecuteNonQuery();
         }

@@ -88,7 +88,7 @@ public sealed class TenantWriterTests : IDisposable
     }
 
     /// <summary>
-    /// Forwards to a real store; its first <see cref="ILedgerStore.Append"/> waits for <see cref="Release"/>, and appends
+    /// Forwards to a real store; its first <see cref="IEventLedger.Append"/> waits for <see cref="Release"/>, and appends
     /// <c>refuse</c> names throw as a store that cannot keep them would. Counts appends (their sizes) and replays.
     /// </summary>
     public class GatedStore : DispatchProxy

@@ -16,7 +16,7 @@ public sealed class PostgresLedgerStoreTests(PostgresCluster cluster) : LedgerSt
 
     protected override ILedgerStore OpenStore() => new PostgresLedgerStore(_connectionString);
 
-    protected override int CurrentSchemaVersion => PostgresLedgerStore.CurrentSchemaVersion;
+    protected override string Dialect => "postgres";
 
     protected override bool IsUniqueViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 

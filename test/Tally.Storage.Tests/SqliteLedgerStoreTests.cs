@@ -12,7 +12,7 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContract
 
     protected override ILedgerStore OpenStore() => new SqliteLedgerStore(DatabasePath);
 
-    protected override int CurrentSchemaVersion => SqliteLedgerStore.CurrentSchemaVersion;
+    protected override string Dialect => "sqlite";
 
     protected override bool IsUniqueViolation(Exception e) => e is SqliteException { SqliteErrorCode: 19 };
 

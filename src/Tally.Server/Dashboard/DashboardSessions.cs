@@ -14,7 +14,7 @@ namespace Tally.Server.Dashboard;
 /// request, after <see cref="MaxLifetime"/>, or as soon as its API key is revoked; an ended session never comes back.
 /// At most <see cref="DashboardOptions.MaxSessions"/> live at once, however many sign in together.
 /// </summary>
-public sealed class DashboardSessions(TimeProvider time, ILedgerStore store, IOptions<TallyOptions> options)
+public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, IOptions<TallyOptions> options)
 {
     public const string CookieName = "tally_session";
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(8);

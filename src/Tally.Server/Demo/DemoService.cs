@@ -15,7 +15,7 @@ namespace Tally.Server.Demo;
 /// history through the tenant's writer, prints where to look, then adds live activity every few seconds.
 /// </summary>
 internal sealed class DemoService(
-    DemoState state, DemoVendor vendor, ILedgerStore store, Tenants tenants, ApiKeys keys, TimeProvider time,
+    DemoState state, DemoVendor vendor, ITenantCatalog catalog, IEventLedger ledger, IAlertStore alerts, Tenants tenants, ApiKeys keys, TimeProvider time,
     IServer server, IHostApplicationLifetime lifetime, ILogger<DemoService> log) : BackgroundService
 {
     /// <summary>Pool terms sized so the generated month runs a little ahead of the run-rate and into its overage.</summary>
@@ -66,22 +66,22 @@ internal sealed class DemoService(
     {
         var now = time.GetUtcNow();
         var tenant = DemoSetup.TenantId;
-        if (store.GetTenant(tenant) is null)
+        if (catalog.GetTenant(tenant) is null)
         {
-            store.CreateTenant(new TenantRecord(tenant, DemoSetup.TenantName, now));
+            catalog.CreateTenant(new TenantRecord(tenant, DemoSetup.TenantName, now));
         }
         var writer = tenants.Writer(tenant);
         var changed = false;
         // A license that no longer verifies (the demo key was replaced) or ends within 40 days is issued afresh.
-        if (store.GetLicense(tenant) is not { } license || vendor.Verifier.Verify(license.Key, now) is not { IsValid: true } verified
+        if (catalog.GetLicense(tenant) is not { } license || vendor.Verifier.Verify(license.Key, now) is not { IsValid: true } verified
             || verified.Terms!.ValidTo < now.AddDays(40))
         {
-            store.SetLicense(new LicenseRecord(tenant, vendor.Issue(Terms(now)), now));
+            catalog.SetLicense(new LicenseRecord(tenant, vendor.Issue(Terms(now)), now));
             changed = true;
         }
-        if (store.GetPlan(tenant) is null)
+        if (catalog.GetPlan(tenant) is null)
         {
-            store.SetPlan(tenant, JsonSerializer.Serialize(Plan(), AllocationPlans.Json), now);
+            catalog.SetPlan(tenant, JsonSerializer.Serialize(Plan(), AllocationPlans.Json), now);
             changed = true;
         }
         if (changed)
@@ -90,7 +90,7 @@ internal sealed class DemoService(
         }
         // Before the history, so that importing it fires them as the usage crosses each line.
         AddAlertRules(now);
-        if (store.EventCount(tenant) == 0)
+        if (ledger.EventCount(tenant) == 0)
         {
             await ImportHistoryAsync(writer, now);
         }
@@ -137,14 +137,14 @@ internal sealed class DemoService(
     /// </summary>
     private void AddAlertRules(DateTimeOffset now)
     {
-        if (store.AlertRules(DemoSetup.TenantId).Count > 0)
+        if (alerts.AlertRules(DemoSetup.TenantId).Count > 0)
         {
             return;
         }
         foreach (var (name, kind, value) in AlertRules)
         {
             var id = "rule_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-            store.TryAddAlertRule(new AlertRuleRecord(id, DemoSetup.TenantId, name, kind, value, [], now), Monitoring.MonitoringEndpoints.MaxRulesPerTenant);
+            alerts.TryAddAlertRule(new AlertRuleRecord(id, DemoSetup.TenantId, name, kind, value, [], now), Monitoring.MonitoringEndpoints.MaxRulesPerTenant);
         }
     }
 

@@ -50,7 +50,8 @@ public static class AlertKinds
 /// </summary>
 public sealed class AlertEvaluator : IHostedService, ICommitObserver
 {
-    private readonly ILedgerStore _store;
+    private readonly IAlertStore _alerts;
+    private readonly IUsageReports _reports;
     private readonly IServiceProvider _services;
     private readonly TimeProvider _time;
     private readonly EmailSender _email;
@@ -61,10 +62,11 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
     // Never disposed: it lives as long as the server, and a writer may still hand over a batch while the host stops.
     private readonly CancellationTokenSource _stopping = new();
 
-    public AlertEvaluator(ILedgerStore store, IServiceProvider services, TimeProvider time, EmailSender email, WebhookSender webhooks,
+    public AlertEvaluator(IAlertStore alerts, IUsageReports reports, IServiceProvider services, TimeProvider time, EmailSender email, WebhookSender webhooks,
         IOptions<AlertOptions> options, ILogger<AlertEvaluator> log)
     {
-        _store = store;
+        _alerts = alerts;
+        _reports = reports;
         _services = services;
         _time = time;
         _email = email;
@@ -281,7 +283,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
 
     private void Evaluate(string tenant, Touched touched, TenantAlerts queue)
     {
-        var rules = touched.IsEmpty ? [] : _store.AlertRules(tenant);
+        var rules = touched.IsEmpty ? [] : _alerts.AlertRules(tenant);
         if (rules.Count == 0)
         {
             return;
@@ -296,7 +298,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             {
                 continue;
             }
-            var figures = UsageMonitor.Compute(_store, tenant, config, period, now);
+            var figures = UsageMonitor.Compute(_reports, tenant, config, period, now);
             var consumed = figures.Usage.Minutes;
             var facts = new PeriodFacts(figures, touched.Lockouts.Contains(periodText),
                 rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);
@@ -305,14 +307,14 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                 var fired = AlertRules.Decide(rule, facts);
                 foreach (var (subject, title, text) in fired)
                 {
-                    if (!_store.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
+                    if (!_alerts.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
                     {
                         continue; // already sent this period: fire once
                     }
                     var alert = new AlertMessage(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)), tenant, rule, periodText, subject, now,
                         $"[Tally] {tenant}: {title} ({periodText})", $"{text}\n\nRule: {rule.Name} ({rule.Kind}).\nTenant: {tenant}. Period: {periodText}.\n",
                         new AlertFigures(consumed, figures.IncludedMinutes, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)));
-                    channels ??= _store.AlertChannels(tenant);
+                    channels ??= _alerts.AlertChannels(tenant);
                     var delivery = new Delivery(alert, [.. channels.Where(c => rule.ChannelIds.Contains(c.Id))]);
                     if (delivery.Channels.Count == 0)
                     {
@@ -334,7 +336,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
     private IReadOnlyList<(string User, long Minutes)> ChargedUserMinutes(string tenant, string period, Touched touched)
     {
         var charged = touched.ChargedUsers.Where(c => c.Period == period).Select(c => c.User).ToHashSet(StringComparer.Ordinal);
-        return charged.Count == 0 ? [] : [.. _store.UserUsage(tenant, period).Where(u => charged.Contains(u.User)).Select(u => (u.User, u.Minutes))];
+        return charged.Count == 0 ? [] : [.. _reports.UserUsage(tenant, period).Where(u => charged.Contains(u.User)).Select(u => (u.User, u.Minutes))];
     }
 
     private async Task DeliverAsync(Delivery delivery, CancellationToken stop)
@@ -413,7 +415,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
     }
 
     private void Record(AlertMessage alert, AlertChannelRecord? channel, string status, string? detail) =>
-        _store.AddAlertHistory(new AlertHistoryRecord(0, alert.Tenant, alert.Rule.Id, alert.Rule.Kind, alert.Period, alert.Subject, alert.FiredAt,
+        _alerts.AddAlertHistory(new AlertHistoryRecord(0, alert.Tenant, alert.Rule.Id, alert.Rule.Kind, alert.Period, alert.Subject, alert.FiredAt,
             channel?.Id, channel?.Kind, status, alert.Title, detail is { Length: > 1000 } ? detail[..1000] : detail));
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

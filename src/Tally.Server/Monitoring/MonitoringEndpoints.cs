@@ -76,9 +76,9 @@ public static class MonitoringEndpoints
 
         group.MapPost("/alerts/channels", CreateChannel).RequireRole(ApiRole.Admin).Accepts<CreateChannelRequest>("application/json")
             .WithSummary("Create an e-mail or webhook channel (the webhook secret is shown once).");
-        group.MapGet("/alerts/channels", (HttpContext http, ILedgerStore store) =>
+        group.MapGet("/alerts/channels", (HttpContext http, IAlertStore store) =>
             TypedResults.Ok(store.AlertChannels(http.Tenant()).Select(ChannelView).ToList())).RequireRole(ApiRole.Admin);
-        group.MapDelete("/alerts/channels/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ILedgerStore store) =>
+        group.MapDelete("/alerts/channels/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, IAlertStore store) =>
         {
             if (store.AlertRules(http.Tenant()).FirstOrDefault(r => r.ChannelIds.Contains(id)) is { } rule)
             {
@@ -89,12 +89,12 @@ public static class MonitoringEndpoints
 
         group.MapPost("/alerts/rules", CreateRule).RequireRole(ApiRole.Admin).Accepts<CreateRuleRequest>("application/json")
             .WithSummary("Create an alert rule.");
-        group.MapGet("/alerts/rules", (HttpContext http, ILedgerStore store) =>
+        group.MapGet("/alerts/rules", (HttpContext http, IAlertStore store) =>
             TypedResults.Ok(store.AlertRules(http.Tenant()).Select(RuleView).ToList())).RequireRole(ApiRole.Admin);
-        group.MapDelete("/alerts/rules/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, ILedgerStore store) =>
+        group.MapDelete("/alerts/rules/{id}", Results<NoContent, ProblemHttpResult> (string id, HttpContext http, IAlertStore store) =>
             store.DeleteAlertRule(http.Tenant(), id) ? TypedResults.NoContent() : Problems.NotFound($"No alert rule '{id}'.")).RequireRole(ApiRole.Admin);
 
-        group.MapGet("/alerts/history", Results<Ok<AlertHistoryPage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, int? limit, long? before, ILedgerStore store) =>
+        group.MapGet("/alerts/history", Results<Ok<AlertHistoryPage>, ContentHttpResult, ProblemHttpResult> (HttpContext http, int? limit, long? before, IAlertStore store) =>
         {
             var size = limit ?? DefaultHistoryLimit;
             if (size is < 1 or > MaxHistoryLimit)
@@ -115,7 +115,7 @@ public static class MonitoringEndpoints
     }
 
     private static Results<Ok<SeatAdviceView>, ContentHttpResult, ProblemHttpResult> SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
-        string? currency, Tenants tenants, ILedgerStore store, TimeProvider time)
+        string? currency, Tenants tenants, IUsageReports store, TimeProvider time)
     {
         var config = tenants.Writer(http.Tenant()).Snapshot.Config;
         if (seatPrice is null || packPrice is null)
@@ -204,7 +204,7 @@ public static class MonitoringEndpoints
         Problems.BadRequest($"{field}: '{(text.Length > 40 ? text[..40] : text)}' is not a number (or is too large).", new Dictionary<string, object?> { ["field"] = field });
 
 
-    private static async Task<Results<Created<CreatedAlertChannel>, ProblemHttpResult>> CreateChannel(HttpContext http, ILedgerStore store, TimeProvider time,
+    private static async Task<Results<Created<CreatedAlertChannel>, ProblemHttpResult>> CreateChannel(HttpContext http, IAlertStore store, TimeProvider time,
         IOptions<TallyOptions> options, IOptions<AlertOptions> alerts)
     {
         var read = await JsonBody.ReadAsync<CreateChannelRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
@@ -267,7 +267,7 @@ public static class MonitoringEndpoints
             new CreatedAlertChannel(channel.Id, channel.Name, channel.Kind, channel.Target, secret, Hint(secret), channel.Created));
     }
 
-    private static async Task<Results<Created<AlertRule>, ProblemHttpResult>> CreateRule(HttpContext http, ILedgerStore store, TimeProvider time, IOptions<TallyOptions> options)
+    private static async Task<Results<Created<AlertRule>, ProblemHttpResult>> CreateRule(HttpContext http, IAlertStore store, TimeProvider time, IOptions<TallyOptions> options)
     {
         var read = await JsonBody.ReadAsync<CreateRuleRequest>(http, Math.Min(options.Value.MaxBodyBytes, 64 * 1024));
         if (!read.IsOk)

@@ -10,7 +10,7 @@ namespace Tally.Server.Monitoring;
 /// </summary>
 public static class Timeline
 {
-    public static IReadOnlyList<TimelineBucket> Build(ILedgerStore store, string tenant, PeriodCalendar calendar, TimeZoneInfo zone, Period period, string granularity, DateTimeOffset now)
+    public static IReadOnlyList<TimelineBucket> Build(IUsageReports store, string tenant, PeriodCalendar calendar, TimeZoneInfo zone, Period period, string granularity, DateTimeOffset now)
     {
         var start = calendar.Start(period);
         var end = calendar.End(period);

@@ -50,7 +50,7 @@ public static class UsageMonitor
 {
     public const int HistoryDays = 28;
 
-    public static MonitorFigures Compute(ILedgerStore store, string tenant, TenantConfig config, Period period, DateTimeOffset clock) =>
+    public static MonitorFigures Compute(IUsageReports store, string tenant, TenantConfig config, Period period, DateTimeOffset clock) =>
         Compute(new MonitorSource(
                 store.PeriodUsage(tenant, period.ToString()),
                 store.FirstEventTicks(tenant),

@@ -66,10 +66,10 @@ public static class LicensesEndpoints
         return group;
     }
 
-    private static IResult Overview(HttpContext http, Tenants tenants, ILedgerStore store, TimeProvider time)
+    private static IResult Overview(HttpContext http, Tenants tenants, ITenantCatalog catalog, IUsageReports store, TimeProvider time)
     {
         var snapshot = tenants.Writer(http.Tenant()).Snapshot;
-        if (snapshot.Config.License is not { } terms || store.GetLicense(http.Tenant()) is not { } installed)
+        if (snapshot.Config.License is not { } terms || catalog.GetLicense(http.Tenant()) is not { } installed)
         {
             return QlikErrors.Problem(404, QlikCodes.NoLicense, "License not found.", "No license is installed for this tenant: it is metered without a pool (PUT /api/v1/license installs one).");
         }
@@ -161,7 +161,7 @@ public static class LicensesEndpoints
     /// <summary>Where a consumption page starts: after (End, Id) going Dir ("next" or "prev"), for one sort and filter.</summary>
     private sealed record ConsumptionCursor(string Dir, long End, long Id, string Sort, string? Filter);
 
-    private static IResult Consumption(HttpContext http, string? filter, string? limit, string? page, string? sort, ILedgerStore store, IOptions<TallyOptions> options)
+    private static IResult Consumption(HttpContext http, string? filter, string? limit, string? page, string? sort, IUsageReports store, IOptions<TallyOptions> options)
     {
         var read = ReadLimit(limit, ConsumptionDefaultLimit, ConsumptionMaxLimit);
         if (!read.IsOk)

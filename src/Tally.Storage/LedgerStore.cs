@@ -1,0 +1,466 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Tally.Storage;
+
+/// <summary>
+/// What the two stores share: one schema (the migration scripts per dialect), one migration runner and every statement
+/// both databases understand alike, over plain ADO.NET. A store adds how it opens connections, how it serializes writes
+/// and how it appends a batch; what differs in the SQL itself is in <see cref="SqlDialect"/>.
+/// </summary>
+public abstract class LedgerStore : ILedgerStore
+{
+    /// <summary>The newest migration script, the same version on both stores.</summary>
+    public const int CurrentSchemaVersion = 7;
+
+    private protected const long TicksPerHour = LedgerRows.TicksPerHour;
+
+    private readonly MigrationRunner _migrations;
+
+    private protected LedgerStore(SqlDialect dialect)
+    {
+        Dialect = dialect;
+        _migrations = new MigrationRunner(dialect);
+    }
+
+    private protected SqlDialect Dialect { get; }
+
+    /// <summary>Where the ledger is, without credentials: for the operator's log and every message about it.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>A connection for reading; it sees the last committed state.</summary>
+    private protected abstract DbConnection OpenRead();
+
+    /// <summary>Runs <paramref name="work"/> on a connection that may write, under the store's write discipline.</summary>
+    private protected abstract T Write<T>(Func<DbConnection, T> work);
+
+    /// <summary>Whether <paramref name="e"/> is the database failing (unreachable, refused, read-only), not a bug.</summary>
+    private protected virtual bool IsDatabaseFailure(Exception e) => e is DbException or TimeoutException;
+
+    /// <summary>Connection settings a migration needs before its first transaction (SQLite's WAL mode).</summary>
+    private protected virtual void BeforeMigrations(DbConnection connection)
+    {
+    }
+
+    public abstract void Append(string tenant, IReadOnlyList<LedgerEntry> entries);
+
+    public abstract void Dispose();
+
+    // ---- Lifecycle ----
+
+    public void Initialize()
+    {
+        try
+        {
+            Write(connection =>
+            {
+                BeforeMigrations(connection);
+                _migrations.Run(connection, Description);
+                return 0;
+            });
+        }
+        catch (Exception e) when (IsDatabaseFailure(e))
+        {
+            throw new LedgerOpenException($"Could not open the ledger {Description}: {e.Message}", e);
+        }
+    }
+
+    public int SchemaVersion()
+    {
+        using var connection = OpenRead();
+        return MigrationRunner.Version(connection);
+    }
+
+    /// <summary>
+    /// The write must change bytes: SQLite skips a page whose new content equals the old, so an update to the same value
+    /// commits without writing anything and proves nothing. One row whose counter each check increments does change
+    /// them, and the upsert keeps a deleted row from turning the check into a write of nothing.
+    /// </summary>
+    public string? CheckWritable()
+    {
+        try
+        {
+            return Write(connection =>
+            {
+                using var tx = connection.BeginTransaction();
+                var version = MigrationRunner.Version(connection, tx);
+                if (version != CurrentSchemaVersion)
+                {
+                    return $"{Description} has schema version {version}; this Tally uses {CurrentSchemaVersion}";
+                }
+                // A read-only file, folder or mount, a full disk, a standby or a revoked grant fails here as it would
+                // fail the next group commit.
+                Execute(connection, tx, "INSERT INTO write_checks (id, checks) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET checks = write_checks.checks + 1;");
+                tx.Commit();
+                return null;
+            });
+        }
+        catch (Exception e) when (IsDatabaseFailure(e) || e is InvalidOperationException)
+        {
+            return $"{Description}: {e.Message}";
+        }
+    }
+
+    // ---- The ledger (Append is the store's own) ----
+
+    public IEnumerable<StoredEvent> Events(string tenant)
+    {
+        using var connection = OpenRead();
+        using var command = Command(connection, null,
+            "SELECT seq, event_id, time_ticks, client_time, user_name, device, app, action FROM events WHERE tenant = @tenant ORDER BY seq;", ("@tenant", tenant));
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return new StoredEvent(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetString(7));
+        }
+    }
+
+    public long EventCount(string tenant) => Query("SELECT COUNT(*) FROM events WHERE tenant = @tenant;", r => r.GetInt64(0), ("@tenant", tenant))[0];
+
+    // One parameter, a JSON array, however many ids: each is one probe of the (tenant, event_id) unique index.
+    public IReadOnlySet<string> KnownEventIds(string tenant, IReadOnlyCollection<string> eventIds) =>
+        eventIds.Count == 0
+            ? new HashSet<string>()
+            : Query($"SELECT event_id FROM events WHERE tenant = @tenant AND event_id IN (SELECT value->>0 FROM {Dialect.JsonRows("@ids")});",
+                    r => r.GetString(0), ("@tenant", tenant), ("@ids", JsonSerializer.Serialize(eventIds.Select(id => new[] { id }))))
+                .ToHashSet(StringComparer.Ordinal);
+
+    public void RecordTermsChange(string tenant, TermsChange change) =>
+        Execute("INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES (@tenant, @after, @key, @plan, @at);",
+            ("@tenant", tenant), ("@after", change.AfterEvents), ("@key", change.LicenseKey), ("@plan", change.PlanJson), ("@at", change.At.UtcTicks));
+
+    public IReadOnlyList<TermsChange> TermsChanges(string tenant) =>
+        Query("SELECT after_events, license_key, plan, at_ticks FROM terms_changes WHERE tenant = @tenant ORDER BY id;",
+            r => new TermsChange(r.GetInt64(0), NullableText(r, 1), NullableText(r, 2), Instant(r.GetInt64(3))), ("@tenant", tenant));
+
+    /// <summary>
+    /// The report rollups a batch adds to (schema v4), upserted from JSON rows in the batch's transaction: per (period,
+    /// user), per period, per UTC hour. "WHERE true": SQLite's parser needs it before ON CONFLICT after INSERT … SELECT.
+    /// </summary>
+    private protected IReadOnlyList<string> RollupStatements() =>
+    [
+        $"""
+        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied)
+        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, period, user_name) DO UPDATE SET units = usage_users.units + excluded.units,
+            minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied;
+        """,
+        $"""
+        INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
+        SELECT @tenant, value->>0, CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, period) DO UPDATE SET pool_units = usage_periods.pool_units + excluded.pool_units,
+            pool_minutes = usage_periods.pool_minutes + excluded.pool_minutes, denied = usage_periods.denied + excluded.denied,
+            events = usage_periods.events + excluded.events;
+        """,
+        $"""
+        INSERT INTO usage_hours (tenant, hour, pool_minutes)
+        SELECT @tenant, CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = usage_hours.pool_minutes + excluded.pool_minutes;
+        """,
+    ];
+
+    // ---- Tenants, keys and terms ----
+
+    public bool CreateTenant(TenantRecord tenant) =>
+        Execute("INSERT INTO tenants (id, name, created_ticks) VALUES (@id, @name, @created) ON CONFLICT (id) DO NOTHING;",
+            ("@id", tenant.Id), ("@name", tenant.Name), ("@created", tenant.Created.UtcTicks)) == 1;
+
+    public TenantRecord? GetTenant(string id) =>
+        Query("SELECT id, name, created_ticks FROM tenants WHERE id = @id;", ReadTenant, ("@id", id)).FirstOrDefault();
+
+    public IReadOnlyList<TenantRecord> Tenants() =>
+        Query($"SELECT id, name, created_ticks FROM tenants ORDER BY id{Dialect.Ordinal};", ReadTenant);
+
+    private static TenantRecord ReadTenant(DbDataReader r) => new(r.GetString(0), r.GetString(1), Instant(r.GetInt64(2)));
+
+    public void AddApiKey(ApiKeyRecord key) =>
+        Execute("INSERT INTO api_keys (id, hash, tenant, role, created_ticks, revoked_ticks) VALUES (@id, @hash, @tenant, @role, @created, @revoked);",
+            ("@id", key.Id), ("@hash", key.Hash), ("@tenant", key.Tenant), ("@role", key.Role.ToWire()), ("@created", key.Created.UtcTicks), ("@revoked", key.Revoked?.UtcTicks));
+
+    private const string KeyColumns = "SELECT id, hash, tenant, role, created_ticks, revoked_ticks FROM api_keys";
+
+    public ApiKeyRecord? FindApiKey(byte[] hash) => Query(KeyColumns + " WHERE hash = @hash;", ReadKey, ("@hash", hash)).FirstOrDefault();
+
+    public ApiKeyRecord? GetApiKey(string id) => Query(KeyColumns + " WHERE id = @id;", ReadKey, ("@id", id)).FirstOrDefault();
+
+    public IReadOnlyList<ApiKeyRecord> ApiKeys(string? tenant) => tenant is null
+        ? Query($"{KeyColumns} WHERE tenant IS NULL ORDER BY created_ticks, id{Dialect.Ordinal};", ReadKey)
+        : Query($"{KeyColumns} WHERE tenant = @tenant ORDER BY created_ticks, id{Dialect.Ordinal};", ReadKey, ("@tenant", tenant));
+
+    public bool HasActiveKey(ApiRole role) =>
+        Query("SELECT 1 FROM api_keys WHERE role = @role AND revoked_ticks IS NULL LIMIT 1;", _ => true, ("@role", role.ToWire())).Count > 0;
+
+    private static ApiKeyRecord ReadKey(DbDataReader r)
+    {
+        ApiRoles.TryParse(r.GetString(3), out var role);
+        return new ApiKeyRecord(r.GetString(0), (byte[])r[1], NullableText(r, 2), role, Instant(r.GetInt64(4)), r.IsDBNull(5) ? null : Instant(r.GetInt64(5)));
+    }
+
+    public bool RevokeApiKey(string id, DateTimeOffset when) =>
+        Execute("UPDATE api_keys SET revoked_ticks = @when WHERE id = @id AND revoked_ticks IS NULL;", ("@id", id), ("@when", when.UtcTicks)) == 1;
+
+    public void SetLicense(LicenseRecord license) =>
+        Execute("""
+            INSERT INTO licenses (tenant, key, installed_ticks) VALUES (@tenant, @key, @installed)
+            ON CONFLICT (tenant) DO UPDATE SET key = excluded.key, installed_ticks = excluded.installed_ticks;
+            """, ("@tenant", license.Tenant), ("@key", license.Key), ("@installed", license.Installed.UtcTicks));
+
+    public LicenseRecord? GetLicense(string tenant) =>
+        Query("SELECT tenant, key, installed_ticks FROM licenses WHERE tenant = @tenant;",
+            r => new LicenseRecord(r.GetString(0), r.GetString(1), Instant(r.GetInt64(2))), ("@tenant", tenant)).FirstOrDefault();
+
+    public void SetPlan(string tenant, string planJson, DateTimeOffset when) =>
+        Execute("""
+            INSERT INTO allocation_plans (tenant, plan, updated_ticks) VALUES (@tenant, @plan, @when)
+            ON CONFLICT (tenant) DO UPDATE SET plan = excluded.plan, updated_ticks = excluded.updated_ticks;
+            """, ("@tenant", tenant), ("@plan", planJson), ("@when", when.UtcTicks));
+
+    public string? GetPlan(string tenant) =>
+        Query("SELECT plan FROM allocation_plans WHERE tenant = @tenant;", r => r.GetString(0), ("@tenant", tenant)).FirstOrDefault();
+
+    // ---- Reports ----
+
+    // Period and user totals come from the v4 rollups, which Append keeps in step with the rows.
+    public PeriodUsage PeriodUsage(string tenant, string period) =>
+        Query("SELECT pool_units, pool_minutes, denied, events FROM usage_periods WHERE tenant = @tenant AND period = @period;",
+            r => new PeriodUsage(period, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)), ("@tenant", tenant), ("@period", period))
+            .FirstOrDefault() ?? new PeriodUsage(period, 0, 0, 0, 0);
+
+    public IReadOnlyList<UserUsage> UserUsage(string tenant, string period) =>
+        Query($"SELECT user_name, units, minutes, denied FROM usage_users WHERE tenant = @tenant AND period = @period ORDER BY minutes DESC, units DESC, user_name{Dialect.Ordinal};",
+            r => new UserUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)), ("@tenant", tenant), ("@period", period));
+
+    /// <summary>
+    /// Keyset paging in the unit records' one order, (end instant, id): a page that starts after a position never
+    /// repeats or skips a record, and the (tenant, end_ticks, id) index (v5) serves it without sorting. One row more
+    /// than the limit is read: it only says whether more follow.
+    /// </summary>
+    public UnitPage Units(string tenant, UnitQuery query)
+    {
+        var (after, order) = query.Descending ? ("<", "end_ticks DESC, id DESC") : (">", "end_ticks, id");
+        var parameters = new List<(string, object?)> { ("@tenant", tenant), ("@limit", (long)query.Limit + 1) };
+        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = @tenant";
+        if (query.After is { } position)
+        {
+            sql += $" AND (end_ticks, id) {after} (@afterEnd, @afterId)";
+            parameters.AddRange([("@afterEnd", position.EndTicks), ("@afterId", position.Id)]);
+        }
+        if (query.EndFromTicks is { } from)
+        {
+            sql += query.EndFromInclusive ? " AND end_ticks >= @from" : " AND end_ticks > @from";
+            parameters.Add(("@from", from));
+        }
+        if (query.EndToTicks is { } to)
+        {
+            sql += query.EndToInclusive ? " AND end_ticks <= @to" : " AND end_ticks < @to";
+            parameters.Add(("@to", to));
+        }
+        var rows = Query($"{sql} ORDER BY {order} LIMIT @limit;",
+            r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9)),
+            [.. parameters]);
+        return rows.Count > query.Limit ? new UnitPage([.. rows.Take(query.Limit)], true) : new UnitPage(rows, false);
+    }
+
+    public long? FirstEventTicks(string tenant) =>
+        Query("SELECT MIN(time_ticks) FROM events WHERE tenant = @tenant;", r => r.IsDBNull(0) ? (long?)null : r.GetInt64(0), ("@tenant", tenant))[0];
+
+    // Whole hours inside [from, to) come from the hourly rollup; the partial hours at either edge from the units.
+    public IReadOnlyList<HourlyMinutes> HourlyPoolMinutes(string tenant, long fromTicks, long toTicks) =>
+        LedgerRows.HourlyFromRollup(fromTicks, toTicks,
+            (from, to) => Query($"""
+                SELECT start_ticks / {TicksPerHour} * {TicksPerHour} AS hour, CAST(SUM(minutes) AS BIGINT) FROM units
+                WHERE tenant = @tenant AND license_usage = 'time' AND start_ticks >= @from AND start_ticks < @to
+                GROUP BY hour ORDER BY hour;
+                """, ReadHourly, ("@tenant", tenant), ("@from", from), ("@to", to)),
+            (from, to) => Query("SELECT hour, pool_minutes FROM usage_hours WHERE tenant = @tenant AND hour >= @from AND hour < @to ORDER BY hour;",
+                ReadHourly, ("@tenant", tenant), ("@from", from), ("@to", to)));
+
+    private static HourlyMinutes ReadHourly(DbDataReader r) => new(r.GetInt64(0), r.GetInt64(1));
+
+    public IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks) =>
+        Query($"""
+            SELECT hour, user_name, CAST(SUM(units) AS BIGINT), CAST(SUM(minutes) AS BIGINT), CAST(SUM(denied) AS BIGINT) FROM (
+                SELECT start_ticks / {TicksPerHour} * {TicksPerHour} AS hour, user_name, 1 AS units, minutes, 0 AS denied
+                FROM units WHERE tenant = @tenant AND start_ticks >= @from AND start_ticks < @to
+                UNION ALL
+                SELECT e.time_ticks / {TicksPerHour} * {TicksPerHour}, d.user_name, 0, 0, 1
+                FROM decisions d JOIN events e ON e.seq = d.event_seq
+                WHERE d.tenant = @tenant AND d.kind = 'denied' AND e.time_ticks >= @from AND e.time_ticks < @to) x
+            GROUP BY hour, user_name ORDER BY hour, user_name{Dialect.Ordinal};
+            """,
+            r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), ("@tenant", tenant), ("@from", fromTicks), ("@to", toTicks));
+
+    // One grouped pass per table, joined by user (or app): a correlated subquery per row would scan the period's
+    // events once per user, which takes minutes at a million units.
+    public IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks) =>
+        Query("""
+            WITH t AS (
+                SELECT user_name, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(minutes) AS BIGINT) AS minutes, CAST(SUM(denied) AS BIGINT) AS denied,
+                    COUNT(DISTINCT app) AS apps FROM (
+                    SELECT user_name, 1 AS units, minutes, 0 AS denied, app FROM units WHERE tenant = @tenant AND period = @period
+                    UNION ALL
+                    SELECT user_name, 0, 0, 1, NULL FROM decisions WHERE tenant = @tenant AND period = @period AND kind = 'denied') x
+                GROUP BY user_name),
+            last AS (
+                SELECT user_name, MAX(time_ticks) AS last_ticks FROM events
+                WHERE tenant = @tenant AND time_ticks >= @from AND time_ticks < @to GROUP BY user_name),
+            latest AS (
+                SELECT user_name, MAX(id) AS id FROM units WHERE tenant = @tenant AND period = @period GROUP BY user_name)
+            SELECT t.user_name, t.units, t.minutes, t.denied, t.apps, last.last_ticks, u.allotment
+            FROM t
+            LEFT JOIN last ON last.user_name = t.user_name
+            LEFT JOIN latest ON latest.user_name = t.user_name
+            LEFT JOIN units u ON u.id = latest.id;
+            """,
+            r => new UserActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.IsDBNull(5) ? null : r.GetInt64(5), NullableText(r, 6)),
+            ("@tenant", tenant), ("@period", period), ("@from", fromTicks), ("@to", toTicks));
+
+    public IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks) =>
+        Query("""
+            WITH t AS (
+                SELECT app, COUNT(*) AS units, CAST(SUM(minutes) AS BIGINT) AS minutes, COUNT(DISTINCT user_name) AS users
+                FROM units WHERE tenant = @tenant AND period = @period GROUP BY app),
+            last AS (
+                SELECT app, MAX(time_ticks) AS last_ticks FROM events
+                WHERE tenant = @tenant AND time_ticks >= @from AND time_ticks < @to GROUP BY app)
+            SELECT t.app, t.units, t.minutes, t.users, last.last_ticks FROM t LEFT JOIN last ON last.app = t.app;
+            """,
+            r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
+            ("@tenant", tenant), ("@period", period), ("@from", fromTicks), ("@to", toTicks));
+
+    public IReadOnlyList<UserDenials> Denials(string tenant, string period) =>
+        Query("""
+            SELECT user_name, COALESCE(reason, ''), COUNT(*) FROM decisions
+            WHERE tenant = @tenant AND period = @period AND kind = 'denied' GROUP BY user_name, reason;
+            """,
+            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)), ("@tenant", tenant), ("@period", period));
+
+    // ---- Alerts ----
+
+    public bool TryAddAlertChannel(AlertChannelRecord channel, int limit) =>
+        InsertUnderLimit("alert_channels", channel.Tenant, limit, """
+            INSERT INTO alert_channels (id, tenant, kind, name, target, secret, created_ticks)
+            SELECT @id, @tenant, @kind, @name, @target, @secret, @created
+            """,
+            ("@id", channel.Id), ("@kind", channel.Kind), ("@name", channel.Name), ("@target", channel.Target),
+            ("@secret", channel.Secret), ("@created", channel.Created.UtcTicks));
+
+    public IReadOnlyList<AlertChannelRecord> AlertChannels(string tenant) =>
+        Query($"SELECT id, tenant, kind, name, target, secret, created_ticks FROM alert_channels WHERE tenant = @tenant ORDER BY created_ticks, id{Dialect.Ordinal};",
+            r => new AlertChannelRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), NullableText(r, 5), Instant(r.GetInt64(6))),
+            ("@tenant", tenant));
+
+    public bool DeleteAlertChannel(string tenant, string id) =>
+        Execute("DELETE FROM alert_channels WHERE tenant = @tenant AND id = @id;", ("@tenant", tenant), ("@id", id)) == 1;
+
+    public bool TryAddAlertRule(AlertRuleRecord rule, int limit) =>
+        InsertUnderLimit("alert_rules", rule.Tenant, limit, """
+            INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks)
+            SELECT @id, @tenant, @name, @kind, CAST(@value AS DOUBLE PRECISION), @channels, @created
+            """,
+            ("@id", rule.Id), ("@name", rule.Name), ("@kind", rule.Kind), ("@value", rule.Value),
+            ("@channels", string.Join(',', rule.ChannelIds)), ("@created", rule.Created.UtcTicks));
+
+    // CAST: in INSERT … SELECT, PostgreSQL types a null parameter as text, not as the column's type.
+    /// <summary>
+    /// Inserts only while the tenant has fewer than <paramref name="limit"/> rows in <paramref name="table"/>: the count
+    /// is part of the INSERT. On SQLite the statement holds the database's write lock from before it reads; under
+    /// PostgreSQL's READ COMMITTED two transactions could count the same rows, so the dialect's lock on (table, tenant)
+    /// goes first and is released at commit, after which the next waiter's count sees the new row.
+    /// </summary>
+    private bool InsertUnderLimit(string table, string tenant, int limit, string insertSelect, params (string Name, object? Value)[] values) =>
+        Write(connection =>
+        {
+            using var tx = connection.BeginTransaction();
+            if (Dialect.Lock("@lock") is { } gate)
+            {
+                Execute(connection, tx, gate, ("@lock", $"tally:{table}:{tenant}"));
+            }
+            var inserted = Execute(connection, tx, $"{insertSelect} WHERE (SELECT COUNT(*) FROM {table} WHERE tenant = @tenant) < @limit;",
+                [.. values, ("@tenant", tenant), ("@limit", limit)]);
+            tx.Commit();
+            return inserted == 1;
+        });
+
+    public IReadOnlyList<AlertRuleRecord> AlertRules(string tenant) =>
+        Query($"SELECT id, tenant, name, kind, value, channel_ids, created_ticks FROM alert_rules WHERE tenant = @tenant ORDER BY created_ticks, id{Dialect.Ordinal};",
+            r => new AlertRuleRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetDouble(4),
+                r.GetString(5).Split(',', StringSplitOptions.RemoveEmptyEntries), Instant(r.GetInt64(6))),
+            ("@tenant", tenant));
+
+    public bool DeleteAlertRule(string tenant, string id) =>
+        Execute("DELETE FROM alert_rules WHERE tenant = @tenant AND id = @id;", ("@tenant", tenant), ("@id", id)) == 1;
+
+    public bool ClaimAlert(AlertClaim claim) =>
+        Execute("INSERT INTO alert_claims (tenant, rule_id, period, subject, fired_ticks) VALUES (@tenant, @rule, @period, @subject, @fired) ON CONFLICT DO NOTHING;",
+            ("@tenant", claim.Tenant), ("@rule", claim.RuleId), ("@period", claim.Period), ("@subject", claim.Subject), ("@fired", claim.FiredAt.UtcTicks)) == 1;
+
+    public long AddAlertHistory(AlertHistoryRecord record) =>
+        Write(connection => Convert.ToInt64(Scalar(connection, null, """
+            INSERT INTO alert_history (tenant, rule_id, rule_kind, period, subject, fired_ticks, channel_id, channel_kind, status, message, detail)
+            VALUES (@tenant, @rule, @kind, @period, @subject, @fired, @channel, @channelKind, @status, @message, @detail) RETURNING id;
+            """,
+            ("@tenant", record.Tenant), ("@rule", record.RuleId), ("@kind", record.RuleKind), ("@period", record.Period), ("@subject", record.Subject),
+            ("@fired", record.FiredAt.UtcTicks), ("@channel", record.ChannelId), ("@channelKind", record.ChannelKind), ("@status", record.Status),
+            ("@message", record.Message), ("@detail", record.Detail)), CultureInfo.InvariantCulture));
+
+    public IReadOnlyList<AlertHistoryRecord> AlertHistory(string tenant, long beforeId, int limit) =>
+        Query("""
+            SELECT id, tenant, rule_id, rule_kind, period, subject, fired_ticks, channel_id, channel_kind, status, message, detail
+            FROM alert_history WHERE tenant = @tenant AND (@before = 0 OR id < @before) ORDER BY id DESC LIMIT @limit;
+            """,
+            r => new AlertHistoryRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), Instant(r.GetInt64(6)),
+                NullableText(r, 7), NullableText(r, 8), r.GetString(9), r.GetString(10), NullableText(r, 11)),
+            ("@tenant", tenant), ("@before", beforeId), ("@limit", (long)limit));
+
+    // ---- ADO.NET, once for both providers ----
+
+    private int Execute(string sql, params (string Name, object? Value)[] parameters) => Write(connection => Execute(connection, null, sql, parameters));
+
+    private List<T> Query<T>(string sql, Func<DbDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        using var connection = OpenRead();
+        using var command = Command(connection, null, sql, parameters);
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+
+    /// <summary>A command with <c>@name</c> parameters; SQLite needs the open transaction named on every command.</summary>
+    private protected static DbCommand Command(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = tx;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
+
+    internal static int Execute(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, tx, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    internal static object? Scalar(DbConnection connection, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, tx, sql, parameters);
+        return command.ExecuteScalar();
+    }
+
+    private static string? NullableText(DbDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
+
+    private static DateTimeOffset Instant(long ticks) => new(ticks, TimeSpan.Zero);
+}
