@@ -112,9 +112,6 @@ public sealed class Meter
     /// <summary>Ids the meter remembers now.</summary>
     public int RememberedIds => _idHashes.Count;
 
-    /// <summary>Bytes the remembered ids take: the hash table, plus the window's queue with <see cref="IdMemory"/>.</summary>
-    public long RememberedIdBytes => _idHashes.Bytes + ((long)_idsByTime.Count * 16);
-
     /// <summary>
     /// Whether <paramref name="id"/> may have been accepted and is remembered: true for every id still remembered, and
     /// (rarely) for another whose hash matches one of them, so only an exact record can turn a true into "accepted".
