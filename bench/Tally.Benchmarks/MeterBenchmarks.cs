@@ -71,14 +71,8 @@ public class MixBenchmarks
     [Params(false, true)]
     public bool Ids { get; set; }
 
-    private MeterEvent[] _withoutIds = [];
-
     [GlobalSetup]
-    public void Setup()
-    {
-        _events = GeneratedEvents.Create(Events, Ids);
-        _withoutIds = [.. _events.Select(e => e with { Id = null })];
-    }
+    public void Setup() => _events = GeneratedEvents.Create(Events, Ids);
 
     [Benchmark(OperationsPerInvoke = Events)]
     public long MeterApply()
@@ -94,29 +88,6 @@ public class MixBenchmarks
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Events)]
     public long DictionaryLoop() => DictionaryBaseline.Run([], _events);
-
-    /// <summary>
-    /// The id check as the meter did it until issue 14 (an ordinal set of the id strings, kept for ever), then the meter
-    /// on the same events without ids: beside <see cref="MeterApply"/> with ids, the old and new id check in one run.
-    /// </summary>
-    [Benchmark(OperationsPerInvoke = Events)]
-    public long StringSetThenMeter()
-    {
-        var sink = new CountingSink(_counts);
-        var meter = new Meter(new MeterOptions());
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        var bare = _withoutIds;
-        for (var i = 0; i < bare.Length; i++)
-        {
-            if (_events[i].Id is { } id && !ids.Add(id))
-            {
-                meter.ApplyDuplicate(bare[i], sink);
-                continue;
-            }
-            meter.Apply(bare[i], sink);
-        }
-        return meter.KeyCount;
-    }
 
     /// <summary>What <c>tally meter</c> does after parsing: ordered replay, duplicate marking, and a usage tally as sink.</summary>
     [Benchmark(OperationsPerInvoke = Events)]
