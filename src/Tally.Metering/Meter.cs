@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Runtime.InteropServices;
 
 namespace Tally.Metering;
@@ -34,9 +35,13 @@ public sealed class Meter
     // app -> its connections in the order they were made: reloads charge in that order, which is a function of
     // the time-ordered events and not of hash-table history.
     private readonly Dictionary<int, AppConnections> _connections = [];
-    private readonly HashSet<string> _acceptedIds = new(StringComparer.Ordinal);
-    // Accepted ids in the order they came, kept only when ids are remembered for a window (IdMemory).
-    private readonly Queue<(long Ticks, string Id)> _idsByTime = new();
+    // Accepted ids as 64-bit hashes (IdHashSet), not strings: a match may be another id, so the exact record (the
+    // server's ledger and batch) settles matches before an event is called a duplicate (ApplyNew, IdsToConfirm).
+    private readonly IdHashSet _idHashes = new();
+    // The hashes of accepted ids in the order they came, kept only when ids are remembered for a window (IdMemory).
+    private readonly Queue<(long Ticks, ulong Hash)> _idsByTime = new();
+    // A seed of this meter's own: ids that collide cannot be prepared in advance to crowd one run of the table.
+    private readonly long _idSeed = Random.Shared.NextInt64();
     private long _idMemoryTicks;
     private readonly Dictionary<int, PoolState> _pools = [];
     private readonly HashSet<long> _reloadKeys = [];
@@ -105,10 +110,16 @@ public sealed class Meter
     public long ForgottenIds { get; private set; }
 
     /// <summary>Ids the meter remembers now.</summary>
-    public int RememberedIds => _acceptedIds.Count;
+    public int RememberedIds => _idHashes.Count;
 
-    /// <summary>Whether <paramref name="id"/> was accepted and is still remembered: then <see cref="Apply{TSink}"/> reports it a duplicate.</summary>
-    public bool Remembers(string id) => _acceptedIds.Contains(id);
+    /// <summary>
+    /// Whether <paramref name="id"/> may have been accepted and is remembered: true for every id still remembered, and
+    /// (rarely) for another whose hash matches one of them, so only an exact record can turn a true into "accepted".
+    /// </summary>
+    public bool MayHaveAccepted(string id) => _idHashes.Contains(HashOf(id));
+
+    /// <summary>The hash of ids; replaced in tests to force collisions. Null: XxHash3 of the UTF-16 text, seeded per meter.</summary>
+    internal Func<string, ulong>? IdHash { get; init; }
 
     /// <summary>The instant of the latest event applied; events must not go back before it.</summary>
     public long LastTicks { get; private set; } = long.MinValue;
@@ -116,15 +127,79 @@ public sealed class Meter
     /// <summary>Meter keys that have held a unit (live per-key state).</summary>
     public int KeyCount => _options.Mode == CountingMode.Device ? _sessions.Count : _appUnitEnds.Count;
 
-    /// <summary>Applies one event and reports its decisions to <paramref name="sink"/>.</summary>
+    /// <summary>
+    /// Applies one event and reports its decisions to <paramref name="sink"/>. An id whose hash matches a remembered one
+    /// is reported a duplicate: exact up to 64-bit hash collisions, which is enough for tests and tools. A caller that
+    /// must be exact whatever the hash (the server) settles ids against its record first (<see cref="IdsToConfirm"/>,
+    /// <see cref="DuplicatesIn"/>) and calls <see cref="ApplyNew{TSink}"/> or <see cref="ApplyDuplicate{TSink}"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">The event is earlier than one already applied: callers order events (R10).</exception>
     public void Apply<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink
     {
-        if (e.Id is not null && !_acceptedIds.Add(e.Id))
+        var idHash = 0UL;
+        if (e.Id is { } id && _idHashes.AddIfAbsent(idHash = HashOf(id)))
         {
             ApplyDuplicate(e, sink);
             return;
         }
+        ApplyAccepted(e, idHash, sink);
+    }
+
+    /// <summary>
+    /// Applies an event whose id the caller's exact record confirms was never accepted: the meter remembers its hash
+    /// and applies it, even when the hash matches a remembered one (a collision must not deny a genuine event).
+    /// </summary>
+    /// <exception cref="ArgumentException">The event is earlier than one already applied: callers order events (R10).</exception>
+    public void ApplyNew<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink
+    {
+        var idHash = 0UL;
+        if (e.Id is { } id)
+        {
+            _idHashes.Add(idHash = HashOf(id));
+        }
+        ApplyAccepted(e, idHash, sink);
+    }
+
+    /// <summary>
+    /// The ids among <paramref name="ids"/> whose acceptance only the exact record can settle: those whose hash matches a
+    /// remembered one, and every id once the meter has forgotten any (<see cref="IdMemory"/>). An id left out was
+    /// certainly never accepted. Forget first (<see cref="ForgetIds"/>) up to the latest instant to be applied, so
+    /// nothing remembered now is forgotten before it is applied.
+    /// </summary>
+    public HashSet<string> IdsToConfirm(IEnumerable<string?> ids)
+    {
+        var confirm = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in ids)
+        {
+            if (id is not null && (ForgottenIds > 0 || MayHaveAccepted(id)))
+            {
+                confirm.Add(id);
+            }
+        }
+        return confirm;
+    }
+
+    /// <summary>
+    /// R10 for events about to be applied in the order of <paramref name="ids"/>, decided exactly: an event is a duplicate
+    /// when its id is in <paramref name="acceptedBefore"/> (the exact record's answer for <see cref="IdsToConfirm"/>) or an
+    /// earlier event of the list carries it. Events without an id are never duplicates.
+    /// </summary>
+    public static bool[] DuplicatesIn(IReadOnlyList<string?> ids, IReadOnlySet<string> acceptedBefore)
+    {
+        var duplicate = new bool[ids.Count];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            duplicate[i] = ids[i] is { } id && (acceptedBefore.Contains(id) || !seen.Add(id));
+        }
+        return duplicate;
+    }
+
+    private ulong HashOf(string id) =>
+        IdHash is { } hash ? hash(id) : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(id.AsSpan()), _idSeed);
+
+    private void ApplyAccepted<TSink>(in MeterEvent e, ulong idHash, TSink sink) where TSink : IDecisionSink
+    {
         if (e.TimeTicks < LastTicks)
         {
             throw new ArgumentException($"Events must be applied in time order: {e.Time:O} is before {new DateTime(LastTicks, DateTimeKind.Utc):O}.", nameof(e));
@@ -132,7 +207,7 @@ public sealed class Meter
         LastTicks = e.TimeTicks;
         if (_idMemoryTicks != 0)
         {
-            ForgetIdsBefore(e.TimeTicks - _idMemoryTicks, e.Id);
+            ForgetIdsBefore(e.TimeTicks - _idMemoryTicks, e.Id is null ? null : idHash);
         }
         var period = Calendar.PeriodOf(e.TimeTicks);
 
@@ -183,15 +258,15 @@ public sealed class Meter
         }
     }
 
-    private void ForgetIdsBefore(long cutoff, string? accepted)
+    private void ForgetIdsBefore(long cutoff, ulong? accepted)
     {
-        if (accepted is not null)
+        if (accepted is { } hash)
         {
-            _idsByTime.Enqueue((LastTicks, accepted));
+            _idsByTime.Enqueue((LastTicks, hash));
         }
         while (_idsByTime.TryPeek(out var oldest) && oldest.Ticks < cutoff)
         {
-            _acceptedIds.Remove(_idsByTime.Dequeue().Id);
+            _idHashes.Remove(_idsByTime.Dequeue().Hash);
             ForgottenIds++;
         }
     }

@@ -83,7 +83,8 @@ internal sealed class TenantState
             {
                 throw new InvalidOperationException($"Ledger event {stored.Seq} is invalid: {parsed.Error}");
             }
-            state._meter.Apply(parsed.Value with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
+            // The ledger's unique index makes every recorded id new: a hash collision among them is no duplicate.
+            state._meter.ApplyNew(parsed.Value with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
             state.Recorded++;
             state.StampNewSeats(state._meter.LastTicks);
             replayed++;
@@ -98,19 +99,20 @@ internal sealed class TenantState
 
     /// <summary>
     /// Applies one accepted event at <paramref name="ticks"/> and hands its decisions to <paramref name="rows"/>.
-    /// <paramref name="acceptedBefore"/>: its id was accepted before the meter's id window (the ledger knows it).
+    /// <paramref name="duplicate"/>: the writer found its id in the ledger or earlier in the batch (<see cref="Meter.DuplicatesIn"/>);
+    /// otherwise the id is new, whatever the meter's hashes say.
     /// </summary>
-    public void Apply(IncomingEvent incoming, long ticks, bool acceptedBefore, DecisionRows rows)
+    public void Apply(IncomingEvent incoming, long ticks, bool duplicate, DecisionRows rows)
     {
         var e = Parse(incoming, ticks);
         rows.Begin();
-        if (acceptedBefore)
+        if (duplicate)
         {
             _meter.ApplyDuplicate(e, rows);
         }
         else
         {
-            _meter.Apply(e, rows);
+            _meter.ApplyNew(e, rows);
         }
         if (!rows.IsDuplicate)
         {

@@ -312,7 +312,8 @@ public sealed class TenantWriter : IAsyncDisposable
     {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
         var now = Math.Max(_time.GetUtcNow().UtcTicks, State.Meter.LastTicks);
-        var forgotten = ForgottenIdsIn(batch, now);
+        var duplicates = DuplicatesIn(batch, now);
+        var position = 0;
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
         var rows = new DecisionRows(State);
@@ -325,8 +326,7 @@ public sealed class TenantWriter : IAsyncDisposable
                 {
                     var incoming = work.Events[i];
                     var at = Math.Max(work.Ticks?[i] ?? now, State.Meter.LastTicks);
-                    // An id accepted before the meter's id window is a duplicate the ledger knows of.
-                    State.Apply(incoming, at, incoming.Id is { } id && forgotten?.Contains(id) == true, rows);
+                    State.Apply(incoming, at, duplicates[position++], rows);
                     outcomes[i] = new EventOutcome(at, rows.Outcomes);
                     if (!rows.IsDuplicate)
                     {
@@ -362,26 +362,24 @@ public sealed class TenantWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The ids of <paramref name="batch"/> that were accepted before the meter's id window (R10: a duplicate at any time
-    /// in the tenant's history). The meter first forgets what falls out of the window by the batch's latest instant, so
-    /// nothing it still remembers now can be forgotten while the batch is applied; what it no longer remembers is asked
-    /// of the ledger's unique index, once per batch, and only once the meter has forgotten anything at all.
+    /// Which events of <paramref name="batch"/>, in order, are duplicates (R10: of an id accepted at any time in the
+    /// tenant's history), decided exactly before any is applied. The meter keeps only hashes of ids, so it names the ids
+    /// it cannot rule out (<see cref="Meter.IdsToConfirm"/>: a hash match, or any id once it has forgotten some), and the
+    /// ledger's unique index, which holds every id accepted before this batch, answers for them in one query. Ids
+    /// repeated inside the batch are found by <see cref="Meter.DuplicatesIn"/>. A hash match alone never makes a
+    /// duplicate. The meter first forgets what falls out of its window by the batch's latest instant, so nothing it
+    /// remembers now is forgotten while the batch is applied.
     /// </summary>
-    private IReadOnlySet<string>? ForgottenIdsIn(IReadOnlyList<EventWork> batch, long now)
+    private bool[] DuplicatesIn(IReadOnlyList<EventWork> batch, long now)
     {
-        if (_idMemory is null)
-        {
-            return null;
-        }
         var meter = State.Meter;
-        meter.ForgetIds(batch.Select(w => w.Ticks is { Count: > 0 } ticks ? ticks.Max() : now).Append(now).Max());
-        if (meter.ForgottenIds == 0)
+        if (_idMemory is not null)
         {
-            return null;
+            meter.ForgetIds(batch.Select(w => w.Ticks is { Count: > 0 } ticks ? ticks.Max() : now).Append(now).Max());
         }
-        var unknown = batch.SelectMany(w => w.Events).Select(e => e.Id).OfType<string>().Where(id => !meter.Remembers(id))
-            .ToHashSet(StringComparer.Ordinal);
-        return unknown.Count == 0 ? null : _store.KnownEventIds(_tenant, unknown);
+        var ids = batch.SelectMany(w => w.Events).Select(e => e.Id).ToList();
+        var confirm = meter.IdsToConfirm(ids);
+        return Meter.DuplicatesIn(ids, confirm.Count == 0 ? confirm : _store.KnownEventIds(_tenant, confirm));
     }
 
     /// <summary>Rebuilds the meter from the ledger; false (and rebuilt before the next group) when the ledger cannot be read.</summary>

@@ -66,6 +66,22 @@ public sealed class TenantWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task Import_OneGroupLongerThanTheIdWindow_AnIdRepeatedAfterTheMeterForgotItIsStillADuplicate()
+    {
+        // Window 10 minutes; "b" three hours later makes the meter forget "a" in the middle of this very group. The
+        // group's ids are settled before any is applied (ledger, then the group itself), so the repeat of "a" is found
+        // and the ledger's unique index is never asked to take "a" twice.
+        long[] ticks = [T0.UtcTicks, T0.AddHours(3).UtcTicks, T0.AddHours(3).UtcTicks];
+        await using (var writer = new TenantWriter("acme", _ledger, new FakeTimeProvider(T0.AddHours(4)),
+            (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads, idMemory: TimeSpan.FromMinutes(10)))
+        {
+            var imported = await writer.ImportAsync([Open("a", "ann"), Open("b", "bob"), Open("a", "ann")], ticks);
+            Assert.Equal([DecisionKind.Charged, DecisionKind.Charged, DecisionKind.Duplicate], imported.Select(o => o.Decisions[0].Kind));
+        }
+        Assert.Equal(2, _ledger.EventCount("acme"));
+    }
+
+    [Fact]
     public async Task Commit_LedgerTakesNoWriteAtAll_GroupFailsWithoutAReplayPerRequest()
     {
         var store = GatedStore.Over(_ledger, refuse: _ => true, writable: false);
