@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime;
 using System.Text;
 using Spectre.Console;
 using Tally.Cli.EventLog;
@@ -37,6 +38,22 @@ internal static class MeterCommand
     }
 
     private static int Run(ParseResult parse)
+    {
+        // One batch of work, then exit: a background collection running beside the parse would only take a core
+        // from it, and nobody waits on a pause here.
+        var latency = GCSettings.LatencyMode;
+        GCSettings.LatencyMode = GCLatencyMode.Batch;
+        try
+        {
+            return Meter(parse);
+        }
+        finally
+        {
+            GCSettings.LatencyMode = latency;
+        }
+    }
+
+    private static int Meter(ParseResult parse)
     {
         var stdout = parse.InvocationConfiguration.Output;
         var stderr = parse.InvocationConfiguration.Error;

@@ -36,9 +36,11 @@ public static class EventValidation
     /// 0). Returns the event or the error. Nothing is interned for an invalid event.
     /// <paramref name="checkText"/>: apply <see cref="CheckText"/> to every field; false only to replay what a ledger
     /// already holds (recorded before the rule existed, it is replayed as recorded rather than refused).
+    /// <paramref name="keepId"/>: false leaves the event's <see cref="MeterEvent.Id"/> null (the id is still validated),
+    /// for a caller that keeps ids its own way rather than as one string per event.
     /// </summary>
     public static Outcome<MeterEvent, EventError> Validate(scoped in EventFields fields, bool timeRequired, SymbolTable users, SymbolTable devices, SymbolTable apps,
-        bool checkText = true)
+        bool checkText = true, bool keepId = true)
     {
         DateTimeOffset? time = null;
         if (checkText && (BadText(fields.Id, "id") ?? BadText(fields.User, "user") ?? BadText(fields.Device, "device") ?? BadText(fields.App, "app")
@@ -83,7 +85,7 @@ public static class EventValidation
         }
         var user = action == MeterAction.ScheduledReload ? 0 : users.Intern(fields.User);
         return new MeterEvent(time?.UtcTicks ?? 0, user, devices.Intern(fields.Device), apps.Intern(fields.App), action,
-            fields.Id.IsEmpty ? null : fields.Id.ToString());
+            fields.Id.IsEmpty || !keepId ? null : fields.Id.ToString());
     }
 
     /// <summary>

@@ -40,14 +40,14 @@ public sealed class EventLogReaderTests : IDisposable
         {
             var a = whole.Events[i];
             var b = split.Events[i];
-            Assert.Equal((a.TimeTicks, a.Action, a.Id), (b.TimeTicks, b.Action, b.Id));
+            Assert.Equal((a.TimeTicks, a.Action, whole.IdOf(i)), (b.TimeTicks, b.Action, split.IdOf(i)));
             Assert.Equal(whole.Users.NameOf(a.User), split.Users.NameOf(b.User));
             Assert.Equal(whole.Devices.NameOf(a.Device), split.Devices.NameOf(b.Device));
             Assert.Equal(whole.Apps.NameOf(a.App), split.Apps.NameOf(b.App));
         }
         // Line 2 is the first event; bad line i sits on file line i + 2.
         Assert.Equal(7L, whole.Errors[0].Line);
-        Assert.Equal("u2", whole.Users.NameOf(whole.Events.Single(e => e.Id == "e1500").User)); // the quoted field
+        Assert.Equal("u2", whole.Users.NameOf(whole.Events.Where((_, i) => whole.IdOf(i) == "e1500").Single().User)); // the quoted field
     }
 
     [Fact]

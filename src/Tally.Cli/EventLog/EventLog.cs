@@ -15,13 +15,26 @@ public sealed record LineError(long Line, string Reason)
 }
 
 /// <summary>
-/// A parsed event log: valid events in input order with their line numbers, the names they were interned from,
-/// and every rejected line. Nothing from a rejected line reaches <see cref="Events"/>.
+/// A parsed event log: valid events in input order with their line numbers and ids, the names they were interned
+/// from, and every rejected line. Nothing from a rejected line reaches <see cref="Events"/>.
 /// </summary>
 public sealed class ParsedLog
 {
+    /// <summary>The events, without their ids (<see cref="MeterEvent.Id"/> is null): see <see cref="IdOf"/> and <see cref="Ids"/>.</summary>
     public List<MeterEvent> Events { get; } = [];
     public List<long> Lines { get; } = [];
+
+    /// <summary>
+    /// Each event's id kept as text in a few large blocks instead of one string per event: a month of events would
+    /// otherwise leave millions of small objects for the garbage collector to copy while the file is read.
+    /// </summary>
+    private readonly EventIdText _ids = new();
+
+    /// <summary>The id of event <paramref name="index"/>, or null when it has none.</summary>
+    public string? IdOf(int index) => _ids.TextOf(index);
+
+    /// <summary>The events' ids for <see cref="Replay"/>.</summary>
+    public IEventIds Ids => _ids;
     public List<LineError> Errors { get; } = [];
     public SymbolTable Users { get; } = new();
     public SymbolTable Devices { get; } = new();
@@ -42,10 +55,11 @@ public sealed class ParsedLog
         }
     }
 
-    internal void Accept(in MeterEvent e, long line)
+    internal void Accept(in MeterEvent e, long line, ReadOnlySpan<char> id)
     {
         Events.Add(e);
         Lines.Add(line);
+        _ids.Add(id);
     }
 
     internal void ShiftLines(long offset)
@@ -81,6 +95,7 @@ public sealed class ParsedLog
             Events.Add(e with { User = users[e.User], Device = devices[e.Device], App = apps[e.App] });
             Lines.Add(later.Lines[i] + lineOffset);
         }
+        _ids.Append(later._ids);
         foreach (var error in later.Errors)
         {
             if (Errors.Count < MaxErrorsKept)

@@ -249,7 +249,7 @@ public static class EventLogReader
                     continue;
                 }
                 AcceptFields(log, lineNumber, Field(fields, columns[0]), Field(fields, columns[1]), Field(fields, columns[2]),
-                    Field(fields, columns[3]), Field(fields, columns[4]), Field(fields, columns[5]));
+                    Field(fields, columns[3]), Field(fields, columns[4]), Field(fields, columns[5]), printableAscii: false);
                 continue;
             }
             if (span.Split(ranges, ',') != header.Count)
@@ -258,7 +258,8 @@ public static class EventLogReader
                 continue;
             }
             AcceptFields(log, lineNumber, Field(span, ranges, columns[0]), Field(span, ranges, columns[1]), Field(span, ranges, columns[2]),
-                Field(span, ranges, columns[3]), Field(span, ranges, columns[4]), Field(span, ranges, columns[5]));
+                Field(span, ranges, columns[3]), Field(span, ranges, columns[4]), Field(span, ranges, columns[5]),
+                printableAscii: !span.ContainsAnyExceptInRange(' ', '~'));
         }
         progress?.Invoke(charsBefore + lines.Consumed);
         return lineNumber - firstLine + 1;
@@ -269,14 +270,19 @@ public static class EventLogReader
 
     private static ReadOnlySpan<char> Field(List<string> fields, int column) => column < 0 ? [] : fields[column].AsSpan().Trim();
 
+    /// <summary>
+    /// Validates one line's fields into <paramref name="log"/>. <paramref name="printableAscii"/>: the whole line is
+    /// printable ASCII (as generated and most real logs are), so it holds no control character or surrogate and the
+    /// text check of each field (R12) can be skipped: one vectorised scan of the line instead of several per field.
+    /// </summary>
     private static void AcceptFields(ParsedLog log, long line, ReadOnlySpan<char> time, ReadOnlySpan<char> user, ReadOnlySpan<char> device,
-        ReadOnlySpan<char> app, ReadOnlySpan<char> action, ReadOnlySpan<char> id)
+        ReadOnlySpan<char> app, ReadOnlySpan<char> action, ReadOnlySpan<char> id, bool printableAscii)
     {
         var fields = new EventFields(time, user, device, app, action, id);
-        var parsed = EventValidation.Validate(fields, timeRequired: true, log.Users, log.Devices, log.Apps);
+        var parsed = EventValidation.Validate(fields, timeRequired: true, log.Users, log.Devices, log.Apps, checkText: !printableAscii, keepId: false);
         if (parsed.IsOk)
         {
-            log.Accept(parsed.Value, line);
+            log.Accept(parsed.Value, line, id);
         }
         else
         {
@@ -380,7 +386,7 @@ public static class EventLogReader
                     log.Reject(lineNumber, jsonError);
                     continue;
                 }
-                AcceptFields(log, lineNumber, values[0], values[1], values[2], values[3], values[4], values[5]);
+                AcceptFields(log, lineNumber, values[0], values[1], values[2], values[3], values[4], values[5], printableAscii: false);
             }
         }
         finally
