@@ -104,10 +104,24 @@ public interface IUsageReports
     /// </summary>
     IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks);
 
-    /// <summary>Every user with units or denied decisions in <paramref name="period"/>; last activity is the latest event in [from, to). Unordered.</summary>
+    /// <summary>
+    /// A page of the users with units or denied decisions in the period, ordered, searched and paged by the database
+    /// from the rollups: the page's rows plus an indexed count, not the period's units (the users page). Async because
+    /// it is read on the request path; cancelled with the request.
+    /// </summary>
+    Task<ReportPage<UserActivity>> UsersPageAsync(string tenant, PageQuery<UserSort> query, CancellationToken cancellation);
+
+    /// <summary>A page of the apps with units in the period, like <see cref="UsersPageAsync"/> (the apps page).</summary>
+    Task<ReportPage<AppActivity>> AppsPageAsync(string tenant, PageQuery<AppSort> query, CancellationToken cancellation);
+
+    /// <summary>
+    /// Every user with units or denied decisions in <paramref name="period"/>; last activity is the latest event in [from, to). Unordered.
+    /// Scans the period's rows (seconds at a million units): the pages use <see cref="UsersPageAsync"/>; this stays as
+    /// the contract's oracle for the rollups and the benchmarks' baseline.
+    /// </summary>
     IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks);
 
-    /// <summary>Every app with units in <paramref name="period"/>; last activity is the latest event naming it in [from, to). Unordered.</summary>
+    /// <summary>Every app with units in <paramref name="period"/>; last activity is the latest event naming it in [from, to). Unordered. Scans like <see cref="UserActivity"/>.</summary>
     IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks);
 
     /// <summary>Denied decisions of <paramref name="period"/> counted per user and per the reason the ledger recorded with each. Unordered.</summary>
