@@ -97,6 +97,11 @@ public abstract partial class LedgerStoreContract
             [new UserActivity("ann", 1, 6, 0, 1, t0, "analyzer_time"), new UserActivity("bob", 1, 6, 1, 1, t0 + 2 * Hour, "analyzer_time")],
             store.UserActivity("acme", "2026-03", t0, t0 + 3 * Hour).OrderBy(u => u.User, StringComparer.Ordinal));
         Assert.Equal([new AppActivity("sales", 2, 12, 2, t0 + Hour)], store.AppActivity("acme", "2026-03", t0, t0 + 3 * Hour));
+        // The v8 page rollups are filled from the old rows: the pages read what the scans read.
+        Assert.Equal(store.UserActivity("acme", "2026-03", t0, t0 + 3 * Hour).OrderBy(u => u.User, StringComparer.Ordinal),
+            store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", t0, t0 + 3 * Hour, UserSort.User, false, null, 10, 0), CancellationToken.None).Result.Rows);
+        Assert.Equal(store.AppActivity("acme", "2026-03", t0, t0 + 3 * Hour),
+            store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", t0, t0 + 3 * Hour, AppSort.App, false, null, 10, 0), CancellationToken.None).Result.Rows);
         Assert.Equal([new UserDenials("bob", "pool-exhausted", 1)], store.Denials("acme", "2026-03"));
 
         Assert.Equal([new AlertChannelRecord("ch1", "acme", "webhook", "ops", "https://example.test/hook", "s3cret", T0)], store.AlertChannels("acme"));
