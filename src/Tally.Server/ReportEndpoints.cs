@@ -39,7 +39,7 @@ public static class ReportEndpoints
                 RemainingMinutes: limit is { } l ? Math.Max(0, l - usage.Minutes) : null,
                 usage.Units, usage.DeniedEvents, usage.Events, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)), $"summary-{p}");
         }).WithSummary("Totals of a period with run-rate and forecast (?format=csv for CSV).").ProducesCsv();
-        group.MapGet("/timeline", Results<Ok<UsageTimeline>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, string? granularity, Tenants tenants, IUsageReports store, TimeProvider time) =>
+        group.MapGet("/timeline", async Task<Results<Ok<UsageTimeline>, ContentHttpResult, ProblemHttpResult>> (HttpContext http, string? period, string? granularity, Tenants tenants, IUsageReports store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());
             if (!read.IsOk)
@@ -52,7 +52,7 @@ public static class ReportEndpoints
                 return Problems.BadRequest("granularity: must be hour or day.");
             }
             var zone = tenants.Writer(http.Tenant()).Snapshot.Config.MeterOptions.TimeZone;
-            var buckets = Timeline.Build(store, http.Tenant(), calendar, zone, p, granularity ?? "day", time.GetUtcNow());
+            var buckets = await Timeline.BuildAsync(store, http.Tenant(), calendar, zone, p, granularity ?? "day", time.GetUtcNow(), http.RequestAborted);
             return Csv.Report(http, new UsageTimeline(p.ToString(), granularity ?? "day", zone.Id, buckets), $"timeline-{p}");
         }).WithSummary("Units, minutes, active users and denied events per hour or local day of a period.").ProducesCsv();
         group.MapGet("/users", async Task<Results<Ok<UserUsagePage>, ContentHttpResult, ProblemHttpResult>> (HttpContext http, string? period, string? sort, string? order, string? search, int? limit, int? offset,

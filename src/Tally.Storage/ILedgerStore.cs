@@ -79,7 +79,12 @@ public interface ITenantCatalog
     string? GetPlan(string tenant);
 }
 
-/// <summary>What the reports read. All instants are UTC ticks; ranges are half-open [from, to).</summary>
+/// <summary>
+/// What the reports read. All instants are UTC ticks; ranges are half-open [from, to). What only the report endpoints
+/// read is async, cancelled with the request; what the alert evaluator and the CLI share with them
+/// (<see cref="PeriodUsage"/>, <see cref="UserUsage"/>, <see cref="FirstEventTicks"/>, <see cref="HourlyPoolMinutes"/>,
+/// through <c>UsageMonitor.Compute</c>) and the consumption pages (<see cref="Units"/>) are still synchronous.
+/// </summary>
 public interface IUsageReports
 {
     PeriodUsage PeriodUsage(string tenant, string period);
@@ -102,7 +107,7 @@ public interface IUsageReports
     /// Per (UTC hour, user): units and minutes of units starting in [from, to), and denied decisions whose event's
     /// server time is in [from, to). Ordered by hour, then user. The server folds these into hour or day buckets.
     /// </summary>
-    IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks);
+    Task<IReadOnlyList<UserHourUsage>> UserHoursAsync(string tenant, long fromTicks, long toTicks, CancellationToken cancellation);
 
     /// <summary>
     /// A page of the users with units or denied decisions in the period, ordered, searched and paged by the database
@@ -125,7 +130,7 @@ public interface IUsageReports
     IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks);
 
     /// <summary>Denied decisions of <paramref name="period"/> counted per user and per the reason the ledger recorded with each. Unordered.</summary>
-    IReadOnlyList<UserDenials> Denials(string tenant, string period);
+    Task<IReadOnlyList<UserDenials>> DenialsAsync(string tenant, string period, CancellationToken cancellation);
 }
 
 /// <summary>Alert channels and rules, the fire-once marks and the delivery history.</summary>

@@ -298,8 +298,8 @@ public abstract class LedgerStore : ILedgerStore
 
     private static HourlyMinutes ReadHourly(DbDataReader r) => new(r.GetInt64(0), r.GetInt64(1));
 
-    public IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks) =>
-        Query($"""
+    public async Task<IReadOnlyList<UserHourUsage>> UserHoursAsync(string tenant, long fromTicks, long toTicks, CancellationToken cancellation) =>
+        await QueryAsync($"""
             SELECT hour, user_name, CAST(SUM(units) AS BIGINT), CAST(SUM(minutes) AS BIGINT), CAST(SUM(denied) AS BIGINT) FROM (
                 SELECT start_ticks / {TicksPerHour} * {TicksPerHour} AS hour, user_name, 1 AS units, minutes, 0 AS denied
                 FROM units WHERE tenant = @tenant AND start_ticks >= @from AND start_ticks < @to
@@ -309,7 +309,8 @@ public abstract class LedgerStore : ILedgerStore
                 WHERE d.tenant = @tenant AND d.kind = 'denied' AND e.time_ticks >= @from AND e.time_ticks < @to) x
             GROUP BY hour, user_name ORDER BY hour, user_name{Dialect.Ordinal};
             """,
-            r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), ("@tenant", tenant), ("@from", fromTicks), ("@to", toTicks));
+            r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), cancellation,
+            ("@tenant", tenant), ("@from", fromTicks), ("@to", toTicks));
 
     // One grouped pass per table, joined by user (or app): a correlated subquery per row would scan the period's
     // events once per user, which takes minutes at a million units.
@@ -445,26 +446,16 @@ public abstract class LedgerStore : ILedgerStore
         {
             await using var count = Command(connection, null, countSql, [.. filter]);
             var total = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-            var rows = new List<T>();
-            if (query.Offset < total)
-            {
-                await using var page = Command(connection, null, pageSql, pageParameters);
-                await using var reader = await page.ExecuteReaderAsync(ct);
-                while (await reader.ReadAsync(ct))
-                {
-                    rows.Add(read(reader));
-                }
-            }
-            return new ReportPage<T>(total, rows);
+            return new ReportPage<T>(total, query.Offset < total ? await ReadAllAsync(connection, pageSql, read, ct, pageParameters) : []);
         }, cancellation);
     }
 
-    public IReadOnlyList<UserDenials> Denials(string tenant, string period) =>
-        Query("""
+    public async Task<IReadOnlyList<UserDenials>> DenialsAsync(string tenant, string period, CancellationToken cancellation) =>
+        await QueryAsync("""
             SELECT user_name, COALESCE(reason, ''), COUNT(*) FROM decisions
             WHERE tenant = @tenant AND period = @period AND kind = 'denied' GROUP BY user_name, reason;
             """,
-            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)), ("@tenant", tenant), ("@period", period));
+            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)), cancellation, ("@tenant", tenant), ("@period", period));
 
     // ---- Alerts ----
 
@@ -555,6 +546,22 @@ public abstract class LedgerStore : ILedgerStore
         using var reader = command.ExecuteReader();
         var rows = new List<T>();
         while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+
+    private Task<List<T>> QueryAsync<T>(string sql, Func<DbDataReader, T> read, CancellationToken cancellation, params (string Name, object? Value)[] parameters) =>
+        ReadAsync((connection, ct) => ReadAllAsync(connection, sql, read, ct, parameters), cancellation);
+
+    private static async Task<List<T>> ReadAllAsync<T>(DbConnection connection, string sql, Func<DbDataReader, T> read, CancellationToken cancellation,
+        params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, null, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellation))
         {
             rows.Add(read(reader));
         }
