@@ -61,6 +61,8 @@ public sealed class TenantWriter : IAsyncDisposable
     // 1 while this writer is in the threads' line or running: it is scheduled once, so one thread runs it at a time.
     private int _scheduled;
     private long _lastWorkTicks;
+    // The group a pass gathers; one list for every pass, as only one thread runs this writer at a time.
+    private readonly List<EventWork> _batch = [];
 
     /// <summary>
     /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
@@ -165,7 +167,7 @@ public sealed class TenantWriter : IAsyncDisposable
     /// </summary>
     internal void RunPass()
     {
-        var batch = new List<EventWork>();
+        var batch = _batch;
         var count = 0;
         while (count < _maxGroupEvents && _queue.Reader.TryRead(out var work))
         {
@@ -193,6 +195,7 @@ public sealed class TenantWriter : IAsyncDisposable
             }
         }
         Commit(batch);
+        batch.Clear();
         // Leave the line, then look again: work queued after the last read but before the flag was cleared saw the
         // writer scheduled and did not schedule it, so it is this pass's to pick up.
         Volatile.Write(ref _scheduled, 0);
@@ -311,12 +314,13 @@ public sealed class TenantWriter : IAsyncDisposable
     private LedgerUnavailableException? TryCommit(IReadOnlyList<EventWork> batch)
     {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
-        var now = Math.Max(_time.GetUtcNow().UtcTicks, State.Meter.LastTicks);
+        var state = State;
+        var now = Math.Max(_time.GetUtcNow().UtcTicks, state.Meter.LastTicks);
         var duplicates = DuplicatesIn(batch, now);
         var position = 0;
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
-        var rows = new DecisionRows(State);
+        var rows = new DecisionRows(state);
         try
         {
             foreach (var work in batch)
@@ -325,8 +329,8 @@ public sealed class TenantWriter : IAsyncDisposable
                 for (var i = 0; i < work.Events.Count; i++)
                 {
                     var incoming = work.Events[i];
-                    var at = Math.Max(work.Ticks?[i] ?? now, State.Meter.LastTicks);
-                    State.Apply(incoming, at, duplicates[position++], rows);
+                    var at = Math.Max(work.Ticks?[i] ?? now, state.Meter.LastTicks);
+                    state.Apply(incoming, at, duplicates[position++], rows);
                     outcomes[i] = new EventOutcome(at, rows.Outcomes);
                     if (!rows.IsDuplicate)
                     {
