@@ -79,8 +79,8 @@ public class ReportQueries
     private readonly string[] _ids = [.. Enumerable.Range(0, 1000).Select(i => i % 2 == 0 ? $"ev-{i * 997}" : $"new-{i}")];
 
     /// <summary>
-    /// The users page's query (per-user totals with apps, last activity and allotment). Not a benchmark: on this ledger
-    /// it takes minutes (a correlated subquery per user over the events); the probe times it once with --users-page.
+    /// The old users page's whole-period scan (per-user totals with apps, last activity and allotment), about 2 s on
+    /// this ledger: the probe times it once with --users-page. <see cref="ReportPages"/> has the pages that replaced it.
     /// </summary>
     public int UsersPage() => _store.UserActivity(ReportLedger.Tenant, ReportLedger.Period, ReportLedger.Start.UtcTicks, ReportLedger.End.UtcTicks).Count;
 }

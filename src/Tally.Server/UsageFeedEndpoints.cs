@@ -26,7 +26,7 @@ public static class UsageFeedEndpoints
             return TypedResults.Ok(new LedgerVersion(snapshot.EventsRecorded, snapshot.TermsChanges));
         })
             .WithSummary("The tenant's ledger version: events applied and terms changes recorded (unchanged: nothing to read again).");
-        group.MapGet("/denials", Results<Ok<DenialsPage>, ProblemHttpResult> (HttpContext http, string? period, int? limit, Tenants tenants, IUsageReports store,
+        group.MapGet("/denials", async Task<Results<Ok<DenialsPage>, ProblemHttpResult>> (HttpContext http, string? period, int? limit, Tenants tenants, IUsageReports store,
             TimeProvider time) =>
         {
             var read = ReportEndpoints.ReadPeriod(period, ReportEndpoints.CalendarOf(http, tenants), time.GetUtcNow());
@@ -39,7 +39,7 @@ public static class UsageFeedEndpoints
                 return Problems.BadRequest($"limit: must be between 1 and {ReportEndpoints.MaxRowLimit}.");
             }
             var p = read.Value.Period;
-            var rows = store.Denials(http.Tenant(), p.ToString())
+            var rows = (await store.DenialsAsync(http.Tenant(), p.ToString(), http.RequestAborted))
                 .GroupBy(d => d.User, StringComparer.Ordinal)
                 .Select(g => new DenialRow(g.Key, g.Sum(d => d.Count),
                     new SortedDictionary<string, long>(g.ToDictionary(d => d.Reason is "" ? "unrecorded" : d.Reason, d => d.Count), StringComparer.Ordinal)))

@@ -79,7 +79,12 @@ public interface ITenantCatalog
     string? GetPlan(string tenant);
 }
 
-/// <summary>What the reports read. All instants are UTC ticks; ranges are half-open [from, to).</summary>
+/// <summary>
+/// What the reports read. All instants are UTC ticks; ranges are half-open [from, to). What only the report endpoints
+/// read is async, cancelled with the request; what the alert evaluator and the CLI share with them
+/// (<see cref="PeriodUsage"/>, <see cref="UserUsage"/>, <see cref="FirstEventTicks"/>, <see cref="HourlyPoolMinutes"/>,
+/// through <c>UsageMonitor.Compute</c>) and the consumption pages (<see cref="Units"/>) are still synchronous.
+/// </summary>
 public interface IUsageReports
 {
     PeriodUsage PeriodUsage(string tenant, string period);
@@ -102,16 +107,30 @@ public interface IUsageReports
     /// Per (UTC hour, user): units and minutes of units starting in [from, to), and denied decisions whose event's
     /// server time is in [from, to). Ordered by hour, then user. The server folds these into hour or day buckets.
     /// </summary>
-    IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks);
+    Task<IReadOnlyList<UserHourUsage>> UserHoursAsync(string tenant, long fromTicks, long toTicks, CancellationToken cancellation);
 
-    /// <summary>Every user with units or denied decisions in <paramref name="period"/>; last activity is the latest event in [from, to). Unordered.</summary>
+    /// <summary>
+    /// A page of the users with units or denied decisions in the period, ordered, searched and paged by the database
+    /// from the rollups: the page's rows plus an indexed count, not the period's units (the users page). Async because
+    /// it is read on the request path; cancelled with the request.
+    /// </summary>
+    Task<ReportPage<UserActivity>> UsersPageAsync(string tenant, PageQuery<UserSort> query, CancellationToken cancellation);
+
+    /// <summary>A page of the apps with units in the period, like <see cref="UsersPageAsync"/> (the apps page).</summary>
+    Task<ReportPage<AppActivity>> AppsPageAsync(string tenant, PageQuery<AppSort> query, CancellationToken cancellation);
+
+    /// <summary>
+    /// Every user with units or denied decisions in <paramref name="period"/>; last activity is the latest event in [from, to). Unordered.
+    /// Scans the period's rows (seconds at a million units): the pages use <see cref="UsersPageAsync"/>; this stays as
+    /// the contract's oracle for the rollups and the benchmarks' baseline.
+    /// </summary>
     IReadOnlyList<UserActivity> UserActivity(string tenant, string period, long fromTicks, long toTicks);
 
-    /// <summary>Every app with units in <paramref name="period"/>; last activity is the latest event naming it in [from, to). Unordered.</summary>
+    /// <summary>Every app with units in <paramref name="period"/>; last activity is the latest event naming it in [from, to). Unordered. Scans like <see cref="UserActivity"/>.</summary>
     IReadOnlyList<AppActivity> AppActivity(string tenant, string period, long fromTicks, long toTicks);
 
     /// <summary>Denied decisions of <paramref name="period"/> counted per user and per the reason the ledger recorded with each. Unordered.</summary>
-    IReadOnlyList<UserDenials> Denials(string tenant, string period);
+    Task<IReadOnlyList<UserDenials>> DenialsAsync(string tenant, string period, CancellationToken cancellation);
 }
 
 /// <summary>Alert channels and rules, the fire-once marks and the delivery history.</summary>

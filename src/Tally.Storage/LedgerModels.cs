@@ -135,3 +135,21 @@ public sealed record AlertClaim(string Tenant, string RuleId, string Period, str
 public sealed record AlertHistoryRecord(
     long Id, string Tenant, string RuleId, string RuleKind, string Period, string Subject, DateTimeOffset FiredAt,
     string? ChannelId, string? ChannelKind, string Status, string Message, string? Detail);
+
+/// <summary>What the users page can order by in the database. The cap and the allocation's wire name are the server's, so it sorts by those itself.</summary>
+public enum UserSort { Minutes, Units, Apps, LastActivity, Denied, User }
+
+/// <summary>What the apps page can order by.</summary>
+public enum AppSort { Units, Minutes, Users, LastActivity, App }
+
+/// <summary>
+/// One page of a period's users or apps: the rows whose name contains <paramref name="Search"/> (case-insensitive,
+/// taken literally: <c>%</c> and <c>_</c> are characters), ordered by the sort key ascending or <paramref name="Descending"/>
+/// with ties always by name ascending (ordinal), <paramref name="Offset"/> rows skipped, at most <paramref name="Limit"/>.
+/// Last activity is the newest event inside [<paramref name="FromTicks"/>, <paramref name="ToTicks"/>), the period's bounds.
+/// </summary>
+public sealed record PageQuery<TSort>(string Period, long FromTicks, long ToTicks, TSort Sort, bool Descending, string? Search, int Limit, int Offset)
+    where TSort : struct, Enum;
+
+/// <summary>A page of rows and how many rows match the query's search in all (the page is a window on them).</summary>
+public sealed record ReportPage<T>(long Total, IReadOnlyList<T> Rows);

@@ -16,13 +16,16 @@ internal static class LedgerRows
     /// <summary>
     /// What one batch adds to the rollups the reports read (schema v4): per (period, user) units, minutes and denied
     /// decisions; per period pool units and minutes (<c>time</c> units), denied decisions and distinct events; per UTC
-    /// hour of unit start, pool minutes. Each figure is exactly what the matching query over the raw rows counts.
+    /// hour of unit start, pool minutes. Schema v8 adds the allotment of each user's latest unit (units are numbered in
+    /// entry order, so the last one seen is the latest) and units and minutes per (period, user, app). Each figure is
+    /// exactly what the matching query over the raw rows counts.
     /// </summary>
     public static Rollups Rollup(IReadOnlyList<LedgerEntry> entries)
     {
         var users = new Dictionary<(string Period, string User), UserRollup>();
         var periods = new Dictionary<string, PeriodRollup>(StringComparer.Ordinal);
         var hours = new Dictionary<long, long>();
+        var userApps = new Dictionary<(string Period, string User, string App), (long Units, long Minutes)>();
         var eventPeriods = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
@@ -47,7 +50,10 @@ internal static class LedgerRows
             {
                 var key = (u.Period, u.User);
                 var user = users.GetValueOrDefault(key);
-                users[key] = user with { Units = user.Units + 1, Minutes = user.Minutes + u.Minutes };
+                users[key] = user with { Units = user.Units + 1, Minutes = user.Minutes + u.Minutes, Allotment = u.Allotment };
+                var pair = (u.Period, u.User, u.App);
+                var app = userApps.GetValueOrDefault(pair);
+                userApps[pair] = (app.Units + 1, app.Minutes + u.Minutes);
                 if (u.LicenseUsage == "time")
                 {
                     var p = periods.GetValueOrDefault(u.Period);
@@ -60,7 +66,8 @@ internal static class LedgerRows
         return new Rollups(
             [.. users.Select(kv => (kv.Key.Period, kv.Key.User, kv.Value))],
             [.. periods.Select(kv => (kv.Key, kv.Value))],
-            [.. hours.Select(kv => (kv.Key, kv.Value))]);
+            [.. hours.Select(kv => (kv.Key, kv.Value))],
+            [.. userApps.Select(kv => (kv.Key.Period, kv.Key.User, kv.Key.App, kv.Value.Units, kv.Value.Minutes))]);
     }
 
     /// <summary>
@@ -89,14 +96,18 @@ internal static class LedgerRows
         return rows;
     }
 
-    /// <summary>The rollups as three JSON arrays: [period, user, units, minutes, denied], [period, poolUnits, poolMinutes, denied, events], [hour, poolMinutes].</summary>
-    public static (string Users, string Periods, string Hours) Json(Rollups rollups)
+    /// <summary>
+    /// The rollups as four JSON arrays: [period, user, units, minutes, denied, allotment or null], [period, poolUnits,
+    /// poolMinutes, denied, events], [hour, poolMinutes], [period, user, app, units, minutes].
+    /// </summary>
+    public static (string Users, string Periods, string Hours, string UserApps) Json(Rollups rollups)
     {
         var users = new StringBuilder("[");
         foreach (var (period, user, r) in rollups.Users)
         {
             users.Append(users.Length > 1 ? "," : "").Append('[').Append(JsonSerializer.Serialize(period)).Append(',').Append(JsonSerializer.Serialize(user))
-                .Append(',').Append(r.Units).Append(',').Append(r.Minutes).Append(',').Append(r.Denied).Append(']');
+                .Append(',').Append(r.Units).Append(',').Append(r.Minutes).Append(',').Append(r.Denied)
+                .Append(',').Append(r.Allotment is null ? "null" : JsonSerializer.Serialize(r.Allotment)).Append(']');
         }
         var periods = new StringBuilder("[");
         foreach (var (period, r) in rollups.Periods)
@@ -109,7 +120,13 @@ internal static class LedgerRows
         {
             hours.Append(hours.Length > 1 ? "," : "").Append('[').Append(hour).Append(',').Append(minutes).Append(']');
         }
-        return (users.Append(']').ToString(), periods.Append(']').ToString(), hours.Append(']').ToString());
+        var userApps = new StringBuilder("[");
+        foreach (var (period, user, app, units, minutes) in rollups.UserApps)
+        {
+            userApps.Append(userApps.Length > 1 ? "," : "").Append('[').Append(JsonSerializer.Serialize(period)).Append(',').Append(JsonSerializer.Serialize(user))
+                .Append(',').Append(JsonSerializer.Serialize(app)).Append(',').Append(units).Append(',').Append(minutes).Append(']');
+        }
+        return (users.Append(']').ToString(), periods.Append(']').ToString(), hours.Append(']').ToString(), userApps.Append(']').ToString());
     }
 
     public static (string Events, string Decisions, string? Units) Json(IReadOnlyList<LedgerEntry> entries)
@@ -179,11 +196,12 @@ internal static class LedgerRows
     }
 }
 
-internal readonly record struct UserRollup(long Units, long Minutes, long Denied);
+internal readonly record struct UserRollup(long Units, long Minutes, long Denied, string? Allotment);
 
 internal readonly record struct PeriodRollup(long PoolUnits, long PoolMinutes, long Denied, long Events);
 
 internal sealed record Rollups(
     IReadOnlyList<(string Period, string User, UserRollup Totals)> Users,
     IReadOnlyList<(string Period, PeriodRollup Totals)> Periods,
-    IReadOnlyList<(long Hour, long PoolMinutes)> Hours);
+    IReadOnlyList<(long Hour, long PoolMinutes)> Hours,
+    IReadOnlyList<(string Period, string User, string App, long Units, long Minutes)> UserApps);

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 7;
+    public const int CurrentSchemaVersion = 8;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -31,6 +31,19 @@ public abstract class LedgerStore : ILedgerStore
 
     /// <summary>A connection for reading; it sees the last committed state.</summary>
     private protected abstract DbConnection OpenRead();
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a reading connection for a caller on the request path. By default on a thread-pool
+    /// thread: Microsoft.Data.Sqlite has no asynchronous I/O (its *Async methods run synchronously on the caller's
+    /// thread), so this keeps the request's thread free as far as SQLite allows. PostgreSQL overrides it with Npgsql's
+    /// real asynchronous I/O.
+    /// </summary>
+    private protected virtual Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellation) =>
+        Task.Run(async () =>
+        {
+            await using var connection = OpenRead();
+            return await work(connection, cancellation);
+        }, cancellation);
 
     /// <summary>Runs <paramref name="work"/> on a connection that may write, under the store's write discipline.</summary>
     private protected abstract T Write<T>(Func<DbConnection, T> work);
@@ -142,9 +155,9 @@ public abstract class LedgerStore : ILedgerStore
     private protected IReadOnlyList<string> RollupStatements() =>
     [
         $"""
-        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied)
-        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, period, user_name) DO UPDATE SET units = usage_users.units + excluded.units,
+        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied, allotment)
+        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT), value->>5 FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, period, user_name) DO UPDATE SET allotment = COALESCE(excluded.allotment, usage_users.allotment), units = usage_users.units + excluded.units,
             minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied;
         """,
         $"""
@@ -158,6 +171,12 @@ public abstract class LedgerStore : ILedgerStore
         INSERT INTO usage_hours (tenant, hour, pool_minutes)
         SELECT @tenant, CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
         ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = usage_hours.pool_minutes + excluded.pool_minutes;
+        """,
+        $"""
+        INSERT INTO usage_user_apps (tenant, period, user_name, app, units, minutes)
+        SELECT @tenant, value->>0, value->>1, value->>2, CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, period, user_name, app) DO UPDATE SET units = usage_user_apps.units + excluded.units,
+            minutes = usage_user_apps.minutes + excluded.minutes;
         """,
     ];
 
@@ -279,8 +298,8 @@ public abstract class LedgerStore : ILedgerStore
 
     private static HourlyMinutes ReadHourly(DbDataReader r) => new(r.GetInt64(0), r.GetInt64(1));
 
-    public IReadOnlyList<UserHourUsage> UserHours(string tenant, long fromTicks, long toTicks) =>
-        Query($"""
+    public async Task<IReadOnlyList<UserHourUsage>> UserHoursAsync(string tenant, long fromTicks, long toTicks, CancellationToken cancellation) =>
+        await QueryAsync($"""
             SELECT hour, user_name, CAST(SUM(units) AS BIGINT), CAST(SUM(minutes) AS BIGINT), CAST(SUM(denied) AS BIGINT) FROM (
                 SELECT start_ticks / {TicksPerHour} * {TicksPerHour} AS hour, user_name, 1 AS units, minutes, 0 AS denied
                 FROM units WHERE tenant = @tenant AND start_ticks >= @from AND start_ticks < @to
@@ -290,7 +309,8 @@ public abstract class LedgerStore : ILedgerStore
                 WHERE d.tenant = @tenant AND d.kind = 'denied' AND e.time_ticks >= @from AND e.time_ticks < @to) x
             GROUP BY hour, user_name ORDER BY hour, user_name{Dialect.Ordinal};
             """,
-            r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), ("@tenant", tenant), ("@from", fromTicks), ("@to", toTicks));
+            r => new UserHourUsage(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), cancellation,
+            ("@tenant", tenant), ("@from", fromTicks), ("@to", toTicks));
 
     // One grouped pass per table, joined by user (or app): a correlated subquery per row would scan the period's
     // events once per user, which takes minutes at a million units.
@@ -330,12 +350,112 @@ public abstract class LedgerStore : ILedgerStore
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             ("@tenant", tenant), ("@period", period), ("@from", fromTicks), ("@to", toTicks));
 
-    public IReadOnlyList<UserDenials> Denials(string tenant, string period) =>
-        Query("""
+    // ---- The users and apps pages (schema v8) ----
+
+    private const string UserApps = "(SELECT COUNT(*) FROM usage_user_apps a WHERE a.tenant = @tenant AND a.period = @period AND a.user_name = {0}.user_name)";
+    private const string UserLastActivity = "(SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = @tenant AND e.user_name = {0}.user_name AND e.time_ticks >= @from AND e.time_ticks < @to)";
+    private const string AppLastActivity = "(SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = @tenant AND e.app = {0}.app AND e.time_ticks >= @from AND e.time_ticks < @to)";
+
+    /// <summary>
+    /// From usage_users (one row per user of the period): a sort by a rollup column orders and cuts the page before
+    /// anything else is read, so only the page's rows get their app count (usage_user_apps' key) and last activity
+    /// (one probe of events (tenant, user_name, time_ticks)). Sorting by apps or last activity needs those for every
+    /// user first: O(users) index probes, still no unit rows.
+    /// </summary>
+    public Task<ReportPage<UserActivity>> UsersPageAsync(string tenant, PageQuery<UserSort> query, CancellationToken cancellation)
+    {
+        var sortValue = query.Sort switch
+        {
+            UserSort.Apps => $", {Correlated(UserApps, "u")} AS sort_value",
+            UserSort.LastActivity => $", {Correlated(UserLastActivity, "u")} AS sort_value",
+            _ => "",
+        };
+        var order = PageOrder(query.Sort switch
+        {
+            UserSort.Minutes => ["minutes", "units"],
+            UserSort.Units => ["units"],
+            UserSort.Denied => ["denied"],
+            UserSort.User => [],
+            _ => ["sort_value"],
+        }, query.Descending, query.Sort == UserSort.LastActivity, "user_name");
+        var filter = "tenant = @tenant AND period = @period" + (query.Search is null ? "" : " AND " + Dialect.Contains("user_name", "@search"));
+        return Page(query, $"SELECT COUNT(*) FROM usage_users WHERE {filter};", $"""
+            SELECT p.user_name, p.units, p.minutes, p.denied, {Correlated(UserApps, "p")}, {Correlated(UserLastActivity, "p")}, p.allotment FROM (
+                SELECT u.user_name, u.units, u.minutes, u.denied, u.allotment{sortValue}
+                FROM usage_users u WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset) p
+            ORDER BY {order};
+            """,
+            r => new UserActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.IsDBNull(5) ? null : r.GetInt64(5), NullableText(r, 6)),
+            tenant, cancellation);
+    }
+
+    /// <summary>From usage_user_apps grouped by app through its covering (tenant, period, app, units, minutes) index: one entry per (user, app) of the period.</summary>
+    public Task<ReportPage<AppActivity>> AppsPageAsync(string tenant, PageQuery<AppSort> query, CancellationToken cancellation)
+    {
+        var order = PageOrder(query.Sort switch
+        {
+            AppSort.Units => ["units"],
+            AppSort.Minutes => ["minutes"],
+            AppSort.Users => ["users"],
+            AppSort.App => [],
+            _ => ["sort_value"],
+        }, query.Descending, query.Sort == AppSort.LastActivity, "app");
+        var filter = "tenant = @tenant AND period = @period" + (query.Search is null ? "" : " AND " + Dialect.Contains("app", "@search"));
+        var sortValue = query.Sort == AppSort.LastActivity ? $", {Correlated(AppLastActivity, "g")} AS sort_value" : "";
+        return Page(query, $"SELECT COUNT(DISTINCT app) FROM usage_user_apps WHERE {filter};", $"""
+            WITH g AS (
+                SELECT app, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(minutes) AS BIGINT) AS minutes, COUNT(*) AS users
+                FROM usage_user_apps WHERE {filter} GROUP BY app)
+            SELECT p.app, p.units, p.minutes, p.users, {Correlated(AppLastActivity, "p")} FROM (
+                SELECT g.app, g.units, g.minutes, g.users{sortValue} FROM g ORDER BY {order} LIMIT @limit OFFSET @offset) p
+            ORDER BY {order};
+            """,
+            r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
+            tenant, cancellation);
+    }
+
+    private static string Correlated(string subquery, string alias) => string.Format(CultureInfo.InvariantCulture, subquery, alias);
+
+    /// <summary>
+    /// ORDER BY the keys, each in the page's direction, then the name ascending in byte order: the server's comparer
+    /// with its name tie-break. A missing last activity is the smallest value (as <c>Nullable.Compare</c> has it), which
+    /// both databases need told: SQLite puts NULL first, PostgreSQL last. No keys: the name itself is the sort.
+    /// </summary>
+    private string PageOrder(string[] keys, bool descending, bool nullable, string name)
+    {
+        var direction = descending ? " DESC" : " ASC";
+        var nulls = !nullable ? "" : descending ? " NULLS LAST" : " NULLS FIRST";
+        return keys.Length == 0
+            ? $"{name}{Dialect.Ordinal}{direction}"
+            : string.Join(", ", keys.Select(k => k + direction + nulls)) + $", {name}{Dialect.Ordinal} ASC";
+    }
+
+    /// <summary>The match count, then the page unless the offset is past the end, on one connection.</summary>
+    private Task<ReportPage<T>> Page<T, TSort>(PageQuery<TSort> query, string countSql, string pageSql, Func<DbDataReader, T> read, string tenant,
+        CancellationToken cancellation)
+        where TSort : struct, Enum
+    {
+        // Each statement gets only the parameters it names, as every statement in this class does.
+        List<(string, object?)> filter = [("@tenant", tenant), ("@period", query.Period)];
+        if (query.Search is not null)
+        {
+            filter.Add(("@search", SqlDialect.ContainsPattern(query.Search)));
+        }
+        (string, object?)[] pageParameters = [.. filter, ("@from", query.FromTicks), ("@to", query.ToTicks), ("@limit", (long)query.Limit), ("@offset", (long)query.Offset)];
+        return ReadAsync(async (connection, ct) =>
+        {
+            await using var count = Command(connection, null, countSql, [.. filter]);
+            var total = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+            return new ReportPage<T>(total, query.Offset < total ? await ReadAllAsync(connection, pageSql, read, ct, pageParameters) : []);
+        }, cancellation);
+    }
+
+    public async Task<IReadOnlyList<UserDenials>> DenialsAsync(string tenant, string period, CancellationToken cancellation) =>
+        await QueryAsync("""
             SELECT user_name, COALESCE(reason, ''), COUNT(*) FROM decisions
             WHERE tenant = @tenant AND period = @period AND kind = 'denied' GROUP BY user_name, reason;
             """,
-            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)), ("@tenant", tenant), ("@period", period));
+            r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)), cancellation, ("@tenant", tenant), ("@period", period));
 
     // ---- Alerts ----
 
@@ -426,6 +546,22 @@ public abstract class LedgerStore : ILedgerStore
         using var reader = command.ExecuteReader();
         var rows = new List<T>();
         while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+
+    private Task<List<T>> QueryAsync<T>(string sql, Func<DbDataReader, T> read, CancellationToken cancellation, params (string Name, object? Value)[] parameters) =>
+        ReadAsync((connection, ct) => ReadAllAsync(connection, sql, read, ct, parameters), cancellation);
+
+    private static async Task<List<T>> ReadAllAsync<T>(DbConnection connection, string sql, Func<DbDataReader, T> read, CancellationToken cancellation,
+        params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, null, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellation))
         {
             rows.Add(read(reader));
         }

@@ -27,6 +27,13 @@ public sealed class PostgresLedgerStore : LedgerStore
     public override string Description { get; }
 
     private protected override DbConnection OpenRead() => _source.OpenConnection();
+    // Npgsql's I/O is truly asynchronous: a report waiting on the server holds no thread.
+    private protected override async Task<T> ReadAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellation)
+    {
+        await using var connection = await _source.OpenConnectionAsync(cancellation);
+        return await work(connection, cancellation);
+    }
+
 
     // The server serializes what must be serialized (row locks, the unique constraints, the dialect's advisory locks).
     private protected override T Write<T>(Func<DbConnection, T> work)
@@ -127,10 +134,10 @@ public sealed class PostgresLedgerStore : LedgerStore
             }
             copy.Complete();
         }
-        var (userRollups, periodRollups, hourRollups) = LedgerRows.Json(LedgerRows.Rollup(entries));
+        var (userRollups, periodRollups, hourRollups, userAppRollups) = LedgerRows.Json(LedgerRows.Rollup(entries));
         using (var batch = new NpgsqlBatch(connection, tx))
         {
-            foreach (var (sql, rows) in RollupStatements().Zip([userRollups, periodRollups, hourRollups]))
+            foreach (var (sql, rows) in RollupStatements().Zip([userRollups, periodRollups, hourRollups, userAppRollups]))
             {
                 var command = new NpgsqlBatchCommand(sql);
                 command.Parameters.Add(new NpgsqlParameter("tenant", tenant));

@@ -18,6 +18,8 @@ internal sealed class SqlDialect
     public static readonly SqlDialect Sqlite = new(
         "sqlite",
         ordinal: "",
+        // LIKE folds ASCII letters only (SQLite has no Unicode case tables without ICU).
+        like: "LIKE",
         jsonRows: json => $"json_each({json})",
         lockFor: _ => null);
 
@@ -25,6 +27,8 @@ internal sealed class SqlDialect
         "postgres",
         // The database's locale would sort text its own way; "C" is byte order, what SQLite's BINARY does.
         ordinal: " COLLATE \"C\"",
+        // LIKE is case-sensitive on PostgreSQL; ILIKE folds as lower() does under the database's LC_CTYPE.
+        like: "ILIKE",
         jsonRows: json => $"json_array_elements(CAST({json} AS json)) AS value",
         // Transaction-scoped: released by commit or rollback, so a crashed holder never leaves it taken.
         lockFor: key => $"SELECT pg_advisory_xact_lock(hashtextextended({key}, 0));");
@@ -32,10 +36,13 @@ internal sealed class SqlDialect
     private readonly Func<string, string> _jsonRows;
     private readonly Func<string, string?> _lockFor;
 
-    private SqlDialect(string name, string ordinal, Func<string, string> jsonRows, Func<string, string?> lockFor)
+    private readonly string _like;
+
+    private SqlDialect(string name, string ordinal, string like, Func<string, string> jsonRows, Func<string, string?> lockFor)
     {
         Name = name;
         Ordinal = ordinal;
+        _like = like;
         _jsonRows = jsonRows;
         _lockFor = lockFor;
     }
@@ -45,6 +52,16 @@ internal sealed class SqlDialect
 
     /// <summary>Appended to a text expression in ORDER BY: byte order on both stores.</summary>
     public string Ordinal { get; }
+
+    /// <summary>
+    /// A condition: <paramref name="column"/> contains the text of <paramref name="pattern"/>, a parameter holding
+    /// <see cref="ContainsPattern"/>, ignoring the case of ASCII letters (beyond ASCII: see the dialect's comment).
+    /// </summary>
+    public string Contains(string column, string pattern) => $"{column} {_like} {pattern} ESCAPE '\\'";
+
+    /// <summary>The LIKE pattern that matches <paramref name="text"/> anywhere, with <c>%</c>, <c>_</c> and the escape itself taken literally.</summary>
+    public static string ContainsPattern(string text) =>
+        "%" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
 
     /// <summary>A FROM item with one row per element of the JSON array in <paramref name="json"/>, its column named <c>value</c>.</summary>
     public string JsonRows(string json) => _jsonRows(json);

@@ -246,7 +246,7 @@ public abstract partial class LedgerStoreContract : IDisposable
     }
 
     [Fact]
-    public void Monitoring_HoursActivityAndFirstEvent_AgreeWithLedger()
+    public async Task Monitoring_HoursActivityAndFirstEvent_AgreeWithLedger()
     {
         var hour = TimeSpan.TicksPerHour;
         Assert.Null(Store.FirstEventTicks("acme"));
@@ -257,7 +257,7 @@ public abstract partial class LedgerStoreContract : IDisposable
         Assert.Equal(
             [new UserHourUsage(T0.UtcTicks, "ann", 1, 6, 0), new UserHourUsage(T0.UtcTicks, "bob", 1, 6, 0),
              new UserHourUsage(T0.UtcTicks + hour, "ann", 1, 6, 0), new UserHourUsage(T0.UtcTicks + hour, "cy", 0, 0, 1)],
-            Store.UserHours("acme", T0.UtcTicks, T0.UtcTicks + 2 * hour));
+            await Store.UserHoursAsync("acme", T0.UtcTicks, T0.UtcTicks + 2 * hour, CancellationToken.None));
         var users = Store.UserActivity("acme", "2026-03", T0.UtcTicks, T0.UtcTicks + hour).OrderBy(u => u.User, StringComparer.Ordinal).ToList();
         Assert.Equal(
             [new UserActivity("ann", 2, 12, 0, 1, T0.UtcTicks, "analyzer_time"), new UserActivity("bob", 1, 6, 0, 1, T0.UtcTicks + 10, "analyzer_time"),
@@ -267,7 +267,7 @@ public abstract partial class LedgerStoreContract : IDisposable
     }
 
     [Fact]
-    public void Denials_CountedPerUserAndRecordedReason_InThePeriodOnly()
+    public async Task Denials_CountedPerUserAndRecordedReason_InThePeriodOnly()
     {
         static LedgerEntry Changed(LedgerEntry entry, Func<StoredDecision, StoredDecision> change) => entry with { Decisions = [change(entry.Decisions[0])] };
         var capped = Changed(Entry("x", "ann", T0.UtcTicks + 20, kind: "denied"), d => d with { Reason = "user-cap-reached" });
@@ -276,9 +276,9 @@ public abstract partial class LedgerStoreContract : IDisposable
         Store.Append("acme", [Entry("c", "cy", T0.UtcTicks + 30, kind: "denied"), Entry("d", "cy", T0.UtcTicks + 40, kind: "denied")]);
         Assert.Equal(
             [new UserDenials("ann", "pool-exhausted", 1), new UserDenials("ann", "user-cap-reached", 1), new UserDenials("cy", "pool-exhausted", 2)],
-            Store.Denials("acme", "2026-03").OrderBy(d => d.User, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal));
-        Assert.Equal([new UserDenials("ann", "pool-exhausted", 1)], Store.Denials("acme", "2026-02"));
-        Assert.Empty(Store.Denials("acme", "2026-04"));
+            (await Store.DenialsAsync("acme", "2026-03", CancellationToken.None)).OrderBy(d => d.User, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal));
+        Assert.Equal([new UserDenials("ann", "pool-exhausted", 1)], await Store.DenialsAsync("acme", "2026-02", CancellationToken.None));
+        Assert.Empty(await Store.DenialsAsync("acme", "2026-04", CancellationToken.None));
     }
 
     [Fact]

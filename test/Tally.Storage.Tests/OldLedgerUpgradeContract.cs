@@ -12,9 +12,9 @@ public abstract partial class LedgerStoreContract
     private string OldLedger() => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", $"{Dialect}-v6.sql"));
 
     [Fact]
-    public void Initialize_LedgerOfTheOldSchema_EveryRowReadsBack_AndWritesContinue()
+    public async Task Initialize_LedgerOfTheOldSchema_EveryRowReadsBack_AndWritesContinue()
     {
-        using var store = UpgradeOldLedger("", fromVersion: 6);
+        using var store = await UpgradeOldLedgerAsync("", fromVersion: 6);
         // Sequences and autoincrements go on after the old rows: new events, units and history never reuse a number.
         store.Append("acme", [Entry("e4", "cy", T0.UtcTicks + 3 * Hour)]);
         Assert.Equal([1L, 2, 3, 4], store.Events("acme").Select(e => e.Seq));
@@ -24,16 +24,16 @@ public abstract partial class LedgerStoreContract
     }
 
     [Fact]
-    public void Initialize_OldLedgerAtVersion3_FillsTheRollupsFromTheRows()
+    public async Task Initialize_OldLedgerAtVersion3_FillsTheRollupsFromTheRows()
     {
         // A ledger from before the rollups (v4): they, and every later step, are built from the rows on upgrade.
-        using var store = UpgradeOldLedger(
+        using var store = await UpgradeOldLedgerAsync(
             "DROP TABLE usage_users; DROP TABLE usage_periods; DROP TABLE usage_hours; DROP INDEX units_tenant_end; DROP TABLE write_checks; DELETE FROM schema_version WHERE version >= 4;",
             fromVersion: 3);
     }
 
     /// <summary>Writes the old ledger (then <paramref name="thenSql"/>), opens it with today's store and checks every row.</summary>
-    private ILedgerStore UpgradeOldLedger(string thenSql, int fromVersion)
+    private async Task<ILedgerStore> UpgradeOldLedgerAsync(string thenSql, int fromVersion)
     {
         ExecuteSql(OldLedger() + thenSql);
         var store = OpenStore();
@@ -45,7 +45,7 @@ public abstract partial class LedgerStoreContract
 
             Assert.Equal(CurrentSchemaVersion, store.SchemaVersion());
             Assert.Null(store.CheckWritable());
-            AssertOldRows(store);
+            await AssertOldRowsAsync(store);
             return store;
         }
         catch
@@ -55,7 +55,7 @@ public abstract partial class LedgerStoreContract
         }
     }
 
-    private static void AssertOldRows(ILedgerStore store)
+    private static async Task AssertOldRowsAsync(ILedgerStore store)
     {
         var t0 = T0.UtcTicks;
         var created = T0.AddHours(-1);
@@ -92,12 +92,17 @@ public abstract partial class LedgerStoreContract
         Assert.Equal([new HourlyMinutes(t0, 6), new HourlyMinutes(t0 + Hour, 6)], store.HourlyPoolMinutes("acme", t0, t0 + 2 * Hour));
         Assert.Equal(
             [new UserHourUsage(t0, "ann", 1, 6, 0), new UserHourUsage(t0 + Hour, "bob", 1, 6, 0), new UserHourUsage(t0 + 2 * Hour, "bob", 0, 0, 1)],
-            store.UserHours("acme", t0, t0 + 3 * Hour));
+            await store.UserHoursAsync("acme", t0, t0 + 3 * Hour, CancellationToken.None));
         Assert.Equal(
             [new UserActivity("ann", 1, 6, 0, 1, t0, "analyzer_time"), new UserActivity("bob", 1, 6, 1, 1, t0 + 2 * Hour, "analyzer_time")],
             store.UserActivity("acme", "2026-03", t0, t0 + 3 * Hour).OrderBy(u => u.User, StringComparer.Ordinal));
         Assert.Equal([new AppActivity("sales", 2, 12, 2, t0 + Hour)], store.AppActivity("acme", "2026-03", t0, t0 + 3 * Hour));
-        Assert.Equal([new UserDenials("bob", "pool-exhausted", 1)], store.Denials("acme", "2026-03"));
+        // The v8 page rollups are filled from the old rows: the pages read what the scans read.
+        Assert.Equal(store.UserActivity("acme", "2026-03", t0, t0 + 3 * Hour).OrderBy(u => u.User, StringComparer.Ordinal),
+            (await store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", t0, t0 + 3 * Hour, UserSort.User, false, null, 10, 0), CancellationToken.None)).Rows);
+        Assert.Equal(store.AppActivity("acme", "2026-03", t0, t0 + 3 * Hour),
+            (await store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", t0, t0 + 3 * Hour, AppSort.App, false, null, 10, 0), CancellationToken.None)).Rows);
+        Assert.Equal([new UserDenials("bob", "pool-exhausted", 1)], await store.DenialsAsync("acme", "2026-03", CancellationToken.None));
 
         Assert.Equal([new AlertChannelRecord("ch1", "acme", "webhook", "ops", "https://example.test/hook", "s3cret", T0)], store.AlertChannels("acme"));
         var rule = Assert.Single(store.AlertRules("acme"));

@@ -114,7 +114,7 @@ public static class MonitoringEndpoints
         return group;
     }
 
-    private static Results<Ok<SeatAdviceView>, ContentHttpResult, ProblemHttpResult> SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
+    private static async Task<Results<Ok<SeatAdviceView>, ContentHttpResult, ProblemHttpResult>> SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
         string? currency, Tenants tenants, IUsageReports store, TimeProvider time)
     {
         var config = tenants.Writer(http.Tenant()).Snapshot.Config;
@@ -175,7 +175,10 @@ public static class MonitoringEndpoints
         {
             var p = Period.FromIndex(last.Index - i);
             periods.Add(p.ToString());
-            foreach (var u in store.UserActivity(http.Tenant(), p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks))
+            // Every user of the month from the rollups (the users page's query without a page limit), not a scan of its units.
+            var everyUser = await store.UsersPageAsync(http.Tenant(),
+                new PageQuery<UserSort>(p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks, UserSort.User, false, null, int.MaxValue, 0), http.RequestAborted);
+            foreach (var u in everyUser.Rows)
             {
                 minutes[u.User] = minutes.GetValueOrDefault(u.User) + (u.Units * unitMinutes);
                 if (AllocationNames.FromAllotment(u.Allotment) is { } held)

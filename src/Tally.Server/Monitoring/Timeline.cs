@@ -10,7 +10,8 @@ namespace Tally.Server.Monitoring;
 /// </summary>
 public static class Timeline
 {
-    public static IReadOnlyList<TimelineBucket> Build(IUsageReports store, string tenant, PeriodCalendar calendar, TimeZoneInfo zone, Period period, string granularity, DateTimeOffset now)
+    public static async Task<IReadOnlyList<TimelineBucket>> BuildAsync(IUsageReports store, string tenant, PeriodCalendar calendar, TimeZoneInfo zone, Period period,
+        string granularity, DateTimeOffset now, CancellationToken cancellation)
     {
         var start = calendar.Start(period);
         var end = calendar.End(period);
@@ -25,7 +26,7 @@ public static class Timeline
             var next = granularity == "hour" ? NextHour(bounds[^1]) : NextLocalMidnight(bounds[^1], zone);
             bounds.Add(next < end ? next : end);
         }
-        var rows = store.UserHours(tenant, start.UtcTicks, bounds[^1].UtcTicks);
+        var rows = await store.UserHoursAsync(tenant, start.UtcTicks, bounds[^1].UtcTicks, cancellation);
         var buckets = new List<TimelineBucket>(bounds.Count - 1);
         var i = 0;
         for (var b = 0; b + 1 < bounds.Count; b++)

@@ -1,0 +1,126 @@
+namespace Tally.Storage.Tests;
+
+/// <summary>
+/// The users and apps pages read from the rollups must give exactly what the whole-period scans
+/// (<see cref="IUsageReports.UserActivity"/>, <see cref="IUsageReports.AppActivity"/>) give once the server filtered,
+/// sorted (ties by name ascending, ordinal) and cut them in memory, as it did before the pages moved into the database.
+/// </summary>
+public abstract partial class LedgerStoreContract
+{
+    // Names with LIKE's wildcards and escape, mixed case, equal figures (ties) and a user whose events all fall outside
+    // the window (no last activity) and one with only a denial (no units, no apps, no allotment).
+    private void AppendPageLedger()
+    {
+        static LedgerEntry Unit(string id, string user, string app, long ticks, string allotment = "analyzer_time") =>
+            new(id, ticks, null, user, "", app, "open-app",
+                [new StoredDecision("charged", null, user, app, "2026-03", ticks, ticks + 6 * TimeSpan.TicksPerMinute, 0, 6)],
+                [new StoredUnit(0, user, "", app, "2026-03", ticks, ticks + 6 * TimeSpan.TicksPerMinute, 6, allotment == "professional" ? "assigned" : "time", allotment)]);
+        static LedgerEntry Denial(string id, string user, string app, long ticks) =>
+            new(id, ticks, null, user, "", app, "open-app", [new StoredDecision("denied", "pool-exhausted", user, app, "2026-03", 0, 0, ticks + 1, 0)], []);
+        var t = T0.UtcTicks;
+        Store.Append("acme",
+        [
+            Unit("1", "ab", "sales", t), Unit("2", "ab", "hr", t + 1), Unit("3", "a%b", "sales", t + 2), Unit("4", "a_b", "Sales_EU", t + 2),
+            Unit("5", "Abc", "hr", t + 3, "professional"), Unit("6", "ABD", "50%off", t + 4), Unit("7", "x\\y", "sales", t + 5),
+            Denial("8", "zed", "hr", t + 6), Denial("9", "ab", "sales", t + 7), Unit("10", "late", "sales", t + 5 * Hour),
+        ]);
+        // A second batch: the latest unit's allotment wins, new (user, app) pairs count once.
+        Store.Append("acme", [Unit("11", "Abc", "sales", t + 8), Unit("12", "Abc", "hr", t + 9, "analyzer"), Unit("13", "ab", "sales", t + 10)]);
+    }
+
+    private static readonly string?[] Searches = [null, "a", "AB", "%", "_", "\\", "b%", "s_l", "nobody"];
+    private static readonly (int Limit, int Offset)[] Windows = [(100, 0), (3, 0), (3, 2), (2, 6), (5, 100)];
+
+    [Fact]
+    public async Task UsersPage_EverySortOrderSearchAndWindow_MatchesTheScanSortedInMemory()
+    {
+        AppendPageLedger();
+        var (from, to) = (T0.UtcTicks, T0.UtcTicks + 2 * Hour);
+        var all = Store.UserActivity("acme", "2026-03", from, to);
+        Assert.Equal(8, all.Count);
+        foreach (var sort in Enum.GetValues<UserSort>())
+        {
+            Comparison<UserActivity> compare = sort switch
+            {
+                UserSort.Minutes => (a, b) => a.Minutes != b.Minutes ? a.Minutes.CompareTo(b.Minutes) : a.Units.CompareTo(b.Units),
+                UserSort.Units => (a, b) => a.Units.CompareTo(b.Units),
+                UserSort.Apps => (a, b) => a.Apps.CompareTo(b.Apps),
+                UserSort.LastActivity => (a, b) => Nullable.Compare(a.LastActivityTicks, b.LastActivityTicks),
+                UserSort.Denied => (a, b) => a.DeniedEvents.CompareTo(b.DeniedEvents),
+                _ => (a, b) => string.CompareOrdinal(a.User, b.User),
+            };
+            foreach (var descending in new[] { false, true })
+            foreach (var search in Searches)
+            foreach (var (limit, offset) in Windows)
+            {
+                var expected = InMemory(all, u => u.User, compare, descending, search);
+                var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", from, to, sort, descending, search, limit, offset), CancellationToken.None);
+                var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
+                Assert.True(expected.Count == page.Total, $"{what}: total {page.Total}, expected {expected.Count}");
+                Assert.True(expected.Skip(offset).Take(limit).SequenceEqual(page.Rows),
+                    $"{what}: got {string.Join(", ", page.Rows.Select(r => r.User))}, expected {string.Join(", ", expected.Skip(offset).Take(limit).Select(r => r.User))}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AppsPage_EverySortOrderSearchAndWindow_MatchesTheScanSortedInMemory()
+    {
+        AppendPageLedger();
+        var (from, to) = (T0.UtcTicks, T0.UtcTicks + 2 * Hour);
+        var all = Store.AppActivity("acme", "2026-03", from, to);
+        Assert.Equal(4, all.Count);
+        foreach (var sort in Enum.GetValues<AppSort>())
+        {
+            Comparison<AppActivity> compare = sort switch
+            {
+                AppSort.Units => (a, b) => a.Units.CompareTo(b.Units),
+                AppSort.Minutes => (a, b) => a.Minutes.CompareTo(b.Minutes),
+                AppSort.Users => (a, b) => a.Users.CompareTo(b.Users),
+                AppSort.LastActivity => (a, b) => Nullable.Compare(a.LastActivityTicks, b.LastActivityTicks),
+                _ => (a, b) => string.CompareOrdinal(a.App, b.App),
+            };
+            foreach (var descending in new[] { false, true })
+            foreach (var search in Searches)
+            foreach (var (limit, offset) in Windows)
+            {
+                var expected = InMemory(all, a => a.App, compare, descending, search);
+                var page = await Store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", from, to, sort, descending, search, limit, offset), CancellationToken.None);
+                var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
+                Assert.True(expected.Count == page.Total, $"{what}: total {page.Total}, expected {expected.Count}");
+                Assert.True(expected.Skip(offset).Take(limit).SequenceEqual(page.Rows),
+                    $"{what}: got {string.Join(", ", page.Rows.Select(r => r.App))}, expected {string.Join(", ", expected.Skip(offset).Take(limit).Select(r => r.App))}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task UsersPage_WildcardsAreLiteral_CaseIgnored_OffsetPastEndKeepsTotal()
+    {
+        AppendPageLedger();
+        async Task<(long Total, string Names)> Users(string? search, int offset = 0)
+        {
+            var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", T0.UtcTicks, T0.UtcTicks + 2 * Hour, UserSort.User, false, search, 100, offset),
+                CancellationToken.None);
+            return (page.Total, string.Join(" ", page.Rows.Select(r => r.User)));
+        }
+        Assert.Equal((1, "a%b"), await Users("%"));
+        Assert.Equal((1, "a_b"), await Users("_"));
+        Assert.Equal((1, "x\\y"), await Users("\\"));
+        Assert.Equal((3, "ABD Abc ab"), await Users("aB"));
+        Assert.Equal((8, ""), await Users(null, offset: 8));
+        Assert.Equal((0, ""), await Users("nobody"));
+        var abc = (await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", T0.UtcTicks, T0.UtcTicks + 2 * Hour, UserSort.User, false, "abc", 1, 0),
+            CancellationToken.None)).Rows.Single();
+        Assert.Equal(new UserActivity("Abc", 3, 18, 0, 2, T0.UtcTicks + 9, "analyzer"), abc);
+    }
+
+    /// <summary>What the server did before the pages moved into the database (ReportEndpoints.Paging.Apply).</summary>
+    private static List<T> InMemory<T>(IEnumerable<T> rows, Func<T, string> name, Comparison<T> compare, bool descending, string? search)
+    {
+        var matching = search is null ? rows.ToList() : rows.Where(r => name(r).Contains(search, StringComparison.OrdinalIgnoreCase)).ToList();
+        Comparison<T> ordered = descending ? (a, b) => compare(b, a) : compare;
+        matching.Sort((a, b) => ordered(a, b) is var c && c != 0 ? c : string.CompareOrdinal(name(a), name(b)));
+        return matching;
+    }
+}
