@@ -142,11 +142,11 @@ public static class ReportLedger
             var denied = i % 50 == 49;
             batch.Add(new LedgerEntry($"ev-{i}", t, null, user, "", app, "open-app",
                 [new StoredDecision("charged", null, user, app, Period, t, t + six, 0, 6)],
-                [new StoredUnit(0, user, "", app, Period, t, t + six, 6, "time", "analyzer_time")]));
+                [new StoredUnit(0, user, "", app, Period, t, t + six, 6, "time", "analyzer_time")], Period));
             if (denied)
             {
                 batch.Add(new LedgerEntry($"dn-{i}", t, null, user, "", app, "open-app",
-                    [new StoredDecision("denied", "pool-exhausted", user, app, Period, 0, 0, t + six, 0)], []));
+                    [new StoredDecision("denied", "pool-exhausted", user, app, Period, 0, 0, t + six, 0)], [], Period));
             }
             if (batch.Count >= 10_000)
             {

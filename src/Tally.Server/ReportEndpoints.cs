@@ -66,7 +66,6 @@ public static class ReportEndpoints
             }
             var ((p, calendar), page) = (read.Value, paging.Value);
             var caps = tenants.Writer(http.Tenant()).Snapshot.Caps;
-            var (from, to) = (calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks);
             UserSort? databaseSort = page.Sort switch
             {
                 "minutes" => UserSort.Minutes,
@@ -80,7 +79,7 @@ public static class ReportEndpoints
             if (databaseSort is { } key)
             {
                 var found = await store.UsersPageAsync(http.Tenant(),
-                    new PageQuery<UserSort>(p.ToString(), from, to, key, page.Order == "desc", page.Search, page.Limit, page.Offset), http.RequestAborted);
+                    new PageQuery<UserSort>(p.ToString(), key, page.Order == "desc", page.Search, page.Limit, page.Offset), http.RequestAborted);
                 return Csv.Report(http, new UserUsagePage(p.ToString(), [.. found.Rows.Select(u => ToRow(u, caps))], (int)found.Total, page.Limit, page.Offset,
                     page.Sort, page.Order), $"users-{p}");
             }
@@ -88,7 +87,7 @@ public static class ReportEndpoints
             // column the database could order by. So these two sorts read every matching user from the rollups (the
             // database still searches; 10,000 users are a few milliseconds) and sort and cut the page here.
             var everyMatch = await store.UsersPageAsync(http.Tenant(),
-                new PageQuery<UserSort>(p.ToString(), from, to, UserSort.User, false, page.Search, int.MaxValue, 0), http.RequestAborted);
+                new PageQuery<UserSort>(p.ToString(), UserSort.User, false, page.Search, int.MaxValue, 0), http.RequestAborted);
             var rows = everyMatch.Rows.Select(u => ToRow(u, caps));
             var (total, selected) = page.Apply(rows, u => u.User, page.Sort == "cap"
                 ? Comparer(rows, (a, b) => Nullable.Compare(a.CapMinutes, b.CapMinutes))
@@ -113,8 +112,7 @@ public static class ReportEndpoints
                 "app" => AppSort.App,
                 _ => AppSort.Units,
             };
-            var found = await store.AppsPageAsync(http.Tenant(), new PageQuery<AppSort>(p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks,
-                key, page.Order == "desc", page.Search, page.Limit, page.Offset), http.RequestAborted);
+            var found = await store.AppsPageAsync(http.Tenant(), new PageQuery<AppSort>(p.ToString(), key, page.Order == "desc", page.Search, page.Limit, page.Offset), http.RequestAborted);
             return Csv.Report(http, new AppUsagePage(p.ToString(), [.. found.Rows.Select(a => new AppRow(a.App, a.Units, a.Minutes, a.Users, At(a.LastActivityTicks)))],
                 (int)found.Total, page.Limit, page.Offset, page.Sort, page.Order), $"apps-{p}");
         }).WithSummary("Apps of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();

@@ -321,6 +321,8 @@ public sealed class TenantWriter : IAsyncDisposable
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
         var rows = new DecisionRows(state);
+        // Events come in time order, so a batch names one period, rarely two: its text is made once per change.
+        var (period, periodName) = (default(Period), "");
         try
         {
             foreach (var work in batch)
@@ -334,8 +336,13 @@ public sealed class TenantWriter : IAsyncDisposable
                     outcomes[i] = new EventOutcome(at, rows.Outcomes);
                     if (!rows.IsDuplicate)
                     {
+                        // The meter's calendar, the one its decisions were filed under.
+                        if (state.Meter.Calendar.PeriodOf(at) is var p && (p != period || periodName.Length == 0))
+                        {
+                            (period, periodName) = (p, p.ToString());
+                        }
                         entries.Add(new LedgerEntry(incoming.Id, at, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
-                            incoming.Action.ToWire(), rows.Decisions, rows.Units));
+                            incoming.Action.ToWire(), rows.Decisions, rows.Units, periodName));
                     }
                 }
                 results.Add(outcomes);

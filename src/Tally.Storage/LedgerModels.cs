@@ -56,10 +56,14 @@ public sealed record StoredDecision(
 public sealed record StoredUnit(
     long Id, string User, string Device, string App, string Period, long StartTicks, long EndTicks, int Minutes, string LicenseUsage, string Allotment);
 
-/// <summary>An event to append, with its decisions and the units they granted.</summary>
+/// <summary>
+/// An event to append, with its decisions and the units they granted. <paramref name="Period"/> is the period its
+/// server time falls in on the tenant's calendar when it was applied, the one its decisions carry; the pages' last
+/// activity is filed under it, so an event without decisions (a reload nobody is connected to) counts too.
+/// </summary>
 public sealed record LedgerEntry(
     string? EventId, long TimeTicks, string? ClientTime, string User, string Device, string App, string Action,
-    IReadOnlyList<StoredDecision> Decisions, IReadOnlyList<StoredUnit> Units);
+    IReadOnlyList<StoredDecision> Decisions, IReadOnlyList<StoredUnit> Units, string Period);
 
 /// <summary>Totals of one period from the ledger.</summary>
 public sealed record PeriodUsage(string Period, long Units, long Minutes, long DeniedEvents, long Events);
@@ -146,9 +150,10 @@ public enum AppSort { Units, Minutes, Users, LastActivity, App }
 /// One page of a period's users or apps: the rows whose name contains <paramref name="Search"/> (case-insensitive,
 /// taken literally: <c>%</c> and <c>_</c> are characters), ordered by the sort key ascending or <paramref name="Descending"/>
 /// with ties always by name ascending (ordinal), <paramref name="Offset"/> rows skipped, at most <paramref name="Limit"/>.
-/// Last activity is the newest event inside [<paramref name="FromTicks"/>, <paramref name="ToTicks"/>), the period's bounds.
+/// Last activity is the newest event filed under <paramref name="Period"/> (<see cref="LedgerEntry.Period"/>): the
+/// newest inside the period's bounds on the calendar the events were applied with.
 /// </summary>
-public sealed record PageQuery<TSort>(string Period, long FromTicks, long ToTicks, TSort Sort, bool Descending, string? Search, int Limit, int Offset)
+public sealed record PageQuery<TSort>(string Period, TSort Sort, bool Descending, string? Search, int Limit, int Offset)
     where TSort : struct, Enum;
 
 /// <summary>A page of rows and how many rows match the query's search in all (the page is a window on them).</summary>

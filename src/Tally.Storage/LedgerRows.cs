@@ -16,19 +16,27 @@ internal static class LedgerRows
     /// <summary>
     /// What one batch adds to the rollups the reports read (schema v4): per (period, user) units, minutes and denied
     /// decisions; per period pool units and minutes (<c>time</c> units), denied decisions and distinct events; per UTC
-    /// hour of unit start, pool minutes. Schema v8 adds the allotment of each user's latest unit (units are numbered in
-    /// entry order, so the last one seen is the latest) and units and minutes per (period, user, app). Each figure is
-    /// exactly what the matching query over the raw rows counts.
+    /// hour of unit start, pool minutes. Schema v8 adds, for the pages: per (period, user) the allotment of the latest
+    /// unit (units are numbered in entry order, so the last one seen is the latest) and the newest event time; per
+    /// (period, app) units, minutes and the newest event time; the (period, user, app) pairs with units. The newest
+    /// event time is filed under the entry's own period and names (<see cref="LedgerEntry.Period"/>), so it is the
+    /// latest event of that user or app in the period's bounds, decisions or not. Each figure is exactly what the
+    /// matching query over the raw rows counts, and each key is one row of the batch's upsert however many events name it.
     /// </summary>
     public static Rollups Rollup(IReadOnlyList<LedgerEntry> entries)
     {
         var users = new Dictionary<(string Period, string User), UserRollup>();
         var periods = new Dictionary<string, PeriodRollup>(StringComparer.Ordinal);
         var hours = new Dictionary<long, long>();
-        var userApps = new Dictionary<(string Period, string User, string App), (long Units, long Minutes)>();
+        var apps = new Dictionary<(string Period, string App), AppRollup>();
+        var userApps = new HashSet<(string Period, string User, string App)>();
         var eventPeriods = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
+            var eventUser = (entry.Period, entry.User);
+            users[eventUser] = users.GetValueOrDefault(eventUser) is var seen && seen.LastTicks >= entry.TimeTicks ? seen : seen with { LastTicks = entry.TimeTicks };
+            var eventApp = (entry.Period, entry.App);
+            apps[eventApp] = apps.GetValueOrDefault(eventApp) is var named && named.LastTicks >= entry.TimeTicks ? named : named with { LastTicks = entry.TimeTicks };
             eventPeriods.Clear();
             foreach (var d in entry.Decisions)
             {
@@ -51,9 +59,10 @@ internal static class LedgerRows
                 var key = (u.Period, u.User);
                 var user = users.GetValueOrDefault(key);
                 users[key] = user with { Units = user.Units + 1, Minutes = user.Minutes + u.Minutes, Allotment = u.Allotment };
-                var pair = (u.Period, u.User, u.App);
-                var app = userApps.GetValueOrDefault(pair);
-                userApps[pair] = (app.Units + 1, app.Minutes + u.Minutes);
+                var appKey = (u.Period, u.App);
+                var app = apps.GetValueOrDefault(appKey);
+                apps[appKey] = app with { Units = app.Units + 1, Minutes = app.Minutes + u.Minutes };
+                userApps.Add((u.Period, u.User, u.App));
                 if (u.LicenseUsage == "time")
                 {
                     var p = periods.GetValueOrDefault(u.Period);
@@ -67,7 +76,8 @@ internal static class LedgerRows
             [.. users.Select(kv => (kv.Key.Period, kv.Key.User, kv.Value))],
             [.. periods.Select(kv => (kv.Key, kv.Value))],
             [.. hours.Select(kv => (kv.Key, kv.Value))],
-            [.. userApps.Select(kv => (kv.Key.Period, kv.Key.User, kv.Key.App, kv.Value.Units, kv.Value.Minutes))]);
+            [.. apps.Select(kv => (kv.Key.Period, kv.Key.App, kv.Value))],
+            [.. userApps]);
     }
 
     /// <summary>
@@ -97,36 +107,83 @@ internal static class LedgerRows
     }
 
     /// <summary>
-    /// The rollups as four JSON arrays: [period, user, units, minutes, denied, allotment or null], [period, poolUnits,
-    /// poolMinutes, denied, events], [hour, poolMinutes], [period, user, app, units, minutes].
+    /// The rollups as JSON arrays of rows, in the order of <c>LedgerStore.RollupStatements</c>: [period, user, units,
+    /// minutes, denied, allotment or null, newest event ticks or null], [period, poolUnits, poolMinutes, denied, events],
+    /// [hour, poolMinutes], [period, app, units, minutes, newest event ticks or null], [period, user, app].
     /// </summary>
-    public static (string Users, string Periods, string Hours, string UserApps) Json(Rollups rollups)
+    public static IReadOnlyList<string> Json(Rollups rollups) =>
+    [
+        Rows(rollups.Users, (w, row) =>
+        {
+            var (period, user, r) = row;
+            w.WriteStringValue(period);
+            w.WriteStringValue(user);
+            w.WriteNumberValue(r.Units);
+            w.WriteNumberValue(r.Minutes);
+            w.WriteNumberValue(r.Denied);
+            w.WriteStringValue(r.Allotment);
+            WriteTicks(w, r.LastTicks);
+        }),
+        Rows(rollups.Periods, (w, row) =>
+        {
+            var (period, r) = row;
+            w.WriteStringValue(period);
+            w.WriteNumberValue(r.PoolUnits);
+            w.WriteNumberValue(r.PoolMinutes);
+            w.WriteNumberValue(r.Denied);
+            w.WriteNumberValue(r.Events);
+        }),
+        Rows(rollups.Hours, (w, row) =>
+        {
+            w.WriteNumberValue(row.Hour);
+            w.WriteNumberValue(row.PoolMinutes);
+        }),
+        Rows(rollups.Apps, (w, row) =>
+        {
+            var (period, app, r) = row;
+            w.WriteStringValue(period);
+            w.WriteStringValue(app);
+            w.WriteNumberValue(r.Units);
+            w.WriteNumberValue(r.Minutes);
+            WriteTicks(w, r.LastTicks);
+        }),
+        Rows(rollups.UserApps, (w, row) =>
+        {
+            w.WriteStringValue(row.Period);
+            w.WriteStringValue(row.User);
+            w.WriteStringValue(row.App);
+        }),
+    ];
+
+    /// <summary>A JSON array with one array per row, its elements written by <paramref name="write"/>.</summary>
+    private static string Rows<T>(IReadOnlyList<T> rows, Action<Utf8JsonWriter, T> write)
     {
-        var users = new StringBuilder("[");
-        foreach (var (period, user, r) in rollups.Users)
+        var buffer = new ArrayBufferWriter<byte>(64 + rows.Count * 64);
+        using (var w = new Utf8JsonWriter(buffer))
         {
-            users.Append(users.Length > 1 ? "," : "").Append('[').Append(JsonSerializer.Serialize(period)).Append(',').Append(JsonSerializer.Serialize(user))
-                .Append(',').Append(r.Units).Append(',').Append(r.Minutes).Append(',').Append(r.Denied)
-                .Append(',').Append(r.Allotment is null ? "null" : JsonSerializer.Serialize(r.Allotment)).Append(']');
+            w.WriteStartArray();
+            foreach (var row in rows)
+            {
+                w.WriteStartArray();
+                write(w, row);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
         }
-        var periods = new StringBuilder("[");
-        foreach (var (period, r) in rollups.Periods)
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    // No event of its own in the batch: the upsert keeps the stored value (0 is never a server time).
+    private static void WriteTicks(Utf8JsonWriter w, long ticks)
+    {
+        if (ticks == 0)
         {
-            periods.Append(periods.Length > 1 ? "," : "").Append('[').Append(JsonSerializer.Serialize(period)).Append(',').Append(r.PoolUnits)
-                .Append(',').Append(r.PoolMinutes).Append(',').Append(r.Denied).Append(',').Append(r.Events).Append(']');
+            w.WriteNullValue();
         }
-        var hours = new StringBuilder("[");
-        foreach (var (hour, minutes) in rollups.Hours)
+        else
         {
-            hours.Append(hours.Length > 1 ? "," : "").Append('[').Append(hour).Append(',').Append(minutes).Append(']');
+            w.WriteNumberValue(ticks);
         }
-        var userApps = new StringBuilder("[");
-        foreach (var (period, user, app, units, minutes) in rollups.UserApps)
-        {
-            userApps.Append(userApps.Length > 1 ? "," : "").Append('[').Append(JsonSerializer.Serialize(period)).Append(',').Append(JsonSerializer.Serialize(user))
-                .Append(',').Append(JsonSerializer.Serialize(app)).Append(',').Append(units).Append(',').Append(minutes).Append(']');
-        }
-        return (users.Append(']').ToString(), periods.Append(']').ToString(), hours.Append(']').ToString(), userApps.Append(']').ToString());
     }
 
     public static (string Events, string Decisions, string? Units) Json(IReadOnlyList<LedgerEntry> entries)
@@ -196,12 +253,15 @@ internal static class LedgerRows
     }
 }
 
-internal readonly record struct UserRollup(long Units, long Minutes, long Denied, string? Allotment);
+internal readonly record struct UserRollup(long Units, long Minutes, long Denied, string? Allotment, long LastTicks);
 
 internal readonly record struct PeriodRollup(long PoolUnits, long PoolMinutes, long Denied, long Events);
+
+internal readonly record struct AppRollup(long Units, long Minutes, long LastTicks);
 
 internal sealed record Rollups(
     IReadOnlyList<(string Period, string User, UserRollup Totals)> Users,
     IReadOnlyList<(string Period, PeriodRollup Totals)> Periods,
     IReadOnlyList<(long Hour, long PoolMinutes)> Hours,
-    IReadOnlyList<(string Period, string User, string App, long Units, long Minutes)> UserApps);
+    IReadOnlyList<(string Period, string App, AppRollup Totals)> Apps,
+    IReadOnlyList<(string Period, string User, string App)> UserApps);

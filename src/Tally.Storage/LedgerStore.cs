@@ -149,16 +149,19 @@ public abstract class LedgerStore : ILedgerStore
             r => new TermsChange(r.GetInt64(0), NullableText(r, 1), NullableText(r, 2), Instant(r.GetInt64(3))), ("@tenant", tenant));
 
     /// <summary>
-    /// The report rollups a batch adds to (schema v4), upserted from JSON rows in the batch's transaction: per (period,
-    /// user), per period, per UTC hour. "WHERE true": SQLite's parser needs it before ON CONFLICT after INSERT … SELECT.
+    /// The report rollups a batch adds to (schema v4, v8), upserted from JSON rows in the batch's transaction, in the
+    /// order of <see cref="LedgerRows.Json(Rollups)"/>: per (period, user), per period, per UTC hour, per (period, app),
+    /// and the (period, user, app) pairs, which are written only when new. "WHERE true": SQLite's parser needs it
+    /// before ON CONFLICT after INSERT … SELECT.
     /// </summary>
     private protected IReadOnlyList<string> RollupStatements() =>
     [
         $"""
-        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied, allotment)
-        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT), value->>5 FROM {Dialect.JsonRows("@rows")} WHERE true
+        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied, allotment, last_ticks)
+        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT), value->>5,
+            CAST(value->>6 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
         ON CONFLICT (tenant, period, user_name) DO UPDATE SET allotment = COALESCE(excluded.allotment, usage_users.allotment), units = usage_users.units + excluded.units,
-            minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied;
+            minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied, last_ticks = {Newest("usage_users")};
         """,
         $"""
         INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
@@ -173,12 +176,24 @@ public abstract class LedgerStore : ILedgerStore
         ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = usage_hours.pool_minutes + excluded.pool_minutes;
         """,
         $"""
-        INSERT INTO usage_user_apps (tenant, period, user_name, app, units, minutes)
-        SELECT @tenant, value->>0, value->>1, value->>2, CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, period, user_name, app) DO UPDATE SET units = usage_user_apps.units + excluded.units,
-            minutes = usage_user_apps.minutes + excluded.minutes;
+        INSERT INTO usage_apps (tenant, period, app, units, minutes, last_ticks)
+        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, period, app) DO UPDATE SET units = usage_apps.units + excluded.units, minutes = usage_apps.minutes + excluded.minutes,
+            last_ticks = {Newest("usage_apps")};
+        """,
+        $"""
+        INSERT INTO usage_user_apps (tenant, period, user_name, app)
+        SELECT @tenant, value->>0, value->>1, value->>2 FROM {Dialect.JsonRows("@rows")} WHERE true
+        ON CONFLICT (tenant, period, user_name, app) DO NOTHING;
         """,
     ];
+
+    /// <summary>
+    /// The later of the stored and the incoming <c>last_ticks</c>, either of which may be NULL (no event yet, or none
+    /// in this batch). Spelled out because SQLite's MAX(a, b) is NULL if either is and PostgreSQL's GREATEST skips NULLs.
+    /// </summary>
+    private static string Newest(string table) =>
+        $"CASE WHEN {table}.last_ticks >= excluded.last_ticks THEN {table}.last_ticks ELSE COALESCE(excluded.last_ticks, {table}.last_ticks) END";
 
     // ---- Tenants, keys and terms ----
 
@@ -248,7 +263,7 @@ public abstract class LedgerStore : ILedgerStore
             .FirstOrDefault() ?? new PeriodUsage(period, 0, 0, 0, 0);
 
     public IReadOnlyList<UserUsage> UserUsage(string tenant, string period) =>
-        Query($"SELECT user_name, units, minutes, denied FROM usage_users WHERE tenant = @tenant AND period = @period ORDER BY minutes DESC, units DESC, user_name{Dialect.Ordinal};",
+        Query($"SELECT user_name, units, minutes, denied FROM usage_users WHERE tenant = @tenant AND period = @period AND (units > 0 OR denied > 0) ORDER BY minutes DESC, units DESC, user_name{Dialect.Ordinal};",
             r => new UserUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)), ("@tenant", tenant), ("@period", period));
 
     /// <summary>
@@ -353,35 +368,30 @@ public abstract class LedgerStore : ILedgerStore
     // ---- The users and apps pages (schema v8) ----
 
     private const string UserApps = "(SELECT COUNT(*) FROM usage_user_apps a WHERE a.tenant = @tenant AND a.period = @period AND a.user_name = {0}.user_name)";
-    private const string UserLastActivity = "(SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = @tenant AND e.user_name = {0}.user_name AND e.time_ticks >= @from AND e.time_ticks < @to)";
-    private const string AppLastActivity = "(SELECT MAX(e.time_ticks) FROM events e WHERE e.tenant = @tenant AND e.app = {0}.app AND e.time_ticks >= @from AND e.time_ticks < @to)";
+    private const string AppUsers = "(SELECT COUNT(*) FROM usage_user_apps a WHERE a.tenant = @tenant AND a.period = @period AND a.app = {0}.app)";
 
     /// <summary>
-    /// From usage_users (one row per user of the period): a sort by a rollup column orders and cuts the page before
-    /// anything else is read, so only the page's rows get their app count (usage_user_apps' key) and last activity
-    /// (one probe of events (tenant, user_name, time_ticks)). Sorting by apps or last activity needs those for every
-    /// user first: O(users) index probes, still no unit rows.
+    /// From usage_users (one row per user of the period; a user with events but neither units nor denials has a row
+    /// of zeros for its last activity, which is left out): a sort by a rollup column orders and cuts the page before
+    /// anything else is read, so only the page's rows get their app count (usage_user_apps' key). Sorting by apps
+    /// needs every user's count first: one index range per user, still no unit rows.
     /// </summary>
     public Task<ReportPage<UserActivity>> UsersPageAsync(string tenant, PageQuery<UserSort> query, CancellationToken cancellation)
     {
-        var sortValue = query.Sort switch
-        {
-            UserSort.Apps => $", {Correlated(UserApps, "u")} AS sort_value",
-            UserSort.LastActivity => $", {Correlated(UserLastActivity, "u")} AS sort_value",
-            _ => "",
-        };
+        var sortValue = query.Sort == UserSort.Apps ? $", {Correlated(UserApps, "u")} AS sort_value" : "";
         var order = PageOrder(query.Sort switch
         {
             UserSort.Minutes => ["minutes", "units"],
             UserSort.Units => ["units"],
             UserSort.Denied => ["denied"],
+            UserSort.LastActivity => ["last_ticks"],
             UserSort.User => [],
             _ => ["sort_value"],
         }, query.Descending, query.Sort == UserSort.LastActivity, "user_name");
-        var filter = "tenant = @tenant AND period = @period" + (query.Search is null ? "" : " AND " + Dialect.Contains("user_name", "@search"));
+        var filter = "tenant = @tenant AND period = @period AND (units > 0 OR denied > 0)" + Search(query, "user_name");
         return Page(query, $"SELECT COUNT(*) FROM usage_users WHERE {filter};", $"""
-            SELECT p.user_name, p.units, p.minutes, p.denied, {Correlated(UserApps, "p")}, {Correlated(UserLastActivity, "p")}, p.allotment FROM (
-                SELECT u.user_name, u.units, u.minutes, u.denied, u.allotment{sortValue}
+            SELECT p.user_name, p.units, p.minutes, p.denied, {Correlated(UserApps, "p")}, p.last_ticks, p.allotment FROM (
+                SELECT u.user_name, u.units, u.minutes, u.denied, u.last_ticks, u.allotment{sortValue}
                 FROM usage_users u WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset) p
             ORDER BY {order};
             """,
@@ -389,30 +399,34 @@ public abstract class LedgerStore : ILedgerStore
             tenant, cancellation);
     }
 
-    /// <summary>From usage_user_apps grouped by app through its covering (tenant, period, app, units, minutes) index: one entry per (user, app) of the period.</summary>
+    /// <summary>
+    /// From usage_apps (one row per app of the period; one with events but no units is left out), like the users page:
+    /// only the page's apps get their user count (usage_user_apps by app) unless the sort is by users.
+    /// </summary>
     public Task<ReportPage<AppActivity>> AppsPageAsync(string tenant, PageQuery<AppSort> query, CancellationToken cancellation)
     {
+        var sortValue = query.Sort == AppSort.Users ? $", {Correlated(AppUsers, "g")} AS sort_value" : "";
         var order = PageOrder(query.Sort switch
         {
             AppSort.Units => ["units"],
             AppSort.Minutes => ["minutes"],
-            AppSort.Users => ["users"],
+            AppSort.LastActivity => ["last_ticks"],
             AppSort.App => [],
             _ => ["sort_value"],
         }, query.Descending, query.Sort == AppSort.LastActivity, "app");
-        var filter = "tenant = @tenant AND period = @period" + (query.Search is null ? "" : " AND " + Dialect.Contains("app", "@search"));
-        var sortValue = query.Sort == AppSort.LastActivity ? $", {Correlated(AppLastActivity, "g")} AS sort_value" : "";
-        return Page(query, $"SELECT COUNT(DISTINCT app) FROM usage_user_apps WHERE {filter};", $"""
-            WITH g AS (
-                SELECT app, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(minutes) AS BIGINT) AS minutes, COUNT(*) AS users
-                FROM usage_user_apps WHERE {filter} GROUP BY app)
-            SELECT p.app, p.units, p.minutes, p.users, {Correlated(AppLastActivity, "p")} FROM (
-                SELECT g.app, g.units, g.minutes, g.users{sortValue} FROM g ORDER BY {order} LIMIT @limit OFFSET @offset) p
+        var filter = "tenant = @tenant AND period = @period AND units > 0" + Search(query, "app");
+        return Page(query, $"SELECT COUNT(*) FROM usage_apps WHERE {filter};", $"""
+            SELECT p.app, p.units, p.minutes, {Correlated(AppUsers, "p")}, p.last_ticks FROM (
+                SELECT g.app, g.units, g.minutes, g.last_ticks{sortValue}
+                FROM usage_apps g WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset) p
             ORDER BY {order};
             """,
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             tenant, cancellation);
     }
+
+    private string Search<TSort>(PageQuery<TSort> query, string column) where TSort : struct, Enum =>
+        query.Search is null ? "" : " AND " + Dialect.Contains(column, "@search");
 
     private static string Correlated(string subquery, string alias) => string.Format(CultureInfo.InvariantCulture, subquery, alias);
 
@@ -441,7 +455,7 @@ public abstract class LedgerStore : ILedgerStore
         {
             filter.Add(("@search", SqlDialect.ContainsPattern(query.Search)));
         }
-        (string, object?)[] pageParameters = [.. filter, ("@from", query.FromTicks), ("@to", query.ToTicks), ("@limit", (long)query.Limit), ("@offset", (long)query.Offset)];
+        (string, object?)[] pageParameters = [.. filter, ("@limit", (long)query.Limit), ("@offset", (long)query.Offset)];
         return ReadAsync(async (connection, ct) =>
         {
             await using var count = Command(connection, null, countSql, [.. filter]);

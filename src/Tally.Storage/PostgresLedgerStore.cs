@@ -34,7 +34,6 @@ public sealed class PostgresLedgerStore : LedgerStore
         return await work(connection, cancellation);
     }
 
-
     // The server serializes what must be serialized (row locks, the unique constraints, the dialect's advisory locks).
     private protected override T Write<T>(Func<DbConnection, T> work)
     {
@@ -134,10 +133,9 @@ public sealed class PostgresLedgerStore : LedgerStore
             }
             copy.Complete();
         }
-        var (userRollups, periodRollups, hourRollups, userAppRollups) = LedgerRows.Json(LedgerRows.Rollup(entries));
         using (var batch = new NpgsqlBatch(connection, tx))
         {
-            foreach (var (sql, rows) in RollupStatements().Zip([userRollups, periodRollups, hourRollups, userAppRollups]))
+            foreach (var (sql, rows) in RollupStatements().Zip(LedgerRows.Json(LedgerRows.Rollup(entries))))
             {
                 var command = new NpgsqlBatchCommand(sql);
                 command.Parameters.Add(new NpgsqlParameter("tenant", tenant));

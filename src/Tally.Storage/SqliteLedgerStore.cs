@@ -90,7 +90,7 @@ public sealed class SqliteLedgerStore : LedgerStore
             _appender ??= new AppendConnection(Open(_writeConnectionString), RollupStatements());
             try
             {
-                _appender.Append(tenant, events, decisions, units, [rollups.Users, rollups.Periods, rollups.Hours, rollups.UserApps]);
+                _appender.Append(tenant, events, decisions, units, rollups);
             }
             catch
             {

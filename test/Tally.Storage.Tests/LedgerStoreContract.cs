@@ -47,7 +47,7 @@ public abstract partial class LedgerStoreContract : IDisposable
     protected static LedgerEntry Entry(string? id, string user, long ticks, string kind = "charged") =>
         new(id, ticks, null, user, "", "sales", "open-app",
             [new StoredDecision(kind, kind == "denied" ? "pool-exhausted" : null, user, "sales", "2026-03", ticks, ticks + TimeSpan.TicksPerMinute * 6, 0, 6)],
-            kind == "charged" ? [new StoredUnit(0, user, "", "sales", "2026-03", ticks, ticks + TimeSpan.TicksPerMinute * 6, 6, "time", "analyzer_time")] : []);
+            kind == "charged" ? [new StoredUnit(0, user, "", "sales", "2026-03", ticks, ticks + TimeSpan.TicksPerMinute * 6, 6, "time", "analyzer_time")] : [], "2026-03");
 
     [Fact]
     public void Initialize_Twice_IsIdempotentAtCurrentVersion()
@@ -121,7 +121,7 @@ public abstract partial class LedgerStoreContract : IDisposable
         const string app = "sales/📈 'q1' +x";
         var entry = new LedgerEntry("id-😀-\u00e9", T0.UtcTicks, "2026-03-01T09:00:00+01:00", user, "dev\u2028ice", app, "open-app",
             [new StoredDecision("charged", null, user, app, "2026-03", T0.UtcTicks, T0.UtcTicks + 1, 0, 6)],
-            [new StoredUnit(0, user, "dev\u2028ice", app, "2026-03", T0.UtcTicks, T0.UtcTicks + 1, 6, "time", "analyzer_time")]);
+            [new StoredUnit(0, user, "dev\u2028ice", app, "2026-03", T0.UtcTicks, T0.UtcTicks + 1, 6, "time", "analyzer_time")], "2026-03");
         Store.Append("acme", [entry]);
         var stored = Assert.Single(Store.Events("acme"));
         Assert.Equal((entry.EventId, entry.ClientTime, user, "dev\u2028ice", app), (stored.EventId, stored.ClientTime, stored.User, stored.Device, stored.App));
@@ -341,7 +341,7 @@ public abstract partial class LedgerStoreContract : IDisposable
              new StoredDecision("denied", "pool-exhausted", "bob", "sales", "2026-03", 0, 0, ticks + 1, 0),
              new StoredDecision("charged", null, "cy", "sales", "2026-04", ticks, ticks + 1, 0, 6)],
             [new StoredUnit(0, "ann", "", "sales", "2026-03", ticks, ticks + 1, 6, "time", "analyzer_time"),
-             new StoredUnit(0, "cy", "", "sales", "2026-04", ticks, ticks + 1, 6, "assigned", "professional")]);
+             new StoredUnit(0, "cy", "", "sales", "2026-04", ticks, ticks + 1, 6, "assigned", "professional")], "2026-03");
 
     [Fact]
     public void Rollups_MultiDecisionEventsAndSeats_CountLikeTheRows()

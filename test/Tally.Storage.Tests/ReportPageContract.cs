@@ -4,28 +4,38 @@ namespace Tally.Storage.Tests;
 /// The users and apps pages read from the rollups must give exactly what the whole-period scans
 /// (<see cref="IUsageReports.UserActivity"/>, <see cref="IUsageReports.AppActivity"/>) give once the server filtered,
 /// sorted (ties by name ascending, ordinal) and cut them in memory, as it did before the pages moved into the database.
+/// The scans' [from, to) is the period's bounds, and every entry is filed under the period its time is in
+/// (<see cref="LedgerEntry.Period"/>), as the server files them.
 /// </summary>
 public abstract partial class LedgerStoreContract
 {
-    // Names with LIKE's wildcards and escape, mixed case, equal figures (ties) and a user whose events all fall outside
-    // the window (no last activity) and one with only a denial (no units, no apps, no allotment).
+    // This ledger's calendar: 2026-03 is [T0, T0 + 2 h), 2026-04 follows. Every entry carries the period its time is in.
+    private static readonly (long From, long To) March = (T0.UtcTicks, T0.UtcTicks + 2 * Hour);
+
+    // Names with LIKE's wildcards and escape, mixed case, equal figures (ties), one user with only a denial (no units,
+    // no apps, no allotment), one with units only in the next period, and events without decisions (reloads nobody is
+    // connected to): one moves a listed user's and app's last activity, one names a user and an app with nothing else
+    // in the period, who must not be listed.
     private void AppendPageLedger()
     {
-        static LedgerEntry Unit(string id, string user, string app, long ticks, string allotment = "analyzer_time") =>
+        static LedgerEntry Unit(string id, string user, string app, long ticks, string allotment = "analyzer_time", string period = "2026-03") =>
             new(id, ticks, null, user, "", app, "open-app",
-                [new StoredDecision("charged", null, user, app, "2026-03", ticks, ticks + 6 * TimeSpan.TicksPerMinute, 0, 6)],
-                [new StoredUnit(0, user, "", app, "2026-03", ticks, ticks + 6 * TimeSpan.TicksPerMinute, 6, allotment == "professional" ? "assigned" : "time", allotment)]);
+                [new StoredDecision("charged", null, user, app, period, ticks, ticks + 6 * TimeSpan.TicksPerMinute, 0, 6)],
+                [new StoredUnit(0, user, "", app, period, ticks, ticks + 6 * TimeSpan.TicksPerMinute, 6, allotment == "professional" ? "assigned" : "time", allotment)],
+                period);
         static LedgerEntry Denial(string id, string user, string app, long ticks) =>
-            new(id, ticks, null, user, "", app, "open-app", [new StoredDecision("denied", "pool-exhausted", user, app, "2026-03", 0, 0, ticks + 1, 0)], []);
-        var t = T0.UtcTicks;
+            new(id, ticks, null, user, "", app, "open-app", [new StoredDecision("denied", "pool-exhausted", user, app, "2026-03", 0, 0, ticks + 1, 0)], [], "2026-03");
+        static LedgerEntry UnheardReload(string id, string user, string app, long ticks) => new(id, ticks, null, user, "", app, "scheduled-reload", [], [], "2026-03");
+        var t = March.From;
         Store.Append("acme",
         [
             Unit("1", "ab", "sales", t), Unit("2", "ab", "hr", t + 1), Unit("3", "a%b", "sales", t + 2), Unit("4", "a_b", "Sales_EU", t + 2),
             Unit("5", "Abc", "hr", t + 3, "professional"), Unit("6", "ABD", "50%off", t + 4), Unit("7", "x\\y", "sales", t + 5),
-            Denial("8", "zed", "hr", t + 6), Denial("9", "ab", "sales", t + 7), Unit("10", "late", "sales", t + 5 * Hour),
+            Denial("8", "zed", "hr", t + 6), Denial("9", "ab", "sales", t + 7), UnheardReload("r1", "scheduler", "nightly", t + 7),
         ]);
-        // A second batch: the latest unit's allotment wins, new (user, app) pairs count once.
+        // Later batches: the latest unit's allotment wins, new (user, app) pairs count once, last activity only moves forward.
         Store.Append("acme", [Unit("11", "Abc", "sales", t + 8), Unit("12", "Abc", "hr", t + 9, "analyzer"), Unit("13", "ab", "sales", t + 10)]);
+        Store.Append("acme", [UnheardReload("r2", "ab", "Sales_EU", t + 11), Unit("10", "late", "sales", March.To + Hour, period: "2026-04")]);
     }
 
     private static readonly string?[] Searches = [null, "a", "AB", "%", "_", "\\", "b%", "s_l", "nobody"];
@@ -35,9 +45,9 @@ public abstract partial class LedgerStoreContract
     public async Task UsersPage_EverySortOrderSearchAndWindow_MatchesTheScanSortedInMemory()
     {
         AppendPageLedger();
-        var (from, to) = (T0.UtcTicks, T0.UtcTicks + 2 * Hour);
-        var all = Store.UserActivity("acme", "2026-03", from, to);
-        Assert.Equal(8, all.Count);
+        var all = Store.UserActivity("acme", "2026-03", March.From, March.To);
+        Assert.Equal(7, all.Count);
+        Assert.Equal(T0.UtcTicks + 11, all.Single(u => u.User == "ab").LastActivityTicks);
         foreach (var sort in Enum.GetValues<UserSort>())
         {
             Comparison<UserActivity> compare = sort switch
@@ -54,7 +64,7 @@ public abstract partial class LedgerStoreContract
             foreach (var (limit, offset) in Windows)
             {
                 var expected = InMemory(all, u => u.User, compare, descending, search);
-                var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", from, to, sort, descending, search, limit, offset), CancellationToken.None);
+                var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", sort, descending, search, limit, offset), CancellationToken.None);
                 var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
                 Assert.True(expected.Count == page.Total, $"{what}: total {page.Total}, expected {expected.Count}");
                 Assert.True(expected.Skip(offset).Take(limit).SequenceEqual(page.Rows),
@@ -67,9 +77,9 @@ public abstract partial class LedgerStoreContract
     public async Task AppsPage_EverySortOrderSearchAndWindow_MatchesTheScanSortedInMemory()
     {
         AppendPageLedger();
-        var (from, to) = (T0.UtcTicks, T0.UtcTicks + 2 * Hour);
-        var all = Store.AppActivity("acme", "2026-03", from, to);
+        var all = Store.AppActivity("acme", "2026-03", March.From, March.To);
         Assert.Equal(4, all.Count);
+        Assert.Equal(T0.UtcTicks + 11, all.Single(a => a.App == "Sales_EU").LastActivityTicks);
         foreach (var sort in Enum.GetValues<AppSort>())
         {
             Comparison<AppActivity> compare = sort switch
@@ -85,7 +95,7 @@ public abstract partial class LedgerStoreContract
             foreach (var (limit, offset) in Windows)
             {
                 var expected = InMemory(all, a => a.App, compare, descending, search);
-                var page = await Store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", from, to, sort, descending, search, limit, offset), CancellationToken.None);
+                var page = await Store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", sort, descending, search, limit, offset), CancellationToken.None);
                 var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
                 Assert.True(expected.Count == page.Total, $"{what}: total {page.Total}, expected {expected.Count}");
                 Assert.True(expected.Skip(offset).Take(limit).SequenceEqual(page.Rows),
@@ -100,7 +110,7 @@ public abstract partial class LedgerStoreContract
         AppendPageLedger();
         async Task<(long Total, string Names)> Users(string? search, int offset = 0)
         {
-            var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", T0.UtcTicks, T0.UtcTicks + 2 * Hour, UserSort.User, false, search, 100, offset),
+            var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, search, 100, offset),
                 CancellationToken.None);
             return (page.Total, string.Join(" ", page.Rows.Select(r => r.User)));
         }
@@ -108,9 +118,9 @@ public abstract partial class LedgerStoreContract
         Assert.Equal((1, "a_b"), await Users("_"));
         Assert.Equal((1, "x\\y"), await Users("\\"));
         Assert.Equal((3, "ABD Abc ab"), await Users("aB"));
-        Assert.Equal((8, ""), await Users(null, offset: 8));
+        Assert.Equal((7, ""), await Users(null, offset: 7));
         Assert.Equal((0, ""), await Users("nobody"));
-        var abc = (await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", T0.UtcTicks, T0.UtcTicks + 2 * Hour, UserSort.User, false, "abc", 1, 0),
+        var abc = (await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, "abc", 1, 0),
             CancellationToken.None)).Rows.Single();
         Assert.Equal(new UserActivity("Abc", 3, 18, 0, 2, T0.UtcTicks + 9, "analyzer"), abc);
     }

@@ -177,7 +177,7 @@ public static class MonitoringEndpoints
             periods.Add(p.ToString());
             // Every user of the month from the rollups (the users page's query without a page limit), not a scan of its units.
             var everyUser = await store.UsersPageAsync(http.Tenant(),
-                new PageQuery<UserSort>(p.ToString(), calendar.Start(p).UtcTicks, calendar.End(p).UtcTicks, UserSort.User, false, null, int.MaxValue, 0), http.RequestAborted);
+                new PageQuery<UserSort>(p.ToString(), UserSort.User, false, null, int.MaxValue, 0), http.RequestAborted);
             foreach (var u in everyUser.Rows)
             {
                 minutes[u.User] = minutes.GetValueOrDefault(u.User) + (u.Units * unitMinutes);
