@@ -151,8 +151,9 @@ public abstract class LedgerStore : ILedgerStore
     /// <summary>
     /// The report rollups a batch adds to (schema v4, v8), upserted from JSON rows in the batch's transaction, in the
     /// order of <see cref="LedgerRows.Json(Rollups)"/>: per (period, user), per period, per UTC hour, per (period, app),
-    /// and the (period, user, app) pairs, which are written only when new. "WHERE true": SQLite's parser needs it
-    /// before ON CONFLICT after INSERT … SELECT.
+    /// and last the (period, user, app) pairs, written only when new: schema v8's trigger then counts each new pair
+    /// into the user's and the app's row, which must already be there. "WHERE true": SQLite's parser needs it before
+    /// ON CONFLICT after INSERT … SELECT.
     /// </summary>
     private protected IReadOnlyList<string> RollupStatements() =>
     [
@@ -367,59 +368,46 @@ public abstract class LedgerStore : ILedgerStore
 
     // ---- The users and apps pages (schema v8) ----
 
-    private const string UserApps = "(SELECT COUNT(*) FROM usage_user_apps a WHERE a.tenant = @tenant AND a.period = @period AND a.user_name = {0}.user_name)";
-    private const string AppUsers = "(SELECT COUNT(*) FROM usage_user_apps a WHERE a.tenant = @tenant AND a.period = @period AND a.app = {0}.app)";
-
     /// <summary>
-    /// From usage_users (one row per user of the period; a user with events but neither units nor denials has a row
-    /// of zeros for its last activity, which is left out): a sort by a rollup column orders and cuts the page before
-    /// anything else is read, so only the page's rows get their app count (usage_user_apps' key). Sorting by apps
-    /// needs every user's count first: one index range per user, still no unit rows.
+    /// From usage_users alone, one row per user of the period (a user with events but neither units nor denials has a
+    /// row of zeros for its last activity, which is left out): every sort key is a column, so the database orders and
+    /// cuts the page from the period's rows without reading anything else.
     /// </summary>
     public Task<ReportPage<UserActivity>> UsersPageAsync(string tenant, PageQuery<UserSort> query, CancellationToken cancellation)
     {
-        var sortValue = query.Sort == UserSort.Apps ? $", {Correlated(UserApps, "u")} AS sort_value" : "";
         var order = PageOrder(query.Sort switch
         {
             UserSort.Minutes => ["minutes", "units"],
             UserSort.Units => ["units"],
-            UserSort.Denied => ["denied"],
+            UserSort.Apps => ["apps"],
             UserSort.LastActivity => ["last_ticks"],
-            UserSort.User => [],
-            _ => ["sort_value"],
+            UserSort.Denied => ["denied"],
+            _ => [],
         }, query.Descending, query.Sort == UserSort.LastActivity, "user_name");
         var filter = "tenant = @tenant AND period = @period AND (units > 0 OR denied > 0)" + Search(query, "user_name");
         return Page(query, $"SELECT COUNT(*) FROM usage_users WHERE {filter};", $"""
-            SELECT p.user_name, p.units, p.minutes, p.denied, {Correlated(UserApps, "p")}, p.last_ticks, p.allotment FROM (
-                SELECT u.user_name, u.units, u.minutes, u.denied, u.last_ticks, u.allotment{sortValue}
-                FROM usage_users u WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset) p
-            ORDER BY {order};
+            SELECT user_name, units, minutes, denied, apps, last_ticks, allotment FROM usage_users
+            WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset;
             """,
             r => new UserActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.IsDBNull(5) ? null : r.GetInt64(5), NullableText(r, 6)),
             tenant, cancellation);
     }
 
-    /// <summary>
-    /// From usage_apps (one row per app of the period; one with events but no units is left out), like the users page:
-    /// only the page's apps get their user count (usage_user_apps by app) unless the sort is by users.
-    /// </summary>
+    /// <summary>From usage_apps alone, one row per app of the period (one with events but no units is left out), like the users page.</summary>
     public Task<ReportPage<AppActivity>> AppsPageAsync(string tenant, PageQuery<AppSort> query, CancellationToken cancellation)
     {
-        var sortValue = query.Sort == AppSort.Users ? $", {Correlated(AppUsers, "g")} AS sort_value" : "";
         var order = PageOrder(query.Sort switch
         {
             AppSort.Units => ["units"],
             AppSort.Minutes => ["minutes"],
+            AppSort.Users => ["users"],
             AppSort.LastActivity => ["last_ticks"],
-            AppSort.App => [],
-            _ => ["sort_value"],
+            _ => [],
         }, query.Descending, query.Sort == AppSort.LastActivity, "app");
         var filter = "tenant = @tenant AND period = @period AND units > 0" + Search(query, "app");
         return Page(query, $"SELECT COUNT(*) FROM usage_apps WHERE {filter};", $"""
-            SELECT p.app, p.units, p.minutes, {Correlated(AppUsers, "p")}, p.last_ticks FROM (
-                SELECT g.app, g.units, g.minutes, g.last_ticks{sortValue}
-                FROM usage_apps g WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset) p
-            ORDER BY {order};
+            SELECT app, units, minutes, users, last_ticks FROM usage_apps
+            WHERE {filter} ORDER BY {order} LIMIT @limit OFFSET @offset;
             """,
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             tenant, cancellation);
@@ -427,8 +415,6 @@ public abstract class LedgerStore : ILedgerStore
 
     private string Search<TSort>(PageQuery<TSort> query, string column) where TSort : struct, Enum =>
         query.Search is null ? "" : " AND " + Dialect.Contains(column, "@search");
-
-    private static string Correlated(string subquery, string alias) => string.Format(CultureInfo.InvariantCulture, subquery, alias);
 
     /// <summary>
     /// ORDER BY the keys, each in the page's direction, then the name ascending in byte order: the server's comparer
