@@ -59,17 +59,8 @@ public abstract partial class LedgerStoreContract
                 UserSort.Denied => (a, b) => a.DeniedEvents.CompareTo(b.DeniedEvents),
                 _ => (a, b) => string.CompareOrdinal(a.User, b.User),
             };
-            foreach (var descending in new[] { false, true })
-            foreach (var search in Searches)
-            foreach (var (limit, offset) in Windows)
-            {
-                var expected = InMemory(all, u => u.User, compare, descending, search);
-                var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", sort, descending, search, limit, offset), CancellationToken.None);
-                var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
-                Assert.True(expected.Count == page.Total, $"{what}: total {page.Total}, expected {expected.Count}");
-                Assert.True(expected.Skip(offset).Take(limit).SequenceEqual(page.Rows),
-                    $"{what}: got {string.Join(", ", page.Rows.Select(r => r.User))}, expected {string.Join(", ", expected.Skip(offset).Take(limit).Select(r => r.User))}");
-            }
+            await AssertEveryPageMatches(all, u => u.User, compare, (descending, search, limit, offset) =>
+                Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", sort, descending, search, limit, offset), CancellationToken.None), sort.ToString());
         }
     }
 
@@ -90,17 +81,8 @@ public abstract partial class LedgerStoreContract
                 AppSort.LastActivity => (a, b) => Nullable.Compare(a.LastActivityTicks, b.LastActivityTicks),
                 _ => (a, b) => string.CompareOrdinal(a.App, b.App),
             };
-            foreach (var descending in new[] { false, true })
-            foreach (var search in Searches)
-            foreach (var (limit, offset) in Windows)
-            {
-                var expected = InMemory(all, a => a.App, compare, descending, search);
-                var page = await Store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", sort, descending, search, limit, offset), CancellationToken.None);
-                var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
-                Assert.True(expected.Count == page.Total, $"{what}: total {page.Total}, expected {expected.Count}");
-                Assert.True(expected.Skip(offset).Take(limit).SequenceEqual(page.Rows),
-                    $"{what}: got {string.Join(", ", page.Rows.Select(r => r.App))}, expected {string.Join(", ", expected.Skip(offset).Take(limit).Select(r => r.App))}");
-            }
+            await AssertEveryPageMatches(all, a => a.App, compare, (descending, search, limit, offset) =>
+                Store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", sort, descending, search, limit, offset), CancellationToken.None), sort.ToString());
         }
     }
 
@@ -123,6 +105,23 @@ public abstract partial class LedgerStoreContract
         var abc = (await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, "abc", 1, 0),
             CancellationToken.None)).Rows.Single();
         Assert.Equal(new UserActivity("Abc", 3, 18, 0, 2, T0.UtcTicks + 9, "analyzer"), abc);
+    }
+
+    /// <summary>Every order, search and window of one sort: the database's page against <see cref="InMemory"/> on the scan's rows.</summary>
+    private static async Task AssertEveryPageMatches<T>(IReadOnlyList<T> all, Func<T, string> name, Comparison<T> compare,
+        Func<bool, string?, int, int, Task<ReportPage<T>>> page, string sort)
+    {
+        foreach (var descending in new[] { false, true })
+        foreach (var search in Searches)
+        foreach (var (limit, offset) in Windows)
+        {
+            var matching = InMemory(all, name, compare, descending, search);
+            var expected = matching.Skip(offset).Take(limit).ToList();
+            var got = await page(descending, search, limit, offset);
+            var what = $"{sort} {(descending ? "desc" : "asc")} search={search} limit={limit} offset={offset}";
+            Assert.True(matching.Count == got.Total, $"{what}: total {got.Total}, expected {matching.Count}");
+            Assert.True(expected.SequenceEqual(got.Rows), $"{what}: got {string.Join(", ", got.Rows.Select(name))}, expected {string.Join(", ", expected.Select(name))}");
+        }
     }
 
     /// <summary>What the server did before the pages moved into the database (ReportEndpoints.Paging.Apply).</summary>
