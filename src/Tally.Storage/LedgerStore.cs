@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 7;
+    public const int CurrentSchemaVersion = 8;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 

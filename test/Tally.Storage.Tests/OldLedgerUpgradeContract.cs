@@ -46,6 +46,9 @@ public abstract partial class LedgerStoreContract
             Assert.Equal(CurrentSchemaVersion, store.SchemaVersion());
             Assert.Null(store.CheckWritable());
             AssertOldRows(store);
+            // v8: the two ordinary decisions moved into their event rows; the denial stays a decisions row.
+            Assert.Equal(["1|charged|6", "2|charged|6", "3|null|null"], QuerySql("SELECT seq, decision_kind, decision_minutes FROM events ORDER BY seq;"));
+            Assert.Equal(["3|0|denied"], QuerySql("SELECT event_seq, idx, kind FROM decisions ORDER BY event_seq, idx;"));
             return store;
         }
         catch
