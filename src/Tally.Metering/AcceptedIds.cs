@@ -16,7 +16,8 @@ internal sealed class AcceptedIds
     /// <summary>Generations per window: how much longer than the window an id may be kept (a sixteenth).</summary>
     public const int GenerationsPerWindow = 16;
 
-    // Live generations are told apart by their tag (their sequence number's low 8 bits), so at most 256 may be live.
+    // Live generations are told apart by their tag (1 to 255 in turn: 0 would match empty slots), so at most 255 may be
+    // live.
     // In time order there are at most GenerationsPerWindow + 2; more would need ids added without forgetting over many
     // windows, and then the newest generation is stretched instead of a tag reused.
     private const int MaxLiveGenerations = 64;
@@ -57,12 +58,11 @@ internal sealed class AcceptedIds
         {
             return _hashes.AddIfAbsent(hash);
         }
-        // Look before filing: a generation is opened only for an id that is added.
-        if (_hashes.Contains(hash))
+        if (_hashes.AddIfAbsent(hash, TagFor(ticks)))
         {
             return true;
         }
-        Add(hash, ticks);
+        Filed(ticks);
         return false;
     }
 
@@ -74,10 +74,8 @@ internal sealed class AcceptedIds
             _hashes.Add(hash);
             return;
         }
-        var generation = GenerationFor(ticks);
-        _hashes.Add(hash, generation.Tag);
-        generation.Ids++;
-        generation.LatestTicks = Math.Max(generation.LatestTicks, ticks);
+        _hashes.Add(hash, TagFor(ticks));
+        Filed(ticks);
     }
 
     /// <summary>
@@ -102,15 +100,25 @@ internal sealed class AcceptedIds
         return forgotten;
     }
 
-    private Generation GenerationFor(long ticks)
+    // An id accepted at `ticks` goes into the newest generation, or opens the next one when the newest has spanned its
+    // share of the window. The tag is known before the id is added, the generation opened only once it is (Filed), so
+    // a duplicate opens nothing and the id costs one probe sequence.
+    private bool OpensGeneration(long ticks) =>
+        _newest is not { } newest || (ticks >= newest.StartTicks + _generationTicks && _generations.Count < MaxLiveGenerations);
+
+    private byte TagFor(long ticks) => OpensGeneration(ticks) ? TagOf(_nextSequence) : _newest!.Tag;
+
+    private static byte TagOf(long sequence) => (byte)((sequence % byte.MaxValue) + 1);
+
+    private void Filed(long ticks)
     {
-        if (_newest is { } newest && (ticks < newest.StartTicks + _generationTicks || _generations.Count == MaxLiveGenerations))
+        if (OpensGeneration(ticks))
         {
-            return newest;
+            _newest = new Generation(TagOf(_nextSequence++), ticks);
+            _generations.Enqueue(_newest);
         }
-        _newest = new Generation((byte)_nextSequence++, ticks);
-        _generations.Enqueue(_newest);
-        return _newest;
+        _newest!.Ids++;
+        _newest.LatestTicks = Math.Max(_newest.LatestTicks, ticks);
     }
 
     /// <summary>Ids accepted from <see cref="StartTicks"/> for less than one generation's span, filed under <see cref="Tag"/>.</summary>

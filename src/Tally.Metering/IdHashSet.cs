@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Tally.Metering;
 
 /// <summary>
@@ -147,8 +149,20 @@ internal sealed class IdHashSet
         }
         var removed = 0;
         var i = Next(start, slots.Length);
+        // Most slots hold other generations: a block of them with no slot of this tag is passed over in a few vector
+        // instructions (tag 0 always finds the empty slots, so it goes slot by slot).
+        var width = Vector<ulong>.Count;
+        var tagBits = new Vector<ulong>(byte.MaxValue);
+        var tagged = new Vector<ulong>(tag);
         for (var seen = 0; seen < slots.Length - 1;)
         {
+            if (Vector.IsHardwareAccelerated && i + width <= slots.Length && seen + width <= slots.Length - 1
+                && !Vector.EqualsAny(new Vector<ulong>(slots, i) & tagBits, tagged))
+            {
+                i = i + width == slots.Length ? 0 : i + width;
+                seen += width;
+                continue;
+            }
             var slot = slots[i];
             if (slot != 0 && (byte)slot == tag)
             {
