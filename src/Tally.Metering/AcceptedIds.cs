@@ -17,9 +17,9 @@ internal sealed class AcceptedIds
     public const int GenerationsPerWindow = 16;
 
     // Live generations are told apart by their tag (1 to 255 in turn: 0 would match empty slots), so at most 255 may be
-    // live.
-    // In time order there are at most GenerationsPerWindow + 2; more would need ids added without forgetting over many
-    // windows, and then the newest generation is stretched instead of a tag reused.
+    // live. In time order there are at most GenerationsPerWindow + 2; more would need ids added without forgetting over
+    // many windows, and then the newest generation is stretched (kept longer, never forgotten early) instead of a tag
+    // reused.
     private const int MaxLiveGenerations = 64;
 
     private readonly IdHashSet _hashes;
