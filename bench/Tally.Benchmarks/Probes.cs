@@ -70,6 +70,46 @@ internal static class IdMemoryProbe
         Report("short ids (8 chars, as `tally generate` writes)", ids, i => "e" + (i + 1).ToString("D7", CultureInfo.InvariantCulture), window: null);
         Report("GUID ids (36 chars, as a client library sends)", ids, i => new Guid(i, 0, 0, new byte[8]).ToString(), window: null);
         Report("GUID ids, IdMemory 48 h, every id inside it", ids, i => new Guid(i, 0, 0, new byte[8]).ToString(), TimeSpan.FromHours(48));
+        SteadyWindow(ids, TimeSpan.FromHours(48), windows: 3, instants: 16);
+    }
+
+    /// <summary>
+    /// A window that has turned over: one id every window/<paramref name="ids"/> for <paramref name="windows"/> windows,
+    /// so the meter accepts and forgets at the same pace, as a tenant older than its window does. At
+    /// <paramref name="instants"/> instants through the last window: the meter's bytes (a full GC, minus the same meter
+    /// fed the same events without ids) over the ids inside the window then. Meter only: the ids are made as they are
+    /// applied and left to the GC, as the server's requests leave them.
+    /// </summary>
+    private static void SteadyWindow(int ids, TimeSpan window, int windows, int instants)
+    {
+        var spacing = window.Ticks / ids;
+        var baseline = SteadyMeterBytes(ids, window, windows, spacing, withIds: false, instants: 1)[0];
+        var perId = SteadyMeterBytes(ids, window, windows, spacing, withIds: true, instants)
+            .Select(bytes => (bytes - baseline) / (double)(ids + 1)) // the window's ids, both ends included
+            .ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {$"GUID ids, IdMemory 48 h, {windows} windows of ids, steady",-50} new {perId.Min(),6:F1}–{perId.Max():F1} B/id inside it ({instants} instants of the last window; mean {perId.Average():F1})"));
+    }
+
+    private static List<long> SteadyMeterBytes(int ids, TimeSpan window, int windows, long spacing, bool withIds, int instants)
+    {
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var meter = new Meter(new MeterOptions()) { IdMemory = window };
+        var sink = new CountingSink(new long[8]);
+        var total = (long)ids * windows;
+        var sampleEvery = ids / instants;
+        var bytes = new List<long>();
+        for (var i = 0L; i < total; i++)
+        {
+            var id = withIds ? new Guid((int)i, (short)(i >> 32), 0, new byte[8]).ToString() : null;
+            meter.ApplyNew(new MeterEvent(T0 + (i * spacing), 1, 1, 1, i == 0 ? MeterAction.OpenApp : MeterAction.Select, id), sink);
+            if (i >= total - ids && (total - 1 - i) % sampleEvery == 0 && bytes.Count < instants)
+            {
+                bytes.Add(GC.GetTotalMemory(forceFullCollection: true) - before);
+            }
+        }
+        GC.KeepAlive(meter);
+        return bytes;
     }
 
     private static void Report(string label, int ids, Func<int, string> idOf, TimeSpan? window)
@@ -151,6 +191,7 @@ internal static class IdSpeedProbe
         {
             ("meter, events without ids", () => Meter(withoutIds, counts)),
             ("meter, events with ids", () => Meter(withIds, counts)),
+            ("meter, events with ids, IdMemory 48 h (forgets as it goes)", () => Meter(withIds, counts, TimeSpan.FromHours(48))),
             ("string set of the ids, then meter without ids (the check until issue 14)", () => StringSetThenMeter(withIds, withoutIds, counts)),
         };
         var best = cases.Select(_ => double.MaxValue).ToArray();
@@ -174,9 +215,9 @@ internal static class IdSpeedProbe
         }
     }
 
-    private static long Meter(MeterEvent[] events, long[] counts)
+    private static long Meter(MeterEvent[] events, long[] counts, TimeSpan? idMemory = null)
     {
-        var meter = new Meter(new MeterOptions());
+        var meter = new Meter(new MeterOptions()) { IdMemory = idMemory };
         var sink = new CountingSink(counts);
         foreach (ref readonly var e in events.AsSpan())
         {

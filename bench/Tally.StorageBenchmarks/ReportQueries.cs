@@ -111,7 +111,7 @@ public static class ReportLedger
         return ledger;
     }
 
-    private static string PostgresConnection()
+    internal static string PostgresConnection()
     {
         var given = Environment.GetEnvironmentVariable(PostgresVariable) ?? throw new InvalidOperationException($"{PostgresVariable} is not set");
         using (var connection = new NpgsqlConnection(given))

@@ -43,13 +43,55 @@ internal static class MeterCommand
         // from it, and nobody waits on a pause here.
         var latency = GCSettings.LatencyMode;
         GCSettings.LatencyMode = GCLatencyMode.Batch;
+        var noCollections = TryStartNoCollections(parse);
         try
         {
             return Meter(parse);
         }
         finally
         {
+            if (noCollections && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
+            {
+                GC.EndNoGCRegion();
+            }
             GCSettings.LatencyMode = latency;
+        }
+    }
+
+    /// <summary>Bytes a run may allocate per byte of the file without a collection (2M events, a 126 MB file: 299 MiB, about 2.5 per byte).</summary>
+    private const long AllocationPerFileByte = 4;
+
+    /// <summary>
+    /// Asks the runtime to run the whole command without a garbage collection when its allocations fit comfortably
+    /// in memory. Everything the read allocates lives until the report is written, so a collection finds almost
+    /// nothing to free, yet each full one marks the whole log (0.6–1.4 s of pauses per 2M events under load, three or
+    /// four of them set off by the log's large arrays). Only for a file read by the tally process itself: callers in
+    /// the same process (tests) share the heap, and standard input has no size to plan for. If the run allocates
+    /// more than planned the runtime simply collects as usual.
+    /// </summary>
+    private static bool TryStartNoCollections(ParseResult parse)
+    {
+        if (!ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out) || parse.GetValue(FileArgument) is not { } path || path == "-")
+        {
+            return false;
+        }
+        var file = new FileInfo(path);
+        if (!file.Exists)
+        {
+            return false;
+        }
+        var budget = (file.Length * AllocationPerFileByte) + (64L << 20);
+        if (budget > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4)
+        {
+            return false;
+        }
+        try
+        {
+            return GC.TryStartNoGCRegion(budget);
+        }
+        catch (Exception ex) when (ex is ArgumentOutOfRangeException or InvalidOperationException)
+        {
+            return false; // more than this runtime allows in one region, or a region already open
         }
     }
 
@@ -141,7 +183,7 @@ internal static class MeterCommand
         }
         if (parse.GetValue(Timings))
         {
-            stderr.WriteLine($"timings: read {readTime.TotalSeconds:F3} s, meter {(meterTime - readTime).TotalSeconds:F3} s, write {(clock.Elapsed - meterTime).TotalSeconds:F3} s, events {log.Events.Count:N0}");
+            stderr.WriteLine($"timings: read {readTime.TotalSeconds:F3} s, meter {(meterTime - readTime).TotalSeconds:F3} s, write {(clock.Elapsed - meterTime).TotalSeconds:F3} s, events {log.Events.Count:N0}; GC: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} collections (gen 0/1/2), paused {GC.GetTotalPauseDuration().TotalSeconds:F3} s, allocated {GC.GetTotalAllocatedBytes() >> 20:N0} MiB");
         }
         return 0;
     }

@@ -21,7 +21,7 @@ internal static class MeterRun
     {
         var meter = new Meter(options, directory);
         var tally = new UsageTally(options, keepUnits);
-        Replay.Run(log.Events, log.Ids, meter, tally, tally.CountEvent);
+        Replay.Run(log.Events, log.IdView, meter, tally, tally.CountEvent);
         return new MeterResult(log, meter, tally, options, packMinutes);
     }
 }

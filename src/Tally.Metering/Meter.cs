@@ -35,11 +35,9 @@ public sealed class Meter
     // app -> its connections in the order they were made: reloads charge in that order, which is a function of
     // the time-ordered events and not of hash-table history.
     private readonly Dictionary<int, AppConnections> _connections = [];
-    // Accepted ids as 64-bit hashes (IdHashSet), not strings: a match may be another id, so the exact record (the
-    // server's ledger and batch) settles matches before an event is called a duplicate (ApplyNew, IdsToConfirm).
-    private readonly IdHashSet _idHashes = new();
-    // The hashes of accepted ids in the order they came, kept only when ids are remembered for a window (IdMemory).
-    private readonly Queue<(long Ticks, ulong Hash)> _idsByTime = new();
+    // Accepted ids as hashes (AcceptedIds), not strings: a match may be another id, so the exact record (the server's
+    // ledger and batch) settles matches before an event is called a duplicate (ApplyNew, IdsToConfirm).
+    private readonly AcceptedIds _ids = new(window: null);
     // A seed of this meter's own: ids that collide cannot be prepared in advance to crowd one run of the table.
     private readonly long _idSeed = Random.Shared.NextInt64();
     private long _idMemoryTicks;
@@ -95,28 +93,33 @@ public sealed class Meter
     }
 
     /// <summary>
-    /// How long an accepted event id is remembered, counted back from the latest event; null (the default): for ever.
-    /// With a window the meter reports a duplicate only of an id inside it; older ids are forgotten and their owner
-    /// (the server, which has the ledger) must recognise them before applying (R10 holds "at any time in the tenant's
-    /// history" there, not here). Memory for ids is then bounded by the ids of one window.
+    /// How long an accepted event id is remembered at least, counted back from the latest event; null (the default):
+    /// for ever. Ids are forgotten a generation at a time, so one may be remembered up to a sixteenth of the window
+    /// longer (<see cref="AcceptedIds"/>). An id inside the window is always reported a duplicate; one forgotten must be
+    /// recognised by its owner (the server, which has the ledger) before applying (R10 holds "at any time in the
+    /// tenant's history" there, not here). Memory for ids is then bounded by the ids of one window and a sixteenth.
     /// </summary>
     public TimeSpan? IdMemory
     {
         get => _idMemoryTicks == 0 ? null : TimeSpan.FromTicks(_idMemoryTicks);
-        init => _idMemoryTicks = value is { Ticks: > 0 } window ? window.Ticks : 0;
+        init
+        {
+            _idMemoryTicks = value is { Ticks: > 0 } window ? window.Ticks : 0;
+            _ids = new AcceptedIds(value);
+        }
     }
 
     /// <summary>Ids accepted and forgotten since this meter started (none without <see cref="IdMemory"/>).</summary>
-    public long ForgottenIds { get; private set; }
+    public long ForgottenIds => _ids.Forgotten;
 
     /// <summary>Ids the meter remembers now.</summary>
-    public int RememberedIds => _idHashes.Count;
+    public int RememberedIds => _ids.Count;
 
     /// <summary>
     /// Whether <paramref name="id"/> may have been accepted and is remembered: true for every id still remembered, and
     /// (rarely) for another whose hash matches one of them, so only an exact record can turn a true into "accepted".
     /// </summary>
-    public bool MayHaveAccepted(string id) => _idHashes.Contains(HashOf(id));
+    public bool MayHaveAccepted(string id) => _ids.Contains(HashOf(id));
 
     /// <summary>The hash of ids; replaced in tests to force collisions. Null: XxHash3 of the UTF-16 text, seeded per meter.</summary>
     internal Func<string, ulong>? IdHash { get; init; }
@@ -136,13 +139,12 @@ public sealed class Meter
     /// <exception cref="ArgumentException">The event is earlier than one already applied: callers order events (R10).</exception>
     public void Apply<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink
     {
-        var idHash = 0UL;
-        if (e.Id is { } id && _idHashes.AddIfAbsent(idHash = HashOf(id)))
+        if (e.Id is { } id && _ids.AddIfAbsent(HashOf(id), e.TimeTicks))
         {
             ApplyDuplicate(e, sink);
             return;
         }
-        ApplyAccepted(e, idHash, sink);
+        ApplyAccepted(e, sink);
     }
 
     /// <summary>
@@ -152,12 +154,11 @@ public sealed class Meter
     /// <exception cref="ArgumentException">The event is earlier than one already applied: callers order events (R10).</exception>
     public void ApplyNew<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink
     {
-        var idHash = 0UL;
         if (e.Id is { } id)
         {
-            _idHashes.Add(idHash = HashOf(id));
+            _ids.Add(HashOf(id), e.TimeTicks);
         }
-        ApplyAccepted(e, idHash, sink);
+        ApplyAccepted(e, sink);
     }
 
     /// <summary>
@@ -198,17 +199,14 @@ public sealed class Meter
     private ulong HashOf(string id) =>
         IdHash is { } hash ? hash(id) : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(id.AsSpan()), _idSeed);
 
-    private void ApplyAccepted<TSink>(in MeterEvent e, ulong idHash, TSink sink) where TSink : IDecisionSink
+    private void ApplyAccepted<TSink>(in MeterEvent e, TSink sink) where TSink : IDecisionSink
     {
         if (e.TimeTicks < LastTicks)
         {
             throw new ArgumentException($"Events must be applied in time order: {e.Time:O} is before {new DateTime(LastTicks, DateTimeKind.Utc):O}.", nameof(e));
         }
         LastTicks = e.TimeTicks;
-        if (_idMemoryTicks != 0)
-        {
-            ForgetIdsBefore(e.TimeTicks - _idMemoryTicks, e.Id is null ? null : idHash);
-        }
+        ForgetIds(e.TimeTicks);
         var period = Calendar.PeriodOf(e.TimeTicks);
 
         if (e.Action == MeterAction.ScheduledReload)
@@ -254,20 +252,7 @@ public sealed class Meter
     {
         if (_idMemoryTicks != 0)
         {
-            ForgetIdsBefore(latestTicks - _idMemoryTicks, null);
-        }
-    }
-
-    private void ForgetIdsBefore(long cutoff, ulong? accepted)
-    {
-        if (accepted is { } hash)
-        {
-            _idsByTime.Enqueue((LastTicks, hash));
-        }
-        while (_idsByTime.TryPeek(out var oldest) && oldest.Ticks < cutoff)
-        {
-            _idHashes.Remove(_idsByTime.Dequeue().Hash);
-            ForgottenIds++;
+            _ids.ForgetBefore(latestTicks - _idMemoryTicks);
         }
     }
 

@@ -10,17 +10,23 @@ namespace Tally.Server;
 /// </summary>
 internal sealed class DecisionRows(TenantState state) : IDecisionSink
 {
+    private List<StoredDecision>? _decisions;
+    private List<StoredUnit>? _units;
+    // Nearly every decision of a group is in the same period: its name is made once, not per decision.
+    private Period _period;
+    private string? _periodName;
+
     public List<DecisionOutcome> Outcomes { get; private set; } = [];
-    public List<StoredDecision> Decisions { get; private set; } = [];
-    public List<StoredUnit> Units { get; private set; } = [];
+    public IReadOnlyList<StoredDecision> Decisions => _decisions ?? [];
+    public IReadOnlyList<StoredUnit> Units => _units ?? [];
     public bool IsDuplicate { get; private set; }
 
-    /// <summary>Starts the next event: the lists already handed out stay with their event.</summary>
+    /// <summary>Starts the next event: the lists already handed out stay with their event; the next are made when needed.</summary>
     public void Begin()
     {
-        Outcomes = [];
-        Decisions = [];
-        Units = [];
+        Outcomes = new List<DecisionOutcome>(1);
+        _decisions = null;
+        _units = null;
         IsDuplicate = false;
     }
 
@@ -34,13 +40,24 @@ internal sealed class DecisionRows(TenantState state) : IDecisionSink
             IsDuplicate = true;
             return;
         }
-        Decisions.Add(new StoredDecision(d.Kind.ToWire(), d.Reason.ToWire(), user, app, d.Period.ToString(),
+        var period = PeriodName(d.Period);
+        (_decisions ??= new List<StoredDecision>(1)).Add(new StoredDecision(d.Kind.ToWire(), d.Reason.ToWire(), user, app, period,
             d.UnitStartTicks, d.UnitEndTicks, d.RetryAfterTicks, d.Minutes));
         if (d.StartsUnit)
         {
             var (usage, allotment) = (state.Meter.TermsOf(d.User)?.Allocation ?? Allocation.Capacity).ToAllotment();
-            Units.Add(new StoredUnit(0, user, state.DeviceName(e.Device), app, d.Period.ToString(), d.UnitStartTicks, d.UnitEndTicks, d.Minutes,
-                usage, allotment));
+            (_units ??= new List<StoredUnit>(1)).Add(new StoredUnit(0, user, state.DeviceName(e.Device), app, period, d.UnitStartTicks, d.UnitEndTicks,
+                d.Minutes, usage, allotment));
         }
+    }
+
+    /// <summary>The period's name, made once while the group stays in one period.</summary>
+    public string PeriodName(Period period)
+    {
+        if (_periodName is null || period != _period)
+        {
+            (_period, _periodName) = (period, period.ToString());
+        }
+        return _periodName;
     }
 }

@@ -48,7 +48,8 @@ public sealed class TallyOptions
     /// <summary>
     /// How long each tenant's meter keeps accepted event ids in memory (R10). A resent event inside the window is
     /// recognised in memory; one older than it is recognised by the ledger's unique index before it is applied, so a
-    /// duplicate is still a duplicate at any time in the tenant's history. Bounds memory for ids to one window's worth.
+    /// duplicate is still a duplicate at any time in the tenant's history. Ids are let go a sixteenth of the window at a
+    /// time, so one may stay up to that much longer: memory for ids is one window's worth and a sixteenth.
     /// Zero keeps every id in memory for the life of the process.
     /// </summary>
     public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(48);

@@ -40,7 +40,7 @@ public sealed record SeatAssignment(string User, Allocation Seat, DateTimeOffset
 /// ledger, so memory never runs ahead of disk, and the group's requests are retried one by one, so only a request the
 /// ledger refuses fails.
 /// </summary>
-public sealed class TenantWriter : IAsyncDisposable
+public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 {
     private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly string _tenant;
@@ -63,6 +63,8 @@ public sealed class TenantWriter : IAsyncDisposable
     private long _lastWorkTicks;
     // The group a pass gathers; one list for every pass, as only one thread runs this writer at a time.
     private readonly List<EventWork> _batch = [];
+    // The group an earlier pass metered whose commit may still be running on another writer thread (null: none).
+    private GroupCommit? _inFlight;
 
     /// <summary>
     /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
@@ -161,12 +163,21 @@ public sealed class TenantWriter : IAsyncDisposable
         }
     }
 
+    void IWriterTurn.Run() => RunPass();
+
     /// <summary>
     /// One turn on a writer thread: at most one group (<see cref="_maxGroupEvents"/> events, a reconfiguration closing it
     /// early), then back in line if more is queued, so other tenants get their turn between two groups of a busy one.
+    /// The group is metered here and committed in a turn of its own (<see cref="GroupCommit"/>), so the next pass
+    /// meters the next group on one writer thread while this one is written on another: one group in flight at most,
+    /// and its requests are answered only once it is durable.
     /// </summary>
     internal void RunPass()
     {
+        if (_inFlight is { Failed: true })
+        {
+            FinishInFlight(); // the failed group's requests come first: they were queued before anything still queued
+        }
         var batch = _batch;
         var count = 0;
         while (count < _maxGroupEvents && _queue.Reader.TryRead(out var work))
@@ -177,9 +188,10 @@ public sealed class TenantWriter : IAsyncDisposable
                 count += events.Events.Count;
                 continue;
             }
-            // A reconfiguration, a sleep or the stop applies after everything queued before it.
+            // A reconfiguration, a sleep or the stop applies after everything queued before it is durable.
             Commit(batch);
             batch.Clear();
+            FinishInFlight();
             count = 0;
             switch (work)
             {
@@ -194,12 +206,14 @@ public sealed class TenantWriter : IAsyncDisposable
                     break;
             }
         }
-        Commit(batch);
+        CommitOverlapped(batch);
         batch.Clear();
-        // Leave the line, then look again: work queued after the last read but before the flag was cleared saw the
-        // writer scheduled and did not schedule it, so it is this pass's to pick up.
-        Volatile.Write(ref _scheduled, 0);
-        if (_queue.Reader.TryPeek(out _))
+        // Leave the line, then look again: work queued (or a commit failed) after the last look but before the flag was
+        // cleared saw the writer scheduled and did not schedule it, so it is this pass's to pick up. The exchange is a
+        // full fence: the failed commit's flag, set before its own attempt to schedule, is seen here if that attempt
+        // was refused.
+        Interlocked.Exchange(ref _scheduled, 0);
+        if (_queue.Reader.TryPeek(out _) || _inFlight is { Failed: true })
         {
             ScheduleIfIdle();
         }
@@ -237,18 +251,78 @@ public sealed class TenantWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// Commits a group. When the ledger refuses the group, one request must not fail the others queued with it (one
-    /// event PostgreSQL could not store once failed every request of its group and forced a replay): the meter is put
-    /// back to what the ledger holds, then each request is committed on its own, so only a request the ledger refuses
-    /// fails. A refusal by a ledger that takes no write at all (disk full, read-only, unreachable) fails the rest of the
-    /// group at once instead of replaying the tenant's history once per request.
+    /// Meters <paramref name="batch"/> now and hands its commit to a writer thread, unless the writer must first be
+    /// rebuilt (then it commits here and now, as <see cref="Commit"/>). The commit of the group before it must be
+    /// durable before this one is written: when it failed instead, what was metered here stood on a meter the ledger
+    /// does not match, so it is dropped and the group is committed anew after the recovery.
     /// </summary>
+    private void CommitOverlapped(List<EventWork> batch)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+        if (_broken)
+        {
+            Commit(batch);
+            return;
+        }
+        EventWork[] works = [.. batch];
+        Metered metered;
+        try
+        {
+            metered = MeterGroup(works);
+        }
+        catch (RecoveredException)
+        {
+            Commit(batch);
+            return;
+        }
+        catch (Exception e)
+        {
+            _broken = true;
+            FinishInFlight();
+            Recover(works, new LedgerUnavailableException("The events could not be applied; nothing was applied. Retry with the same ids.", e));
+            return;
+        }
+        if (FinishInFlight())
+        {
+            Commit(batch);
+            return;
+        }
+        _inFlight = new GroupCommit(this, works, metered);
+        _threads.Schedule(_inFlight);
+    }
+
+    /// <summary>
+    /// Waits for the group in flight, if any (or runs its commit here when no thread has taken it yet). True when that
+    /// commit failed: the meter was then ahead of the ledger, so it has been recovered and that group's requests
+    /// retried one by one (<see cref="Recover"/>); anything metered since is void.
+    /// </summary>
+    private bool FinishInFlight()
+    {
+        if (_inFlight is not { } commit)
+        {
+            return false;
+        }
+        _inFlight = null;
+        if (commit.RunOrWait() is not { } failure)
+        {
+            return false;
+        }
+        _broken = true;
+        Recover(commit.Batch, failure);
+        return true;
+    }
+
+    /// <summary>Commits a group here and now: metered, appended and answered before this returns.</summary>
     private void Commit(List<EventWork> batch)
     {
         if (batch.Count == 0)
         {
             return;
         }
+        FinishInFlight();
         if (_broken)
         {
             try
@@ -261,10 +335,21 @@ public sealed class TenantWriter : IAsyncDisposable
                 return;
             }
         }
-        if (TryCommit(batch) is not { } failure)
+        if (TryCommit(batch) is { } failure)
         {
-            return;
+            Recover(batch, failure);
         }
+    }
+
+    /// <summary>
+    /// After the ledger refused a group: one request must not fail the others queued with it (one event PostgreSQL
+    /// could not store once failed every request of its group and forced a replay): the meter is put back to what the
+    /// ledger holds, then each request is committed on its own, so only a request the ledger refuses fails. A refusal by
+    /// a ledger that takes no write at all (disk full, read-only, unreachable) fails the rest of the group at once
+    /// instead of replaying the tenant's history once per request.
+    /// </summary>
+    private void Recover(IReadOnlyList<EventWork> batch, LedgerUnavailableException failure)
+    {
         if (batch.Count == 1)
         {
             Fail(batch, failure);
@@ -313,61 +398,84 @@ public sealed class TenantWriter : IAsyncDisposable
     /// </summary>
     private LedgerUnavailableException? TryCommit(IReadOnlyList<EventWork> batch)
     {
+        Metered metered;
+        try
+        {
+            metered = MeterGroup(batch);
+        }
+        catch (Exception e)
+        {
+            _broken = true; // the meter may have applied part of the group
+            return new LedgerUnavailableException("The events could not be applied; nothing was applied. Retry with the same ids.", e);
+        }
+        if (Durable(batch, metered) is { } failure)
+        {
+            _broken = true; // the meter has applied what the ledger did not take
+            return failure;
+        }
+        return null;
+    }
+
+    /// <summary>A metered group: its ledger entries, each request's outcomes, and the figures once it is durable.</summary>
+    private sealed record Metered(List<LedgerEntry> Entries, List<IReadOnlyList<EventOutcome>> Results, TenantSnapshot Snapshot);
+
+    /// <summary>Applies the group to the meter, on the writer's thread; nothing is written or answered yet.</summary>
+    private Metered MeterGroup(IReadOnlyList<EventWork> batch)
+    {
         // Server time decides (R10); never let it step back behind the ledger (a clock moved back, or a restart).
-        var state = State;
-        var now = Math.Max(_time.GetUtcNow().UtcTicks, state.Meter.LastTicks);
+        var now = Math.Max(_time.GetUtcNow().UtcTicks, State.Meter.LastTicks);
         var duplicates = DuplicatesIn(batch, now);
+        var state = State;
         var position = 0;
         var entries = new List<LedgerEntry>();
         var results = new List<IReadOnlyList<EventOutcome>>(batch.Count);
         var rows = new DecisionRows(state);
-        // Events come in time order, so a batch names one period, rarely two: its text is made once per change.
-        var (period, periodName) = (default(Period), "");
+        foreach (var work in batch)
+        {
+            var outcomes = new EventOutcome[work.Events.Count];
+            for (var i = 0; i < work.Events.Count; i++)
+            {
+                var incoming = work.Events[i];
+                var at = Math.Max(work.Ticks?[i] ?? now, state.Meter.LastTicks);
+                state.Apply(incoming, at, duplicates[position++], rows);
+                outcomes[i] = new EventOutcome(at, rows.Outcomes);
+                if (!rows.IsDuplicate)
+                {
+                    // Filed under the meter's calendar, the one its decisions were filed under (the pages' last activity).
+                    entries.Add(new LedgerEntry(incoming.Id, at, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
+                        incoming.Action.ToWire(), rows.Decisions, rows.Units, rows.PeriodName(state.Meter.Calendar.PeriodOf(at))));
+                }
+            }
+            results.Add(outcomes);
+        }
+        return new Metered(entries, results, state.Snapshot());
+    }
+
+    /// <summary>
+    /// Appends a metered group in one transaction, then publishes its figures, hands it to the alerting and answers its
+    /// requests; null once durable. Runs on whichever writer thread commits the group, never two of a tenant at once.
+    /// </summary>
+    private LedgerUnavailableException? Durable(IReadOnlyList<EventWork> batch, Metered metered)
+    {
         try
         {
-            foreach (var work in batch)
-            {
-                var outcomes = new EventOutcome[work.Events.Count];
-                for (var i = 0; i < work.Events.Count; i++)
-                {
-                    var incoming = work.Events[i];
-                    var at = Math.Max(work.Ticks?[i] ?? now, state.Meter.LastTicks);
-                    state.Apply(incoming, at, duplicates[position++], rows);
-                    outcomes[i] = new EventOutcome(at, rows.Outcomes);
-                    if (!rows.IsDuplicate)
-                    {
-                        // The meter's calendar, the one its decisions were filed under.
-                        if (state.Meter.Calendar.PeriodOf(at) is var p && (p != period || periodName.Length == 0))
-                        {
-                            (period, periodName) = (p, p.ToString());
-                        }
-                        entries.Add(new LedgerEntry(incoming.Id, at, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
-                            incoming.Action.ToWire(), rows.Decisions, rows.Units, periodName));
-                    }
-                }
-                results.Add(outcomes);
-            }
-            _store.Append(_tenant, entries);
+            _store.Append(_tenant, metered.Entries);
         }
         catch (Exception e)
         {
             _metrics?.Commit(false);
-            _broken = true; // the meter has applied what the ledger did not take
             return new LedgerUnavailableException("The ledger could not record the events; nothing was applied. Retry with the same ids.", e);
         }
-        PublishSnapshot();
-        Observer?.Committed(_tenant, entries); // alerting: hands over and returns at once (Monitoring/AlertEvaluator)
+        Snapshot = metered.Snapshot;
+        Observer?.Committed(_tenant, metered.Entries); // alerting: hands over and returns at once (Monitoring/AlertEvaluator)
         if (_metrics is { } metrics)
         {
             metrics.Commit(true);
-            foreach (var decision in results.SelectMany(r => r).SelectMany(o => o.Decisions))
-            {
-                metrics.Decision(decision.Kind, decision.Reason);
-            }
+            metrics.Decisions(metered.Results.SelectMany(r => r).SelectMany(o => o.Decisions));
         }
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Done.TrySetResult(results[i]);
+            batch[i].Done.TrySetResult(metered.Results[i]);
         }
         return null;
     }
@@ -390,7 +498,16 @@ public sealed class TenantWriter : IAsyncDisposable
         }
         var ids = batch.SelectMany(w => w.Events).Select(e => e.Id).ToList();
         var confirm = meter.IdsToConfirm(ids);
-        return Meter.DuplicatesIn(ids, confirm.Count == 0 ? confirm : _store.KnownEventIds(_tenant, confirm));
+        if (confirm.Count == 0)
+        {
+            return Meter.DuplicatesIn(ids, confirm);
+        }
+        // The ledger must hold the group in flight before it is asked: its ids are in the meter's hashes already.
+        if (FinishInFlight())
+        {
+            throw new RecoveredException();
+        }
+        return Meter.DuplicatesIn(ids, _store.KnownEventIds(_tenant, confirm));
     }
 
     /// <summary>Rebuilds the meter from the ledger; false (and rebuilt before the next group) when the ledger cannot be read.</summary>
@@ -451,4 +568,50 @@ public sealed class TenantWriter : IAsyncDisposable
     }
 
     private sealed class StopWork : Work;
+
+    /// <summary>
+    /// The commit of one metered group, a turn of its own on the writer threads. Whoever comes first runs it: a writer
+    /// thread that takes it from the line, or the tenant's next pass, which needs it done before its own group is
+    /// written (so one writer thread alone never waits for a turn queued behind itself).
+    /// </summary>
+    private sealed class GroupCommit(TenantWriter writer, EventWork[] batch, Metered metered) : IWriterTurn
+    {
+        private readonly ManualResetEventSlim _done = new(false, spinCount: 0);
+        private int _claimed;
+        private volatile bool _failed;
+        private LedgerUnavailableException? _failure;
+
+        public EventWork[] Batch => batch;
+
+        /// <summary>The commit failed and its requests wait for the writer's recovery.</summary>
+        public bool Failed => _failed;
+
+        public void Run()
+        {
+            if (Interlocked.Exchange(ref _claimed, 1) != 0)
+            {
+                return;
+            }
+            _failure = writer.Durable(batch, metered);
+            _failed = _failure is not null;
+            _done.Set();
+            if (_failed)
+            {
+                // The writer must recover even if no more work arrives (RunPass looks at the flag when it is refused).
+                writer.ScheduleIfIdle();
+            }
+        }
+
+        /// <summary>Runs the commit here if no thread has taken it yet, or waits for the thread that has; its failure, if any.</summary>
+        public LedgerUnavailableException? RunOrWait()
+        {
+            Run();
+            _done.Wait();
+            _done.Dispose();
+            return _failure;
+        }
+    }
+
+    /// <summary>Metering stopped because the group in flight failed and the meter was recovered: meter the group anew.</summary>
+    private sealed class RecoveredException : Exception;
 }

@@ -15,7 +15,7 @@ namespace Tally.Server;
 /// </remarks>
 public sealed class WriterThreads : IDisposable
 {
-    private readonly BlockingCollection<TenantWriter> _ready = new(new ConcurrentQueue<TenantWriter>());
+    private readonly BlockingCollection<IWriterTurn> _ready = new(new ConcurrentQueue<IWriterTurn>());
     private readonly Thread[] _threads;
 
     public WriterThreads(int count)
@@ -31,14 +31,14 @@ public sealed class WriterThreads : IDisposable
     /// <summary>How many threads run writers.</summary>
     public int Count => _threads.Length;
 
-    /// <summary>Puts <paramref name="writer"/> in line; the caller guarantees it is not already there.</summary>
-    internal void Schedule(TenantWriter writer) => _ready.Add(writer);
+    /// <summary>Puts <paramref name="turn"/> in line (a writer's pass, or a group's commit); a writer is never in line twice.</summary>
+    internal void Schedule(IWriterTurn turn) => _ready.Add(turn);
 
     private void Run()
     {
-        foreach (var writer in _ready.GetConsumingEnumerable())
+        foreach (var turn in _ready.GetConsumingEnumerable())
         {
-            writer.RunPass();
+            turn.Run();
         }
     }
 
@@ -52,4 +52,10 @@ public sealed class WriterThreads : IDisposable
         }
         _ready.Dispose();
     }
+}
+
+/// <summary>Work a writer thread runs: one pass of a tenant's writer, or the commit of a group it metered.</summary>
+internal interface IWriterTurn
+{
+    void Run();
 }

@@ -5,9 +5,8 @@ using System.Text.Json;
 namespace Tally.Storage;
 
 /// <summary>
-/// A batch of ledger entries as three JSON arrays of rows (events, decisions, units), for stores that insert a whole
-/// batch in one statement, and the batch's contribution to the report rollups. Decisions and units name their event
-/// by its index in the batch.
+/// What a batch of ledger entries writes besides its rows: which decision an event row carries itself, and the batch's
+/// contribution to the report rollups (as JSON rows for one upsert per rollup table).
 /// </summary>
 internal static class LedgerRows
 {
@@ -16,7 +15,7 @@ internal static class LedgerRows
     /// <summary>
     /// What one batch adds to the rollups the reports read (schema v4): per (period, user) units, minutes and denied
     /// decisions; per period pool units and minutes (<c>time</c> units), denied decisions and distinct events; per UTC
-    /// hour of unit start, pool minutes. Schema v8 adds, for the pages: per (period, user) the allotment of the latest
+    /// hour of unit start, pool minutes. Schema v9 adds, for the pages: per (period, user) the allotment of the latest
     /// unit (units are numbered in entry order, so the last one seen is the latest) and the newest event time; per
     /// (period, app) units, minutes and the newest event time; the (period, user, app) pairs with units. The newest
     /// event time is filed under the entry's own period and names (<see cref="LedgerEntry.Period"/>), so it is the
@@ -107,7 +106,8 @@ internal static class LedgerRows
     }
 
     /// <summary>
-    /// The rollups as JSON arrays of rows, in the order of <c>LedgerStore.RollupStatements</c>: [period, user, units,
+    /// The rollups as JSON arrays of rows (PostgreSQL's append; SQLite binds the same values row by row), in the order
+    /// of <c>LedgerStore.RollupStatements</c>: [period, user, units,
     /// minutes, denied, allotment or null, newest event ticks or null], [period, poolUnits, poolMinutes, denied, events],
     /// [hour, poolMinutes], [period, app, units, minutes, newest event ticks or null], [period, user, app].
     /// </summary>
@@ -186,71 +186,14 @@ internal static class LedgerRows
         }
     }
 
-    public static (string Events, string Decisions, string? Units) Json(IReadOnlyList<LedgerEntry> entries)
-    {
-        var events = new ArrayBufferWriter<byte>(entries.Count * 112);
-        var decisions = new ArrayBufferWriter<byte>(entries.Count * 112);
-        var units = new ArrayBufferWriter<byte>(256);
-        var anyUnit = false;
-        using (var e = new Utf8JsonWriter(events))
-        using (var d = new Utf8JsonWriter(decisions))
-        using (var u = new Utf8JsonWriter(units))
-        {
-            e.WriteStartArray();
-            d.WriteStartArray();
-            u.WriteStartArray();
-            for (var i = 0; i < entries.Count; i++)
-            {
-                var entry = entries[i];
-                e.WriteStartArray();
-                e.WriteStringValue(entry.EventId);
-                e.WriteNumberValue(entry.TimeTicks);
-                e.WriteStringValue(entry.ClientTime);
-                e.WriteStringValue(entry.User);
-                e.WriteStringValue(entry.Device);
-                e.WriteStringValue(entry.App);
-                e.WriteStringValue(entry.Action);
-                e.WriteEndArray();
-                for (var j = 0; j < entry.Decisions.Count; j++)
-                {
-                    var x = entry.Decisions[j];
-                    d.WriteStartArray();
-                    d.WriteNumberValue(i);
-                    d.WriteNumberValue(j);
-                    d.WriteStringValue(x.Kind);
-                    d.WriteStringValue(x.Reason);
-                    d.WriteStringValue(x.User);
-                    d.WriteStringValue(x.App);
-                    d.WriteStringValue(x.Period);
-                    d.WriteNumberValue(x.UnitStartTicks);
-                    d.WriteNumberValue(x.UnitEndTicks);
-                    d.WriteNumberValue(x.RetryAfterTicks);
-                    d.WriteNumberValue(x.Minutes);
-                    d.WriteEndArray();
-                }
-                foreach (var x in entry.Units)
-                {
-                    anyUnit = true;
-                    u.WriteStartArray();
-                    u.WriteNumberValue(i);
-                    u.WriteStringValue(x.User);
-                    u.WriteStringValue(x.Device);
-                    u.WriteStringValue(x.App);
-                    u.WriteStringValue(x.Period);
-                    u.WriteNumberValue(x.StartTicks);
-                    u.WriteNumberValue(x.EndTicks);
-                    u.WriteNumberValue(x.Minutes);
-                    u.WriteStringValue(x.LicenseUsage);
-                    u.WriteStringValue(x.Allotment);
-                    u.WriteEndArray();
-                }
-            }
-            e.WriteEndArray();
-            d.WriteEndArray();
-            u.WriteEndArray();
-        }
-        return (Encoding.UTF8.GetString(events.WrittenSpan), Encoding.UTF8.GetString(decisions.WrittenSpan), anyUnit ? Encoding.UTF8.GetString(units.WrittenSpan) : null);
-    }
+    /// <summary>
+    /// The decision an event row carries itself (schema v8): the event's only decision, for its own user and app, not a
+    /// denial. Every other decision, denials always, goes to the decisions table.
+    /// </summary>
+    public static StoredDecision? CarriedInRow(LedgerEntry entry) =>
+        entry.Decisions is [var d] && d.Kind != "denied" && d.Reason is null && d.RetryAfterTicks == 0 && d.User == entry.User && d.App == entry.App
+            ? d
+            : null;
 }
 
 internal readonly record struct UserRollup(long Units, long Minutes, long Denied, string? Allotment, long LastTicks);

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 8;
+    public const int CurrentSchemaVersion = 9;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -149,45 +149,58 @@ public abstract class LedgerStore : ILedgerStore
             r => new TermsChange(r.GetInt64(0), NullableText(r, 1), NullableText(r, 2), Instant(r.GetInt64(3))), ("@tenant", tenant));
 
     /// <summary>
-    /// The report rollups a batch adds to (schema v4, v8), upserted from JSON rows in the batch's transaction, in the
-    /// order of <see cref="LedgerRows.Json(Rollups)"/>: per (period, user), per period, per UTC hour, per (period, app),
-    /// and last the (period, user, app) pairs, written only when new: schema v8's trigger then counts each new pair
-    /// into the user's and the app's row, which must already be there. "WHERE true": SQLite's parser needs it before
-    /// ON CONFLICT after INSERT … SELECT.
+    /// The report rollups a batch adds to (schema v4, v9), upserted in the batch's transaction, in the order of
+    /// <see cref="LedgerRows.Json(Rollups)"/>: per (period, user), per period, per UTC hour, per (period, app), and last
+    /// the (period, user, app) pairs, written only when new: schema v9's trigger then counts each new pair into the
+    /// user's and the app's row, which must already be there. <paramref name="positional"/>: one row per run, bound
+    /// by position (?1 the tenant, then the row's values in the JSON row's order), as SQLite's append binds them;
+    /// otherwise all of a batch's rows at once from a JSON array (@tenant, @rows). A user or app row whose values the
+    /// batch leaves as they are (no units or denials, no newer event; the allotment comes with a unit) is not rewritten. "WHERE
+    /// true": SQLite's parser needs it before ON CONFLICT after INSERT … SELECT.
     /// </summary>
-    private protected IReadOnlyList<string> RollupStatements() =>
+    private protected IReadOnlyList<string> RollupStatements(bool positional) =>
     [
-        $"""
-        INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied, allotment, last_ticks)
-        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT), value->>5,
-            CAST(value->>6 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, period, user_name) DO UPDATE SET allotment = COALESCE(excluded.allotment, usage_users.allotment), units = usage_users.units + excluded.units,
-            minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied, last_ticks = {Newest("usage_users")};
-        """,
-        $"""
-        INSERT INTO usage_periods (tenant, period, pool_units, pool_minutes, denied, events)
-        SELECT @tenant, value->>0, CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, period) DO UPDATE SET pool_units = usage_periods.pool_units + excluded.pool_units,
-            pool_minutes = usage_periods.pool_minutes + excluded.pool_minutes, denied = usage_periods.denied + excluded.denied,
-            events = usage_periods.events + excluded.events;
-        """,
-        $"""
-        INSERT INTO usage_hours (tenant, hour, pool_minutes)
-        SELECT @tenant, CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = usage_hours.pool_minutes + excluded.pool_minutes;
-        """,
-        $"""
-        INSERT INTO usage_apps (tenant, period, app, units, minutes, last_ticks)
-        SELECT @tenant, value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT) FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, period, app) DO UPDATE SET units = usage_apps.units + excluded.units, minutes = usage_apps.minutes + excluded.minutes,
-            last_ticks = {Newest("usage_apps")};
-        """,
-        $"""
-        INSERT INTO usage_user_apps (tenant, period, user_name, app)
-        SELECT @tenant, value->>0, value->>1, value->>2 FROM {Dialect.JsonRows("@rows")} WHERE true
-        ON CONFLICT (tenant, period, user_name, app) DO NOTHING;
-        """,
+        Upsert(positional, "usage_users (tenant, period, user_name, units, minutes, denied, allotment, last_ticks)",
+            "value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT), value->>5, CAST(value->>6 AS BIGINT)",
+            $"""
+            ON CONFLICT (tenant, period, user_name) DO UPDATE SET allotment = COALESCE(excluded.allotment, usage_users.allotment), units = usage_users.units + excluded.units,
+                minutes = usage_users.minutes + excluded.minutes, denied = usage_users.denied + excluded.denied, last_ticks = {Newest("usage_users")}
+            WHERE excluded.units <> 0 OR excluded.denied <> 0 OR {Newer("usage_users")}
+            """),
+        Upsert(positional, "usage_periods (tenant, period, pool_units, pool_minutes, denied, events)",
+            "value->>0, CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT)",
+            """
+            ON CONFLICT (tenant, period) DO UPDATE SET pool_units = usage_periods.pool_units + excluded.pool_units,
+                pool_minutes = usage_periods.pool_minutes + excluded.pool_minutes, denied = usage_periods.denied + excluded.denied,
+                events = usage_periods.events + excluded.events
+            """),
+        Upsert(positional, "usage_hours (tenant, hour, pool_minutes)",
+            "CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT)",
+            "ON CONFLICT (tenant, hour) DO UPDATE SET pool_minutes = usage_hours.pool_minutes + excluded.pool_minutes"),
+        Upsert(positional, "usage_apps (tenant, period, app, units, minutes, last_ticks)",
+            "value->>0, value->>1, CAST(value->>2 AS BIGINT), CAST(value->>3 AS BIGINT), CAST(value->>4 AS BIGINT)",
+            $"""
+            ON CONFLICT (tenant, period, app) DO UPDATE SET units = usage_apps.units + excluded.units, minutes = usage_apps.minutes + excluded.minutes,
+                last_ticks = {Newest("usage_apps")}
+            WHERE excluded.units <> 0 OR {Newer("usage_apps")}
+            """),
+        Upsert(positional, "usage_user_apps (tenant, period, user_name, app)",
+            "value->>0, value->>1, value->>2",
+            "ON CONFLICT (tenant, period, user_name, app) DO NOTHING"),
     ];
+
+    /// <summary>One rollup upsert: into <paramref name="into"/> (the tenant first) from one positional row or from JSON rows.</summary>
+    private string Upsert(bool positional, string into, string jsonValues, string conflict)
+    {
+        var columns = into.Count(c => c == ',') + 1;
+        var source = positional
+            ? $"VALUES ({string.Join(", ", Enumerable.Range(1, columns).Select(i => $"?{i}"))})"
+            : $"SELECT @tenant, {jsonValues} FROM {Dialect.JsonRows("@rows")} WHERE true";
+        return $"INSERT INTO {into}\n{source}\n{conflict};";
+    }
+
+    /// <summary>Whether the incoming <c>last_ticks</c> is later than the stored one (or the first): NULL, so false, when the batch has none.</summary>
+    private static string Newer(string table) => $"excluded.last_ticks > COALESCE({table}.last_ticks, 0)";
 
     /// <summary>
     /// The later of the stored and the incoming <c>last_ticks</c>, either of which may be NULL (no event yet, or none
@@ -366,7 +379,7 @@ public abstract class LedgerStore : ILedgerStore
             r => new AppActivity(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
             ("@tenant", tenant), ("@period", period), ("@from", fromTicks), ("@to", toTicks));
 
-    // ---- The users and apps pages (schema v8) ----
+    // ---- The users and apps pages (schema v9) ----
 
     /// <summary>
     /// From usage_users alone, one row per user of the period (a user with events but neither units nor denials has a

@@ -64,8 +64,9 @@ public sealed class PostgresLedgerStore : LedgerStore
             }
         }
         Array.Sort(seqs);
+        var carried = entries.Select(LedgerRows.CarriedInRow).ToArray();
         using (var copy = connection.BeginBinaryImport(
-            "COPY events (seq, tenant, event_id, time_ticks, client_time, user_name, device, app, action) FROM STDIN (FORMAT BINARY)"))
+            "COPY events (seq, tenant, event_id, time_ticks, client_time, user_name, device, app, action, decision_kind, decision_period, unit_start_ticks, unit_end_ticks, decision_minutes) FROM STDIN (FORMAT BINARY)"))
         {
             for (var i = 0; i < entries.Count; i++)
             {
@@ -80,16 +81,23 @@ public sealed class PostgresLedgerStore : LedgerStore
                 copy.Write(e.Device, NpgsqlDbType.Text);
                 copy.Write(e.App, NpgsqlDbType.Text);
                 copy.Write(e.Action, NpgsqlDbType.Text);
+                WriteText(copy, carried[i]?.Kind);
+                WriteText(copy, carried[i]?.Period);
+                WriteBigint(copy, carried[i]?.UnitStartTicks);
+                WriteBigint(copy, carried[i]?.UnitEndTicks);
+                WriteBigint(copy, carried[i]?.Minutes);
             }
             copy.Complete();
         }
-        using (var copy = connection.BeginBinaryImport(
-            "COPY decisions (event_seq, idx, tenant, kind, reason, user_name, app, period, unit_start_ticks, unit_end_ticks, retry_after_ticks, minutes) FROM STDIN (FORMAT BINARY)"))
+        // Only the decisions no event row carries: usually none, and then no COPY either.
+        if (entries.Where((e, i) => carried[i] is null && e.Decisions.Count > 0).Any())
         {
+            using var copy = connection.BeginBinaryImport(
+                "COPY decisions (event_seq, idx, tenant, kind, reason, user_name, app, period, unit_start_ticks, unit_end_ticks, retry_after_ticks, minutes) FROM STDIN (FORMAT BINARY)");
             for (var i = 0; i < entries.Count; i++)
             {
                 var decisions = entries[i].Decisions;
-                for (var j = 0; j < decisions.Count; j++)
+                for (var j = 0; carried[i] is null && j < decisions.Count; j++)
                 {
                     var d = decisions[j];
                     copy.StartRow();
@@ -135,7 +143,7 @@ public sealed class PostgresLedgerStore : LedgerStore
         }
         using (var batch = new NpgsqlBatch(connection, tx))
         {
-            foreach (var (sql, rows) in RollupStatements().Zip(LedgerRows.Json(LedgerRows.Rollup(entries))))
+            foreach (var (sql, rows) in RollupStatements(positional: false).Zip(LedgerRows.Json(LedgerRows.Rollup(entries))))
             {
                 var command = new NpgsqlBatchCommand(sql);
                 command.Parameters.Add(new NpgsqlParameter("tenant", tenant));
@@ -157,6 +165,18 @@ public sealed class PostgresLedgerStore : LedgerStore
         else
         {
             copy.Write(value, NpgsqlDbType.Text);
+        }
+    }
+
+    private static void WriteBigint(NpgsqlBinaryImporter copy, long? value)
+    {
+        if (value is { } number)
+        {
+            copy.Write(number, NpgsqlDbType.Bigint);
+        }
+        else
+        {
+            copy.WriteNull();
         }
     }
 

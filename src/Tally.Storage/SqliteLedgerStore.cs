@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Tally.Storage;
 
@@ -72,10 +73,12 @@ public sealed class SqliteLedgerStore : LedgerStore
     private protected override void BeforeMigrations(DbConnection connection) => Execute(connection, null, "PRAGMA journal_mode=WAL;");
 
     /// <summary>
-    /// One transaction per batch, a handful of statements whatever its size: the rows go in as JSON arrays that SQLite
-    /// itself unpacks (<c>json_each</c>), so the cost per event is SQLite's b-tree work, not a bind-and-step round per
-    /// row. The write lock is taken first (BEGIN IMMEDIATE), so the event numbers read at its start are this batch's.
-    /// A repeated event id fails the events statement and with it the whole transaction.
+    /// One transaction per batch. The write lock is taken first (BEGIN IMMEDIATE), so the event numbers read at its start
+    /// are this batch's. Rows go in through statements prepared once and bound by position straight from the entries
+    /// (<see cref="RowStatement"/>): no text in between for SQLite to parse, which was half of its time when the batch
+    /// went in as JSON. The rollups too: one positional upsert per rollup row (a row per user, app and pair the batch
+    /// names), not one JSON upsert per table. A repeated event id fails the
+    /// events statement and with it the whole transaction.
     /// </summary>
     public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries)
     {
@@ -83,14 +86,13 @@ public sealed class SqliteLedgerStore : LedgerStore
         {
             return;
         }
-        var (events, decisions, units) = LedgerRows.Json(entries);
-        var rollups = LedgerRows.Json(LedgerRows.Rollup(entries));
+        var rollups = LedgerRows.Rollup(entries);
         lock (_writeGate)
         {
-            _appender ??= new AppendConnection(Open(_writeConnectionString), RollupStatements());
+            _appender ??= new AppendConnection(Open(_writeConnectionString), RollupStatements(positional: true));
             try
             {
-                _appender.Append(tenant, events, decisions, units, rollups);
+                _appender.Append(tenant, entries, rollups);
             }
             catch
             {
@@ -107,30 +109,36 @@ public sealed class SqliteLedgerStore : LedgerStore
     {
         private readonly SqliteConnection _connection;
         private readonly SqliteCommand _lastSeq;
-        private readonly SqliteCommand _events;
-        private readonly SqliteCommand _decisions;
-        private readonly SqliteCommand _units;
-        private readonly SqliteCommand[] _rollups;
+        private readonly RowStatement _event;
+        private readonly RowStatement _decision;
+        private readonly RowStatement _unit;
+        private readonly RowStatement _users;
+        private readonly RowStatement _periods;
+        private readonly RowStatement _hours;
+        private readonly RowStatement _apps;
+        private readonly RowStatement _userApps;
 
         public AppendConnection(SqliteConnection connection, IReadOnlyList<string> rollupStatements)
         {
             _connection = connection;
             _lastSeq = Prepare("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), COALESCE((SELECT MAX(seq) FROM events), 0));");
-            _events = Prepare("""
-                INSERT INTO events (seq, tenant, event_id, time_ticks, client_time, user_name, device, app, action)
-                SELECT @first + key, @tenant, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(@rows);
-                """, "@first", "@tenant", "@rows");
-            _decisions = Prepare("""
+            _event = new RowStatement(connection, """
+                INSERT INTO events (seq, tenant, event_id, time_ticks, client_time, user_name, device, app, action,
+                    decision_kind, decision_period, unit_start_ticks, unit_end_ticks, decision_minutes)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14);
+                """);
+            _decision = new RowStatement(connection, """
                 INSERT INTO decisions (event_seq, idx, tenant, kind, reason, user_name, app, period, unit_start_ticks, unit_end_ticks, retry_after_ticks, minutes)
-                SELECT @first + (value->>0), value->>1, @tenant, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10
-                FROM json_each(@rows);
-                """, "@first", "@tenant", "@rows");
-            _units = Prepare("""
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12);
+                """);
+            _unit = new RowStatement(connection, """
                 INSERT INTO units (tenant, event_seq, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment)
-                SELECT @tenant, @first + (value->>0), value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9
-                FROM json_each(@rows);
-                """, "@first", "@tenant", "@rows");
-            _rollups = [.. rollupStatements.Select(sql => Prepare(sql, "@tenant", "@rows"))];
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+                """);
+            (_users, _periods, _hours, _apps, _userApps) = rollupStatements is [var users, var periods, var hours, var apps, var userApps]
+                ? (new RowStatement(connection, users), new RowStatement(connection, periods), new RowStatement(connection, hours),
+                    new RowStatement(connection, apps), new RowStatement(connection, userApps))
+                : throw new ArgumentException("Five rollup statements expected.", nameof(rollupStatements));
         }
 
         private SqliteCommand Prepare(string sql, params string[] parameters)
@@ -144,22 +152,57 @@ public sealed class SqliteLedgerStore : LedgerStore
             return command;
         }
 
-        public void Append(string tenant, string events, string decisions, string? units, IReadOnlyList<string> rollups)
+        public void Append(string tenant, IReadOnlyList<LedgerEntry> entries, Rollups rollups)
         {
             using var tx = _connection.BeginTransaction(deferred: false);
-            var first = Convert.ToInt64(Bind(_lastSeq, tx).ExecuteScalar(), CultureInfo.InvariantCulture) + 1;
-            Bind(_events, tx, first, tenant, events).ExecuteNonQuery();
-            Bind(_decisions, tx, first, tenant, decisions).ExecuteNonQuery();
-            if (units is not null)
+            var seq = Convert.ToInt64(Bind(_lastSeq, tx).ExecuteScalar(), CultureInfo.InvariantCulture);
+            foreach (var entry in entries)
             {
-                Bind(_units, tx, first, tenant, units).ExecuteNonQuery();
+                seq++;
+                var carried = LedgerRows.CarriedInRow(entry);
+                _event.Bind(1, seq).Bind(2, tenant).Bind(3, entry.EventId).Bind(4, entry.TimeTicks).Bind(5, entry.ClientTime)
+                    .Bind(6, entry.User).Bind(7, entry.Device).Bind(8, entry.App).Bind(9, entry.Action)
+                    .Bind(10, carried?.Kind).Bind(11, carried?.Period).Bind(12, carried?.UnitStartTicks).Bind(13, carried?.UnitEndTicks)
+                    .Bind(14, carried?.Minutes).Run();
+                for (var i = 0; carried is null && i < entry.Decisions.Count; i++)
+                {
+                    var d = entry.Decisions[i];
+                    _decision.Bind(1, seq).Bind(2, i).Bind(3, tenant).Bind(4, d.Kind).Bind(5, d.Reason).Bind(6, d.User).Bind(7, d.App)
+                        .Bind(8, d.Period).Bind(9, d.UnitStartTicks).Bind(10, d.UnitEndTicks).Bind(11, d.RetryAfterTicks).Bind(12, d.Minutes).Run();
+                }
+                foreach (var u in entry.Units)
+                {
+                    _unit.Bind(1, tenant).Bind(2, seq).Bind(3, u.User).Bind(4, u.Device).Bind(5, u.App).Bind(6, u.Period)
+                        .Bind(7, u.StartTicks).Bind(8, u.EndTicks).Bind(9, u.Minutes).Bind(10, u.LicenseUsage).Bind(11, u.Allotment).Run();
+                }
             }
-            for (var i = 0; i < _rollups.Length; i++)
+            // Users and apps before their pairs: the pairs' trigger counts into their rows.
+            foreach (var (period, user, r) in rollups.Users)
             {
-                Bind(_rollups[i], tx, tenant, rollups[i]).ExecuteNonQuery();
+                _users.Bind(1, tenant).Bind(2, period).Bind(3, user).Bind(4, r.Units).Bind(5, r.Minutes).Bind(6, r.Denied).Bind(7, r.Allotment)
+                    .Bind(8, Ticks(r.LastTicks)).Run();
+            }
+            foreach (var (period, r) in rollups.Periods)
+            {
+                _periods.Bind(1, tenant).Bind(2, period).Bind(3, r.PoolUnits).Bind(4, r.PoolMinutes).Bind(5, r.Denied).Bind(6, r.Events).Run();
+            }
+            foreach (var (hour, minutes) in rollups.Hours)
+            {
+                _hours.Bind(1, tenant).Bind(2, hour).Bind(3, minutes).Run();
+            }
+            foreach (var (period, app, r) in rollups.Apps)
+            {
+                _apps.Bind(1, tenant).Bind(2, period).Bind(3, app).Bind(4, r.Units).Bind(5, r.Minutes).Bind(6, Ticks(r.LastTicks)).Run();
+            }
+            foreach (var (period, user, app) in rollups.UserApps)
+            {
+                _userApps.Bind(1, tenant).Bind(2, period).Bind(3, user).Bind(4, app).Run();
             }
             tx.Commit();
         }
+
+        // No event of its own in the batch: NULL, and the upsert keeps the stored value (0 is never a server time).
+        private static long? Ticks(long ticks) => ticks == 0 ? null : ticks;
 
         private static SqliteCommand Bind(SqliteCommand command, SqliteTransaction tx, params object[] values)
         {
@@ -173,12 +216,58 @@ public sealed class SqliteLedgerStore : LedgerStore
 
         public void Dispose()
         {
-            foreach (var command in (SqliteCommand[])[_lastSeq, _events, _decisions, _units, .. _rollups])
+            _lastSeq.Dispose();
+            foreach (var statement in (RowStatement[])[_event, _decision, _unit, _users, _periods, _hours, _apps, _userApps])
             {
-                command.Dispose();
+                statement.Dispose();
             }
             _connection.Dispose();
         }
+    }
+
+    /// <summary>
+    /// One INSERT (or upsert) of one row, prepared once on the append connection and run per row with positional parameters, through
+    /// SQLite's own API (SQLitePCLRaw, which Microsoft.Data.Sqlite is built on): binding by position with no parameter
+    /// objects, boxing or name lookups, and text handed over as UTF-16 for SQLite to convert. It runs inside the
+    /// transaction the connection has open; a failure throws the same <see cref="SqliteException"/> a command would.
+    /// </summary>
+    private sealed class RowStatement : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly sqlite3_stmt _statement;
+
+        public RowStatement(SqliteConnection connection, string sql)
+        {
+            _connection = connection;
+            SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(connection.Handle, sql, out _statement), connection.Handle);
+        }
+
+        public RowStatement Bind(int position, long value) => Check(raw.sqlite3_bind_int64(_statement, position, value));
+
+        public RowStatement Bind(int position, long? value) =>
+            Check(value is { } number ? raw.sqlite3_bind_int64(_statement, position, number) : raw.sqlite3_bind_null(_statement, position));
+
+        public RowStatement Bind(int position, string? value) =>
+            Check(value is null ? raw.sqlite3_bind_null(_statement, position) : raw.sqlite3_bind_text16(_statement, position, value.AsSpan()));
+
+        private RowStatement Check(int rc)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            return this;
+        }
+
+        /// <summary>Inserts (or upserts) the bound row and makes the statement ready for the next.</summary>
+        public void Run()
+        {
+            var rc = raw.sqlite3_step(_statement);
+            raw.sqlite3_reset(_statement);
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            }
+        }
+
+        public void Dispose() => _statement.Dispose();
     }
 
     public override void Dispose()

@@ -1,3 +1,4 @@
+using System.Text;
 using Tally.Cli.EventLog;
 
 namespace Tally.Cli.Tests;
@@ -63,5 +64,117 @@ public sealed class EventLogReaderTests : IDisposable
         Assert.Equal(whole.Lines, split.Lines);
         Assert.Equal(8L, whole.Errors[0].Line);
         Assert.Equal(whole.Events.Select(e => whole.Users.NameOf(e.User)), split.Events.Select(e => split.Users.NameOf(e.User)));
+    }
+
+    /// <summary>
+    /// Lines the byte-level CSV path must read exactly as the text path does: quotes, multi-byte UTF-8 names, CRLF,
+    /// blank and whitespace lines, empty and padded fields, control characters, invalid UTF-8, a byte-order mark in a
+    /// line, long fields, and every kind of bad line.
+    /// </summary>
+    private static readonly string[] AdversarialLines =
+    [
+        "2026-03-02T09:00:00Z,u1,d1,app1,open-app,e1",
+        "2026-03-02T09:00:01Z,\"u,1\",d1,app1,select,e2",
+        "2026-03-02T09:00:02Z,\"u\"\"q\",d1,app1,select,e3",
+        "2026-03-02T09:00:03Z,\"unterminated,d1,app1,select,e4",
+        "2026-03-02T09:00:04Z,\"u1\"x,d1,app1,select,e5",
+        "2026-03-02T09:00:05Z,jürgen,d1,アプリ,select,e6",
+        "2026-03-02T09:00:06Z,😀,d1,app1,select,e7",
+        "",
+        "   ",
+        "\t",
+        "2026-03-02T09:00:07Z,,,,heartbeat,",
+        "2026-03-02T09:00:08Z, u2 , d2 , app2 , select , e8 ",
+        "  2026-03-02T09:00:09Z  ,u2,,app2,select,",
+        "2026-03-02T09:00:10Z,u3,d3,app3,select",
+        "2026-03-02T09:00:10Z,u3,d3,app3,select,e9,extra",
+        "not-a-time,u3,d3,app3,select,e10",
+        "2026-03-02T09:00:11,u3,d3,app3,select,e11",
+        "2026-03-02 09:00:12Z,u3,d3,app3,select,e12",
+        "2026-03-02T09:00:13+02:00,u3,d3,app3,select,e13",
+        "2026-03-02t09:00:14z,u3,d3,app3,select,e14",
+        "2026-03-02T09:00:15.1234567Z,u3,d3,app3,select,e15",
+        "2026-02-30T09:00:16Z,u3,d3,app3,select,e16",
+        "2026-03-02T09:00:17Z,u3,d3,app3,jump,e17",
+        "2026-03-02T09:00:18Z,u3,d3,app3,,e18",
+        "2026-03-02T09:00:19Z,,d3,app3,select,e19",
+        "2026-03-02T09:00:20Z,u3,d3,,select,e20",
+        "2026-03-02T09:00:21Z,u3,d3,,logout,e21",
+        "2026-03-02T09:00:22Z,u9,,app4,scheduled-reload,e22",
+        "2026-03-02T09:00:23Z,u\u0001x,d3,app3,select,e23",
+        "2026-03-02T09:00:24Z,u\u007fx,d3,app3,select,e24",
+        "2026-03-02T09:00:25Z,u\u0085x,d3,app3,select,e25",
+        "\uFEFF2026-03-02T09:00:26Z,u3,d3,app3,select,e26",
+        "2026-03-02T09:00:27Z,u3\rx,d3,app3,select,e27",
+        $"2026-03-02T09:00:28Z,{new string('u', 257)},d3,app3,select,e28",
+        $"2026-03-02T09:00:29Z,u3,d3,app3,select,{new string('e', 256)}",
+        $"2026-03-02T09:00:30Z,u3,d3,app3,select,{new string('e', 257)}",
+        $"2026-03-02T09:00:31.{new string('1', 60)}Z,u3,d3,app3,select,e31",
+        "2026-03-02T09:00:32Z,u1,d1,app1,select,e1",
+        ",,,,,",
+        "2026-03-02T09:00:33Z,u1,d1,app1,close-app,e33",
+    ];
+
+    [Theory]
+    [InlineData("\n", 1)]
+    [InlineData("\r\n", 1)]
+    [InlineData("\n", 3)]
+    [InlineData("\r\n", 5)]
+    public void ReadFile_BytePath_EqualsTheTextReader(string newline, int chunks)
+    {
+        var path = Path.Combine(_folder, "adversarial.csv");
+        // Columns in another order and an extra one, so the byte path finds fields by the header as the text path does.
+        var lines = AdversarialLines.Select(Reordered);
+        var bytes = Encoding.UTF8.GetBytes("id,extra,time,user,device,app,action" + newline + string.Join(newline, lines) + newline);
+        // Invalid UTF-8 on one more line (decoded as U+FFFD by both paths), and no line end after the last.
+        bytes = [.. bytes, .. Encoding.UTF8.GetBytes("e40,x,2026-03-02T09:00:40Z,u"), 0xFF, 0xC3, .. Encoding.UTF8.GetBytes(",d1,app1,select" + newline),
+            .. Encoding.UTF8.GetBytes("e41,x,2026-03-02T09:00:41Z,u1,d1,app1,select")];
+        File.WriteAllBytes(path, bytes);
+
+        using var text = new StreamReader(path, Encoding.UTF8);
+        var expected = EventLogReader.Read(text, LogFormat.Csv);
+        var actual = EventLogReader.ReadFile(path, LogFormat.Csv, chunks: chunks);
+
+        AssertSameLog(expected, actual);
+        Assert.True(expected.Events.Count > 10);
+        Assert.True(expected.InvalidLines > 15);
+    }
+
+    /// <summary>A line of AdversarialLines (time,user,device,app,action,id) with its last field moved to the front and an extra field after it.</summary>
+    private static string Reordered(string line)
+    {
+        var last = line.LastIndexOf(',');
+        return string.IsNullOrWhiteSpace(line) || last < 0 ? line : line[(last + 1)..] + ",x," + line[..last];
+    }
+
+    [Fact]
+    public void ReadFile_GeneratedMonth_EqualsTheTextReader()
+    {
+        var month = new Generation.EventGenerator(new Generation.GeneratorOptions { Events = 30_000, Users = 500, Apps = 20, Seed = 9 }).Generate();
+        var path = Path.Combine(_folder, "month.csv");
+        using (var file = File.Create(path))
+        {
+            Generation.EventWriter.Write(month, file, Generation.EventFormat.Csv);
+        }
+        using var text = new StreamReader(path, Encoding.UTF8);
+        var expected = EventLogReader.Read(text, LogFormat.Csv);
+        Assert.Equal(30_000, expected.Events.Count);
+        AssertSameLog(expected, EventLogReader.ReadFile(path, LogFormat.Csv, chunks: 1));
+        AssertSameLog(expected, EventLogReader.ReadFile(path, LogFormat.Csv, chunks: 4));
+    }
+
+    /// <summary>Equal events (ids and names included, and the ids the tables handed out), lines and errors.</summary>
+    private static void AssertSameLog(ParsedLog expected, ParsedLog actual)
+    {
+        Assert.Equal(expected.Errors, actual.Errors);
+        Assert.Equal(expected.InvalidLines, actual.InvalidLines);
+        Assert.Equal(expected.Lines, actual.Lines);
+        Assert.Equal(expected.Events, actual.Events);
+        Assert.Equal(Enumerable.Range(0, expected.Events.Count).Select(expected.IdOf), Enumerable.Range(0, actual.Events.Count).Select(actual.IdOf));
+        foreach (var (a, b) in new[] { (expected.Users, actual.Users), (expected.Devices, actual.Devices), (expected.Apps, actual.Apps) })
+        {
+            Assert.Equal(a.Count, b.Count);
+            Assert.Equal(Enumerable.Range(1, a.Count).Select(a.NameOf), Enumerable.Range(1, b.Count).Select(b.NameOf));
+        }
     }
 }

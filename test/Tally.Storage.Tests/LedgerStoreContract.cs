@@ -21,6 +21,9 @@ public abstract partial class LedgerStoreContract : IDisposable
     /// <summary>Runs raw SQL on this test's database (to stage an older schema).</summary>
     protected abstract void ExecuteSql(string sql);
 
+    /// <summary>Runs a raw query on this test's database: each row its columns' text joined by '|', NULL as "null".</summary>
+    protected abstract IReadOnlyList<string> QuerySql(string sql);
+
     /// <summary>Whether <paramref name="e"/> is the store's unique-violation failure.</summary>
     protected abstract bool IsUniqueViolation(Exception e);
 
@@ -44,6 +47,20 @@ public abstract partial class LedgerStoreContract : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    protected static IReadOnlyList<string> RowsAsText(System.Data.Common.DbDataReader reader)
+    {
+        using (reader)
+        {
+            var rows = new List<string>();
+            while (reader.Read())
+            {
+                rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount)
+                    .Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+            }
+            return rows;
+        }
+    }
+
     protected static LedgerEntry Entry(string? id, string user, long ticks, string kind = "charged") =>
         new(id, ticks, null, user, "", "sales", "open-app",
             [new StoredDecision(kind, kind == "denied" ? "pool-exhausted" : null, user, "sales", "2026-03", ticks, ticks + TimeSpan.TicksPerMinute * 6, 0, 6)],
@@ -57,6 +74,44 @@ public abstract partial class LedgerStoreContract : IDisposable
         Assert.Equal(CurrentSchemaVersion, Store.SchemaVersion());
         Assert.Null(Store.CheckWritable());
         Assert.Equal("acme", Assert.Single(Store.Tenants()).Id);
+    }
+
+    [Fact]
+    public async Task Append_OrdinaryDecisionInItsEventRow_EveryOtherDecisionInTheDecisionsTable()
+    {
+        var t = T0.UtcTicks;
+        var six = TimeSpan.TicksPerMinute * 6;
+        LedgerEntry Reload(string id, params StoredDecision[] decisions) => new(id, t, null, "ann", "", "sales", "reload", decisions, [], "2026-03");
+        Store.Append("acme",
+        [
+            Entry("charged", "ann", t),
+            Entry("covered", "ann", t + 1, "covered"),
+            Entry("denied", "bob", t + 2, "denied"),
+            // A reload's decisions are for the users connected to its app: several, or one for someone else.
+            Reload("reload-two", new StoredDecision("charged", null, "cy", "sales", "2026-03", t, t + six, 0, 6),
+                new StoredDecision("covered", null, "ann", "sales", "2026-03", t, t + six, 0, 0)),
+            Reload("reload-other", new StoredDecision("covered", null, "cy", "sales", "2026-03", t, t + six, 0, 0)),
+            Reload("reload-nobody"),
+        ]);
+
+        Assert.Equal(
+        [
+            $"charged|charged|2026-03|{t}|{t + six}|6",
+            $"covered|covered|2026-03|{t + 1}|{t + 1 + six}|6",
+            "denied|null|null|null|null|null",
+            "reload-two|null|null|null|null|null",
+            "reload-other|null|null|null|null|null",
+            "reload-nobody|null|null|null|null|null",
+        ], QuerySql("SELECT event_id, decision_kind, decision_period, unit_start_ticks, unit_end_ticks, decision_minutes FROM events ORDER BY seq;"));
+        Assert.Equal(
+        [
+            "denied|0|denied|pool-exhausted|bob",
+            "reload-two|0|charged|null|cy",
+            "reload-two|1|covered|null|ann",
+            "reload-other|0|covered|null|cy",
+        ], QuerySql("SELECT e.event_id, d.idx, d.kind, d.reason, d.user_name FROM decisions d JOIN events e ON e.seq = d.event_seq ORDER BY d.event_seq, d.idx;"));
+        Assert.Equal([new UserDenials("bob", "pool-exhausted", 1)], await Store.DenialsAsync("acme", "2026-03", CancellationToken.None));
+        Assert.Equal(new PeriodUsage("2026-03", 1, 6, 1, 5), Store.PeriodUsage("acme", "2026-03"));
     }
 
     [Fact]

@@ -46,6 +46,9 @@ public abstract partial class LedgerStoreContract
             Assert.Equal(CurrentSchemaVersion, store.SchemaVersion());
             Assert.Null(store.CheckWritable());
             await AssertOldRowsAsync(store);
+            // v8: the two ordinary decisions moved into their event rows; the denial stays a decisions row.
+            Assert.Equal(["1|charged|6", "2|charged|6", "3|null|null"], QuerySql("SELECT seq, decision_kind, decision_minutes FROM events ORDER BY seq;"));
+            Assert.Equal(["3|0|denied"], QuerySql("SELECT event_seq, idx, kind FROM decisions ORDER BY event_seq, idx;"));
             return store;
         }
         catch
@@ -97,7 +100,7 @@ public abstract partial class LedgerStoreContract
             [new UserActivity("ann", 1, 6, 0, 1, t0, "analyzer_time"), new UserActivity("bob", 1, 6, 1, 1, t0 + 2 * Hour, "analyzer_time")],
             store.UserActivity("acme", "2026-03", t0, t0 + 3 * Hour).OrderBy(u => u.User, StringComparer.Ordinal));
         Assert.Equal([new AppActivity("sales", 2, 12, 2, t0 + Hour)], store.AppActivity("acme", "2026-03", t0, t0 + 3 * Hour));
-        // The v8 page rollups are filled from the old rows: the pages read what the scans read.
+        // The v9 page rollups are filled from the old rows: the pages read what the scans read.
         Assert.Equal(store.UserActivity("acme", "2026-03", t0, t0 + 3 * Hour).OrderBy(u => u.User, StringComparer.Ordinal),
             (await store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, null, 10, 0), CancellationToken.None)).Rows);
         Assert.Equal(store.AppActivity("acme", "2026-03", t0, t0 + 3 * Hour),

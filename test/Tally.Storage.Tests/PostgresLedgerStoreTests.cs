@@ -28,6 +28,14 @@ public sealed class PostgresLedgerStoreTests(PostgresCluster cluster) : LedgerSt
         command.ExecuteNonQuery();
     }
 
+    protected override IReadOnlyList<string> QuerySql(string sql)
+    {
+        using var connection = new NpgsqlConnection(_connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        return RowsAsText(command.ExecuteReader());
+    }
+
     public override void Dispose()
     {
         base.Dispose();

@@ -25,6 +25,15 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContract
         command.ExecuteNonQuery();
     }
 
+    protected override IReadOnlyList<string> QuerySql(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return RowsAsText(command.ExecuteReader());
+    }
+
     public override void Dispose()
     {
         base.Dispose();

@@ -23,23 +23,61 @@ internal sealed class EventIdText : IEventIds
     {
         if (id.IsEmpty)
         {
-            _refs.Add(None);
-            _hashes.Add(0);
+            AddNone();
             return;
         }
-        if (id.Length >= 1 << LengthBits)
+        var text = Reserve(id.Length);
+        id.CopyTo(text);
+        AddReserved(text);
+    }
+
+    /// <summary>Adds an id given as ASCII bytes (the CSV fast path); the same text and hash as the id added as characters.</summary>
+    public void AddAscii(ReadOnlySpan<byte> id)
+    {
+        if (id.IsEmpty)
         {
-            throw new ArgumentException($"An id of {id.Length} characters is longer than validation allows.", nameof(id));
+            AddNone();
+            return;
         }
-        if (_used + id.Length > BlockSize)
+        var text = Reserve(id.Length);
+        System.Text.Encoding.ASCII.GetChars(id, text);
+        AddReserved(text);
+    }
+
+    /// <summary>Room for about <paramref name="count"/> ids in all, so a large chunk's lists are not grown (and copied) by doubling.</summary>
+    public void EnsureCapacity(int count)
+    {
+        _refs.EnsureCapacity(count);
+        _hashes.EnsureCapacity(count);
+    }
+
+    private void AddNone()
+    {
+        _refs.Add(None);
+        _hashes.Add(0);
+    }
+
+    /// <summary>The next <paramref name="length"/> characters of the last block, opening a new block when it is full.</summary>
+    private Span<char> Reserve(int length)
+    {
+        if (length >= 1 << LengthBits)
+        {
+            throw new ArgumentException($"An id of {length} characters is longer than validation allows.", nameof(length));
+        }
+        if (_used + length > BlockSize)
         {
             _blocks.Add(new char[BlockSize]);
             _used = 0;
         }
-        id.CopyTo(_blocks[^1].AsSpan(_used));
-        _refs.Add(((long)(_blocks.Count - 1) << (BlockBits + LengthBits)) | ((long)_used << LengthBits) | (long)id.Length);
-        _hashes.Add(string.GetHashCode(id, StringComparison.Ordinal));
-        _used += id.Length;
+        return _blocks[^1].AsSpan(_used, length);
+    }
+
+    /// <summary>Records the id just written into <see cref="Reserve"/>'s span.</summary>
+    private void AddReserved(ReadOnlySpan<char> text)
+    {
+        _refs.Add(((long)(_blocks.Count - 1) << (BlockBits + LengthBits)) | ((long)_used << LengthBits) | (long)text.Length);
+        _hashes.Add(string.GetHashCode(text, StringComparison.Ordinal));
+        _used += text.Length;
     }
 
     /// <summary>Appends the ids of a later part of the same log; its blocks are taken over, not copied.</summary>
@@ -54,6 +92,20 @@ internal sealed class EventIdText : IEventIds
             _refs.Add(reference == None ? None : reference + blockShift);
         }
         _hashes.AddRange(later._hashes);
+    }
+
+    /// <summary>
+    /// The same ids as a struct, for <see cref="Replay"/>: generic code over a class argument is shared and reaches
+    /// every call through the interface, while a struct argument gets code of its own with these calls inlined
+    /// (duplicate marking makes three of them per event).
+    /// </summary>
+    public readonly struct View(EventIdText text) : IEventIds
+    {
+        public bool HasId(int index) => text.HasId(index);
+
+        public int HashOf(int index) => text.HashOf(index);
+
+        public bool SameId(int a, int b) => text.SameId(a, b);
     }
 
     public bool HasId(int index) => _refs[index] != None;

@@ -37,40 +37,42 @@ public static class EventLogReader
         var parts = Math.Max(1, chunks ?? (length < ParallelThreshold ? 1 : Environment.ProcessorCount));
         long bodyStart = 0;
         CsvColumns? columns = null;
-        var first = new ParsedLog();
         if (format == LogFormat.Csv)
         {
             var header = ReadFirstLine(file, out bodyStart);
-            if (ReadHeader(header, first) is not { } found)
+            var headerLog = new ParsedLog();
+            if (ReadHeader(header, headerLog) is not { } found)
             {
-                return first;
+                return headerLog;
             }
             columns = found;
         }
         var bounds = ChunkBounds(file, bodyStart, length, parts);
         var logs = new ParsedLog[bounds.Count - 1];
-        logs[0] = first;
-        for (var i = 1; i < logs.Length; i++)
-        {
-            logs[i] = new ParsedLog();
-        }
         long done = 0;
         var linesRead = new long[logs.Length];
         Parallel.For(0, logs.Length, new ParallelOptions { MaxDegreeOfParallelism = logs.Length }, i =>
         {
+            long last = 0;
+            Action<long>? report = progress is null ? null : consumed =>
+            {
+                progress(Interlocked.Add(ref done, consumed - last));
+                last = consumed;
+            };
+            // Line numbers are local to the chunk here (first line 1) and shifted when merged.
+            if (columns is not null)
+            {
+                // The first chunk is the one the others are merged into: room for the whole file's events.
+                var (log, lines) = ReadCsvChunk(path, bounds[i], bounds[i + 1], columns, i == 0 ? length - bodyStart : 0, report);
+                logs[i] = log;
+                linesRead[i] = lines;
+                return;
+            }
             using var chunk = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
             chunk.Position = bounds[i];
             using var reader = new StreamReader(new ChunkStream(chunk, bounds[i + 1] - bounds[i]), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: i == 0);
-            long last = 0;
-            Action<long>? report = progress is null ? null : chars =>
-            {
-                progress(Interlocked.Add(ref done, chars - last));
-                last = chars;
-            };
-            // Line numbers are local to the chunk here (first line 1) and shifted when merged.
-            linesRead[i] = columns is not null
-                ? ReadCsvBody(reader, columns, logs[i], firstLine: 1, 0, report)
-                : ReadJsonLinesBody(reader, logs[i], firstLine: 1, 0, report);
+            logs[i] = new ParsedLog();
+            linesRead[i] = ReadJsonLinesBody(reader, logs[i], firstLine: 1, 0, report);
         });
         long lineOffset = format == LogFormat.Csv ? 1 : 0; // the header is line 1
         var merged = logs[0];
@@ -219,9 +221,7 @@ public static class EventLogReader
     /// <summary>Parses CSV lines into <paramref name="log"/>; returns how many lines it read, blank ones included.</summary>
     private static long ReadCsvBody(TextReader reader, CsvColumns header, ParsedLog log, long firstLine, long charsBefore, Action<long>? progress)
     {
-        var columns = header.Index;
-        var fields = new List<string>(header.Count);
-        var ranges = new Range[header.Count + 1];
+        var line = new CsvLineReader(header, log);
         var lineNumber = firstLine - 1;
         var lines = new LineReader(reader);
         while (lines.TryReadLine(out var span))
@@ -231,9 +231,190 @@ public static class EventLogReader
             {
                 progress?.Invoke(charsBefore + lines.Consumed);
             }
+            line.Read(span, lineNumber);
+        }
+        progress?.Invoke(charsBefore + lines.Consumed);
+        return lineNumber - firstLine + 1;
+    }
+
+    /// <summary>
+    /// Reads the CSV lines in bytes [<paramref name="start"/>, <paramref name="end"/>) of the file, numbered from 1,
+    /// as UTF-8 bytes: the file is read in large blocks straight into one buffer, with no decoding to UTF-16 and no
+    /// line copied, and the usual line (printable ASCII, no quotes) is parsed on its bytes (<see cref="CsvLineReader.TryReadAscii"/>).
+    /// Any other line is decoded and takes the general path, so it is accepted or rejected exactly as before.
+    /// <paramref name="expectedBytes"/>: size the log's lists for this many bytes of lines rather than the chunk's own.
+    /// </summary>
+    private static (ParsedLog Log, long Lines) ReadCsvChunk(string path, long start, long end, CsvColumns header, long expectedBytes, Action<long>? progress)
+    {
+        const int BlockSize = 1 << 20;
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        var buffer = new byte[BlockSize];
+        var filled = 0; // bytes in buffer[0..filled) not yet parsed
+        var position = start;
+        ParsedLog? log = null;
+        CsvLineReader? line = null;
+        long lineNumber = 0;
+        while (true)
+        {
+            if (filled == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2); // a line longer than the buffer
+            }
+            var read = position < end ? RandomAccess.Read(handle, buffer.AsSpan(filled, (int)Math.Min(buffer.Length - filled, end - position)), position) : 0;
+            position += read;
+            var atEnd = read == 0;
+            var pending = buffer.AsSpan(0, filled + read);
+            if (log is null)
+            {
+                // Size the lists once, from the line length of the first block: they are never grown by doubling.
+                var newlines = pending.Count((byte)'\n');
+                var total = Math.Max(expectedBytes, end - start);
+                var estimate = newlines == 0 ? 0 : total / Math.Max(1, pending.Length / newlines) * 21 / 20;
+                log = new ParsedLog((int)Math.Min(estimate + 16, Array.MaxLength / 2));
+                line = new CsvLineReader(header, log);
+            }
+            while (true)
+            {
+                var newline = pending.IndexOf((byte)'\n');
+                if (newline < 0 && !(atEnd && !pending.IsEmpty))
+                {
+                    break;
+                }
+                var text = newline < 0 ? pending : pending[..newline];
+                pending = newline < 0 ? [] : pending[(newline + 1)..];
+                if (!text.IsEmpty && text[^1] == '\r')
+                {
+                    text = text[..^1];
+                }
+                lineNumber++;
+                line!.Read(text, lineNumber);
+            }
+            progress?.Invoke(position - start - pending.Length);
+            if (atEnd)
+            {
+                return (log, lineNumber);
+            }
+            pending.CopyTo(buffer);
+            filled = pending.Length;
+        }
+    }
+
+    /// <summary>One CSV line at a time into a log: the header's columns and the buffers reused from line to line.</summary>
+    private sealed class CsvLineReader(CsvColumns header, ParsedLog log)
+    {
+        private readonly List<string> _fields = new(header.Count);
+        private readonly Range[] _ranges = new Range[header.Count + 1];
+        private readonly AsciiSymbols _users = new(log.Users);
+        private readonly AsciiSymbols _devices = new(log.Devices);
+        private readonly AsciiSymbols _apps = new(log.Apps);
+        private char[] _decoded = new char[256];
+
+        /// <summary>Bytes a line may hold and still take <see cref="TryReadAscii"/>: printable ASCII except the quote.</summary>
+        private static readonly SearchValues<byte> PlainAscii = SearchValues.Create([.. Enumerable.Range(' ', '~' - ' ' + 1).Where(b => b != '"').Select(b => (byte)b)]);
+
+        /// <summary>Longest time and action fields the byte path widens on the stack; longer ones take the general path.</summary>
+        private const int MaxShortField = 64;
+
+        /// <summary>A line as UTF-8 bytes, without its line end.</summary>
+        public void Read(ReadOnlySpan<byte> line, long lineNumber)
+        {
+            if (line.IndexOfAnyExcept(PlainAscii) < 0)
+            {
+                if (line.IndexOfAnyExcept((byte)' ') < 0)
+                {
+                    return; // blank
+                }
+                if (TryReadAscii(line, lineNumber))
+                {
+                    return;
+                }
+            }
+            // Anything else is decoded as the text reader decoded it (invalid UTF-8 as U+FFFD) and read as text.
+            if (_decoded.Length < line.Length)
+            {
+                _decoded = new char[Math.Max(line.Length, _decoded.Length * 2)];
+            }
+            var count = System.Text.Encoding.UTF8.GetChars(line, _decoded);
+            Read(_decoded.AsSpan(0, count), lineNumber);
+        }
+
+        /// <summary>
+        /// A printable-ASCII line without quotes, read on its bytes: split at commas, fields trimmed of spaces, the
+        /// time and action parsed by the same code as <see cref="EventValidation.Validate"/>, names interned through
+        /// <see cref="AsciiSymbols"/>. Accepts the line only where <see cref="EventValidation.Validate"/> would accept it
+        /// with the same event; returns false, having added nothing, for every line it would reject (or is unsure of),
+        /// so that the general path reports it with its usual reason.
+        /// </summary>
+        private bool TryReadAscii(ReadOnlySpan<byte> line, long lineNumber)
+        {
+            var ranges = _ranges;
+            var count = header.Count;
+            var found = 0;
+            var start = 0;
+            while (true)
+            {
+                if (found == count)
+                {
+                    return false; // more fields than the header
+                }
+                var comma = line[start..].IndexOf((byte)',');
+                if (comma < 0)
+                {
+                    ranges[found++] = start..line.Length;
+                    break;
+                }
+                ranges[found++] = start..(start + comma);
+                start += comma + 1;
+            }
+            if (found != count)
+            {
+                return false;
+            }
+            var columns = header.Index;
+            var timeBytes = AsciiField(line, columns[0]);
+            var actionBytes = AsciiField(line, columns[4]);
+            var user = AsciiField(line, columns[1]);
+            var device = AsciiField(line, columns[2]);
+            var app = AsciiField(line, columns[3]);
+            var id = AsciiField(line, columns[5]);
+            if (timeBytes.IsEmpty || timeBytes.Length > MaxShortField || actionBytes.IsEmpty || actionBytes.Length > MaxShortField
+                || user.Length > EventValidation.MaxFieldLength || device.Length > EventValidation.MaxFieldLength
+                || app.Length > EventValidation.MaxFieldLength || id.Length > EventValidation.MaxFieldLength)
+            {
+                return false;
+            }
+            Span<char> text = stackalloc char[MaxShortField];
+            var action = text[..System.Text.Encoding.ASCII.GetChars(actionBytes, text)];
+            if (!MeterActions.TryParse(action, out var parsedAction))
+            {
+                return false;
+            }
+            var time = text[..System.Text.Encoding.ASCII.GetChars(timeBytes, text)];
+            if (EventValidation.ParseTime(time) is not { } instant)
+            {
+                return false;
+            }
+            // Trimmed printable ASCII is blank only when empty.
+            if ((parsedAction.RequiresUser() && user.IsEmpty) || (parsedAction.RequiresApp() && app.IsEmpty))
+            {
+                return false;
+            }
+            var userId = parsedAction == MeterAction.ScheduledReload ? 0 : _users.Intern(user);
+            log.AcceptAscii(new MeterEvent(instant.UtcTicks, userId, _devices.Intern(device), _apps.Intern(app), parsedAction), lineNumber, id);
+            return true;
+        }
+
+        private ReadOnlySpan<byte> AsciiField(ReadOnlySpan<byte> line, int column) => column < 0 ? [] : line[_ranges[column]].Trim((byte)' ');
+
+        /// <summary>A line as text (standard input, or a line the byte path does not take).</summary>
+        public void Read(ReadOnlySpan<char> span, long lineNumber)
+        {
+            var columns = header.Index;
+            var fields = _fields;
+            var ranges = _ranges;
             if (span.IsWhiteSpace())
             {
-                continue; // blank lines carry no event; they are neither events nor errors
+                return; // blank lines carry no event; they are neither events nor errors
             }
             if (span.Contains('"'))
             {
@@ -241,28 +422,26 @@ public static class EventLogReader
                 if (SplitCsv(span.ToString(), fields) is { } quoteError)
                 {
                     log.Reject(lineNumber, quoteError);
-                    continue;
+                    return;
                 }
                 if (fields.Count != header.Count)
                 {
                     log.Reject(lineNumber, $"expected {header.Count} fields as in the header, found {fields.Count}");
-                    continue;
+                    return;
                 }
                 AcceptFields(log, lineNumber, Field(fields, columns[0]), Field(fields, columns[1]), Field(fields, columns[2]),
                     Field(fields, columns[3]), Field(fields, columns[4]), Field(fields, columns[5]), printableAscii: false);
-                continue;
+                return;
             }
             if (span.Split(ranges, ',') != header.Count)
             {
                 log.Reject(lineNumber, $"expected {header.Count} fields as in the header, found {span.Count(',') + 1}");
-                continue;
+                return;
             }
             AcceptFields(log, lineNumber, Field(span, ranges, columns[0]), Field(span, ranges, columns[1]), Field(span, ranges, columns[2]),
                 Field(span, ranges, columns[3]), Field(span, ranges, columns[4]), Field(span, ranges, columns[5]),
                 printableAscii: !span.ContainsAnyExceptInRange(' ', '~'));
         }
-        progress?.Invoke(charsBefore + lines.Consumed);
-        return lineNumber - firstLine + 1;
     }
 
     private static ReadOnlySpan<char> Field(ReadOnlySpan<char> line, Range[] ranges, int column) =>

@@ -1,4 +1,4 @@
--- v8: the users and apps pages read rollups instead of a month of rows, and nothing new is indexed on events (an
+-- v9: the users and apps pages read rollups instead of a month of rows, and nothing new is indexed on events (an
 -- index there costs every event of every batch). usage_users gains the allotment of the user's latest unit in the
 -- period, the newest time of an event naming the user (last activity) and the count of apps the user has units on;
 -- usage_apps holds per (period, app) the units, minutes, newest event time and count of users with units on it.
@@ -7,7 +7,8 @@
 -- just before in the same transaction. So the counts are exact and cost a write only for a pair new to the period.
 -- Append files an event's last activity under the period its time falls in on the tenant's calendar
 -- (LedgerEntry.Period), so a user or app with events but no units or denials gets a row of zeros, which the pages
--- leave out. Rows from before v8: an event with decisions takes its period from them; one without decisions (a reload
+-- leave out. Rows from before v9: an event with decisions takes its period from them (its
+-- own row's decision_period since v8, or its decisions rows); one without decisions (a reload
 -- nobody was connected to) has no recorded period and is left out of last activity.
 ALTER TABLE usage_users ADD COLUMN allotment TEXT NULL;
 ALTER TABLE usage_users ADD COLUMN last_ticks BIGINT NULL;
@@ -39,7 +40,8 @@ UPDATE usage_users SET apps = counted.apps FROM (
     SELECT tenant, period, user_name, COUNT(*) AS apps FROM usage_user_apps GROUP BY tenant, period, user_name) counted
 WHERE usage_users.tenant = counted.tenant AND usage_users.period = counted.period AND usage_users.user_name = counted.user_name;
 CREATE TEMPORARY TABLE event_periods AS
-SELECT e.tenant, d.period, e.user_name, e.app, e.time_ticks FROM events e JOIN (SELECT DISTINCT event_seq, period FROM decisions) d ON d.event_seq = e.seq;
+SELECT e.tenant, d.period, e.user_name, e.app, e.time_ticks FROM events e JOIN (
+    SELECT event_seq, period FROM decisions UNION SELECT seq, decision_period FROM events WHERE decision_period IS NOT NULL) d ON d.event_seq = e.seq;
 INSERT INTO usage_users (tenant, period, user_name, units, minutes, denied, last_ticks)
 SELECT tenant, period, user_name, 0, 0, 0, MAX(time_ticks) FROM event_periods GROUP BY tenant, period, user_name
 ON CONFLICT (tenant, period, user_name) DO UPDATE SET last_ticks = excluded.last_ticks;

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using Tally.Storage;
+
+namespace Tally.StorageBenchmarks;
+
+/// <summary>
+/// <see cref="IEventLedger.Append"/> alone, without the server: batches shaped like the load harness's ingest runs
+/// (bench/load: 1,000 events a batch, 10,000 users round-robin, 50 apps, one <c>select</c> each, every event with an
+/// id), each a covered decision except a user's first, which is charged and opens a unit. It separates the ledger's
+/// share of durable ingest from the request path's and the meter's.
+/// </summary>
+public static class AppendProbe
+{
+    private const int Users = 10_000;
+    private const int Batch = 1_000;
+    private static readonly DateTimeOffset Start = new(2026, 3, 2, 0, 0, 0, TimeSpan.Zero);
+
+    public static void Run(string store, int events)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"tally-append-probe-{Environment.ProcessId}.db");
+        ILedgerStore ledger = store == "postgres" ? new PostgresLedgerStore(ReportLedger.PostgresConnection()) : new SqliteLedgerStore(path);
+        try
+        {
+            ledger.Initialize();
+            var tenant = $"append-{Environment.ProcessId}";
+            ledger.CreateTenant(new TenantRecord(tenant, "Append probe", Start));
+            var batches = Enumerable.Range(0, events / Batch).Select(b => MakeBatch(b * Batch)).ToList();
+            // The first tenth warms the JIT and the database's caches and is not counted.
+            var warm = batches.Count / 10;
+            foreach (var batch in batches.Take(warm))
+            {
+                ledger.Append(tenant, batch);
+            }
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            foreach (var batch in batches.Skip(warm))
+            {
+                ledger.Append(tenant, batch);
+            }
+            var seconds = clock.Elapsed.TotalSeconds;
+            var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            var counted = (batches.Count - warm) * Batch;
+            Console.WriteLine($"{store} append: {counted / seconds:N0} events/s wall, {counted / cpuSeconds:N0} events per CPU-second of this process " +
+                $"({counted:N0} events in batches of {Batch:N0}, {seconds:0.00} s)");
+        }
+        finally
+        {
+            ledger.Dispose();
+            if (store != "postgres")
+            {
+                foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+    }
+
+    private static List<LedgerEntry> MakeBatch(int first)
+    {
+        var six = TimeSpan.TicksPerMinute * 6;
+        var entries = new List<LedgerEntry>(Batch);
+        for (var n = first; n < first + Batch; n++)
+        {
+            var userIndex = n * 7919L % Users;
+            var user = $"user-{userIndex}";
+            var app = $"app-{userIndex % 50}";
+            var t = Start.UtcTicks + n * TimeSpan.TicksPerMillisecond;
+            var unitStart = n < Users ? t : Start.UtcTicks + userIndex * 7919 % Users * TimeSpan.TicksPerMillisecond;
+            var opens = n < Users;
+            entries.Add(new LedgerEntry($"ingest-probe-{n}", t, null, user, "", app, "select",
+                [new StoredDecision(opens ? "charged" : "covered", null, user, app, "2026-03", unitStart, unitStart + six, 0, opens ? 6 : 0)],
+                opens ? [new StoredUnit(0, user, "", app, "2026-03", t, t + six, 6, "time", "analyzer_time")] : [], "2026-03"));
+        }
+        return entries;
+    }
+}
