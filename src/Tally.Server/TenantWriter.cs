@@ -579,8 +579,13 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         private int _claimed;
         private volatile bool _failed;
         private LedgerUnavailableException? _failure;
+        // Let go once durable: the writer keeps its last commit until its next pass, which for a tenant that goes quiet
+        // may be its sleep, and a whole group's entries would be held that long.
+        private EventWork[]? _batch = batch;
+        private Metered? _metered = metered;
 
-        public EventWork[] Batch => batch;
+        /// <summary>The group's requests, kept for the recovery only when the commit failed.</summary>
+        public EventWork[] Batch => _batch ?? [];
 
         /// <summary>The commit failed and its requests wait for the writer's recovery.</summary>
         public bool Failed => _failed;
@@ -591,8 +596,13 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
             {
                 return;
             }
-            _failure = writer.Durable(batch, metered);
+            _failure = writer.Durable(_batch!, _metered!);
             _failed = _failure is not null;
+            _metered = null;
+            if (!_failed)
+            {
+                _batch = null;
+            }
             _done.Set();
             if (_failed)
             {
