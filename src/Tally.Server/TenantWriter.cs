@@ -282,7 +282,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         {
             _broken = true;
             FinishInFlight();
-            Recover(works, new LedgerUnavailableException("The events could not be applied; nothing was applied. Retry with the same ids.", e));
+            Recover(works, MeteringFailed(e));
             return;
         }
         if (FinishInFlight())
@@ -406,7 +406,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         catch (Exception e)
         {
             _broken = true; // the meter may have applied part of the group
-            return new LedgerUnavailableException("The events could not be applied; nothing was applied. Retry with the same ids.", e);
+            return MeteringFailed(e);
         }
         if (Durable(batch, metered) is { } failure)
         {
@@ -415,6 +415,9 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         }
         return null;
     }
+
+    private static LedgerUnavailableException MeteringFailed(Exception e) =>
+        new("The events could not be applied; nothing was applied. Retry with the same ids.", e);
 
     /// <summary>A metered group: its ledger entries, each request's outcomes, and the figures once it is durable.</summary>
     private sealed record Metered(List<LedgerEntry> Entries, List<IReadOnlyList<EventOutcome>> Results, TenantSnapshot Snapshot);
