@@ -15,6 +15,19 @@ public static class AppendProbe
     private const int Batch = 1_000;
     private static readonly DateTimeOffset Start = new(2026, 3, 2, 0, 0, 0, TimeSpan.Zero);
 
+    // Event n names user n * 7919 mod Users (7919 is prime to Users, so the first Users events name every user once).
+    private static readonly long[] FirstEventOf = FirstEvents();
+
+    private static long[] FirstEvents()
+    {
+        var first = new long[Users];
+        for (var n = 0L; n < Users; n++)
+        {
+            first[n * 7919 % Users] = n;
+        }
+        return first;
+    }
+
     public static void Run(string store, int events)
     {
         var path = Path.Combine(Path.GetTempPath(), $"tally-append-probe-{Environment.ProcessId}.db");
@@ -66,7 +79,8 @@ public static class AppendProbe
             var user = $"user-{userIndex}";
             var app = $"app-{userIndex % 50}";
             var t = Start.UtcTicks + n * TimeSpan.TicksPerMillisecond;
-            var unitStart = n < Users ? t : Start.UtcTicks + userIndex * 7919 % Users * TimeSpan.TicksPerMillisecond;
+            // A user's unit opened with their first event, the one of the first Users that named them.
+            var unitStart = Start.UtcTicks + FirstEventOf[userIndex] * TimeSpan.TicksPerMillisecond;
             var opens = n < Users;
             entries.Add(new LedgerEntry($"ingest-probe-{n}", t, null, user, "", app, "select",
                 [new StoredDecision(opens ? "charged" : "covered", null, user, app, "2026-03", unitStart, unitStart + six, 0, opens ? 6 : 0)],

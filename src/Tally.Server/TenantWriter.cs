@@ -282,7 +282,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         {
             _broken = true;
             FinishInFlight();
-            Recover(works, new LedgerUnavailableException("The events could not be applied; nothing was applied. Retry with the same ids.", e));
+            Recover(works, MeteringFailed(e));
             return;
         }
         if (FinishInFlight())
@@ -406,7 +406,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         catch (Exception e)
         {
             _broken = true; // the meter may have applied part of the group
-            return new LedgerUnavailableException("The events could not be applied; nothing was applied. Retry with the same ids.", e);
+            return MeteringFailed(e);
         }
         if (Durable(batch, metered) is { } failure)
         {
@@ -415,6 +415,9 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         }
         return null;
     }
+
+    private static LedgerUnavailableException MeteringFailed(Exception e) =>
+        new("The events could not be applied; nothing was applied. Retry with the same ids.", e);
 
     /// <summary>A metered group: its ledger entries, each request's outcomes, and the figures once it is durable.</summary>
     private sealed record Metered(List<LedgerEntry> Entries, List<IReadOnlyList<EventOutcome>> Results, TenantSnapshot Snapshot);
@@ -580,8 +583,13 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         private int _claimed;
         private volatile bool _failed;
         private LedgerUnavailableException? _failure;
+        // Let go once durable: the writer keeps its last commit until its next pass, which for a tenant that goes quiet
+        // may be its sleep, and a whole group's entries would be held that long.
+        private EventWork[]? _batch = batch;
+        private Metered? _metered = metered;
 
-        public EventWork[] Batch => batch;
+        /// <summary>The group's requests, kept for the recovery only when the commit failed.</summary>
+        public EventWork[] Batch => _batch ?? [];
 
         /// <summary>The commit failed and its requests wait for the writer's recovery.</summary>
         public bool Failed => _failed;
@@ -592,8 +600,13 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
             {
                 return;
             }
-            _failure = writer.Durable(batch, metered);
+            _failure = writer.Durable(_batch!, _metered!);
             _failed = _failure is not null;
+            _metered = null;
+            if (!_failed)
+            {
+                _batch = null;
+            }
             _done.Set();
             if (_failed)
             {
