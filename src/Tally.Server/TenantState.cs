@@ -46,6 +46,9 @@ internal sealed class TenantState
 
     public Meter Meter => _meter;
 
+    /// <summary>The last activity of appended events that no append has recorded yet.</summary>
+    public PendingActivity Activity { get; } = new();
+
     /// <summary>Events the ledger holds: the replayed ones and those applied since (a duplicate is not recorded, so not counted).</summary>
     public long Recorded { get; private set; }
 
@@ -64,6 +67,7 @@ internal sealed class TenantState
         var initial = changes.Count == 0 ? StoredTerms(store, tenant) : (null, null);
         var state = new TenantState(tenant, store, time, configFrom, idMemory, initial);
         var discard = new DiscardSink();
+        var activityThrough = store.ActivityRecordedThrough(tenant);
         long replayed = 0;
         var next = 0;
         foreach (var stored in store.Events(tenant))
@@ -85,6 +89,11 @@ internal sealed class TenantState
             }
             // The ledger's unique index makes every recorded id new: a hash collision among them is no duplicate.
             state._meter.ApplyNew(parsed.Value with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
+            if (stored.Seq > activityThrough)
+            {
+                // Appended, but its last activity was still in the writer's memory: filed as the writer filed it.
+                state.Activity.Mark(state._meter.Calendar.PeriodOf(stored.TimeTicks).ToString(), stored.User, stored.App, stored.TimeTicks);
+            }
             state.Recorded++;
             state.StampNewSeats(state._meter.LastTicks);
             replayed++;

@@ -65,6 +65,17 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     private readonly List<EventWork> _batch = [];
     // The group an earlier pass metered whose commit may still be running on another writer thread (null: none).
     private GroupCommit? _inFlight;
+    // When pending last activity was last handed to an append (0: at the next group), and the timer that records it
+    // for a tenant that went quiet; both the writer loop's alone.
+    private long _activityRecordedTicks;
+    private ITimer? _activityTimer;
+    private bool _activityTimerArmed;
+
+    /// <summary>
+    /// How long the pages' last activity may lag the ledger: the marks of a busy tenant's groups are gathered and
+    /// recorded with the first group after this (or by a timer when none comes), not with every group.
+    /// </summary>
+    internal static readonly TimeSpan ActivityInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
@@ -143,7 +154,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 
     private bool Enqueue(Work work)
     {
-        if (work is not SleepWork)
+        if (work is not (SleepWork or RecordActivityWork))
         {
             Interlocked.Exchange(ref _lastWorkTicks, _time.GetUtcNow().UtcTicks);
         }
@@ -201,7 +212,13 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
                 case SleepWork sleep:
                     Sleep(sleep);
                     break;
+                case RecordActivityWork:
+                    _activityTimerArmed = false;
+                    RecordActivity();
+                    break;
                 case StopWork:
+                    RecordActivity();
+                    _activityTimer?.Dispose();
                     _stopped.TrySetResult();
                     break;
             }
@@ -223,6 +240,9 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     {
         if (!_queue.Reader.TryPeek(out _))
         {
+            RecordActivity(); // if it fails, the wake-up takes the marks again from the ledger
+            _activityTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _activityTimerArmed = false;
             Volatile.Write(ref _state, null);
             _broken = true;
         }
@@ -419,8 +439,11 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     private static LedgerUnavailableException MeteringFailed(Exception e) =>
         new("The events could not be applied; nothing was applied. Retry with the same ids.", e);
 
-    /// <summary>A metered group: its ledger entries, each request's outcomes, and the figures once it is durable.</summary>
-    private sealed record Metered(List<LedgerEntry> Entries, List<IReadOnlyList<EventOutcome>> Results, TenantSnapshot Snapshot);
+    /// <summary>
+    /// A metered group: its ledger entries, each request's outcomes, the figures once it is durable, and the last
+    /// activity it records (null: it stays pending, <see cref="PendingActivity"/>).
+    /// </summary>
+    private sealed record Metered(List<LedgerEntry> Entries, List<IReadOnlyList<EventOutcome>> Results, TenantSnapshot Snapshot, ActivityMarks? Activity);
 
     /// <summary>Applies the group to the meter, on the writer's thread; nothing is written or answered yet.</summary>
     private Metered MeterGroup(IReadOnlyList<EventWork> batch)
@@ -445,13 +468,73 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
                 if (!rows.IsDuplicate)
                 {
                     // Filed under the meter's calendar, the one its decisions were filed under (the pages' last activity).
+                    var period = rows.PeriodName(state.Meter.Calendar.PeriodOf(at));
                     entries.Add(new LedgerEntry(incoming.Id, at, incoming.ClientTime, incoming.User, incoming.Device, incoming.App,
-                        incoming.Action.ToWire(), rows.Decisions, rows.Units, rows.PeriodName(state.Meter.Calendar.PeriodOf(at))));
+                        incoming.Action.ToWire(), rows.Decisions, rows.Units, period));
+                    state.Activity.Mark(period, incoming.User, incoming.App, at);
                 }
             }
             results.Add(outcomes);
         }
-        return new Metered(entries, results, state.Snapshot());
+        return new Metered(entries, results, state.Snapshot(), TakeActivityIfDue(state));
+    }
+
+    /// <summary>
+    /// The pending last activity when it is due (<see cref="ActivityInterval"/> since it was last recorded), for the
+    /// group to record; otherwise null, and the timer records it if no group comes first. Taken now, as the group is
+    /// appended after everything it covers; should the append fail, the recovery takes it again from the ledger.
+    /// </summary>
+    private ActivityMarks? TakeActivityIfDue(TenantState state)
+    {
+        if (state.Activity.IsEmpty)
+        {
+            return null;
+        }
+        var now = _time.GetUtcNow().UtcTicks;
+        var due = _activityRecordedTicks + ActivityInterval.Ticks;
+        if (now >= due)
+        {
+            var marks = state.Activity.Marks();
+            state.Activity.Clear();
+            _activityRecordedTicks = now;
+            return marks;
+        }
+        ArmActivityTimer(TimeSpan.FromTicks(due - now));
+        return null;
+    }
+
+    /// <summary>Queues a <see cref="RecordActivityWork"/> after <paramref name="delay"/>, unless one is already on its way.</summary>
+    private void ArmActivityTimer(TimeSpan delay)
+    {
+        if (_activityTimerArmed)
+        {
+            return;
+        }
+        _activityTimerArmed = true;
+        _activityTimer ??= _time.CreateTimer(_ => Enqueue(new RecordActivityWork()), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _activityTimer.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// Records the pending last activity on its own (a quiet tenant, a sleep, the stop). A failure keeps it pending and
+    /// tries again a little later; nothing else depends on it.
+    /// </summary>
+    private void RecordActivity()
+    {
+        if (_broken || _state is not { } state || state.Activity.IsEmpty)
+        {
+            return; // a broken or sleeping writer's rebuild takes the marks again from the ledger
+        }
+        try
+        {
+            _store.Append(_tenant, [], state.Activity.Marks());
+            state.Activity.Clear();
+            _activityRecordedTicks = _time.GetUtcNow().UtcTicks;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            ArmActivityTimer(ActivityInterval);
+        }
     }
 
     /// <summary>
@@ -462,7 +545,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     {
         try
         {
-            _store.Append(_tenant, metered.Entries);
+            _store.Append(_tenant, metered.Entries, metered.Activity);
         }
         catch (Exception e)
         {
@@ -535,6 +618,11 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         _broken = true;
         _state = TenantState.Recover(_tenant, _store, _time, _configFrom, _idMemory);
         _broken = false;
+        _activityRecordedTicks = 0; // what the recovery found pending goes with the next group
+        if (!_state.Activity.IsEmpty)
+        {
+            ArmActivityTimer(ActivityInterval);
+        }
         PublishSnapshot();
     }
 
@@ -571,6 +659,9 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     }
 
     private sealed class StopWork : Work;
+
+    /// <summary>The timer's turn to record pending last activity that no group has taken.</summary>
+    private sealed class RecordActivityWork : Work;
 
     /// <summary>
     /// The commit of one metered group, a turn of its own on the writer threads. Whoever comes first runs it: a writer

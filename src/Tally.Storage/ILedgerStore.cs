@@ -18,13 +18,27 @@ public interface ILedgerLifecycle
 
 /// <summary>
 /// The ledger proper: events with their decisions and units, and the terms changes between them, in recorded order.
-/// <see cref="Append"/> writes a group in one transaction and is durable when it returns; an event id that is already
+/// <see cref="Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/> writes a group in one transaction and is durable when it returns; an event id that is already
 /// in the tenant's ledger makes the whole append fail (the unique constraint is the dedupe of record).
 /// </summary>
 public interface IEventLedger
 {
-    /// <summary>Appends events with their decisions and units in one durable transaction.</summary>
+    /// <summary>Appends events with their decisions and units, and their last activity, in one durable transaction (the marks of these entries alone).</summary>
     void Append(string tenant, IReadOnlyList<LedgerEntry> entries);
+
+    /// <summary>
+    /// Appends events with their decisions and units in one durable transaction (possibly none, to record activity
+    /// alone). <paramref name="activity"/>: null when the caller keeps these events' last activity for a later append;
+    /// otherwise the last activity of every event appended since the tenant's activity was last recorded, these
+    /// included, which is then recorded through this append (<see cref="ActivityRecordedThrough"/>).
+    /// </summary>
+    void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity);
+
+    /// <summary>
+    /// The sequence number up to which the tenant's events have their last activity recorded (0: none yet): a writer
+    /// that lost the marks it kept (a crash) takes them again from the events after it.
+    /// </summary>
+    long ActivityRecordedThrough(string tenant);
 
     /// <summary>The tenant's events in recorded order (for rebuilding its meter).</summary>
     IEnumerable<StoredEvent> Events(string tenant);

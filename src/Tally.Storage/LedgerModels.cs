@@ -65,6 +65,45 @@ public sealed record LedgerEntry(
     string? EventId, long TimeTicks, string? ClientTime, string User, string Device, string App, string Action,
     IReadOnlyList<StoredDecision> Decisions, IReadOnlyList<StoredUnit> Units, string Period);
 
+/// <summary>
+/// The pages' last activity for some appended events: the newest event time per (period, user) and per (period, app),
+/// filed under each event's <see cref="LedgerEntry.Period"/>. A writer gathers them over several appends and hands
+/// them to a later one (<see cref="IEventLedger.Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/>), so a
+/// user active in every group is written once a second rather than once a group.
+/// </summary>
+public sealed record ActivityMarks(IReadOnlyList<ActivityMark> Users, IReadOnlyList<ActivityMark> Apps)
+{
+    public static ActivityMarks Empty { get; } = new([], []);
+
+    /// <summary>The marks of <paramref name="entries"/> alone.</summary>
+    public static ActivityMarks Of(IEnumerable<LedgerEntry> entries)
+    {
+        var users = new Dictionary<(string, string), long>();
+        var apps = new Dictionary<(string, string), long>();
+        foreach (var e in entries)
+        {
+            Newest(users, (e.Period, e.User), e.TimeTicks);
+            Newest(apps, (e.Period, e.App), e.TimeTicks);
+        }
+        return From(users, apps);
+    }
+
+    /// <summary>Keeps the later of the stored and the given time for <paramref name="key"/>.</summary>
+    public static void Newest(Dictionary<(string Period, string Name), long> marks, (string Period, string Name) key, long ticks)
+    {
+        ref var newest = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(marks, key, out _);
+        newest = Math.Max(newest, ticks);
+    }
+
+    /// <summary>Marks from per-(period, user) and per-(period, app) newest times.</summary>
+    public static ActivityMarks From(IReadOnlyDictionary<(string Period, string Name), long> users, IReadOnlyDictionary<(string Period, string Name), long> apps) =>
+        new([.. users.Select(kv => new ActivityMark(kv.Key.Period, kv.Key.Name, kv.Value))],
+            [.. apps.Select(kv => new ActivityMark(kv.Key.Period, kv.Key.Name, kv.Value))]);
+}
+
+/// <summary>The newest event time of one user or app in one period.</summary>
+public readonly record struct ActivityMark(string Period, string Name, long Ticks);
+
 /// <summary>Totals of one period from the ledger.</summary>
 public sealed record PeriodUsage(string Period, long Units, long Minutes, long DeniedEvents, long Events);
 

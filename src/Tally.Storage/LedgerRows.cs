@@ -18,11 +18,10 @@ internal static class LedgerRows
     /// hour of unit start, pool minutes. Schema v9 adds, for the pages: per (period, user) the allotment of the latest
     /// unit (units are numbered in entry order, so the last one seen is the latest) and the newest event time; per
     /// (period, app) units, minutes and the newest event time; the (period, user, app) pairs with units. The newest
-    /// event time is filed under the entry's own period and names (<see cref="LedgerEntry.Period"/>), so it is the
-    /// latest event of that user or app in the period's bounds, decisions or not. Each figure is exactly what the
+    /// event times are <paramref name="activity"/>'s (none: the stored ones stay). Each other figure is exactly what the
     /// matching query over the raw rows counts, and each key is one row of the batch's upsert however many events name it.
     /// </summary>
-    public static Rollups Rollup(IReadOnlyList<LedgerEntry> entries)
+    public static Rollups Rollup(IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity)
     {
         var users = new Dictionary<(string Period, string User), UserRollup>();
         var periods = new Dictionary<string, PeriodRollup>(StringComparer.Ordinal);
@@ -30,12 +29,18 @@ internal static class LedgerRows
         var apps = new Dictionary<(string Period, string App), AppRollup>();
         var userApps = new HashSet<(string Period, string User, string App)>();
         var eventPeriods = new HashSet<string>(StringComparer.Ordinal);
+        // Last activity comes from the marks, which the writer may gather over several batches: a user active in
+        // every batch but opening no unit is then one row a second, not one per batch.
+        foreach (var mark in activity?.Users ?? [])
+        {
+            users[(mark.Period, mark.Name)] = new UserRollup(0, 0, 0, null, mark.Ticks);
+        }
+        foreach (var mark in activity?.Apps ?? [])
+        {
+            apps[(mark.Period, mark.Name)] = new AppRollup(0, 0, mark.Ticks);
+        }
         foreach (var entry in entries)
         {
-            var eventUser = (entry.Period, entry.User);
-            users[eventUser] = users.GetValueOrDefault(eventUser) is var seen && seen.LastTicks >= entry.TimeTicks ? seen : seen with { LastTicks = entry.TimeTicks };
-            var eventApp = (entry.Period, entry.App);
-            apps[eventApp] = apps.GetValueOrDefault(eventApp) is var named && named.LastTicks >= entry.TimeTicks ? named : named with { LastTicks = entry.TimeTicks };
             eventPeriods.Clear();
             foreach (var d in entry.Decisions)
             {

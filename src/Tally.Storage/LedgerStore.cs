@@ -56,7 +56,9 @@ public abstract class LedgerStore : ILedgerStore
     {
     }
 
-    public abstract void Append(string tenant, IReadOnlyList<LedgerEntry> entries);
+    public void Append(string tenant, IReadOnlyList<LedgerEntry> entries) => Append(tenant, entries, ActivityMarks.Of(entries));
+
+    public abstract void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity);
 
     public abstract void Dispose();
 
@@ -130,6 +132,9 @@ public abstract class LedgerStore : ILedgerStore
         }
     }
 
+    public long ActivityRecordedThrough(string tenant) =>
+        Query("SELECT through_seq FROM activity_recorded WHERE tenant = @tenant;", r => r.GetInt64(0), ("@tenant", tenant)) is [var seq] ? seq : 0;
+
     public long EventCount(string tenant) => Query("SELECT COUNT(*) FROM events WHERE tenant = @tenant;", r => r.GetInt64(0), ("@tenant", tenant))[0];
 
     // One parameter, a JSON array, however many ids: each is one probe of the (tenant, event_id) unique index.
@@ -188,6 +193,19 @@ public abstract class LedgerStore : ILedgerStore
             "value->>0, value->>1, value->>2",
             "ON CONFLICT (tenant, period, user_name, app) DO NOTHING"),
     ];
+
+    /// <summary>
+    /// Records that the tenant's last activity is written through its newest event, in the transaction that wrote the
+    /// marks (the tenant is ?1 or @tenant). Its events are found through the (tenant, seq) index.
+    /// </summary>
+    private protected static string ActivityRecordedStatement(bool positional)
+    {
+        var tenant = positional ? "?1" : "@tenant";
+        return $"""
+            INSERT INTO activity_recorded (tenant, through_seq) SELECT {tenant}, COALESCE(MAX(seq), 0) FROM events WHERE tenant = {tenant}
+            ON CONFLICT (tenant) DO UPDATE SET through_seq = excluded.through_seq;
+            """;
+    }
 
     /// <summary>One rollup upsert: into <paramref name="into"/> (the tenant first) from one positional row or from JSON rows.</summary>
     private string Upsert(bool positional, string into, string jsonValues, string conflict)

@@ -43,9 +43,9 @@ public sealed class PostgresLedgerStore : LedgerStore
 
     private protected override bool IsDatabaseFailure(Exception e) => e is NpgsqlException or TimeoutException;
 
-    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries)
+    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity)
     {
-        if (entries.Count == 0)
+        if (entries.Count == 0 && activity is null)
         {
             return;
         }
@@ -143,12 +143,18 @@ public sealed class PostgresLedgerStore : LedgerStore
         }
         using (var batch = new NpgsqlBatch(connection, tx))
         {
-            foreach (var (sql, rows) in RollupStatements(positional: false).Zip(LedgerRows.Json(LedgerRows.Rollup(entries))))
+            foreach (var (sql, rows) in RollupStatements(positional: false).Zip(LedgerRows.Json(LedgerRows.Rollup(entries, activity))))
             {
                 var command = new NpgsqlBatchCommand(sql);
                 command.Parameters.Add(new NpgsqlParameter("tenant", tenant));
                 command.Parameters.Add(new NpgsqlParameter("rows", rows));
                 batch.BatchCommands.Add(command);
+            }
+            if (activity is not null)
+            {
+                var recorded = new NpgsqlBatchCommand(ActivityRecordedStatement(positional: false));
+                recorded.Parameters.Add(new NpgsqlParameter("tenant", tenant));
+                batch.BatchCommands.Add(recorded);
             }
             batch.ExecuteNonQuery();
         }

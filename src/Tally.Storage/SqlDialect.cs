@@ -8,7 +8,7 @@ namespace Tally.Storage;
 /// Beyond the members below, three differences live in their own places because they are not SQL text:
 /// the migration scripts (<c>Migrations/sqlite</c> and <c>Migrations/postgres</c>) spell type names per dialect
 /// (INTEGER/BLOB/REAL and AUTOINCREMENT against BIGINT/BYTEA/DOUBLE PRECISION and a sequence);
-/// <see cref="LedgerStore.Append"/> is SQLite's <c>json_each</c> against PostgreSQL's binary COPY;
+/// <see cref="LedgerStore.Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/> is SQLite's <c>json_each</c> against PostgreSQL's binary COPY;
 /// and SQLite serializes writes with a process-wide gate (one writer per file anyway) where PostgreSQL takes
 /// transaction-scoped advisory locks (<see cref="Lock"/>).
 /// </para>

@@ -80,19 +80,19 @@ public sealed class SqliteLedgerStore : LedgerStore
     /// names), not one JSON upsert per table. A repeated event id fails the
     /// events statement and with it the whole transaction.
     /// </summary>
-    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries)
+    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity)
     {
-        if (entries.Count == 0)
+        if (entries.Count == 0 && activity is null)
         {
             return;
         }
-        var rollups = LedgerRows.Rollup(entries);
+        var rollups = LedgerRows.Rollup(entries, activity);
         lock (_writeGate)
         {
             _appender ??= new AppendConnection(Open(_writeConnectionString), RollupStatements(positional: true));
             try
             {
-                _appender.Append(tenant, entries, rollups);
+                _appender.Append(tenant, entries, rollups, recordsActivity: activity is not null);
             }
             catch
             {
@@ -117,6 +117,7 @@ public sealed class SqliteLedgerStore : LedgerStore
         private readonly RowStatement _hours;
         private readonly RowStatement _apps;
         private readonly RowStatement _userApps;
+        private readonly RowStatement _activityRecorded;
 
         public AppendConnection(SqliteConnection connection, IReadOnlyList<string> rollupStatements)
         {
@@ -139,6 +140,7 @@ public sealed class SqliteLedgerStore : LedgerStore
                 ? (new RowStatement(connection, users), new RowStatement(connection, periods), new RowStatement(connection, hours),
                     new RowStatement(connection, apps), new RowStatement(connection, userApps))
                 : throw new ArgumentException("Five rollup statements expected.", nameof(rollupStatements));
+            _activityRecorded = new RowStatement(connection, ActivityRecordedStatement(positional: true));
         }
 
         private SqliteCommand Prepare(string sql, params string[] parameters)
@@ -152,7 +154,7 @@ public sealed class SqliteLedgerStore : LedgerStore
             return command;
         }
 
-        public void Append(string tenant, IReadOnlyList<LedgerEntry> entries, Rollups rollups)
+        public void Append(string tenant, IReadOnlyList<LedgerEntry> entries, Rollups rollups, bool recordsActivity)
         {
             using var tx = _connection.BeginTransaction(deferred: false);
             var seq = Convert.ToInt64(Bind(_lastSeq, tx).ExecuteScalar(), CultureInfo.InvariantCulture);
@@ -198,6 +200,10 @@ public sealed class SqliteLedgerStore : LedgerStore
             {
                 _userApps.Bind(1, tenant).Bind(2, period).Bind(3, user).Bind(4, app).Run();
             }
+            if (recordsActivity)
+            {
+                _activityRecorded.Bind(1, tenant).Run();
+            }
             tx.Commit();
         }
 
@@ -217,7 +223,7 @@ public sealed class SqliteLedgerStore : LedgerStore
         public void Dispose()
         {
             _lastSeq.Dispose();
-            foreach (var statement in (RowStatement[])[_event, _decision, _unit, _users, _periods, _hours, _apps, _userApps])
+            foreach (var statement in (RowStatement[])[_event, _decision, _unit, _users, _periods, _hours, _apps, _userApps, _activityRecorded])
             {
                 statement.Dispose();
             }

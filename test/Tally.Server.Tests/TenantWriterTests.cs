@@ -16,7 +16,10 @@ public sealed class TenantWriterTests : IDisposable
     private static readonly DateTimeOffset T0 = new(2026, 3, 10, 9, 0, 0, TimeSpan.Zero);
     private readonly string _dir = Directory.CreateTempSubdirectory("tally-writer-").FullName;
     private readonly SqliteLedgerStore _ledger;
-    private readonly WriterThreads _threads = new(2);
+    // One writer thread: while a commit is held at the gate it holds the thread, so what the test queues meanwhile is
+    // drained as one group by the next pass. With two, that pass could start (and take the first request alone) while
+    // the test is still queueing.
+    private readonly WriterThreads _threads = new(1);
 
     public TenantWriterTests()
     {
@@ -35,8 +38,7 @@ public sealed class TenantWriterTests : IDisposable
 
     private static IncomingEvent Open(string id, string user) => new(id, user, "", "sales", MeterAction.OpenApp, null);
 
-    private TenantWriter Writer(ILedgerStore store) =>
-        new("acme", store, new FakeTimeProvider(T0), (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads);
+    private TenantWriter Writer(ILedgerStore store) => Writer(store, new FakeTimeProvider(T0));
 
     [Fact]
     public async Task Commit_OneRequestOfAGroupCannotBeStored_OnlyThatRequestFails()
@@ -103,8 +105,68 @@ public sealed class TenantWriterTests : IDisposable
         Assert.Equal(0, _ledger.EventCount("acme"));
     }
 
+    [Fact]
+    public async Task LastActivity_OfABusyTenant_GoesWithAGroupOnceASecond_AndWithTheTimerWhenTheTenantGoesQuiet()
+    {
+        var time = new FakeTimeProvider(T0);
+        await using var writer = Writer(_ledger, time);
+        await writer.SubmitAsync([Open("1", "ann")]);
+        Assert.Equal(T0.UtcTicks, await LastActivity("ann"));
+        Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
+
+        // Within the second: the unit counts at once, the last activity waits.
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        await writer.SubmitAsync([Open("2", "bob")]);
+        Assert.Null(await LastActivity("bob"));
+        Assert.Equal(_ledger.Events("acme").First().Seq, _ledger.ActivityRecordedThrough("acme"));
+
+        // Nothing more comes: the timer records it when the second is up.
+        time.Advance(TimeSpan.FromMilliseconds(900));
+        Assert.Equal(T0.UtcTicks + 100 * TimeSpan.TicksPerMillisecond, await Eventually(() => LastActivity("bob")));
+        Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
+    }
+
+    [Fact]
+    public async Task LastActivity_StillInMemoryWhenTheWriterDies_IsTakenAgainFromTheLedgerByTheNextWriter()
+    {
+        // The first writer is never stopped and its clock never moves: what it kept is lost, as in a kill -9.
+        var dying = Writer(_ledger, new FakeTimeProvider(T0));
+        await dying.SubmitAsync([Open("1", "ann")]);
+        await dying.SubmitAsync([Open("2", "bob"), Open("3", "ann")]);
+        Assert.Null(await LastActivity("bob"));
+
+        var time = new FakeTimeProvider(T0.AddMinutes(1));
+        await using var next = Writer(_ledger, time);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(T0.UtcTicks, await Eventually(() => LastActivity("bob")));
+        Assert.Equal(T0.UtcTicks, await LastActivity("ann"));
+        Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
+    }
+
+    private TenantWriter Writer(ILedgerStore store, TimeProvider time) =>
+        new("acme", store, time, (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads);
+
+    /// <summary>The user's last activity on the March page, as the users page reads it.</summary>
+    private async Task<long?> LastActivity(string user) =>
+        (await _ledger.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, user, 10, 0), CancellationToken.None))
+            .Rows.SingleOrDefault(r => r.User == user)?.LastActivityTicks;
+
+    /// <summary>The value once it is not null: work queued by a timer runs on a writer thread, a moment after the clock moved.</summary>
+    private static async Task<long?> Eventually(Func<Task<long?>> read)
+    {
+        for (var tries = 0; tries < 500; tries++)
+        {
+            if (await read() is { } value)
+            {
+                return value;
+            }
+            await Task.Delay(10);
+        }
+        return null;
+    }
+
     /// <summary>
-    /// Forwards to a real store; its first <see cref="IEventLedger.Append"/> waits for <see cref="Release"/>, and appends
+    /// Forwards to a real store; its first <see cref="IEventLedger.Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/> waits for <see cref="Release"/>, and appends
     /// <c>refuse</c> names throw as a store that cannot keep them would. Counts appends (their sizes) and replays.
     /// </summary>
     public class GatedStore : DispatchProxy

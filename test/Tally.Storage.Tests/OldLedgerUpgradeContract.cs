@@ -49,6 +49,8 @@ public abstract partial class LedgerStoreContract
             // v8: the two ordinary decisions moved into their event rows; the denial stays a decisions row.
             Assert.Equal(["1|charged|6", "2|charged|6", "3|null|null"], QuerySql("SELECT seq, decision_kind, decision_minutes FROM events ORDER BY seq;"));
             Assert.Equal(["3|0|denied"], QuerySql("SELECT event_seq, idx, kind FROM decisions ORDER BY event_seq, idx;"));
+            // v9: the backfilled last activity covers every old event.
+            Assert.Equal(3, store.ActivityRecordedThrough("acme"));
             return store;
         }
         catch

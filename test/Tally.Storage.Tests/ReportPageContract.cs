@@ -107,6 +107,40 @@ public abstract partial class LedgerStoreContract
         Assert.Equal(new UserActivity("Abc", 3, 18, 0, 2, T0.UtcTicks + 9, "analyzer"), abc);
     }
 
+    [Fact]
+    public async Task LastActivity_KeptByTheCallerForALaterAppend_IsRecordedThenAndMarksTheLedgerThroughIt()
+    {
+        var t = March.From;
+        static LedgerEntry Select(string id, string user, string app, long ticks) =>
+            new(id, ticks, null, user, "", app, "select", [new StoredDecision("charged", null, user, app, "2026-03", ticks, ticks + 1, 0, 6)],
+                [new StoredUnit(0, user, "", app, "2026-03", ticks, ticks + 1, 6, "time", "analyzer_time")], "2026-03");
+        async Task<(long? User, long? App)> LastActivity(string app)
+        {
+            var user = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, "ab", 10, 0), CancellationToken.None);
+            var apps = await Store.AppsPageAsync("acme", new PageQuery<AppSort>("2026-03", AppSort.App, false, app, 10, 0), CancellationToken.None);
+            return (user.Rows.Single().LastActivityTicks, apps.Rows.Single().LastActivityTicks);
+        }
+        Assert.Equal(0, Store.ActivityRecordedThrough("acme"));
+        Store.Append("acme", [Select("1", "ab", "sales", t)]);
+        var first = Store.Events("acme").Last().Seq;
+        Assert.Equal(first, Store.ActivityRecordedThrough("acme"));
+
+        // Kept by the caller: the units count at once, the last activity and the mark stay where they were.
+        var later = Select("2", "ab", "hr", t + 5);
+        Store.Append("acme", [later], activity: null);
+        Assert.Equal(first, Store.ActivityRecordedThrough("acme"));
+        Assert.Equal((t, null), await LastActivity("hr"));
+        Assert.Equal(2, (await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, "ab", 10, 0), CancellationToken.None)).Rows.Single().Units);
+
+        // Recorded by an append of no events: through the tenant's newest event, and an older mark never moves it back.
+        Store.Append("acme", [], ActivityMarks.Of([later]));
+        Assert.Equal(Store.Events("acme").Last().Seq, Store.ActivityRecordedThrough("acme"));
+        Assert.Equal((t + 5, t + 5), await LastActivity("hr"));
+        Store.Append("acme", [], new ActivityMarks([new ActivityMark("2026-03", "ab", t + 1)], [new ActivityMark("2026-03", "hr", t + 1)]));
+        Assert.Equal((t + 5, t + 5), await LastActivity("hr"));
+        Assert.Equal(0, Store.ActivityRecordedThrough("other"));
+    }
+
     /// <summary>Every order, search and window of one sort: the database's page against <see cref="InMemory"/> on the scan's rows.</summary>
     private static async Task AssertEveryPageMatches<T>(IReadOnlyList<T> all, Func<T, string> name, Comparison<T> compare,
         Func<bool, string?, int, int, Task<ReportPage<T>>> page, string sort)

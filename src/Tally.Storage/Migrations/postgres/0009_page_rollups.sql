@@ -5,7 +5,7 @@
 -- usage_user_apps is the set of (period, user, app) with units: Append inserts a batch's pairs and skips those
 -- already there, and the trigger below counts each new one into its user's and app's row, which Append has upserted
 -- just before in the same transaction. So the counts are exact and cost a write only for a pair new to the period.
--- Append files an event's last activity under the period its time falls in on the tenant's calendar
+-- An event's last activity is filed under the period its time falls in on the tenant's calendar
 -- (LedgerEntry.Period), so a user or app with events but no units or denials gets a row of zeros, which the pages
 -- leave out. Rows from before v9: an event with decisions takes its period from them (its
 -- own row's decision_period since v8, or its decisions rows); one without decisions (a reload
@@ -49,6 +49,13 @@ INSERT INTO usage_apps (tenant, period, app, units, minutes, last_ticks)
 SELECT tenant, period, app, 0, 0, MAX(time_ticks) FROM event_periods GROUP BY tenant, period, app
 ON CONFLICT (tenant, period, app) DO UPDATE SET last_ticks = excluded.last_ticks;
 DROP TABLE event_periods;
+-- The writer keeps the last activity of its newest events in memory and records it with a later append (at most a
+-- second later), so it is not one more row written per user per batch; activity_recorded says up to which event it is
+-- recorded, and a writer that crashed in between takes the marks of the events after it again from the ledger.
+CREATE TABLE activity_recorded (
+    tenant TEXT NOT NULL PRIMARY KEY,
+    through_seq BIGINT NOT NULL);
+INSERT INTO activity_recorded (tenant, through_seq) SELECT tenant, MAX(seq) FROM events GROUP BY tenant;
 -- AFTER INSERT row triggers fire only for the rows ON CONFLICT DO NOTHING really inserted; the tables are those of
 -- the schema this script ran in, whatever search_path the inserting session has.
 CREATE FUNCTION usage_user_apps_count() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
