@@ -7,7 +7,7 @@ namespace Tally.StorageBenchmarks;
 /// <see cref="IEventLedger.Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/> alone, without the server: batches
 /// shaped like the load harness's ingest runs (bench/load: 1,000 events a batch, 10,000 users round-robin, 50 apps, one
 /// <c>select</c> each, every event with an id), each a covered decision except a user's first, which is charged and
-/// opens a unit. Last activity goes with every hundredth batch, as the writer records it once a second at 100,000
+/// opens a unit. Last activity goes with every 500th batch, as the writer records it every 5 seconds at 100,000
 /// events/s. It separates the ledger's share of durable ingest from the request path's and the meter's.
 /// </summary>
 public static class AppendProbe
@@ -29,9 +29,9 @@ public static class AppendProbe
         return first;
     }
 
-    /// <summary>The last activity of the hundred batches ending with batch <paramref name="b"/> when it is the hundredth; otherwise none yet.</summary>
+    /// <summary>The last activity of the 500 batches ending with batch <paramref name="b"/> when it is the 500th; otherwise none yet.</summary>
     private static ActivityMarks? ActivityOf(List<List<LedgerEntry>> batches, int b) =>
-        b % 100 == 99 ? ActivityMarks.Of(batches.Skip(b - 99).Take(100).SelectMany(batch => batch)) : null;
+        b % 500 == 499 ? ActivityMarks.Of(batches.Skip(b - 499).Take(500).SelectMany(batch => batch)) : null;
 
     public static void Run(string store, int events)
     {

@@ -4,8 +4,8 @@ namespace Tally.Server;
 
 /// <summary>
 /// The last activity (newest event time per user and per app, by period) of events already appended but not yet
-/// recorded with it. The writer hands it to an append at most once a second (<see cref="TenantWriter"/>), so a user
-/// active in every group of a busy tenant is one rollup row a second instead of one per group. Lost in a crash, it is
+/// recorded with it. The writer hands it to an append once per <see cref="TenantWriter.ActivityInterval"/>, so a user
+/// active in every group of a busy tenant is one rollup row per interval instead of one per group. Lost in a crash, it is
 /// taken again from the events the ledger holds after <see cref="IEventLedger.ActivityRecordedThrough"/>. Owned by the
 /// writer loop, like the rest of <see cref="TenantState"/>.
 /// </summary>

@@ -69,7 +69,7 @@ public sealed record LedgerEntry(
 /// The pages' last activity for some appended events: the newest event time per (period, user) and per (period, app),
 /// filed under each event's <see cref="LedgerEntry.Period"/>. A writer gathers them over several appends and hands
 /// them to a later one (<see cref="IEventLedger.Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/>), so a
-/// user active in every group is written once a second rather than once a group.
+/// user active in every group is written once every few seconds rather than once a group.
 /// </summary>
 public sealed record ActivityMarks(IReadOnlyList<ActivityMark> Users, IReadOnlyList<ActivityMark> Apps)
 {

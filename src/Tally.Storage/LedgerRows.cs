@@ -30,7 +30,7 @@ internal static class LedgerRows
         var userApps = new HashSet<(string Period, string User, string App)>();
         var eventPeriods = new HashSet<string>(StringComparer.Ordinal);
         // Last activity comes from the marks, which the writer may gather over several batches: a user active in
-        // every batch but opening no unit is then one row a second, not one per batch.
+        // every batch but opening no unit is then one row every few seconds, not one per batch.
         foreach (var mark in activity?.Users ?? [])
         {
             users[(mark.Period, mark.Name)] = new UserRollup(0, 0, 0, null, mark.Ticks);

@@ -114,14 +114,14 @@ public sealed class TenantWriterTests : IDisposable
         Assert.Equal(T0.UtcTicks, await LastActivity("ann"));
         Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
 
-        // Within the second: the unit counts at once, the last activity waits.
+        // Within the interval: the unit counts at once, the last activity waits.
         time.Advance(TimeSpan.FromMilliseconds(100));
         await writer.SubmitAsync([Open("2", "bob")]);
         Assert.Null(await LastActivity("bob"));
         Assert.Equal(_ledger.Events("acme").First().Seq, _ledger.ActivityRecordedThrough("acme"));
 
-        // Nothing more comes: the timer records it when the second is up.
-        time.Advance(TimeSpan.FromMilliseconds(900));
+        // Nothing more comes: the timer records it when the interval is up.
+        time.Advance(TenantWriter.ActivityInterval - TimeSpan.FromMilliseconds(100));
         Assert.Equal(T0.UtcTicks + 100 * TimeSpan.TicksPerMillisecond, await Eventually(() => LastActivity("bob")));
         Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
     }
@@ -137,7 +137,7 @@ public sealed class TenantWriterTests : IDisposable
 
         var time = new FakeTimeProvider(T0.AddMinutes(1));
         await using var next = Writer(_ledger, time);
-        time.Advance(TimeSpan.FromSeconds(1));
+        time.Advance(TenantWriter.ActivityInterval);
         Assert.Equal(T0.UtcTicks, await Eventually(() => LastActivity("bob")));
         Assert.Equal(T0.UtcTicks, await LastActivity("ann"));
         Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));

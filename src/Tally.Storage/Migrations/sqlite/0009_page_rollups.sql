@@ -49,8 +49,8 @@ INSERT INTO usage_apps (tenant, period, app, units, minutes, last_ticks)
 SELECT tenant, period, app, 0, 0, MAX(time_ticks) FROM event_periods GROUP BY tenant, period, app
 ON CONFLICT (tenant, period, app) DO UPDATE SET last_ticks = excluded.last_ticks;
 DROP TABLE event_periods;
--- The writer keeps the last activity of its newest events in memory and records it with a later append (at most a
--- second later), so it is not one more row written per user per batch; activity_recorded says up to which event it is
+-- The writer keeps the last activity of its newest events in memory and records it with a later append (a few
+-- seconds later), so it is not one more row written per user per batch; activity_recorded says up to which event it is
 -- recorded, and a writer that crashed in between takes the marks of the events after it again from the ledger.
 CREATE TABLE activity_recorded (
     tenant TEXT NOT NULL PRIMARY KEY,
