@@ -122,7 +122,7 @@ public sealed class TenantWriterTests : IDisposable
 
         // Nothing more comes: the timer records it when the interval is up.
         time.Advance(TenantWriter.ActivityInterval - TimeSpan.FromMilliseconds(100));
-        Assert.Equal(T0.UtcTicks + 100 * TimeSpan.TicksPerMillisecond, await Eventually(() => LastActivity("bob")));
+        Assert.Equal(T0.UtcTicks + 100 * TimeSpan.TicksPerMillisecond, await LastActivityOnceRecorded("bob"));
         Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
     }
 
@@ -138,7 +138,7 @@ public sealed class TenantWriterTests : IDisposable
         var time = new FakeTimeProvider(T0.AddMinutes(1));
         await using var next = Writer(_ledger, time);
         time.Advance(TenantWriter.ActivityInterval);
-        Assert.Equal(T0.UtcTicks, await Eventually(() => LastActivity("bob")));
+        Assert.Equal(T0.UtcTicks, await LastActivityOnceRecorded("bob"));
         Assert.Equal(T0.UtcTicks, await LastActivity("ann"));
         Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
     }
@@ -146,24 +146,14 @@ public sealed class TenantWriterTests : IDisposable
     private TenantWriter Writer(ILedgerStore store, TimeProvider time) =>
         new("acme", store, time, (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads);
 
+    /// <summary>Work queued by a timer runs on a writer thread a moment after the clock moved: waits for the row.</summary>
+    private Task<long?> LastActivityOnceRecorded(string user) =>
+        Eventually.Until(() => LastActivity(user), ticks => ticks is not null, $"{user}'s last activity to be recorded");
+
     /// <summary>The user's last activity on the March page, as the users page reads it.</summary>
     private async Task<long?> LastActivity(string user) =>
         (await _ledger.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, user, 10, 0), CancellationToken.None))
             .Rows.SingleOrDefault(r => r.User == user)?.LastActivityTicks;
-
-    /// <summary>The value once it is not null: work queued by a timer runs on a writer thread, a moment after the clock moved.</summary>
-    private static async Task<long?> Eventually(Func<Task<long?>> read)
-    {
-        for (var tries = 0; tries < 500; tries++)
-        {
-            if (await read() is { } value)
-            {
-                return value;
-            }
-            await Task.Delay(10);
-        }
-        return null;
-    }
 
     /// <summary>
     /// Forwards to a real store; its first <see cref="IEventLedger.Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/> waits for <see cref="Release"/>, and appends
