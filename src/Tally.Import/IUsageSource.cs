@@ -3,9 +3,10 @@ namespace Tally.Import;
 /// <summary>
 /// One source of observed usage: a Qlik Cloud tenant or a QSEoW site. Every call is one complete read (paging to the
 /// end inside) or throws <see cref="SourceException"/>; transient failures (429 with its Retry-After, 5xx, time-outs,
-/// reset connections) are retried inside before that, so an exception means the read did not happen.
+/// reset connections) are retried inside before that, so an exception means the read did not happen. Disposing it
+/// lets go of its connections.
 /// </summary>
-public interface IUsageSource
+public interface IUsageSource : IDisposable
 {
     /// <summary>
     /// The records the source reports as ended (or, where the source filters so, changed) at or after

@@ -62,9 +62,17 @@ public static class EventEndpoints
         return group;
     }
 
-    /// <summary>The tenant's writer decides and commits the events; a ledger that cannot take the commit is a 503.</summary>
+    /// <summary>
+    /// The tenant's writer decides and commits the events; a ledger that cannot take the commit is a 503. A tenant that
+    /// observes a source takes none (R13: another license service decides its usage): 409.
+    /// </summary>
     private static async Task<Outcome<IReadOnlyList<EventOutcome>, ProblemHttpResult>> Submit(TenantWriter writer, IReadOnlyList<IncomingEvent> incoming)
     {
+        if (writer.Observing)
+        {
+            return Problems.Status(StatusCodes.Status409Conflict, "Observing tenant",
+                "This tenant observes a source of usage (see /api/v1/sources): another license service decides its usage, so it meters no events.");
+        }
         try
         {
             return Outcome<IReadOnlyList<EventOutcome>, ProblemHttpResult>.Ok(await writer.SubmitAsync(incoming));

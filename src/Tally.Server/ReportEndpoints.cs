@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Tally.Metering;
 using Tally.Server.Monitoring;
 using Tally.Storage;
@@ -11,6 +12,9 @@ namespace Tally.Server;
 /// <summary>Native usage reports, read from the ledger (updated at each commit).</summary>
 public static class ReportEndpoints
 {
+    /// <summary>The response header naming the kind of tenant a report describes: <c>metered</c> or <c>observed</c> (R13).</summary>
+    public const string TenantKindHeader = "Tally-Tenant-Kind";
+
     /// <summary>Default and largest page of <c>/usage/users</c> and <c>/usage/apps</c>.</summary>
     public const int DefaultRowLimit = 100;
     public const int MaxRowLimit = 1000;
@@ -19,6 +23,13 @@ public static class ReportEndpoints
     public static RouteGroupBuilder MapUsage(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/usage").RequireRole(ApiRole.Read, ApiRole.Admin).WithTags("Usage").ProducesProblem(401).ProducesProblem(403);
+        // Every report says which kind of tenant it describes (R13): metered by Tally, or observing another license service.
+        group.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            http.Response.Headers[TenantKindHeader] = http.RequestServices.GetRequiredService<Tenants>().Writer(http.Tenant()).Kind;
+            return await next(context);
+        });
         group.MapGet("/summary", Results<Ok<UsageSummary>, ContentHttpResult, ProblemHttpResult> (HttpContext http, string? period, Tenants tenants, IUsageReports store, TimeProvider time) =>
         {
             var read = ReadPeriod(period, CalendarOf(http, tenants), time.GetUtcNow());

@@ -14,6 +14,16 @@ public sealed class TallyOptions
     /// <summary>Folder holding <c>tally.db</c>; created when missing.</summary>
     public string Data { get; set; } = "./data";
 
+    /// <summary>
+    /// File holding the key that seals the secrets of import sources (their API keys and certificates) in the database;
+    /// made on first use. Empty: <c>secrets.key</c> in <see cref="Data"/>. Nodes that share a PostgreSQL ledger must
+    /// share this file too; keep it out of database backups.
+    /// </summary>
+    public string? SecretsKeyFile { get; set; }
+
+    /// <summary>The secrets key file in use (<see cref="SecretsKeyFile"/> or its default).</summary>
+    public string SecretsKeyPath => string.IsNullOrWhiteSpace(SecretsKeyFile) ? Path.Combine(Data, "secrets.key") : SecretsKeyFile;
+
     /// <summary>File holding the vendor's public key (PEM or the text the license tool prints).</summary>
     public string? PublicKey { get; set; }
 

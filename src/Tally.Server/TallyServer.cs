@@ -89,6 +89,7 @@ public static class TallyServer
         builder.Services.AddDashboard();
         builder.Services.AddTallyCompression();
         builder.Services.AddMonitoring(builder.Configuration);
+        builder.Services.AddImport(builder.Configuration);
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(o =>
         {
@@ -128,6 +129,7 @@ public static class TallyServer
         app.MapUsageFeed();
         app.MapLicensesApi();
         app.MapMonitoring();
+        app.MapSources();
         app.MapDashboard();
         try
         {

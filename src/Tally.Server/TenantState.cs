@@ -52,6 +52,9 @@ internal sealed class TenantState
     /// <summary>Events the ledger holds: the replayed ones and those applied since (a duplicate is not recorded, so not counted).</summary>
     public long Recorded { get; private set; }
 
+    /// <summary>Observed records just appended (R13): ledger events the meter does not apply.</summary>
+    public void CountObserved(int count) => Recorded += count;
+
     /// <summary>Terms changes the ledger holds and this state has put into force.</summary>
     public int TermsChanges { get; private set; }
 
@@ -76,6 +79,18 @@ internal sealed class TenantState
             {
                 state.ApplyTerms(changes[next].LicenseKey, changes[next].PlanJson, changes[next].At.UtcTicks);
             }
+            if (stored.Seq > activityThrough)
+            {
+                // Appended, but its last activity was still in the writer's memory: filed as the writer filed it.
+                state.Activity.Mark(state._meter.Calendar.PeriodOf(stored.TimeTicks).ToString(), stored.User, stored.App, stored.TimeTicks);
+            }
+            if (stored.Action == LedgerEntry.ObservedAction)
+            {
+                // What another license service decided (R13): recorded, never replayed into the meter.
+                state.Recorded++;
+                replayed++;
+                continue;
+            }
             if (!MeterActions.TryParse(stored.Action, out _))
             {
                 throw new InvalidOperationException($"Ledger event {stored.Seq} has an unknown action '{stored.Action}'.");
@@ -89,11 +104,6 @@ internal sealed class TenantState
             }
             // The ledger's unique index makes every recorded id new: a hash collision among them is no duplicate.
             state._meter.ApplyNew(parsed.Value with { TimeTicks = Math.Max(stored.TimeTicks, state._meter.LastTicks) }, discard);
-            if (stored.Seq > activityThrough)
-            {
-                // Appended, but its last activity was still in the writer's memory: filed as the writer filed it.
-                state.Activity.Mark(state._meter.Calendar.PeriodOf(stored.TimeTicks).ToString(), stored.User, stored.App, stored.TimeTicks);
-            }
             state.Recorded++;
             state.StampNewSeats(state._meter.LastTicks);
             replayed++;

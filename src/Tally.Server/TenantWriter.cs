@@ -13,6 +13,12 @@ public sealed record DecisionOutcome(string User, DecisionKind Kind, DenyReason 
 /// <summary>The result of one event: the server's stamp and its decisions (none for a reload nobody was connected to).</summary>
 public sealed record EventOutcome(long TimeTicks, IReadOnlyList<DecisionOutcome> Decisions);
 
+/// <summary>
+/// What an import of observed records did (R13): records new to the ledger, records it already held unchanged, and the
+/// ids of records seen again with other content (the first version stays; the source's status reports them).
+/// </summary>
+public sealed record ObserveOutcome(int Added, int Repeated, IReadOnlyList<string> Conflicts);
+
 /// <summary>The ledger could not commit: the request failed and nothing of it was applied.</summary>
 public sealed class LedgerUnavailableException(string message, Exception inner) : Exception(message, inner);
 
@@ -106,6 +112,17 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 
     public TenantSnapshot Snapshot { get; private set; } = null!;
 
+    /// <summary>
+    /// Whether the tenant observes a source of usage (R13) rather than being metered by Tally: set from its sources when
+    /// the writer starts and whenever one is added or removed. An observing tenant takes no events.
+    /// </summary>
+    public bool Observing { get => Volatile.Read(ref _observing); set => Volatile.Write(ref _observing, value); }
+
+    private bool _observing;
+
+    /// <summary>What kind of tenant the reports describe: <c>observed</c> or <c>metered</c>.</summary>
+    public string Kind => Observing ? "observed" : "metered";
+
     /// <summary>Whether the meter is in memory (false: asleep, rebuilt from the ledger when work arrives).</summary>
     public bool IsAwake => Volatile.Read(ref _state) is not null;
 
@@ -132,6 +149,17 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         ArgumentOutOfRangeException.ThrowIfNotEqual(ticks.Count, events.Count);
         var work = new EventWork(events) { Ticks = ticks };
         return Enqueue(work) ? work.Done.Task : Task.FromException<IReadOnlyList<EventOutcome>>(new ObjectDisposedException(nameof(TenantWriter)));
+    }
+
+    /// <summary>
+    /// Records what another license service decided (R13), after the events queued before this call: each record once
+    /// per (source, record id), never metered, counted in the period of its end on the tenant's calendar. Completes once
+    /// durable; a failure leaves the ledger as it was.
+    /// </summary>
+    public Task<ObserveOutcome> ObserveAsync(string source, IReadOnlyList<ObservedRecordRow> records)
+    {
+        var work = new ObserveWork(source, records);
+        return Enqueue(work) ? work.Done.Task : Task.FromException<ObserveOutcome>(new ObjectDisposedException(nameof(TenantWriter)));
     }
 
     /// <summary>
@@ -214,6 +242,9 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
                 case SleepWork sleep:
                     Sleep(sleep);
                     break;
+                case ObserveWork observe:
+                    Observe(observe);
+                    break;
                 case RecordActivityWork:
                     _activityTimerArmed = false;
                     RecordActivity();
@@ -249,6 +280,62 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
             _broken = true;
         }
         work.Done.TrySetResult();
+    }
+
+    /// <summary>
+    /// Appends the records the ledger does not hold yet, in one transaction, as <see cref="ObservedEntries"/> lays them
+    /// out. The ledger's key on (tenant, source, record id) is the record of what was imported; the lookup before only
+    /// sorts repeats from conflicts, and the single writer means nothing else appends for the tenant in between.
+    /// </summary>
+    private void Observe(ObserveWork work)
+    {
+        try
+        {
+            if (_broken)
+            {
+                Rebuild();
+            }
+            var state = State;
+            var first = new Dictionary<string, ObservedRecordRow>(
+                _store.ObservedRecords(_tenant, work.Source, [.. work.Records.Select(r => r.RecordId).Distinct(StringComparer.Ordinal)]), StringComparer.Ordinal);
+            var entries = new List<LedgerEntry>();
+            var repeated = 0;
+            var conflicts = new List<string>();
+            foreach (var record in work.Records)
+            {
+                if (first.TryGetValue(record.RecordId, out var kept))
+                {
+                    if (kept == record)
+                    {
+                        repeated++;
+                    }
+                    else
+                    {
+                        conflicts.Add(record.RecordId);
+                    }
+                    continue;
+                }
+                first[record.RecordId] = record;
+                entries.Add(ObservedEntries.From(work.Source, record, state.Meter.Calendar.PeriodOf(record.EndTicks).ToString()));
+            }
+            if (entries.Count > 0)
+            {
+                _store.Append(_tenant, entries, activity: null);
+                state.CountObserved(entries.Count);
+                foreach (var entry in entries)
+                {
+                    state.Activity.Mark(entry.Period, entry.User, entry.App, entry.TimeTicks);
+                }
+                ArmActivityTimer(ActivityInterval);
+                PublishSnapshot();
+                Observer?.Committed(_tenant, entries);
+            }
+            work.Done.TrySetResult(new ObserveOutcome(entries.Count, repeated, conflicts));
+        }
+        catch (Exception e)
+        {
+            work.Done.TrySetException(new LedgerUnavailableException("The ledger could not record the observed records; nothing was recorded.", e));
+        }
     }
 
     private void Reconfigure(ReconfigureWork work)
@@ -661,6 +748,13 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     }
 
     private sealed class StopWork : Work;
+
+    private sealed class ObserveWork(string source, IReadOnlyList<ObservedRecordRow> records) : Work
+    {
+        public string Source { get; } = source;
+        public IReadOnlyList<ObservedRecordRow> Records { get; } = records;
+        public TaskCompletionSource<ObserveOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>The timer's turn to record pending last activity that no group has taken.</summary>
     private sealed class RecordActivityWork : Work;

@@ -45,6 +45,9 @@ public interface IEventLedger
 
     long EventCount(string tenant);
 
+    /// <summary>Those of <paramref name="recordIds"/> the ledger already holds for the tenant's <paramref name="source"/>, as first recorded (R13).</summary>
+    IReadOnlyDictionary<string, ObservedRecordRow> ObservedRecords(string tenant, string source, IReadOnlyCollection<string> recordIds);
+
     /// <summary>Those of <paramref name="eventIds"/> the tenant's ledger already holds (the idempotency check of record, R10).</summary>
     IReadOnlySet<string> KnownEventIds(string tenant, IReadOnlyCollection<string> eventIds);
 
@@ -91,6 +94,27 @@ public interface ITenantCatalog
     void SetPlan(string tenant, string planJson, DateTimeOffset when);
 
     string? GetPlan(string tenant);
+}
+
+/// <summary>The tenants' sources of observed usage and their status (rule R13, the import).</summary>
+public interface ISourceCatalog
+{
+    /// <summary>False when the tenant has a source with that id already.</summary>
+    bool AddSource(SourceRecord source);
+
+    /// <summary>The tenant's sources (null: every tenant's, for the scheduler), by tenant and id (ordinal).</summary>
+    IReadOnlyList<(SourceRecord Source, SourceStatus Status)> Sources(string? tenant);
+
+    (SourceRecord Source, SourceStatus Status)? GetSource(string tenant, string id);
+
+    /// <summary>Replaces the source's settings (address, settings, secret, interval, enabled); false when there is none.</summary>
+    bool UpdateSource(SourceRecord source);
+
+    /// <summary>Removes the source and its status (what it imported stays in the ledger); false when there is none.</summary>
+    bool RemoveSource(string tenant, string id);
+
+    /// <summary>Adds one pull's outcome to the source's status; the watermark only moves forward.</summary>
+    void RecordPull(string tenant, string id, SourcePull pull);
 }
 
 /// <summary>
@@ -190,4 +214,4 @@ public interface IAlertStore
 /// interface it uses. Nothing but the registration, the tenant's writer (which owns the ledger) and tests that open a
 /// store should need the whole. Every member of every store is safe to call from many threads.
 /// </summary>
-public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, IUsageReports, IAlertStore, IDisposable;
+public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, ISourceCatalog, IUsageReports, IAlertStore, IDisposable;

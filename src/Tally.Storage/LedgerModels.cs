@@ -63,7 +63,22 @@ public sealed record StoredUnit(
 /// </summary>
 public sealed record LedgerEntry(
     string? EventId, long TimeTicks, string? ClientTime, string User, string Device, string App, string Action,
-    IReadOnlyList<StoredDecision> Decisions, IReadOnlyList<StoredUnit> Units, string Period);
+    IReadOnlyList<StoredDecision> Decisions, IReadOnlyList<StoredUnit> Units, string Period, StoredObservation? Observed = null)
+{
+    /// <summary>The action of an observed record's event: the meter never replays it (rule R13).</summary>
+    public const string ObservedAction = "observed";
+}
+
+/// <summary>
+/// An observed record (rule R13) as its source reported it, appended with the entry that carries its units: the
+/// entry's user, app, time (the record's end) and device (its session) are the rest of it. The ledger keeps one per
+/// (tenant, source, record id); an append that repeats one fails whole, as a repeated event id does.
+/// </summary>
+public sealed record StoredObservation(string Source, string RecordId, long DurationTicks, long Minutes, long Units, string LicenseUsage, string? Allotment);
+
+/// <summary>An observed record as the ledger holds it, to tell a record seen again from a changed one.</summary>
+public sealed record ObservedRecordRow(
+    string RecordId, string User, string App, string Session, long EndTicks, long DurationTicks, long Minutes, long Units, string LicenseUsage, string? Allotment);
 
 /// <summary>
 /// The pages' last activity for some appended events: the newest event time per (period, user) and per (period, app),
@@ -197,3 +212,24 @@ public sealed record PageQuery<TSort>(string Period, TSort Sort, bool Descending
 
 /// <summary>A page of rows and how many rows match the query's search in all (the page is a window on them).</summary>
 public sealed record ReportPage<T>(long Total, IReadOnlyList<T> Rows);
+
+/// <summary>
+/// A source of observed usage for a tenant (rule R13): <paramref name="Kind"/> <c>qlik-cloud</c> or <c>qseow</c>, its
+/// address, its settings as JSON (nothing secret), its secret encrypted by the server (an API key, a certificate and
+/// its password; null: none), how often it is pulled and whether it is pulled at all (a refused credential stops it).
+/// </summary>
+public sealed record SourceRecord(
+    string Tenant, string Id, string Kind, string Url, string SettingsJson, byte[]? Secret, int IntervalSeconds, DateTimeOffset Created, bool Enabled);
+
+/// <summary>
+/// How a source's pulls went: how far it has read (<paramref name="WatermarkTicks"/>, the newest end time taken in), the
+/// last attempt and success, the last failure's kind and message (null after a success), the records added,
+/// repeated and seen changed since it was added, and the source's license as last read (JSON).
+/// </summary>
+public sealed record SourceStatus(
+    long WatermarkTicks, DateTimeOffset? LastAttempt, DateTimeOffset? LastSuccess, string? Failure, string? LastError, long Records, long Repeats,
+    long Conflicts, string? LicenseJson);
+
+/// <summary>One pull's outcome, added to the source's status. <paramref name="Stop"/>: the source is disabled (a refused credential).</summary>
+public sealed record SourcePull(
+    DateTimeOffset At, bool Succeeded, string? Failure, string? Error, long WatermarkTicks, long Added, long Repeated, long Conflicts, string? LicenseJson, bool Stop);

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 9;
+    public const int CurrentSchemaVersion = 10;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -144,6 +144,19 @@ public abstract class LedgerStore : ILedgerStore
             : Query($"SELECT event_id FROM events WHERE tenant = @tenant AND event_id IN (SELECT value->>0 FROM {Dialect.JsonRows("@ids")});",
                     r => r.GetString(0), ("@tenant", tenant), ("@ids", JsonSerializer.Serialize(eventIds.Select(id => new[] { id }))))
                 .ToHashSet(StringComparer.Ordinal);
+
+    // One parameter, a JSON array of ids, as KnownEventIds: each a probe of the primary key.
+    public IReadOnlyDictionary<string, ObservedRecordRow> ObservedRecords(string tenant, string source, IReadOnlyCollection<string> recordIds) =>
+        recordIds.Count == 0
+            ? new Dictionary<string, ObservedRecordRow>()
+            : Query($"""
+                SELECT record_id, user_name, app, session, end_ticks, duration_ticks, minutes, units, license_usage, allotment FROM observed_records
+                WHERE tenant = @tenant AND source = @source AND record_id IN (SELECT value->>0 FROM {Dialect.JsonRows("@ids")});
+                """,
+                r => new ObservedRecordRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6),
+                    r.GetInt64(7), r.GetString(8), NullableText(r, 9)),
+                ("@tenant", tenant), ("@source", source), ("@ids", JsonSerializer.Serialize(recordIds.Select(id => new[] { id }))))
+                .ToDictionary(r => r.RecordId, StringComparer.Ordinal);
 
     public void RecordTermsChange(string tenant, TermsChange change) =>
         Execute("INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES (@tenant, @after, @key, @plan, @at);",
@@ -565,6 +578,66 @@ public abstract class LedgerStore : ILedgerStore
             r => new AlertHistoryRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), Instant(r.GetInt64(6)),
                 NullableText(r, 7), NullableText(r, 8), r.GetString(9), r.GetString(10), NullableText(r, 11)),
             ("@tenant", tenant), ("@before", beforeId), ("@limit", (long)limit));
+
+    // ---- Sources of observed usage ----
+
+    private const string SourceColumns = """
+        tenant, id, kind, url, settings, secret, interval_seconds, created_ticks, enabled, watermark_ticks, last_attempt_ticks, last_success_ticks,
+        failure, last_error, records, repeats, conflicts, license
+        """;
+
+    public bool AddSource(SourceRecord source) =>
+        Execute($"""
+            INSERT INTO import_sources ({SourceColumns})
+            VALUES (@tenant, @id, @kind, @url, @settings, @secret, @interval, @created, @enabled, 0, NULL, NULL, NULL, NULL, 0, 0, 0, NULL)
+            ON CONFLICT (tenant, id) DO NOTHING;
+            """, SourceParameters(source)) == 1;
+
+    public IReadOnlyList<(SourceRecord Source, SourceStatus Status)> Sources(string? tenant) =>
+        Query($"SELECT {SourceColumns} FROM import_sources {(tenant is null ? "" : "WHERE tenant = @tenant")} ORDER BY tenant{Dialect.Ordinal}, id{Dialect.Ordinal};",
+            ReadSource, ("@tenant", tenant ?? ""));
+
+    public (SourceRecord Source, SourceStatus Status)? GetSource(string tenant, string id) =>
+        Query($"SELECT {SourceColumns} FROM import_sources WHERE tenant = @tenant AND id = @id;", ReadSource, ("@tenant", tenant), ("@id", id)) is [var found]
+            ? found : null;
+
+    public bool UpdateSource(SourceRecord source) =>
+        Execute("""
+            UPDATE import_sources SET kind = @kind, url = @url, settings = @settings, secret = @secret, interval_seconds = @interval, enabled = @enabled
+            WHERE tenant = @tenant AND id = @id;
+            """, SourceParameters(source)) == 1;
+
+    public bool RemoveSource(string tenant, string id) =>
+        Execute("DELETE FROM import_sources WHERE tenant = @tenant AND id = @id;", ("@tenant", tenant), ("@id", id)) == 1;
+
+    public void RecordPull(string tenant, string id, SourcePull pull) =>
+        Execute("""
+            UPDATE import_sources SET last_attempt_ticks = @at,
+                last_success_ticks = CASE WHEN @ok = 1 THEN @at ELSE last_success_ticks END,
+                failure = @failure, last_error = @error,
+                watermark_ticks = CASE WHEN @watermark > watermark_ticks THEN @watermark ELSE watermark_ticks END,
+                records = records + @added, repeats = repeats + @repeated, conflicts = conflicts + @conflicts,
+                license = COALESCE(@license, license),
+                enabled = CASE WHEN @stop = 1 THEN 0 ELSE enabled END
+            WHERE tenant = @tenant AND id = @id;
+            """,
+            ("@tenant", tenant), ("@id", id), ("@at", pull.At.UtcTicks), ("@ok", pull.Succeeded ? 1L : 0L), ("@failure", pull.Failure), ("@error", pull.Error),
+            ("@watermark", pull.WatermarkTicks), ("@added", pull.Added), ("@repeated", pull.Repeated), ("@conflicts", pull.Conflicts),
+            ("@license", pull.LicenseJson), ("@stop", pull.Stop ? 1L : 0L));
+
+    private static (string Name, object? Value)[] SourceParameters(SourceRecord s) =>
+    [
+        ("@tenant", s.Tenant), ("@id", s.Id), ("@kind", s.Kind), ("@url", s.Url), ("@settings", s.SettingsJson), ("@secret", s.Secret),
+        ("@interval", (long)s.IntervalSeconds), ("@created", s.Created.UtcTicks), ("@enabled", s.Enabled ? 1L : 0L),
+    ];
+
+    private static (SourceRecord, SourceStatus) ReadSource(DbDataReader r) =>
+    (
+        new SourceRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : (byte[])r.GetValue(5),
+            (int)r.GetInt64(6), Instant(r.GetInt64(7)), r.GetInt64(8) != 0),
+        new SourceStatus(r.GetInt64(9), r.IsDBNull(10) ? null : Instant(r.GetInt64(10)), r.IsDBNull(11) ? null : Instant(r.GetInt64(11)), NullableText(r, 12),
+            NullableText(r, 13), r.GetInt64(14), r.GetInt64(15), r.GetInt64(16), NullableText(r, 17))
+    );
 
     // ---- ADO.NET, once for both providers ----
 

@@ -117,6 +117,32 @@ public sealed class PostgresLedgerStore : LedgerStore
             }
             copy.Complete();
         }
+        if (entries.Any(e => e.Observed is not null))
+        {
+            using var copy = connection.BeginBinaryImport(
+                "COPY observed_records (tenant, source, record_id, event_seq, user_name, app, session, end_ticks, duration_ticks, minutes, units, license_usage, allotment) FROM STDIN (FORMAT BINARY)");
+            for (var i = 0; i < entries.Count; i++)
+            {
+                if (entries[i] is { Observed: { } o } e)
+                {
+                    copy.StartRow();
+                    copy.Write(tenant, NpgsqlDbType.Text);
+                    copy.Write(o.Source, NpgsqlDbType.Text);
+                    copy.Write(o.RecordId, NpgsqlDbType.Text);
+                    copy.Write(seqs[i], NpgsqlDbType.Bigint);
+                    copy.Write(e.User, NpgsqlDbType.Text);
+                    copy.Write(e.App, NpgsqlDbType.Text);
+                    copy.Write(e.Device, NpgsqlDbType.Text);
+                    copy.Write(e.TimeTicks, NpgsqlDbType.Bigint);
+                    copy.Write(o.DurationTicks, NpgsqlDbType.Bigint);
+                    copy.Write(o.Minutes, NpgsqlDbType.Bigint);
+                    copy.Write(o.Units, NpgsqlDbType.Bigint);
+                    copy.Write(o.LicenseUsage, NpgsqlDbType.Text);
+                    WriteText(copy, o.Allotment);
+                }
+            }
+            copy.Complete();
+        }
         if (entries.Any(e => e.Units.Count > 0))
         {
             using var copy = connection.BeginBinaryImport(

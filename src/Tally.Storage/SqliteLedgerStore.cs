@@ -118,6 +118,7 @@ public sealed class SqliteLedgerStore : LedgerStore
         private readonly RowStatement _apps;
         private readonly RowStatement _userApps;
         private readonly RowStatement _activityRecorded;
+        private readonly RowStatement _observed;
 
         public AppendConnection(SqliteConnection connection, IReadOnlyList<string> rollupStatements)
         {
@@ -141,6 +142,11 @@ public sealed class SqliteLedgerStore : LedgerStore
                     new RowStatement(connection, apps), new RowStatement(connection, userApps))
                 : throw new ArgumentException("Five rollup statements expected.", nameof(rollupStatements));
             _activityRecorded = new RowStatement(connection, ActivityRecordedStatement(positional: true));
+            _observed = new RowStatement(connection, """
+                INSERT INTO observed_records (tenant, source, record_id, event_seq, user_name, app, session, end_ticks, duration_ticks, minutes, units,
+                    license_usage, allotment)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13);
+                """);
         }
 
         private SqliteCommand Prepare(string sql, params string[] parameters)
@@ -171,6 +177,12 @@ public sealed class SqliteLedgerStore : LedgerStore
                     var d = entry.Decisions[i];
                     _decision.Bind(1, seq).Bind(2, i).Bind(3, tenant).Bind(4, d.Kind).Bind(5, d.Reason).Bind(6, d.User).Bind(7, d.App)
                         .Bind(8, d.Period).Bind(9, d.UnitStartTicks).Bind(10, d.UnitEndTicks).Bind(11, d.RetryAfterTicks).Bind(12, d.Minutes).Run();
+                }
+                if (entry.Observed is { } o)
+                {
+                    _observed.Bind(1, tenant).Bind(2, o.Source).Bind(3, o.RecordId).Bind(4, seq).Bind(5, entry.User).Bind(6, entry.App)
+                        .Bind(7, entry.Device).Bind(8, entry.TimeTicks).Bind(9, o.DurationTicks).Bind(10, o.Minutes).Bind(11, o.Units)
+                        .Bind(12, o.LicenseUsage).Bind(13, o.Allotment).Run();
                 }
                 foreach (var u in entry.Units)
                 {
@@ -223,7 +235,7 @@ public sealed class SqliteLedgerStore : LedgerStore
         public void Dispose()
         {
             _lastSeq.Dispose();
-            foreach (var statement in (RowStatement[])[_event, _decision, _unit, _users, _periods, _hours, _apps, _userApps, _activityRecorded])
+            foreach (var statement in (RowStatement[])[_event, _decision, _unit, _users, _periods, _hours, _apps, _userApps, _activityRecorded, _observed])
             {
                 statement.Dispose();
             }

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Tally.Import;
+using Tally.Storage;
+
+namespace Tally.Server.Import;
+
+/// <summary>Builds the client of a stored source (its kind's <see cref="IUsageSource"/>) with its opened secret.</summary>
+public interface ISourceClients
+{
+    IUsageSource Create(SourceRecord source, string? secret);
+}
+
+/// <summary>What one pull did, for the API and the status.</summary>
+public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string> Conflicts, string? Failure, string? Error);
+
+/// <summary>
+/// Keeps every enabled source in sync (rule R13): pulls each when its interval is up, and on demand. A pull reads the
+/// records from the watermark less <see cref="ImportOptions.Overlap"/> (so late records are caught), hands them to the
+/// tenant's writer in chunks (each chunk durable, each record once per source), reads the source's license, and only
+/// then moves the watermark: a pull that fails half-way keeps what it recorded and the next one reads the rest again,
+/// where the records already held count as repeats. A refused credential (401, 403) stops the source until an admin
+/// changes it. One pull per source at a time.
+/// </summary>
+public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClients clients, SecretBox secrets, TimeProvider time,
+    IOptions<ImportOptions> options, ILogger<SourceSync> log) : BackgroundService
+{
+    private const int ChunkRecords = 500;
+    private readonly ConcurrentDictionary<(string Tenant, string Id), SemaphoreSlim> _pulling = new();
+
+    /// <summary>The associated data a source's secret is sealed with: it opens only for that tenant's source.</summary>
+    public static string SecretContext(string tenant, string id) => $"import-source/{tenant}/{id}";
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        using var ticks = new PeriodicTimer(options.Value.SchedulerTick, time);
+        do
+        {
+            var now = time.GetUtcNow();
+            foreach (var (source, status) in store.Sources(null))
+            {
+                if (source.Enabled && (status.LastAttempt is not { } last || now - last >= TimeSpan.FromSeconds(source.IntervalSeconds)))
+                {
+                    _ = PullInBackground(source.Tenant, source.Id, stopping);
+                }
+            }
+        }
+        while (await ticks.WaitForNextTickAsync(stopping).ConfigureAwait(false));
+    }
+
+    private async Task PullInBackground(string tenant, string id, CancellationToken stopping)
+    {
+        try
+        {
+            await PullAsync(tenant, id, stopping, waitForRunning: false).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogError(e, "Pull of source {Source} of tenant {Tenant} failed unexpectedly", id, tenant);
+        }
+    }
+
+    /// <summary>
+    /// Pulls the source now; null when there is no such source (or, without <paramref name="waitForRunning"/>, when a
+    /// pull of it is already running).
+    /// </summary>
+    public async Task<PullReport?> PullAsync(string tenant, string id, CancellationToken cancellation, bool waitForRunning = true)
+    {
+        var gate = _pulling.GetOrAdd((tenant, id), _ => new SemaphoreSlim(1, 1));
+        if (!await gate.WaitAsync(waitForRunning ? Timeout.InfiniteTimeSpan : TimeSpan.Zero, cancellation).ConfigureAwait(false))
+        {
+            return null;
+        }
+        try
+        {
+            return store.GetSource(tenant, id) is { } found ? await PullOnceAsync(found.Source, found.Status, cancellation).ConfigureAwait(false) : null;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<PullReport> PullOnceAsync(SourceRecord source, SourceStatus status, CancellationToken cancellation)
+    {
+        var started = time.GetUtcNow();
+        var since = status.WatermarkTicks == 0
+            ? started - options.Value.FirstPull
+            : new DateTimeOffset(status.WatermarkTicks, TimeSpan.Zero) - options.Value.Overlap;
+        var writer = tenants.Writer(source.Tenant);
+        long added = 0, repeated = 0, newest = status.WatermarkTicks;
+        var conflicts = new List<string>();
+        var chunk = new List<ObservedRecordRow>(ChunkRecords);
+        async Task Flush()
+        {
+            if (chunk.Count == 0)
+            {
+                return;
+            }
+            var outcome = await writer.ObserveAsync(source.Id, chunk).ConfigureAwait(false);
+            (added, repeated) = (added + outcome.Added, repeated + outcome.Repeated);
+            conflicts.AddRange(outcome.Conflicts);
+            chunk.Clear();
+        }
+        try
+        {
+            using var usage = clients.Create(source, source.Secret is { } sealedSecret
+                ? secrets.Open(sealedSecret, SecretContext(source.Tenant, source.Id)) : null);
+            var position = 0;
+            await foreach (var record in usage.RecordsSince(since, cancellation).ConfigureAwait(false))
+            {
+                position++;
+                if (ObservedRecordCheck.Problem(record) is { } problem)
+                {
+                    throw new SourceException(SourceFailure.BadResponse, $"record {position} ({Quote(record.RecordId)}): {problem}.");
+                }
+                chunk.Add(new ObservedRecordRow(record.RecordId, record.User, record.App, record.Session, record.EndTime.UtcTicks, record.Duration.Ticks,
+                    record.Minutes, record.Units, record.LicenseUsage, record.Allotment));
+                newest = Math.Max(newest, record.EndTime.UtcTicks);
+                if (chunk.Count == ChunkRecords)
+                {
+                    await Flush().ConfigureAwait(false);
+                }
+            }
+            await Flush().ConfigureAwait(false);
+            var license = await usage.LicenseAsync(cancellation).ConfigureAwait(false);
+            store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), true, null, null, newest, added, repeated, conflicts.Count,
+                JsonSerializer.Serialize(license, JsonBody.Options), Stop: false));
+            return new PullReport(added, repeated, conflicts, null, null);
+        }
+        catch (Exception e) when (Failed(e) is var (failure, error, stop) && failure is not null)
+        {
+            // What was recorded before the failure stays; the watermark stays, so the next pull reads it again as repeats.
+            store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), false, failure, error, 0, added, repeated, conflicts.Count, null, stop));
+            log.LogWarning("Pull of source {Source} of tenant {Tenant}: {Failure}: {Error}", source.Id, source.Tenant, failure, error);
+            return new PullReport(added, repeated, conflicts, failure, error);
+        }
+    }
+
+    /// <summary>The status a failed pull leaves (kind, message, whether the source stops); (null, …) for what is not a pull failure (a stop).</summary>
+    private static (string? Failure, string? Error, bool Stop) Failed(Exception e) => e switch
+    {
+        SourceException s => (s.Failure.ToString(), s.Message, s.Failure is SourceFailure.Unauthorized or SourceFailure.Forbidden),
+        LedgerUnavailableException => ("Ledger", "The ledger could not record the records; the next pull reads them again.", false),
+        System.Security.Cryptography.CryptographicException => ("Secret", "The source's secret does not open with this server's secrets key (Tally:SecretsKeyFile): enter it again.", true),
+        OperationCanceledException => (null, null, false),
+        _ => ("Error", e.GetType().Name + ": " + e.Message, false),
+    };
+
+    private static string Quote(string text) => text.Length <= 64 ? $"'{text}'" : $"'{text[..64]}…'";
+}
+
+/// <summary>The import's settings (<c>Tally:Import</c>).</summary>
+public sealed class ImportOptions
+{
+    public const string Section = "Tally:Import";
+
+    /// <summary>How far back the first pull of a new source reads.</summary>
+    public TimeSpan FirstPull { get; set; } = TimeSpan.FromDays(62);
+
+    /// <summary>How far before the watermark each pull starts again, to catch records the source reports late.</summary>
+    public TimeSpan Overlap { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>How often the scheduler looks for sources due.</summary>
+    public TimeSpan SchedulerTick { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The pull interval of a source that names none.</summary>
+    public TimeSpan DefaultInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Whether a source may be on a private, loopback or link-local address (an on-premises QSEoW site); off, only public addresses.</summary>
+    public bool AllowPrivateTargets { get; set; }
+}

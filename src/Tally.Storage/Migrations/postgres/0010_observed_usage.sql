@@ -1,0 +1,45 @@
+-- v10: observed usage (rule R13), imported from another license service, and the sources it comes from.
+-- An observed record is appended like an event, so every report reads it where it reads Tally's own usage: an events
+-- row (action 'observed', at the record's end time, the session as its device, an 'observed' decision in the row for
+-- the period of its end time) and one units row per unit the source drew (at least one, so a seat holder's record
+-- counts as a unit of 0 minutes, as Tally's own do). observed_records keeps the record exactly as the source reported
+-- it, and its key is what makes an import exactly-once: a record is appended once per (source, record id), whatever
+-- the network repeats.
+CREATE TABLE observed_records (
+    tenant TEXT NOT NULL,
+    source TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    event_seq BIGINT NOT NULL,
+    user_name TEXT NOT NULL,
+    app TEXT NOT NULL,
+    session TEXT NOT NULL,
+    end_ticks BIGINT NOT NULL,
+    duration_ticks BIGINT NOT NULL,
+    minutes BIGINT NOT NULL,
+    units BIGINT NOT NULL,
+    license_usage TEXT NOT NULL,
+    allotment TEXT NULL,
+    PRIMARY KEY (tenant, source, record_id));
+-- A source per tenant: where to pull from, its settings (JSON, nothing secret) and its secret (an API key or a
+-- certificate password, encrypted by the server before it is stored), how often, how far it has read (the newest end
+-- or change time seen) and its status.
+CREATE TABLE import_sources (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    secret BYTEA NULL,
+    interval_seconds BIGINT NOT NULL,
+    created_ticks BIGINT NOT NULL,
+    enabled BIGINT NOT NULL,
+    watermark_ticks BIGINT NOT NULL,
+    last_attempt_ticks BIGINT NULL,
+    last_success_ticks BIGINT NULL,
+    failure TEXT NULL,
+    last_error TEXT NULL,
+    records BIGINT NOT NULL,
+    repeats BIGINT NOT NULL,
+    conflicts BIGINT NOT NULL,
+    license TEXT NULL,
+    PRIMARY KEY (tenant, id));
