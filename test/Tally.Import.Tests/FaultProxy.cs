@@ -34,7 +34,8 @@ public abstract record Fault
 /// request takes the next scripted fault (none left: it passes through). It keeps the client's Host header, as a
 /// proxy in front of an API must, so the upstream's absolute page links point back at the proxy; <c>keepHost: false</c>
 /// makes it the misconfigured proxy whose links lead past it. It can also hold back consumption records: a held id is
-/// cut from the first page that carries it, so that record "arrives late", on a later read.
+/// cut from the first page that carries it, so that record "arrives late", on a later read; and with
+/// <c>relativeLinks</c> it turns the upstream's absolute page links into relative ones (path and query), as some APIs send them.
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -47,6 +48,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly HttpClient _upstream;
     private readonly Uri _upstreamBase;
     private readonly bool _keepHost;
+    private readonly bool _relativeLinks;
     private readonly ConcurrentQueue<Fault> _script = new();
     private readonly ConcurrentDictionary<string, byte> _heldBack = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _released = new();
@@ -54,10 +56,11 @@ public sealed class FaultProxy : IAsyncDisposable
     private (int Status, string? ContentType, byte[] Body)? _previous;
     private int _requests, _forwarded;
 
-    private FaultProxy(Uri upstream, bool keepHost)
+    private FaultProxy(Uri upstream, bool keepHost, bool relativeLinks)
     {
         _upstreamBase = upstream;
         _keepHost = keepHost;
+        _relativeLinks = relativeLinks;
         _upstream = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -66,9 +69,9 @@ public sealed class FaultProxy : IAsyncDisposable
         _app.Run(HandleAsync);
     }
 
-    public static async Task<FaultProxy> StartAsync(Uri upstream, bool keepHost = true)
+    public static async Task<FaultProxy> StartAsync(Uri upstream, bool keepHost = true, bool relativeLinks = false)
     {
-        var proxy = new FaultProxy(upstream, keepHost);
+        var proxy = new FaultProxy(upstream, keepHost, relativeLinks);
         await proxy._app.StartAsync();
         return proxy;
     }
@@ -161,28 +164,40 @@ public sealed class FaultProxy : IAsyncDisposable
         using var response = await _upstream.SendAsync(request, http.RequestAborted);
         var body = await response.Content.ReadAsByteArrayAsync(http.RequestAborted);
         var contentType = response.Content.Headers.ContentType?.ToString();
-        if (_heldBack.Count > 0 && response.IsSuccessStatusCode && http.Request.Path.StartsWithSegments("/api/v1/licenses/consumption"))
+        if (response.IsSuccessStatusCode && (_relativeLinks || _heldBack.Count > 0) && contentType?.Contains("json", StringComparison.Ordinal) == true)
         {
-            body = CutHeldBack(body);
+            body = Rewrite(body, cutHeldBack: http.Request.Path.StartsWithSegments("/api/v1/licenses/consumption"));
         }
         Interlocked.Increment(ref _forwarded);
         _previous = ((int)response.StatusCode, contentType, body);
         await WriteAsync(http, (int)response.StatusCode, contentType, body);
     }
 
-    private byte[] CutHeldBack(byte[] body)
+    private byte[] Rewrite(byte[] body, bool cutHeldBack)
     {
-        var page = JsonNode.Parse(body)!.AsObject();
-        if (page["data"] is not JsonArray data)
+        if (JsonNode.Parse(body) is not JsonObject page)
         {
             return body;
         }
-        foreach (var record in data.ToList())
+        if (cutHeldBack && page["data"] is JsonArray data)
         {
-            if (record?["id"]?.GetValue<string>() is { } id && _heldBack.TryRemove(id, out _))
+            foreach (var record in data.ToList())
             {
-                data.Remove(record);
-                _released.Enqueue(id);
+                if (record?["id"]?.GetValue<string>() is { } id && _heldBack.TryRemove(id, out _))
+                {
+                    data.Remove(record);
+                    _released.Enqueue(id);
+                }
+            }
+        }
+        if (_relativeLinks && page["links"] is JsonObject links)
+        {
+            foreach (var (_, link) in links.ToList())
+            {
+                if (link is JsonObject { } target && target["href"]?.GetValue<string>() is { } href)
+                {
+                    target["href"] = new Uri(href).PathAndQuery;
+                }
             }
         }
         return System.Text.Encoding.UTF8.GetBytes(page.ToJsonString());

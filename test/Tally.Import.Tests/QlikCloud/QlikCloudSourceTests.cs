@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Tally.Import.QlikCloud;
 
@@ -13,8 +14,11 @@ namespace Tally.Import.Tests.QlikCloud;
 /// </summary>
 public sealed class QlikCloudSourceTests : IAsyncLifetime
 {
-    // Short waits, a time-out per attempt far below the proxy's "slow" answer and far above a loopback read.
-    private static readonly SourceRetry Quick = new(6, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3));
+    // Short waits between attempts; a time-out per attempt no loaded machine reaches on loopback.
+    private static readonly SourceRetry Quick = new(6, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(30));
+
+    // For the proxy's "slow" answer (minutes) to time an attempt out: still some fifty times a loopback read's length.
+    private static readonly SourceRetry QuickToGiveUp = Quick with { AttemptTimeout = TimeSpan.FromSeconds(5) };
     private static readonly QlikCloudPaging SmallPages = new(ConsumptionLimit: 7, AssignmentsLimit: 1);
 
     private TallyUpstream _upstream = null!;
@@ -23,8 +27,8 @@ public sealed class QlikCloudSourceTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _upstream.DisposeAsync();
 
-    private QlikCloudSource Source(Uri tenant, string? key = null) =>
-        new(tenant, key ?? _upstream.Keys.Read, TimeProvider.System, Quick, SmallPages);
+    private QlikCloudSource Source(Uri tenant, string? key = null, SourceRetry? retry = null) =>
+        new(tenant, key ?? _upstream.Keys.Read, TimeProvider.System, retry ?? Quick, SmallPages);
 
     private static async Task<List<ObservedRecord>> ReadAll(IUsageSource source, DateTimeOffset since)
     {
@@ -111,7 +115,7 @@ public sealed class QlikCloudSourceTests : IAsyncLifetime
             new Fault.ServerError(503), new Fault.TooManyRequests(1), // page 5 after a 503 and a 429 with a second's wait
         ];
         proxy.Script(faults);
-        using var source = Source(proxy.Address);
+        using var source = Source(proxy.Address, retry: QuickToGiveUp);
         var records = await ReadAll(source, TestServer.Start);
 
         Assert.Equal(0, proxy.Pending);
@@ -148,6 +152,20 @@ public sealed class QlikCloudSourceTests : IAsyncLifetime
         Assert.Equal([late.RecordId], proxy.HeldBack);
         Assert.Equal(late, Assert.Single(second, r => r.RecordId == late.RecordId));
         Assert.Equal(expected.Select(r => r.RecordId).Order(), first.Concat(second).Select(r => r.RecordId).Distinct().Order());
+    }
+
+    [Fact]
+    public async Task RecordsSince_RelativeNextLinks_AreFollowedOnTheTenant()
+    {
+        using var direct = Source(_upstream.Address);
+        var expected = await ReadAll(direct, TestServer.Start);
+        await using var proxy = await FaultProxy.StartAsync(_upstream.Address, relativeLinks: true);
+        using var source = Source(proxy.Address);
+
+        var records = await ReadAll(source, TestServer.Start);
+
+        Assert.Equal(expected, records);
+        Assert.Equal((expected.Count + SmallPages.ConsumptionLimit - 1) / SmallPages.ConsumptionLimit, proxy.Forwarded);
     }
 
     [Fact]
@@ -201,16 +219,53 @@ public sealed class QlikCloudSourceTests : IAsyncLifetime
     [Fact]
     public async Task RecordsSince_AnAddressThatIsNotTheApi_IsNotFound()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        await using var other = builder.Build();
-        await other.StartAsync();
+        await using var other = await ServingAsync("/somewhere-else", _ => Results.Ok());
         using var source = Source(new Uri(other.Urls.First()));
 
         var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
         Assert.Equal(SourceFailure.NotFound, e.Failure);
         Assert.Contains("/api/v1/licenses/overview", e.Message);
+    }
+
+    /// <summary>A loopback server that answers <paramref name="path"/> with <paramref name="answer"/> and nothing else.</summary>
+    private static async Task<WebApplication> ServingAsync(string path, Func<HttpContext, IResult> answer)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.MapGet(path, answer);
+        await app.StartAsync();
+        return app;
+    }
+
+    [Fact]
+    public async Task RecordsSince_ARecordWithABadDuration_IsABadResponseNamingPageAndRecord()
+    {
+        await using var tenant = await ServingAsync("/api/v1/licenses/consumption", _ => Results.Json(new
+        {
+            data = new[] { new { id = "r1", appId = "a", userId = "u", sessionId = "s", endTime = TestServer.Start, duration = "six minutes", minutesUsed = 6, capacityUsed = 1, licenseUsage = "time", allotmentId = "analyzer_time" } },
+            links = new { },
+        }));
+        using var source = Source(new Uri(tenant.Urls.First()));
+
+        var e = await Assert.ThrowsAsync<SourceException>(() => ReadAll(source, TestServer.Start));
+        Assert.Equal(SourceFailure.BadResponse, e.Failure);
+        Assert.Equal("Qlik Cloud consumption page 1: data[0] (id r1): duration 'six minutes' is not an ISO 8601 duration.", e.Message);
+    }
+
+    [Fact]
+    public async Task LicenseAsync_ARedirect_IsNotFollowed()
+    {
+        // A redirect could lead anywhere, and the key would travel with the retried request: it is an answer, not a way on.
+        await using var stranger = await ServingAsync("/api/v1/licenses/overview", _ => Results.Json(new { allotments = Array.Empty<object>() }));
+        await using var tenant = await ServingAsync("/api/v1/licenses/overview",
+            _ => Results.Redirect(new Uri(new Uri(stranger.Urls.First()), "/api/v1/licenses/overview").ToString()));
+        using var source = Source(new Uri(tenant.Urls.First()));
+
+        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        Assert.Equal(SourceFailure.BadResponse, e.Failure);
+        Assert.Contains("answered 302", e.Message);
     }
 
     [Fact]
