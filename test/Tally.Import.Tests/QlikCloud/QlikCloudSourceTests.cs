@@ -217,6 +217,18 @@ public sealed class QlikCloudSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EveryRead_AKeyWithoutReadPermission_IsForbidden()
+    {
+        // The tenant's ingest key is a real key of the right tenant that may not read licenses.
+        using var source = Source(_upstream.Address, _upstream.Keys.Ingest);
+
+        var e = await Assert.ThrowsAsync<SourceException>(() => source.SeatsAsync(CancellationToken.None));
+        Assert.Equal(SourceFailure.Forbidden, e.Failure);
+        Assert.Contains("(403)", e.Message);
+        Assert.DoesNotContain(_upstream.Keys.Ingest, e.Message);
+    }
+
+    [Fact]
     public async Task RecordsSince_AnAddressThatIsNotTheApi_IsNotFound()
     {
         await using var other = await ServingAsync("/somewhere-else", _ => Results.Ok());
