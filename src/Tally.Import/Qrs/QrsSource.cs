@@ -23,6 +23,7 @@ public sealed class QrsSource : IUsageSource, IDisposable
     private readonly QrsCertificateAuthentication? _certificate;
     private readonly TimeProvider _time;
     private string? _serverCertificateProblem;
+    private bool _serverAskedForCertificate;
 
     public QrsSource(QrsOptions options, TimeProvider time, SourceRetry? retry = null)
     {
@@ -91,11 +92,11 @@ public sealed class QrsSource : IUsageSource, IDisposable
     /// </summary>
     internal static ObservedRecord? ToRecord(QrsAnalyzerTimeUsage use)
     {
-        if (use.UseStopTime is not { } stop)
+        if (Set(use.UseStopTime) is not { } stop)
         {
             return null;
         }
-        var start = use.UseStartTime ?? use.CreatedDate ?? stop;
+        var start = Set(use.UseStartTime) ?? Set(use.CreatedDate) ?? stop;
         var duration = stop > start ? stop - start : TimeSpan.Zero;
         var units = Math.Max(1, (long)Math.Ceiling(duration / UnitLength));
         var id = use.Id.ToString("D");
@@ -108,11 +109,16 @@ public sealed class QrsSource : IUsageSource, IDisposable
         allocations
             .Where(a => a.Quarantined is not true)
             .Select(a => new ObservedSeat(
-                a.User is { } user ? UserName(user.UserDirectory, user.UserId) : UserName(a.DeletedUserDirectory, a.DeletedUserId), type, a.CreatedDate));
+                a.User is { } user ? UserName(user.UserDirectory, user.UserId) : UserName(a.DeletedUserDirectory, a.DeletedUserId), type, Set(a.CreatedDate)));
 
     /// <summary>A user as QSEoW writes one: <c>DIRECTORY\userid</c> (empty when the QRS names nobody).</summary>
     private static string UserName(string? directory, string? id) =>
-        directory is null && id is null ? "" : $"{directory}\\{id}";
+        string.IsNullOrEmpty(directory) && string.IsNullOrEmpty(id) ? "" : $"{directory}\\{id}";
+
+    /// <summary>
+    /// A QRS date that is set: the repository writes an unset one as SQL Server's smallest date (1753-01-01), not null.
+    /// </summary>
+    private static DateTimeOffset? Set(DateTimeOffset? at) => at is { Year: > 1753 } ? at : null;
 
     private async Task<T> ReadAsync<T>(string path, string? filter, string what, CancellationToken cancellation)
     {
@@ -162,6 +168,10 @@ public sealed class QrsSource : IUsageSource, IDisposable
         }
         if (_certificate is null)
         {
+            if (!Volatile.Read(ref _serverAskedForCertificate))
+            {
+                return e;
+            }
             return new SourceException(SourceFailure.Unauthorized,
                 $"{e.Message} The server closed the TLS connection without answering: it wants a client certificate. The QRS port (4242) " +
                 "needs the certificate exported from the QMC; header authentication needs the virtual proxy's address (https://host/prefix/).",
@@ -196,6 +206,16 @@ public sealed class QrsSource : IUsageSource, IDisposable
             // Always offer the configured certificate, even when the server's list of acceptable issuers does not name
             // its CA: the server's refusal then says what is wrong, where a silent omission would not.
             ssl.LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate.ClientCertificate;
+        }
+        else
+        {
+            // No certificate to offer; noted only so a refused handshake can say the server wanted one. The TLS stack asks
+            // once before the handshake (no server certificate yet) and again only if the server requests a certificate.
+            ssl.LocalCertificateSelectionCallback = (_, _, _, serverCertificate, _) =>
+            {
+                Volatile.Write(ref _serverAskedForCertificate, serverCertificate is not null);
+                return null!;
+            };
         }
         // The default decision (accept only a certificate without errors under the policy above), remembered so a failed
         // handshake can say whether this side refused the server or the server refused this side.

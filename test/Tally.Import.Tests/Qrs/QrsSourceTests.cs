@@ -51,6 +51,16 @@ public sealed class QrsSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public void ToRecord_AUseWithoutAStopTime_IsNoRecordYet()
+    {
+        var running = new QrsAnalyzerTimeUsage(Guid.NewGuid(), Morning, Morning, Morning, null, Morning.AddMinutes(3),
+            new QrsUser("ACME", "jdoe"), [], new QrsAccessTypeName("Analyzer capacity"));
+
+        Assert.Null(QrsSource.ToRecord(running));
+        Assert.NotNull(QrsSource.ToRecord(running with { UseStopTime = Morning.AddMinutes(3) }));
+    }
+
+    [Fact]
     public async Task RecordsSince_SendsTheWatermarkAsAQrsFilter_OnlyLaterChangesReturn()
     {
         var before = new TestUse(Guid.NewGuid(), Morning, Morning.AddMinutes(-10), Morning.AddMinutes(-5), "ACME", "early", null);

@@ -128,7 +128,8 @@ public sealed partial class QrsTestServer : IAsyncDisposable
         ["modifiedDate"] = Qrs(use.Modified),
         ["modifiedByUserName"] = "INTERNAL\\sa_repository",
         ["useStartTime"] = Qrs(use.Start),
-        ["useStopTime"] = use.Stop is { } stop ? Qrs(stop) : null,
+        // The QRS writes a date that is not set yet as SQL Server's smallest one, not as null.
+        ["useStopTime"] = use.Stop is { } stop ? Qrs(stop) : NotSet,
         ["latestActivity"] = Qrs(use.Stop ?? use.Start),
         ["hostName"] = "qlik.example.com",
         ["serverNodeConfigurationId"] = "0c7fa0a5-5ac3-4a1f-8bb1-0d0f6b0b5d10",
@@ -147,11 +148,13 @@ public sealed partial class QrsTestServer : IAsyncDisposable
         ["user"] = new JsonObject { ["id"] = Guid.NewGuid(), ["userId"] = a.UserId, ["userDirectory"] = a.Directory, ["name"] = a.UserId },
         ["lastUsed"] = Qrs(a.Created),
         ["quarantined"] = a.Quarantined,
-        ["quarantineEnd"] = "1753-01-01T00:00:00.000Z",
+        ["quarantineEnd"] = NotSet,
         ["deletedUserId"] = "",
         ["deletedUserDirectory"] = "",
         ["schemaPath"] = schemaPath,
     })]).ToJsonString();
+
+    private const string NotSet = "1753-01-01T00:00:00.000Z";
 
     private static string Qrs(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
