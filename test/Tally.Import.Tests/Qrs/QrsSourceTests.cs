@@ -30,6 +30,15 @@ public sealed class QrsSourceTests : IAsyncLifetime
         return records;
     }
 
+    /// <summary>A read the connection refused: it fails with <paramref name="failure"/> and no request reached the QRS.</summary>
+    private async Task<SourceException> Refused(QrsSource source, SourceFailure failure)
+    {
+        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        Assert.Equal(failure, e.Failure);
+        Assert.Empty(_server.Seen);
+        return e;
+    }
+
     [Fact]
     public async Task RecordsSince_EndedUses_AreRecordsChargedInStartedSixMinuteUnits()
     {
@@ -151,11 +160,9 @@ public sealed class QrsSourceTests : IAsyncLifetime
                 QrsServerTrust.CustomRoot(_certificates.Root)),
             TimeProvider.System, Quick);
 
-        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        var e = await Refused(source, SourceFailure.Unauthorized);
 
-        Assert.Equal(SourceFailure.Unauthorized, e.Failure);
         Assert.Contains("wants a client certificate", e.Message);
-        Assert.Empty(_server.Seen);
     }
 
     [Fact]
@@ -163,12 +170,10 @@ public sealed class QrsSourceTests : IAsyncLifetime
     {
         using var source = Source(_certificates.StrangerClient);
 
-        var e = await Assert.ThrowsAsync<SourceException>(() => source.SeatsAsync(CancellationToken.None));
+        var e = await Refused(source, SourceFailure.Unauthorized);
 
-        Assert.Equal(SourceFailure.Unauthorized, e.Failure);
         Assert.Contains("refused the client certificate 'CN=QlikClient of another site'", e.Message);
         Assert.Contains(_certificates.StrangerClient.Thumbprint, e.Message);
-        Assert.Empty(_server.Seen);
     }
 
     [Fact]
@@ -176,9 +181,8 @@ public sealed class QrsSourceTests : IAsyncLifetime
     {
         using var source = Source(_certificates.ExpiredClient);
 
-        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        var e = await Refused(source, SourceFailure.Unauthorized);
 
-        Assert.Equal(SourceFailure.Unauthorized, e.Failure);
         Assert.Contains($"expired on {_certificates.ExpiredClient.NotAfter.ToUniversalTime():yyyy-MM-dd}", e.Message);
         Assert.False(e.IsTransient);
     }
@@ -188,12 +192,10 @@ public sealed class QrsSourceTests : IAsyncLifetime
     {
         using var source = Source(_certificates.Client, QrsServerTrust.SystemStore);
 
-        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        var e = await Refused(source, SourceFailure.Unreachable);
 
-        Assert.Equal(SourceFailure.Unreachable, e.Failure);
         Assert.Contains("server certificate is not trusted", e.Message);
         Assert.Contains("root.pem", e.Message);
-        Assert.Empty(_server.Seen);
     }
 
     [Fact]
@@ -201,11 +203,9 @@ public sealed class QrsSourceTests : IAsyncLifetime
     {
         using var source = Source(_certificates.Client, QrsServerTrust.CustomRoot(_certificates.StrangerRoot));
 
-        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        var e = await Refused(source, SourceFailure.Unreachable);
 
-        Assert.Equal(SourceFailure.Unreachable, e.Failure);
         Assert.Contains("server certificate is not trusted", e.Message);
-        Assert.Empty(_server.Seen);
     }
 
     [Fact]
@@ -224,9 +224,8 @@ public sealed class QrsSourceTests : IAsyncLifetime
     {
         using var source = Source(_certificates.Client, address: new Uri($"https://127.0.0.1:{Ports.Free()}/"));
 
-        var e = await Assert.ThrowsAsync<SourceException>(() => source.LicenseAsync(CancellationToken.None));
+        var e = await Refused(source, SourceFailure.Unreachable);
 
-        Assert.Equal(SourceFailure.Unreachable, e.Failure);
         Assert.True(e.IsTransient);
     }
 
