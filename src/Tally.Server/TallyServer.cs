@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Scalar.AspNetCore;
 using Tally.Server.Dashboard;
+using Tally.Server.Import;
 using Tally.Server.Monitoring;
 using Tally.Server.Qlik;
 using Tally.Storage;
@@ -77,6 +78,7 @@ public static class TallyServer
         builder.Services.AddSingleton<ITenantCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IUsageReports>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IAlertStore>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<ISourceCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<LedgerHealth>();
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<FailedAuthLimiter>();

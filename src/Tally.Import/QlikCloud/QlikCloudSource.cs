@@ -33,7 +33,10 @@ public sealed class QlikCloudSource : IUsageSource, IDisposable
     /// <param name="time">The clock the retries wait on.</param>
     /// <param name="retry">How hard to retry (<see cref="SourceRetry.Default"/> when null).</param>
     /// <param name="paging">Page sizes (<see cref="QlikCloudPaging.Default"/>, Qlik's largest, when null).</param>
-    public QlikCloudSource(Uri tenant, string apiKey, TimeProvider time, SourceRetry? retry = null, QlikCloudPaging? paging = null)
+    /// <param name="connect">How connections are opened: the server passes its address rule (public addresses only, checked on the
+    /// address really connected to), so a tenant admin cannot aim a source at the server's own network; null: directly.</param>
+    public QlikCloudSource(Uri tenant, string apiKey, TimeProvider time, SourceRetry? retry = null, QlikCloudPaging? paging = null,
+        Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect = null)
     {
         ArgumentNullException.ThrowIfNull(tenant);
         if (!tenant.IsAbsoluteUri || tenant.Scheme is not ("https" or "http"))
@@ -49,7 +52,7 @@ public sealed class QlikCloudSource : IUsageSource, IDisposable
         _tenant = tenant;
         _authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         // No automatic redirects: the handler would follow one to any host, and the tenant's API never redirects a read.
-        _http = SourceHttp.Create(new SocketsHttpHandler { AllowAutoRedirect = false }, time, retry);
+        _http = SourceHttp.Create(new SocketsHttpHandler { AllowAutoRedirect = false, ConnectCallback = connect }, time, retry);
     }
 
     public async IAsyncEnumerable<ObservedRecord> RecordsSince(DateTimeOffset since, [EnumeratorCancellation] CancellationToken cancellation)

@@ -25,13 +25,19 @@ public sealed class QrsSource : IUsageSource, IDisposable
     private string? _serverCertificateProblem;
     private bool _serverAskedForCertificate;
 
-    public QrsSource(QrsOptions options, TimeProvider time, SourceRetry? retry = null)
+    /// <param name="options">Where the QRS is and how to sign in.</param>
+    /// <param name="time">The clock the retries wait on.</param>
+    /// <param name="retry">How hard to retry (<see cref="SourceRetry.Default"/> when null).</param>
+    /// <param name="connect">How connections are opened: the server passes its address rule, so a tenant admin cannot aim a
+    /// source at the server's own network unless the operator allows private addresses; null: directly.</param>
+    public QrsSource(QrsOptions options, TimeProvider time, SourceRetry? retry = null,
+        Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect = null)
     {
         options.Validate();
         _root = options.Root;
         _time = time;
         _certificate = options.Authentication as QrsCertificateAuthentication;
-        _client = SourceHttp.Create(CreateHandler(options), time, retry);
+        _client = SourceHttp.Create(CreateHandler(options, connect), time, retry);
         switch (options.Authentication)
         {
             case QrsCertificateAuthentication certificate:
@@ -186,7 +192,7 @@ public sealed class QrsSource : IUsageSource, IDisposable
             e.InnerException);
     }
 
-    private SocketsHttpHandler CreateHandler(QrsOptions options)
+    private SocketsHttpHandler CreateHandler(QrsOptions options, Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect)
     {
         var ssl = new SslClientAuthenticationOptions();
         if (options.Trust is QrsServerTrust.CustomRootTrust custom)
@@ -227,6 +233,6 @@ public sealed class QrsSource : IUsageSource, IDisposable
             Volatile.Write(ref _serverCertificateProblem, problem);
             return problem is null;
         };
-        return new SocketsHttpHandler { SslOptions = ssl, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        return new SocketsHttpHandler { SslOptions = ssl, PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false, ConnectCallback = connect };
     }
 }

@@ -14,7 +14,7 @@ namespace Tally.Server.Import;
 /// connection goes through the same address rule as webhooks (<see cref="Monitoring.WebhookTargets"/>): public
 /// addresses only, unless <see cref="ImportOptions.AllowPrivateTargets"/> is on for an on-premises site.
 /// </summary>
-public sealed class SourceClients(TimeProvider time, IOptions<ImportOptions> options) : ISourceClients
+public sealed class SourceClients(IOptions<ImportOptions> options) : ISourceClients
 {
     public IUsageSource Create(SourceRecord source, string? secret)
     {
@@ -25,9 +25,9 @@ public sealed class SourceClients(TimeProvider time, IOptions<ImportOptions> opt
         var url = new Uri(source.Url);
         return source.Kind switch
         {
-            SourceEndpoints.QlikCloud => new QlikCloudSource(url, sealedParts.ApiKey ?? "", time, connect: connect),
+            SourceEndpoints.QlikCloud => new QlikCloudSource(url, sealedParts.ApiKey ?? "", TimeProvider.System, connect: connect),
             SourceEndpoints.Qseow => new QrsSource(new QrsOptions(url, Authentication(settings, sealedParts),
-                settings.TrustedCaPem is { } ca ? QrsServerTrust.CustomRoot(X509Certificate2.CreateFromPem(ca)) : null), time, connect: connect),
+                settings.TrustedCaPem is { } ca ? QrsServerTrust.CustomRoot(X509Certificate2.CreateFromPem(ca)) : null), TimeProvider.System, connect: connect),
             _ => throw new SourceException(SourceFailure.BadResponse, $"Unknown source kind '{source.Kind}'."),
         };
     }

@@ -1,0 +1,134 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Tally.Import.Tests.QlikCloud;
+
+namespace Tally.Import.Tests;
+
+/// <summary>
+/// The import end to end (rule R13): one real Tally server plays the Qlik Cloud tenant (its licenses API), a second one
+/// observes it through a qlik-cloud source added with the API. After a pull, the observing tenant's reports equal the
+/// source's, unit for unit; pulling again adds nothing; a refused key stops the source with a clear status.
+/// </summary>
+public sealed class ImportEndToEndTests : IAsyncLifetime
+{
+    private TallyUpstream _upstream = null!;
+    private TestServer _observer = null!;
+    private TenantKeys _keys = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TallyUpstream.StartAsync();
+        // Loopback is a private address: an operator allows it for an on-premises source, as here.
+        _observer = await TestServer.StartAsync(null, null, null, "--Tally:Import:AllowPrivateTargets=true");
+        _keys = await _observer.TenantAsync("obs");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _observer.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    private async Task<HttpResponseMessage> AddSource(string id, string apiKey) =>
+        await _observer.Client(_keys.Admin).PostAsJsonAsync("/api/v1/sources", new { id, kind = "qlik-cloud", url = _upstream.Address.ToString(), apiKey });
+
+    private async Task<JsonElement> Pull(string id)
+    {
+        using var response = await _observer.Client(_keys.Admin).PostAsync($"/api/v1/sources/{id}/pull", null);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    /// <summary>Per user of March: units, minutes and apps, as the users page gives them, with the tenant kind the report names.</summary>
+    private static async Task<(string Kind, string[] Users, string Summary)> Reports(HttpClient client)
+    {
+        using var users = await client.GetAsync("/api/v1/usage/users?period=2026-03&sort=user&limit=1000");
+        var page = await users.Content.ReadFromJsonAsync<JsonElement>();
+        var rows = page.GetProperty("users").EnumerateArray()
+            .Select(u => $"{u.GetProperty("user")} {u.GetProperty("units")} {u.GetProperty("minutes")} {u.GetProperty("apps")}").ToArray();
+        var summary = await client.GetFromJsonAsync<JsonElement>("/api/v1/usage/summary?period=2026-03");
+        return (users.Headers.GetValues("Tally-Tenant-Kind").Single(), rows,
+            $"units {summary.GetProperty("units")} consumed {summary.GetProperty("consumedMinutes")}");
+    }
+
+    [Fact]
+    public async Task QlikCloudSource_PulledOnce_ReportsEqualTheSourceUnitForUnit_AndAgainAddsNothing()
+    {
+        using var added = await AddSource("cloud", _upstream.Keys.Read);
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        Assert.DoesNotContain(_upstream.Keys.Read, await added.Content.ReadAsStringAsync());
+
+        var first = await Pull("cloud");
+        Assert.Equal((_upstream.Units.Count, 0, JsonValueKind.Null), (first.GetProperty("added").GetInt32(), first.GetProperty("repeated").GetInt32(),
+            first.TryGetProperty("failure", out var failure) ? failure.ValueKind : JsonValueKind.Null));
+
+        var source = await Reports(_upstream.Server.Client(_upstream.Keys.Read));
+        var observed = await Reports(_observer.Client(_keys.Read));
+        Assert.Equal(("metered", "observed"), (source.Kind, observed.Kind));
+        Assert.Equal(_upstream.Units.Count, source.Users.Length);
+        Assert.Equal(source.Users, observed.Users);
+        Assert.Equal(source.Summary, observed.Summary);
+
+        // Qlik's own shape of the observed units: the same users, apps, ends, minutes and capacity as the source's.
+        static async Task<string[]> Consumption(HttpClient client) =>
+            [.. (await client.GetFromJsonAsync<JsonElement>("/api/v1/licenses/consumption?limit=200")).GetProperty("data").EnumerateArray()
+                .Select(r => $"{r.GetProperty("userId")} {r.GetProperty("appId")} {r.GetProperty("endTime")} {r.GetProperty("minutesUsed")} {r.GetProperty("capacityUsed")} {r.GetProperty("licenseUsage")}")
+                .Order(StringComparer.Ordinal)];
+        Assert.Equal(await Consumption(_upstream.Server.Client(_upstream.Keys.Read)), await Consumption(_observer.Client(_keys.Read)));
+
+        // Again: every record is one the ledger holds; nothing is counted twice.
+        var second = await Pull("cloud");
+        Assert.Equal((0, _upstream.Units.Count), (second.GetProperty("added").GetInt32(), second.GetProperty("repeated").GetInt32()));
+        Assert.Equal(source.Users, (await Reports(_observer.Client(_keys.Read))).Users);
+
+        var status = await _observer.Client(_keys.Admin).GetFromJsonAsync<JsonElement>("/api/v1/sources/cloud");
+        Assert.Equal(("ok", _upstream.Units.Count, _upstream.Units.Count, true), (status.GetProperty("status").GetProperty("state").GetString(),
+            status.GetProperty("status").GetProperty("records").GetInt32(), status.GetProperty("status").GetProperty("repeats").GetInt32(),
+            status.GetProperty("hasSecret").GetBoolean()));
+
+        // An observing tenant meters nothing of its own (R13).
+        using var events = await _observer.Client(_keys.Ingest).PostAsJsonAsync("/api/v1/events", new[] { new { user = "x", app = "a", action = "open-app" } });
+        Assert.Equal(HttpStatusCode.Conflict, events.StatusCode);
+    }
+
+    [Fact]
+    public async Task ARefusedKey_StopsTheSource_WithAClearStatusAndNoKeyInIt()
+    {
+        const string wrongKey = "not-a-key-of-that-tenant-0123";
+        using var added = await AddSource("cloud", wrongKey);
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        var pull = await Pull("cloud");
+        Assert.Equal(("Unauthorized", 0), (pull.GetProperty("failure").GetString(), pull.GetProperty("added").GetInt32()));
+        var text = await _observer.Client(_keys.Admin).GetStringAsync("/api/v1/sources");
+        Assert.DoesNotContain(wrongKey, text);
+        var status = JsonDocument.Parse(text).RootElement[0].GetProperty("status");
+        Assert.Equal("stopped", status.GetProperty("state").GetString());
+        Assert.Contains("401", status.GetProperty("lastError").GetString());
+    }
+
+    [Fact]
+    public async Task BadSources_AreRefusedNamingTheField()
+    {
+        using var admin = _observer.Client(_keys.Admin);
+        foreach (var (body, field) in new (object Body, string Field)[]
+        {
+            (new { id = "a b", kind = "qlik-cloud", url = "https://x.example", apiKey = "0123456789" }, "id"),
+            (new { id = "a", kind = "sap", url = "https://x.example", apiKey = "0123456789" }, "kind"),
+            (new { id = "a", kind = "qlik-cloud", url = "ftp://x.example", apiKey = "0123456789" }, "url"),
+            (new { id = "a", kind = "qlik-cloud", url = "https://x.example" }, "apiKey"),
+            (new { id = "a", kind = "qseow", url = "https://x.example" }, "certificate or header"),
+            (new { id = "a", kind = "qseow", url = "https://x.example", certificate = new { pfx = "bm90IGEgcGZ4", password = "secret-pw-123" } }, "certificate.pfx"),
+        })
+        {
+            using var response = await admin.PostAsJsonAsync("/api/v1/sources", body);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest && text.Contains(field + ":", StringComparison.Ordinal), $"{field}: {response.StatusCode} {text}");
+            Assert.DoesNotContain("secret-pw-123", text);
+        }
+        Assert.Equal("[]", (await admin.GetStringAsync("/api/v1/sources")).Trim());
+        // Read keys see sources; only admin keys change them.
+        using var asReader = await _observer.Client(_keys.Read).PostAsJsonAsync("/api/v1/sources", new { id = "a", kind = "qlik-cloud", url = "https://x.example", apiKey = "0123456789" });
+        Assert.Equal(HttpStatusCode.Forbidden, asReader.StatusCode);
+    }
+}
