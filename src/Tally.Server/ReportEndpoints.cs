@@ -38,8 +38,8 @@ public static class ReportEndpoints
                 return read.Error;
             }
             var (p, calendar) = read.Value;
-            var config = tenants.Writer(http.Tenant()).Snapshot.Config;
-            var figures = UsageMonitor.Compute(store, http.Tenant(), config, p, time.GetUtcNow());
+            var writer = tenants.Writer(http.Tenant());
+            var figures = UsageMonitor.Compute(store, http.Tenant(), writer.Snapshot.Config, p, time.GetUtcNow(), writer.ObservedPool);
             var usage = figures.Usage;
             // Only a month the license covers has a pool (UsageMonitor.Compute): no included minutes are claimed for another.
             var (included, limit) = (figures.IncludedMinutes, figures.LimitMinutes);

@@ -120,6 +120,11 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 
     private bool _observing;
 
+    /// <summary>The pool the tenant's source last reported (R13: it governs the reports when there is one); null: none.</summary>
+    public Monitoring.ObservedPool? ObservedPool { get => Volatile.Read(ref _observedPool); set => Volatile.Write(ref _observedPool, value); }
+
+    private Monitoring.ObservedPool? _observedPool;
+
     /// <summary>What kind of tenant the reports describe: <c>observed</c> or <c>metered</c>.</summary>
     public string Kind => Observing ? "observed" : "metered";
 

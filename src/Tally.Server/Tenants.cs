@@ -45,7 +45,12 @@ public sealed class Tenants : IAsyncDisposable
     public TenantWriter Writer(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
             new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, threads, metrics,
-                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer, Observing = store.Sources(id).Count > 0 })).Value;
+                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null)
+            {
+                Observer = observer,
+                Observing = store.Sources(id).Count > 0,
+                ObservedPool = Import.SourceSync.PoolOf(store.Sources(id)),
+            })).Value;
 
     /// <summary>The threads the writers run on.</summary>
     public int WriterThreadCount => threads.Count;

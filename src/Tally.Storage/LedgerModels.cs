@@ -54,7 +54,8 @@ public sealed record StoredDecision(
 /// (seat); <paramref name="Allotment"/> is <c>analyzer_time</c>, <c>professional</c> or <c>analyzer</c>.
 /// </summary>
 public sealed record StoredUnit(
-    long Id, string User, string Device, string App, string Period, long StartTicks, long EndTicks, int Minutes, string LicenseUsage, string Allotment);
+    long Id, string User, string Device, string App, string Period, long StartTicks, long EndTicks, int Minutes, string LicenseUsage, string Allotment,
+    string? Session = null);
 
 /// <summary>
 /// An event to append, with its decisions and the units they granted. <paramref name="Period"/> is the period its

@@ -320,7 +320,7 @@ public abstract class LedgerStore : ILedgerStore
     {
         var (after, order) = query.Descending ? ("<", "end_ticks DESC, id DESC") : (">", "end_ticks, id");
         var parameters = new List<(string, object?)> { ("@tenant", tenant), ("@limit", (long)query.Limit + 1) };
-        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment FROM units WHERE tenant = @tenant";
+        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session FROM units WHERE tenant = @tenant";
         if (query.After is { } position)
         {
             sql += $" AND (end_ticks, id) {after} (@afterEnd, @afterId)";
@@ -337,7 +337,8 @@ public abstract class LedgerStore : ILedgerStore
             parameters.Add(("@to", to));
         }
         var rows = Query($"{sql} ORDER BY {order} LIMIT @limit;",
-            r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9)),
+            r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9),
+                NullableText(r, 10)),
             [.. parameters]);
         return rows.Count > query.Limit ? new UnitPage([.. rows.Take(query.Limit)], true) : new UnitPage(rows, false);
     }

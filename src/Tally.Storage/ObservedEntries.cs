@@ -22,8 +22,8 @@ public static class ObservedEntries
         for (var i = 0; i < count; i++)
         {
             var minutes = record.Minutes / count + (i == count - 1 ? record.Minutes % count : 0);
-            units[i] = new StoredUnit(0, record.User, record.Session, record.App, period, start + record.DurationTicks * i / count,
-                start + record.DurationTicks * (i + 1) / count, (int)minutes, record.LicenseUsage, allotment);
+            units[i] = new StoredUnit(0, record.User, "", record.App, period, start + record.DurationTicks * i / count,
+                start + record.DurationTicks * (i + 1) / count, (int)minutes, record.LicenseUsage, allotment, record.Session);
         }
         var decision = new StoredDecision(DecisionKind, null, record.User, record.App, period, start, record.EndTicks, 0, (int)record.Minutes);
         return new LedgerEntry(null, record.EndTicks, null, record.User, record.Session, record.App, LedgerEntry.ObservedAction, [decision], units, period,

@@ -48,8 +48,10 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         var rows = page.GetProperty("users").EnumerateArray()
             .Select(u => $"{u.GetProperty("user")} {u.GetProperty("units")} {u.GetProperty("minutes")} {u.GetProperty("apps")}").ToArray();
         var summary = await client.GetFromJsonAsync<JsonElement>("/api/v1/usage/summary?period=2026-03");
+        // The pool too: the observing tenant has no license of its own, its source's overview gives it (R13).
         return (users.Headers.GetValues("Tally-Tenant-Kind").Single(), rows,
-            $"units {summary.GetProperty("units")} consumed {summary.GetProperty("consumedMinutes")}");
+            $"units {summary.GetProperty("units")} consumed {summary.GetProperty("consumedMinutes")} included {summary.GetProperty("includedMinutes")} " +
+            $"limit {summary.GetProperty("limitMinutes")} run-rate {summary.GetProperty("runRate").GetProperty("status")}");
     }
 
     [Fact]
@@ -70,10 +72,10 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         Assert.Equal(source.Users, observed.Users);
         Assert.Equal(source.Summary, observed.Summary);
 
-        // Qlik's own shape of the observed units: the same users, apps, ends, minutes and capacity as the source's.
+        // Qlik's own shape of the observed units: the same users, apps, sessions, ends, minutes and capacity as the source's.
         static async Task<string[]> Consumption(HttpClient client) =>
             [.. (await client.GetFromJsonAsync<JsonElement>("/api/v1/licenses/consumption?limit=200")).GetProperty("data").EnumerateArray()
-                .Select(r => $"{r.GetProperty("userId")} {r.GetProperty("appId")} {r.GetProperty("endTime")} {r.GetProperty("minutesUsed")} {r.GetProperty("capacityUsed")} {r.GetProperty("licenseUsage")}")
+                .Select(r => $"{r.GetProperty("userId")} {r.GetProperty("appId")} {r.GetProperty("sessionId")} {r.GetProperty("endTime")} {r.GetProperty("minutesUsed")} {r.GetProperty("capacityUsed")} {r.GetProperty("licenseUsage")}")
                 .Order(StringComparer.Ordinal)];
         Assert.Equal(await Consumption(_upstream.Server.Client(_upstream.Keys.Read)), await Consumption(_observer.Client(_keys.Read)));
 

@@ -27,7 +27,7 @@ public abstract partial class LedgerStoreContract
         Assert.Equal([new UserUsage("ann", 3, 18, 0), new UserUsage("cy", 1, 7, 0), new UserUsage("bob", 1, 6, 0)], Store.UserUsage("acme", "2026-03"));
         var units = Store.Units("acme", new UnitQuery(10)).Units;
         Assert.Equal([6, 6, 6, 6, 7], units.Select(u => u.Minutes).Order());
-        Assert.All(units.Where(u => u.User == "ann"), u => Assert.Equal(("session-r1", "analyzer_time"), (u.Device, u.Allotment)));
+        Assert.All(units.Where(u => u.User == "ann"), u => Assert.Equal(("", "session-r1", "analyzer_time"), (u.Device, u.Session, u.Allotment)));
         Assert.Equal(end, units.Where(u => u.User == "ann").Max(u => u.EndTicks));
         Assert.Equal(end - 18 * Minute, units.Where(u => u.User == "ann").Min(u => u.StartTicks));
         var page = await Store.UsersPageAsync("acme", new PageQuery<UserSort>("2026-03", UserSort.User, false, null, 10, 0), CancellationToken.None);

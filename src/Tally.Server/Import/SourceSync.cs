@@ -127,6 +127,10 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             }
             await Flush().ConfigureAwait(false);
             var license = await usage.LicenseAsync(cancellation).ConfigureAwait(false);
+            if (Monitoring.ObservedPool.From(license) is { } pool)
+            {
+                writer.ObservedPool = pool;
+            }
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), true, null, null, newest, added, repeated, conflicts.Count,
                 JsonSerializer.Serialize(license, JsonBody.Options), Stop: false));
             return new PullReport(added, repeated, conflicts, null, null);
@@ -149,6 +153,11 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         OperationCanceledException => (null, null, false),
         _ => ("Error", e.GetType().Name + ": " + e.Message, false),
     };
+
+    /// <summary>The pool the tenant's sources last reported (the first that reported one), for a writer that starts.</summary>
+    public static Monitoring.ObservedPool? PoolOf(IReadOnlyList<(SourceRecord Source, SourceStatus Status)> sources) =>
+        sources.Select(s => s.Status.LicenseJson is { } json ? Monitoring.ObservedPool.From(JsonSerializer.Deserialize<ObservedLicense>(json, JsonBody.Options)) : null)
+            .FirstOrDefault(pool => pool is not null);
 
     private static string Quote(string text) => text.Length <= 64 ? $"'{text}'" : $"'{text[..64]}…'";
 }

@@ -289,7 +289,8 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             return;
         }
         // Resolved here, not injected: Tenants hands every writer this evaluator, so injecting it would be a cycle.
-        var config = _services.GetRequiredService<Tenants>().Writer(tenant).Snapshot.Config;
+        var writer = _services.GetRequiredService<Tenants>().Writer(tenant);
+        var config = writer.Snapshot.Config;
         var now = _time.GetUtcNow();
         IReadOnlyList<AlertChannelRecord>? channels = null;
         foreach (var periodText in touched.Periods.Order(StringComparer.Ordinal))
@@ -298,7 +299,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             {
                 continue;
             }
-            var figures = UsageMonitor.Compute(_reports, tenant, config, period, now);
+            var figures = UsageMonitor.Compute(_reports, tenant, config, period, now, writer.ObservedPool);
             var consumed = figures.Usage.Minutes;
             var facts = new PeriodFacts(figures, touched.Lockouts.Contains(periodText),
                 rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);

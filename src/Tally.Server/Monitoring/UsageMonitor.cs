@@ -25,6 +25,28 @@ public enum LicenseCoverage
 }
 
 /// <summary>
+/// The pool another license service reports for an observing tenant (R13): its included minutes, its overage (null: none
+/// known; <see cref="long.MaxValue"/>: unlimited) and its validity where the source tells it.
+/// </summary>
+public sealed record ObservedPool(long IncludedMinutes, long? OverageMinutes, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo)
+{
+    public PoolTerms Terms => new(IncludedMinutes, OverageMinutes switch
+    {
+        null or 0 => OverageAllowance.None,
+        long.MaxValue => OverageAllowance.Unlimited,
+        var cap => OverageAllowance.Capped(cap.Value),
+    });
+
+    public MonitoredPool Monitored => new(IncludedMinutes, ValidFrom ?? DateTimeOffset.MinValue, ValidTo ?? DateTimeOffset.MaxValue);
+
+    /// <summary>The pool of a source's license, or null when it reports no included minutes.</summary>
+    public static ObservedPool? From(Tally.Import.ObservedLicense? license) =>
+        license is { IncludedMinutes: { } included and >= 0 }
+            ? new ObservedPool(included, license.OverageMinutes is -1 ? long.MaxValue : license.OverageMinutes is { } o and >= 0 ? o : null, license.ValidFrom, license.ValidTo)
+            : null;
+}
+
+/// <summary>
 /// The pool a period is paced against: included minutes, governing the months its validity [ValidFrom, ValidTo) reaches
 /// into at all (a license that starts or ends inside a month governs that month's pool while it is valid, as the meter
 /// applies it). Terms given on the command line have no validity limits.
@@ -50,12 +72,18 @@ public static class UsageMonitor
 {
     public const int HistoryDays = 28;
 
-    public static MonitorFigures Compute(IUsageReports store, string tenant, TenantConfig config, Period period, DateTimeOffset clock) =>
+    /// <summary>
+    /// The figures of a tenant's period from the ledger. The pool is the one its source reports when the tenant observes
+    /// one that has a pool (<paramref name="observed"/>, R13), otherwise its Tally license's.
+    /// </summary>
+    public static MonitorFigures Compute(IUsageReports store, string tenant, TenantConfig config, Period period, DateTimeOffset clock, ObservedPool? observed = null) =>
         Compute(new MonitorSource(
                 store.PeriodUsage(tenant, period.ToString()),
                 store.FirstEventTicks(tenant),
                 (from, to) => store.HourlyPoolMinutes(tenant, from, to)),
-            config.MeterOptions, config.License is { } license ? new MonitoredPool(license.IncludedMinutes, license.ValidFrom, license.ValidTo) : null,
+            observed is null ? config.MeterOptions : config.MeterOptions with { Pool = observed.Terms },
+            observed is { } source ? source.Monitored
+                : config.License is { } license ? new MonitoredPool(license.IncludedMinutes, license.ValidFrom, license.ValidTo) : null,
             period, clock);
 
     /// <summary>

@@ -224,7 +224,8 @@ public static class LicensesEndpoints
         var length = TimeSpan.FromTicks(u.EndTicks - u.StartTicks);
         var unitMinutes = Math.Max(1, (long)length.TotalMinutes);
         return new QlikConsumptionRecord(
-            u.Id.ToString(CultureInfo.InvariantCulture), u.App, u.User, u.Device.Length == 0 ? u.User : $"{u.User}/{u.Device}",
+            // An observed unit keeps the session its source reported (R13); Tally's own session is the user and device.
+            u.Id.ToString(CultureInfo.InvariantCulture), u.App, u.User, u.Session ?? (u.Device.Length == 0 ? u.User : $"{u.User}/{u.Device}"),
             new DateTimeOffset(u.EndTicks, TimeSpan.Zero), XmlConvert.ToString(length),
             MinutesUsed: u.Minutes,
             // Qlik counts analyzer capacity in chunks (one per unit drawn from the pool); a named user's unit draws none.

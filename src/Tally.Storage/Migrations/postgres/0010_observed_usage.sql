@@ -2,9 +2,11 @@
 -- An observed record is appended like an event, so every report reads it where it reads Tally's own usage: an events
 -- row (action 'observed', at the record's end time, the session as its device, an 'observed' decision in the row for
 -- the period of its end time) and one units row per unit the source drew (at least one, so a seat holder's record
--- counts as a unit of 0 minutes, as Tally's own do). observed_records keeps the record exactly as the source reported
+-- counts as a unit of 0 minutes, as Tally's own do), which carries the source's session in units.session (NULL for
+-- Tally's own units, whose session is their user and device). observed_records keeps the record exactly as the source reported
 -- it, and its key is what makes an import exactly-once: a record is appended once per (source, record id), whatever
 -- the network repeats.
+ALTER TABLE units ADD COLUMN session TEXT NULL;
 CREATE TABLE observed_records (
     tenant TEXT NOT NULL,
     source TEXT NOT NULL,
