@@ -107,7 +107,9 @@ public sealed class QrsSource : IUsageSource, IDisposable
         var units = Math.Max(1, (long)Math.Ceiling(duration / UnitLength));
         var id = use.Id.ToString("D");
         var session = use.Sessions?.Select(s => s.SessionID).FirstOrDefault(s => !string.IsNullOrEmpty(s)) ?? id;
-        return new ObservedRecord(id, UserName(use.User?.UserDirectory, use.User?.UserId), "", session, stop, duration,
+        // A use that names nobody still used the pool: it is kept under a name that says so, not dropped or refused.
+        var user = UserName(use.User?.UserDirectory, use.User?.UserId) is { Length: > 0 } named ? named : UnknownUser;
+        return new ObservedRecord(id, user, "", session, stop, duration,
             units * (long)UnitLength.TotalMinutes, units, "time", use.AnalyzerTimeAccessType?.Name);
     }
 
@@ -118,6 +120,9 @@ public sealed class QrsSource : IUsageSource, IDisposable
                 a.User is { } user ? UserName(user.UserDirectory, user.UserId) : UserName(a.DeletedUserDirectory, a.DeletedUserId), type, Set(a.CreatedDate)));
 
     /// <summary>A user as QSEoW writes one: <c>DIRECTORY\userid</c> (empty when the QRS names nobody).</summary>
+    /// <summary>The user of a usage the QRS names nobody for.</summary>
+    public const string UnknownUser = "(unknown user)";
+
     private static string UserName(string? directory, string? id) =>
         string.IsNullOrEmpty(directory) && string.IsNullOrEmpty(id) ? "" : $"{directory}\\{id}";
 
