@@ -12,7 +12,8 @@ namespace Tally.Server.Import;
 /// Builds each stored source's client from its settings and opened secret: Qlik Cloud with its API key, QSEoW with
 /// its client certificate or through its virtual proxy's header, trusting the site's own CA when one is given. Every
 /// connection goes through the same address rule as webhooks (<see cref="Monitoring.WebhookTargets"/>): public
-/// addresses only, unless <see cref="ImportOptions.AllowPrivateTargets"/> is on for an on-premises site.
+/// addresses only, unless <see cref="ImportOptions.AllowPrivateTargets"/> is on for an on-premises site. Retry waits
+/// are network waits, so they run on the system clock even under a test's fake one.
 /// </summary>
 public sealed class SourceClients(IOptions<ImportOptions> options) : ISourceClients
 {
@@ -25,9 +26,9 @@ public sealed class SourceClients(IOptions<ImportOptions> options) : ISourceClie
         var url = new Uri(source.Url);
         return source.Kind switch
         {
-            SourceEndpoints.QlikCloud => new QlikCloudSource(url, sealedParts.ApiKey ?? "", TimeProvider.System, connect: connect),
+            SourceEndpoints.QlikCloud => new QlikCloudSource(url, sealedParts.ApiKey ?? "", TimeProvider.System, options.Value.Retry, connect: connect),
             SourceEndpoints.Qseow => new QrsSource(new QrsOptions(url, Authentication(settings, sealedParts),
-                settings.TrustedCaPem is { } ca ? QrsServerTrust.CustomRoot(X509Certificate2.CreateFromPem(ca)) : null), TimeProvider.System, connect: connect),
+                settings.TrustedCaPem is { } ca ? QrsServerTrust.CustomRoot(X509Certificate2.CreateFromPem(ca)) : null), TimeProvider.System, options.Value.Retry, connect: connect),
             _ => throw new SourceException(SourceFailure.BadResponse, $"Unknown source kind '{source.Kind}'."),
         };
     }

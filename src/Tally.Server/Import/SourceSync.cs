@@ -19,9 +19,8 @@ public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string>
 
 /// <summary>
 /// Keeps every enabled source in sync (rule R13): pulls each when its interval is up, and on demand. A pull reads the
-/// records from the watermark less <see cref="ImportOptions.Overlap"/> (so late records are caught), hands them to the
-/// tenant's writer in chunks (each chunk durable, each record once per source), reads the source's license, and only
-/// then moves the watermark: a pull that fails half-way keeps what it recorded and the next one reads the rest again,
+/// source's license (its pool governs the tenant's reports and alerts), then the records from the watermark less <see cref="ImportOptions.Overlap"/> (so late records are caught), hands them to the
+/// tenant's writer in chunks (each chunk durable, each record once per source), and only then moves the watermark: a pull that fails half-way keeps what it recorded and the next one reads the rest again,
 /// where the records already held count as repeats. A refused credential (401, 403) stops the source until an admin
 /// changes it. One pull per source at a time.
 /// </summary>
@@ -109,6 +108,12 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         {
             using var usage = clients.Create(source, source.Secret is { } sealedSecret
                 ? secrets.Open(sealedSecret, SecretContext(source.Tenant, source.Id)) : null);
+            // The license first: the pool its usage is judged against (R13) is in place before the alerts see the usage.
+            var license = await usage.LicenseAsync(cancellation).ConfigureAwait(false);
+            if (Monitoring.ObservedPool.From(license) is { } pool)
+            {
+                writer.ObservedPool = pool;
+            }
             var position = 0;
             await foreach (var record in usage.RecordsSince(since, cancellation).ConfigureAwait(false))
             {
@@ -126,11 +131,6 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
                 }
             }
             await Flush().ConfigureAwait(false);
-            var license = await usage.LicenseAsync(cancellation).ConfigureAwait(false);
-            if (Monitoring.ObservedPool.From(license) is { } pool)
-            {
-                writer.ObservedPool = pool;
-            }
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), true, null, null, newest, added, repeated, conflicts.Count,
                 JsonSerializer.Serialize(license, JsonBody.Options), Stop: false));
             return new PullReport(added, repeated, conflicts, null, null);
@@ -178,6 +178,17 @@ public sealed class ImportOptions
 
     /// <summary>The pull interval of a source that names none.</summary>
     public TimeSpan DefaultInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Retries of a failing request within a pull (429, 5xx, time-outs, broken connections), after waits growing from <see cref="RetryDelay"/>.</summary>
+    public int Retries { get; set; } = SourceRetry.Default.MaxRetries;
+
+    public TimeSpan RetryDelay { get; set; } = SourceRetry.Default.FirstDelay;
+
+    /// <summary>How long one request may take before it counts as failed (and is retried).</summary>
+    public TimeSpan AttemptTimeout { get; set; } = SourceRetry.Default.AttemptTimeout;
+
+    /// <summary>The retry settings the source clients use.</summary>
+    public SourceRetry Retry => new(Retries, RetryDelay, SourceRetry.Default.MaxDelay, AttemptTimeout);
 
     /// <summary>Whether a source may be on a private, loopback or link-local address (an on-premises QSEoW site); off, only public addresses.</summary>
     public bool AllowPrivateTargets { get; set; }

@@ -269,7 +269,8 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             {
                 Periods.Add(d.Period);
                 // The ledger's rows hold the wire names DecisionRows wrote; compare with the same names.
-                if (d.Kind == Charged)
+                // An observed record's minutes were charged by its source (R13): they count for a user's threshold too.
+                if (d.Kind == Charged || (d.Kind == ObservedEntries.DecisionKind && d.Minutes > 0))
                 {
                     ChargedUsers.Add((d.Period, d.User));
                 }
