@@ -113,7 +113,7 @@ public interface ISourceCatalog
     /// <summary>Removes the source and its status (what it imported stays in the ledger); false when there is none.</summary>
     bool RemoveSource(string tenant, string id);
 
-    /// <summary>Adds one pull's outcome to the source's status; the watermark only moves forward.</summary>
+    /// <summary>Adds one pull's outcome to the source's status; the watermark only moves forward; a success enables a stopped source again.</summary>
     void RecordPull(string tenant, string id, SourcePull pull);
 }
 

@@ -619,7 +619,7 @@ public abstract class LedgerStore : ILedgerStore
                 watermark_ticks = CASE WHEN @watermark > watermark_ticks THEN @watermark ELSE watermark_ticks END,
                 records = records + @added, repeats = repeats + @repeated, conflicts = conflicts + @conflicts,
                 license = COALESCE(@license, license),
-                enabled = CASE WHEN @stop = 1 THEN 0 ELSE enabled END
+                enabled = CASE WHEN @stop = 1 THEN 0 WHEN @ok = 1 THEN 1 ELSE enabled END
             WHERE tenant = @tenant AND id = @id;
             """,
             ("@tenant", tenant), ("@id", id), ("@at", pull.At.UtcTicks), ("@ok", pull.Succeeded ? 1L : 0L), ("@failure", pull.Failure), ("@error", pull.Error),

@@ -148,6 +148,11 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
     public async Task ARefusedKey_StopsTheSource_WithAClearStatusAndNoKeyInIt()
     {
         const string wrongKey = "not-a-key-of-that-tenant-0123";
+        using var admin = _observer.Client(_keys.Admin);
+        using var channel = await admin.PostAsJsonAsync("/api/v1/alerts/channels", new { kind = "email", to = "admin@example.com" });
+        var channels = new[] { (await channel.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()! };
+        Assert.Equal(HttpStatusCode.Created,
+            (await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { name = "source down", kind = "source-failing", value = 24, channels })).StatusCode);
         using var added = await AddSource("cloud", wrongKey);
         Assert.Equal(HttpStatusCode.Created, added.StatusCode);
         var pull = await Pull("cloud");
@@ -157,6 +162,15 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         var status = JsonDocument.Parse(text).RootElement[0].GetProperty("status");
         Assert.Equal("stopped", status.GetProperty("state").GetString());
         Assert.Contains("401", status.GetProperty("lastError").GetString());
+
+        // And an alert says so at once (the rule's 24 hours are for a source that keeps failing), once.
+        await _observer.AlertsIdleAsync("obs");
+        Assert.Equal(200, (int)(await admin.PostAsync("/api/v1/sources/cloud/pull", null)).StatusCode);
+        await _observer.AlertsIdleAsync("obs");
+        var history = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/alerts/history")).GetProperty("alerts").EnumerateArray().ToList();
+        var alert = Assert.Single(history);
+        Assert.Equal(("source-failing", "cloud"), (alert.GetProperty("ruleKind").GetString(), alert.GetProperty("subject").GetString()));
+        Assert.DoesNotContain(wrongKey, alert.ToString());
     }
 
     [Fact]

@@ -70,6 +70,11 @@ public abstract partial class LedgerStoreContract
         Store.RecordPull("acme", "cloud", new SourcePull(T0.AddMinutes(15), false, "Unauthorized", "refused", 0, 0, 0, 0, null, Stop: true));
         Assert.False(Store.GetSource("acme", "cloud")!.Value.Source.Enabled);
         Assert.True(Store.GetSource("zeta", "cloud")!.Value.Source.Enabled);
+        Store.RecordPull("acme", "cloud", new SourcePull(T0.AddMinutes(20), false, "Unreachable", "no answer", 0, 0, 0, 0, null, false));
+        Assert.False(Store.GetSource("acme", "cloud")!.Value.Source.Enabled);
+        Store.RecordPull("acme", "cloud", new SourcePull(T0.AddMinutes(25), true, null, null, 0, 0, 0, 0, null, false));
+        Assert.True(Store.GetSource("acme", "cloud")!.Value.Source.Enabled);
+        Store.RecordPull("acme", "cloud", new SourcePull(T0.AddMinutes(30), false, "Forbidden", "no", 0, 0, 0, 0, null, Stop: true));
 
         Assert.True(Store.UpdateSource(stored with { Url = "https://acme.us.qlikcloud.com", Enabled = true, Secret = null }));
         Assert.Equal(("https://acme.us.qlikcloud.com", true, (byte[]?)null), Store.GetSource("acme", "cloud") is { } updated

@@ -25,7 +25,7 @@ public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string>
 /// changes it. One pull per source at a time.
 /// </summary>
 public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClients clients, SecretBox secrets, TimeProvider time,
-    IOptions<ImportOptions> options, ILogger<SourceSync> log) : BackgroundService
+    IOptions<ImportOptions> options, Monitoring.AlertEvaluator alerts, ILogger<SourceSync> log) : BackgroundService
 {
     private const int ChunkRecords = 500;
     private readonly ConcurrentDictionary<(string Tenant, string Id), SemaphoreSlim> _pulling = new();
@@ -75,7 +75,18 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         }
         try
         {
-            return store.GetSource(tenant, id) is { } found ? await PullOnceAsync(found.Source, found.Status, cancellation).ConfigureAwait(false) : null;
+            if (store.GetSource(tenant, id) is not { } found)
+            {
+                return null;
+            }
+            var report = await PullOnceAsync(found.Source, found.Status, cancellation).ConfigureAwait(false);
+            // Its source-failing rules see how the pull left it (a stopped source, one not read for hours).
+            if (store.GetSource(tenant, id) is { } after)
+            {
+                alerts.SourceChecked(tenant, new Monitoring.SourceFacts(id, !after.Source.Enabled, after.Source.Created, after.Status.LastSuccess,
+                    after.Status.Failure, after.Status.LastError));
+            }
+            return report;
         }
         finally
         {

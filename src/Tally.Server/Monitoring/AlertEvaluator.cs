@@ -28,10 +28,11 @@ public static class AlertKinds
     public const string OverageStarted = "overage-started";       // no value: consumed passed the included minutes
     public const string Lockout = "lockout";                      // no value: an event was denied pool-exhausted
     public const string UserMinutes = "user-minutes";             // value: one user's minutes in the period (subject: the user)
+    public const string SourceFailing = "source-failing";         // value: hours without a successful pull (subject: the source); a stopped source at once
 
-    public static readonly string[] All = [ThresholdPercent, ThresholdMinutes, AboveRunRate, ForecastRunOut, OverageStarted, Lockout, UserMinutes];
+    public static readonly string[] All = [ThresholdPercent, ThresholdMinutes, AboveRunRate, ForecastRunOut, OverageStarted, Lockout, UserMinutes, SourceFailing];
 
-    public static bool NeedsValue(string kind) => kind is ThresholdPercent or ThresholdMinutes or AboveRunRate or UserMinutes;
+    public static bool NeedsValue(string kind) => kind is ThresholdPercent or ThresholdMinutes or AboveRunRate or UserMinutes or SourceFailing;
 }
 
 /// <summary>
@@ -87,6 +88,19 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             alerts = _tenants.GetOrAdd(tenant, t => new Lazy<TenantAlerts>(() => new TenantAlerts(this, t)));
         }
         alerts.Value.Hand(entries);
+    }
+
+    /// <summary>
+    /// A source of the tenant was just pulled (<see cref="Import.SourceSync"/>): its <c>source-failing</c> rules are
+    /// checked by the tenant's evaluator, like a committed batch, so one loop claims and queues all of a tenant's alerts.
+    /// </summary>
+    public void SourceChecked(string tenant, SourceFacts source)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        _tenants.GetOrAdd(tenant, t => new Lazy<TenantAlerts>(() => new TenantAlerts(this, t))).Value.HandSource(source);
     }
 
     /// <summary>
@@ -146,6 +160,17 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             lock (_gate)
             {
                 _pending.Add(entries);
+                _handed++;
+            }
+            _wake.Writer.TryWrite(true);
+        }
+
+        /// <summary>Folds a source's latest status in (the newest per source wins) and wakes the evaluator.</summary>
+        public void HandSource(SourceFacts source)
+        {
+            lock (_gate)
+            {
+                _pending.Sources[source.Id] = source;
                 _handed++;
             }
             _wake.Writer.TryWrite(true);
@@ -256,8 +281,9 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         public HashSet<string> Periods { get; } = new(StringComparer.Ordinal);
         public HashSet<(string Period, string User)> ChargedUsers { get; } = [];
         public HashSet<string> Lockouts { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, SourceFacts> Sources { get; } = new(StringComparer.Ordinal);
 
-        public bool IsEmpty => Periods.Count == 0;
+        public bool IsEmpty => Periods.Count == 0 && Sources.Count == 0;
 
         private static readonly string Charged = DecisionKind.Charged.ToWire();
         private static readonly string Denied = DecisionKind.Denied.ToWire();
@@ -294,6 +320,21 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         var config = writer.Snapshot.Config;
         var now = _time.GetUtcNow();
         IReadOnlyList<AlertChannelRecord>? channels = null;
+        // A source's alert is claimed once per source and period of the tenant's calendar, like a period's, and carries
+        // the current period's figures.
+        var current = new PeriodCalendar(config.MeterOptions.TimeZone).PeriodOf(now.UtcTicks);
+        AlertFigures? currentFigures = null;
+        foreach (var source in touched.Sources.Values.OrderBy(s => s.Id, StringComparer.Ordinal))
+        {
+            foreach (var rule in rules.Where(r => r.Kind == AlertKinds.SourceFailing))
+            {
+                foreach (var (subject, title, text) in AlertRules.DecideSource(rule, source, now))
+                {
+                    currentFigures ??= FiguresOf(UsageMonitor.Compute(_reports, tenant, config, current, now, writer.ObservedPool));
+                    Fire(rule, current.ToString(), subject, title, text, currentFigures);
+                }
+            }
+        }
         foreach (var periodText in touched.Periods.Order(StringComparer.Ordinal))
         {
             if (!Period.TryParse(periodText, out var period))
@@ -306,33 +347,40 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                 rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);
             foreach (var rule in rules)
             {
-                var fired = AlertRules.Decide(rule, facts);
-                foreach (var (subject, title, text) in fired)
+                foreach (var (subject, title, text) in AlertRules.Decide(rule, facts))
                 {
-                    if (!_alerts.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
-                    {
-                        continue; // already sent this period: fire once
-                    }
-                    var alert = new AlertMessage(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)), tenant, rule, periodText, subject, now,
-                        $"[Tally] {tenant}: {title} ({periodText})", $"{text}\n\nRule: {rule.Name} ({rule.Kind}).\nTenant: {tenant}. Period: {periodText}.\n",
-                        new AlertFigures(consumed, figures.IncludedMinutes, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures)));
-                    channels ??= _alerts.AlertChannels(tenant);
-                    var delivery = new Delivery(alert, [.. channels.Where(c => rule.ChannelIds.Contains(c.Id))]);
-                    if (delivery.Channels.Count == 0)
-                    {
-                        Record(alert, null, "no-channel", null);
-                    }
-                    else if (!queue.TryQueue(delivery))
-                    {
-                        // Dropping the newest keeps the evaluator (and so the writer's hand-over) from ever waiting on a receiver.
-                        _log.LogWarning("Alert {Alert} for tenant {Tenant} dropped: {Capacity} alerts of the tenant are already waiting to be sent",
-                            alert.Id, tenant, _queueCapacity);
-                        RecordEach(delivery, "dropped", Inv($"queue full: {_queueCapacity} alerts of this tenant are waiting to be sent"));
-                    }
+                    Fire(rule, periodText, subject, title, text, FiguresOf(figures));
                 }
             }
         }
+
+        // Claims (tenant, rule, period, subject) once, then queues the alert to the rule's channels (or records why not).
+        void Fire(AlertRuleRecord rule, string periodText, string subject, string title, string text, AlertFigures figures)
+        {
+            if (!_alerts.ClaimAlert(new AlertClaim(tenant, rule.Id, periodText, subject, now)))
+            {
+                return; // already sent this period: fire once
+            }
+            var alert = new AlertMessage(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)), tenant, rule, periodText, subject, now,
+                $"[Tally] {tenant}: {title} ({periodText})", $"{text}\n\nRule: {rule.Name} ({rule.Kind}).\nTenant: {tenant}. Period: {periodText}.\n", figures);
+            channels ??= _alerts.AlertChannels(tenant);
+            var delivery = new Delivery(alert, [.. channels.Where(c => rule.ChannelIds.Contains(c.Id))]);
+            if (delivery.Channels.Count == 0)
+            {
+                Record(alert, null, "no-channel", null);
+            }
+            else if (!queue.TryQueue(delivery))
+            {
+                // Dropping the newest keeps the evaluator (and so the writer's hand-over) from ever waiting on a receiver.
+                _log.LogWarning("Alert {Alert} for tenant {Tenant} dropped: {Capacity} alerts of the tenant are already waiting to be sent",
+                    alert.Id, tenant, _queueCapacity);
+                RecordEach(delivery, "dropped", Inv($"queue full: {_queueCapacity} alerts of this tenant are waiting to be sent"));
+            }
+        }
     }
+
+    private static AlertFigures FiguresOf(MonitorFigures figures) =>
+        new(figures.Usage.Minutes, figures.IncludedMinutes, UsageMonitor.RunRateView(figures), UsageMonitor.ForecastView(figures));
 
     /// <summary>The period minutes of the users charged in the batch just committed (the only ones who can have passed a threshold).</summary>
     private IReadOnlyList<(string User, long Minutes)> ChargedUserMinutes(string tenant, string period, Touched touched)

@@ -14,6 +14,12 @@ public sealed record FiredAlert(string Subject, string Title, string Text);
 public sealed record PeriodFacts(MonitorFigures Figures, bool LockedOut, IReadOnlyList<(string User, long Minutes)> ChargedUsers);
 
 /// <summary>
+/// A source of observed usage as a pull left it (R13): whether it is stopped (a refused credential), when it was added,
+/// its last success, and the last failure's kind and message.
+/// </summary>
+public sealed record SourceFacts(string Id, bool Stopped, DateTimeOffset Created, DateTimeOffset? LastSuccess, string? Failure, string? Error);
+
+/// <summary>
 /// Decides which alerts a rule fires, from facts alone: no ledger, no clock, no sending. The evaluator gathers the facts
 /// and does the I/O (claiming, recording, delivering); each rule's condition and wording live here, once.
 /// </summary>
@@ -54,6 +60,31 @@ public static class AlertRules
             default:
                 return [];
         }
+    }
+
+    /// <summary>
+    /// A <c>source-failing</c> rule: fires for a source stopped by a refused credential at once, and for one without a
+    /// successful pull for the rule's hours (counted from when it was added, if it never had one).
+    /// </summary>
+    public static IReadOnlyList<FiredAlert> DecideSource(AlertRuleRecord rule, SourceFacts source, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(source);
+        if (rule.Kind != AlertKinds.SourceFailing)
+        {
+            return [];
+        }
+        var why = source.Error is { } error ? $" Last error ({source.Failure}): {error}" : "";
+        if (source.Stopped)
+        {
+            return [new(source.Id, $"source {source.Id} stopped", Inv($"The source {source.Id} stopped: its credential was refused, so nothing more is imported until an admin adds it again with a working one.{why}"))];
+        }
+        var since = source.LastSuccess ?? source.Created;
+        var hours = (now - since).TotalHours;
+        return hours >= (rule.Value ?? 0)
+            ? [new(source.Id, $"source {source.Id} has not been read for {Fmt(hours)} hours",
+                Inv($"No pull of the source {source.Id} has succeeded since {since:yyyy-MM-dd HH:mm} UTC ({Fmt(hours)} hours; the rule allows {Fmt(rule.Value ?? 0)}): its usage is missing from the reports until it is read again.{why}"))]
+            : [];
     }
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
