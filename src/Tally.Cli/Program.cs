@@ -10,5 +10,6 @@ var root = new RootCommand("Tally: consumption-based capacity licensing. Meter e
     ServeCommand.Create(),
     ReportCommand.Create(),
     HealthCommand.Create(),
+    ImportCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
