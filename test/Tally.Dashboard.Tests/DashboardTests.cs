@@ -82,6 +82,30 @@ public sealed class DashboardTests(Browser browser, DemoServer demo)
     }
 
     [Fact]
+    public async Task Sources_AMeteredTenantSaysSo_AnObservingOneListsItsSourcesWithTheirState()
+    {
+        await using var server = await DashboardServer.StartAsync();
+        var keys = await server.LicensedTenantAsync("acme");
+        var page = await browser.PageAsync(1280, 900);
+        await Pages.SignInAsync(page, server.Address, keys.Read);
+        await page.WaitForFunctionAsync("() => document.getElementById('sources')?.textContent.includes('Metered by Tally')");
+
+        // The server's scheduler runs on the test's fake clock, which stays still: the source stays new, never pulled.
+        using var admin = server.Client(keys.Admin);
+        (await admin.PostAsJsonAsync("/api/v1/sources", new { id = "qlik", kind = "qlik-cloud", url = "https://acme.eu.qlikcloud.com", apiKey = "eyJhbGciOi-not-a-real-key" }))
+            .EnsureSuccessStatusCode();
+        // The page re-reads everything when the ledger moves (its version); a new source is not a ledger change, so reload.
+        await page.ReloadAsync();
+        var source = page.Locator("[data-testid=source-list] li");
+        await source.WaitForAsync(new LocatorWaitForOptions { Timeout = 15_000 });
+        Assert.Equal("new", await source.GetAttributeAsync("data-state"));
+        var text = await source.TextContentAsync();
+        Assert.Contains("qlik (qlik-cloud)", text);
+        Assert.Contains("never read", text);
+        Assert.DoesNotContain("not-a-real-key", await page.ContentAsync());
+    }
+
+    [Fact]
     public async Task NewTenant_ShowsTheEmptyState_ThenANewUnitLive_ThenAnOutage()
     {
         await using var server = await DashboardServer.StartAsync();

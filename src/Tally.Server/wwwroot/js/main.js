@@ -220,7 +220,7 @@ async function readAll(first) {
   const now = /** @type {string} */ (session.now);
   const q = state.period ? `?period=${encodeURIComponent(state.period)}` : "";
   const amp = periodParam();
-  const [summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice] = await Promise.all([
+  const [summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, sources] = await Promise.all([
     api("/api/v1/usage/summary" + q),
     api(tableQuery("users") + amp),
     api(tableQuery("apps") + amp),
@@ -232,6 +232,7 @@ async function readAll(first) {
     activeUsers(now),
     optionalApi("/api/v1/alerts/history?limit=20"),
     optionalApi(advisorQuery() + amp),
+    optionalApi("/api/v1/sources"),
   ]);
   if (!state.currentPeriod || first) {
     const current = overview ? overview.period.id : null;
@@ -239,7 +240,7 @@ async function readAll(first) {
     buildPeriodPicker();
   }
   setTimeZone(license && license.timeZone);
-  render({ summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, now }, reloadTable);
+  render({ summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, sources, now }, reloadTable);
   showBanner(null);
   setLive(true, `Live · updated ${fmtTime(now)}`);
 }

@@ -83,6 +83,7 @@ export function render(d, reloadTable) {
   renderTable("apps", d.apps, reloadTable);
   renderDenied(d.denials);
   renderAlerts(d.alerts);
+  renderSources(d.sources);
   renderLicense(d.license, d.overview);
   renderAdvice(d.advice);
   updateScrollHints();
@@ -160,6 +161,26 @@ function renderAlerts(alerts) {
   box.replaceChildren(h("ul", { class: "plain", "data-testid": "alert-list" }, list.map((a) =>
     h("li", {}, h("strong", {}, a.ruleKind || "alert"), a.subject ? ` (${a.subject})` : "", ": ", a.message || "",
       " ", h("span", { class: "hint" }, `${fmtInstant(a.firedAt)} · ${alertStatus(a)}`)))));
+}
+
+/**
+ * The sources of observed usage (rule R13): how each is doing, so an admin sees a stopped or lagging one at once.
+ * @param {import("./state.js").Source[] | null | undefined} sources
+ */
+function renderSources(sources) {
+  const box = $("sources");
+  if (!sources || sources.length === 0) {
+    box.replaceChildren(h("p", { class: "na" }, sources ? "Metered by Tally: this tenant observes no Qlik source (docs/qlik-import.md)."
+      : "Sources are not available on this server."));
+    return;
+  }
+  box.replaceChildren(h("ul", { class: "plain", "data-testid": "source-list" }, sources.map((s) =>
+    h("li", { "data-state": s.status.state },
+      h("strong", {}, s.id), ` (${s.kind}): `, h("span", { class: "status-" + s.status.state }, s.status.state),
+      ` · ${fmt(s.status.records)} records`,
+      s.status.lastSuccess ? ` · last read ${fmtInstant(s.status.lastSuccess)}` : " · never read",
+      s.status.lagSeconds !== null && s.status.lagSeconds !== undefined ? ` · ${fmt(Math.round(s.status.lagSeconds / 60))} min behind` : "",
+      s.status.lastError ? h("span", { class: "hint" }, ` ${s.status.failure || "error"}: ${s.status.lastError}`) : ""))));
 }
 
 /**
@@ -248,7 +269,7 @@ export function buildPeriodPicker() {
 /** Nothing of the last session stays on the page: figures, notes, charts, tables, searches. */
 export function clearDashboard() {
   for (const id of FIGURES) setNumber(id, null);
-  for (const el of document.querySelectorAll("#dashboard .sub[id], #chart, #chart-legend, #daily, #denied-list, #license, #advisor, #alerts, .pager")) el.replaceChildren();
+  for (const el of document.querySelectorAll("#dashboard .sub[id], #chart, #chart-legend, #daily, #denied-list, #license, #advisor, #alerts, #sources, .pager")) el.replaceChildren();
   for (const body of document.querySelectorAll("#dashboard tbody")) body.replaceChildren();
   for (const search of document.querySelectorAll("#users-search, #apps-search")) /** @type {HTMLInputElement} */ (search).value = "";
   $("dashboard-period").textContent = "";

@@ -20,11 +20,14 @@
  * @typedef {{ period: { id: string }, allotments?: Allotment[] }} Overview
  * @typedef {{ ruleKind?: string, subject?: string, message?: string, firedAt?: string, status?: string, channelKind?: string }} Alert
  * @typedef {{ alerts?: Alert[] }} Alerts
+ * @typedef {{ state: string, lastSuccess?: string | null, watermark?: string | null, lagSeconds?: number | null, records: number,
+ *   repeats: number, conflicts: number, failure?: string | null, lastError?: string | null }} SourceStatus
+ * @typedef {{ id: string, kind: string, url: string, intervalSeconds: number, enabled: boolean, status: SourceStatus }} Source
  * @typedef {{ user: string, monthlyMinutes: number, monthlySaving: number }} AdviceRow
  * @typedef {{ currency?: string, breakEvenMinutes: number, totalMonthlySaving?: number, toAnalyzerSeat?: AdviceRow[], toCapacity?: AdviceRow[] }} Advice
  * @typedef {{ summary: Summary, users: TablePage, apps: TablePage, license: License | null, overview: Overview | null,
  *   denials: Denials | null, daily: Timeline | null, hourly: Timeline | null, active: number, alerts: Alerts | null,
- *   advice: Advice | null, now: string }} View everything one render draws
+ *   advice: Advice | null, sources: Source[] | null, now: string }} View everything one render draws
  * @typedef {{ sort: string, order: string, page: number, query: string }} TableState
  */
 
