@@ -80,6 +80,13 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
                 .Order(StringComparer.Ordinal)];
         Assert.Equal(await Consumption(_upstream.Server.Client(_upstream.Keys.Read)), await Consumption(_observer.Client(_keys.Read)));
 
+        // Qlik's overview: the observing tenant shows its source's pool and this month's minutes.
+        static async Task<string> TimeAllotment(HttpClient client) =>
+            (await client.GetFromJsonAsync<JsonElement>("/api/v1/licenses/overview")).GetProperty("allotments").EnumerateArray()
+                .Single(a => a.GetProperty("name").GetString() == "analyzer_time") is var a
+                ? $"{a.GetProperty("units")} {a.GetProperty("unitsUsed")} {a.GetProperty("overage")}" : "";
+        Assert.Equal(await TimeAllotment(_upstream.Server.Client(_upstream.Keys.Read)), await TimeAllotment(_observer.Client(_keys.Read)));
+
         // Again: every record is one the ledger holds; nothing is counted twice.
         var second = await Pull("cloud");
         Assert.Equal((0, _upstream.Units.Count), (second.GetProperty("added").GetInt32(), second.GetProperty("repeated").GetInt32()));

@@ -26,9 +26,9 @@ public enum LicenseCoverage
 
 /// <summary>
 /// The pool another license service reports for an observing tenant (R13): its included minutes, its overage (null: none
-/// known; <see cref="long.MaxValue"/>: unlimited) and its validity where the source tells it.
+/// known; <see cref="long.MaxValue"/>: unlimited), its validity where the source tells it, and the source's license as read.
 /// </summary>
-public sealed record ObservedPool(long IncludedMinutes, long? OverageMinutes, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo)
+public sealed record ObservedPool(long IncludedMinutes, long? OverageMinutes, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, Tally.Import.ObservedLicense Source)
 {
     public PoolTerms Terms => new(IncludedMinutes, OverageMinutes switch
     {
@@ -42,7 +42,8 @@ public sealed record ObservedPool(long IncludedMinutes, long? OverageMinutes, Da
     /// <summary>The pool of a source's license, or null when it reports no included minutes.</summary>
     public static ObservedPool? From(Tally.Import.ObservedLicense? license) =>
         license is { IncludedMinutes: { } included and >= 0 }
-            ? new ObservedPool(included, license.OverageMinutes is -1 ? long.MaxValue : license.OverageMinutes is { } o and >= 0 ? o : null, license.ValidFrom, license.ValidTo)
+            ? new ObservedPool(included, license.OverageMinutes is -1 ? long.MaxValue : license.OverageMinutes is { } o and >= 0 ? o : null, license.ValidFrom,
+                license.ValidTo, license)
             : null;
 }
 

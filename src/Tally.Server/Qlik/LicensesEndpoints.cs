@@ -68,7 +68,12 @@ public static class LicensesEndpoints
 
     private static IResult Overview(HttpContext http, Tenants tenants, ITenantCatalog catalog, IUsageReports store, TimeProvider time)
     {
-        var snapshot = tenants.Writer(http.Tenant()).Snapshot;
+        var writer = tenants.Writer(http.Tenant());
+        var snapshot = writer.Snapshot;
+        if (writer.ObservedPool is { } observed)
+        {
+            return ObservedOverview(http.Tenant(), observed, snapshot, store, time.GetUtcNow());
+        }
         if (snapshot.Config.License is not { } terms || catalog.GetLicense(http.Tenant()) is not { } installed)
         {
             return QlikErrors.Problem(404, QlikCodes.NoLicense, "License not found.", "No license is installed for this tenant: it is metered without a pool (PUT /api/v1/license installs one).");
@@ -108,6 +113,43 @@ public static class LicensesEndpoints
             ChangeTime: installed.Installed,
             CustomerId: terms.Customer,
             LatestValidTime: terms.ValidTo,
+            Period: new QlikPeriod(period.ToString(), calendar.Start(period), calendar.End(period))));
+    }
+
+    /// <summary>
+    /// The overview of a tenant that observes a source (R13): the pool, seats and validity its source reported, and this
+    /// period's minutes from the ledger, in Qlik's shape, so a tool that reads Tally's overview sees the source's pool.
+    /// What the source does not tell (seat usage, the license key) is empty.
+    /// </summary>
+    private static IResult ObservedOverview(string tenant, Monitoring.ObservedPool observed, TenantSnapshot snapshot, IUsageReports store, DateTimeOffset now)
+    {
+        var calendar = new PeriodCalendar(snapshot.Config.MeterOptions.TimeZone);
+        var period = calendar.PeriodOf(now);
+        var usage = store.PeriodUsage(tenant, period.ToString());
+        var source = observed.Source;
+        var (from, to) = (source.ValidFrom ?? calendar.Start(period), source.ValidTo ?? calendar.End(period));
+        var valid = $"{Iso(from)}/{Iso(to)}";
+        return TypedResults.Ok(new QlikOverview(
+            [
+                new QlikAllotment("professional", "assigned", source.ProfessionalSeats ?? 0, 0, null),
+                new QlikAllotment("analyzer", "assigned", source.AnalyzerSeats ?? 0, 0, null),
+                new QlikAllotment("analyzer_time", "time", observed.IncludedMinutes, usage.Minutes,
+                    observed.OverageMinutes switch { long.MaxValue => -1, { } cap => cap, null => 0 }),
+            ],
+            LicenseKey: "",
+            LicenseNumber: source.LicenseNumber ?? "",
+            Origin: "External",
+            Parameters: [],
+            Product: Product,
+            SecondaryNumber: "",
+            Status: now >= from && now < to ? "Ok" : "Expired",
+            Trial: false,
+            Updated: now,
+            Valid: valid,
+            Version: Convert.ToHexStringLower(SHA256.HashData(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(source, JsonBody.Options))),
+            ChangeTime: from,
+            CustomerId: "",
+            LatestValidTime: to,
             Period: new QlikPeriod(period.ToString(), calendar.Start(period), calendar.End(period))));
     }
 
