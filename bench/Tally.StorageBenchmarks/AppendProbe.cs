@@ -33,7 +33,7 @@ public static class AppendProbe
     private static ActivityMarks? ActivityOf(List<List<LedgerEntry>> batches, int b) =>
         b % 500 == 499 ? ActivityMarks.Of(batches.Skip(b - 499).Take(500).SelectMany(batch => batch)) : null;
 
-    public static void Run(string store, int events)
+    public static void Run(string store, int events, bool observed = false)
     {
         var path = Path.Combine(Path.GetTempPath(), $"tally-append-probe-{Environment.ProcessId}.db");
         ILedgerStore ledger = store == "postgres" ? new PostgresLedgerStore(ReportLedger.PostgresConnection()) : new SqliteLedgerStore(path);
@@ -42,23 +42,23 @@ public static class AppendProbe
             ledger.Initialize();
             var tenant = $"append-{Environment.ProcessId}";
             ledger.CreateTenant(new TenantRecord(tenant, "Append probe", Start));
-            var batches = Enumerable.Range(0, events / Batch).Select(b => MakeBatch(b * Batch)).ToList();
+            var batches = Enumerable.Range(0, events / Batch).Select(b => observed ? MakeObservedBatch(b * Batch) : MakeBatch(b * Batch)).ToList();
             // The first tenth warms the JIT and the database's caches and is not counted.
             var warm = batches.Count / 10;
             for (var b = 0; b < warm; b++)
             {
-                ledger.Append(tenant, batches[b], ActivityOf(batches, b));
+                AppendOne(ledger, tenant, batches, b, observed);
             }
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             for (var b = warm; b < batches.Count; b++)
             {
-                ledger.Append(tenant, batches[b], ActivityOf(batches, b));
+                AppendOne(ledger, tenant, batches, b, observed);
             }
             var seconds = clock.Elapsed.TotalSeconds;
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             var counted = (batches.Count - warm) * Batch;
-            Console.WriteLine($"{store} append: {counted / seconds:N0} events/s wall, {counted / cpuSeconds:N0} events per CPU-second of this process " +
+            Console.WriteLine($"{store} append{(observed ? " of observed records" : "")}: {counted / seconds:N0} events/s wall, {counted / cpuSeconds:N0} events per CPU-second of this process " +
                 $"({counted:N0} events in batches of {Batch:N0}, {seconds:0.00} s)");
         }
         finally
@@ -72,6 +72,30 @@ public static class AppendProbe
                 }
             }
         }
+    }
+
+    /// <summary>One batch as the writer appends it: an import first looks its record ids up (repeats and conflicts).</summary>
+    private static void AppendOne(ILedgerStore ledger, string tenant, List<List<LedgerEntry>> batches, int b, bool observed)
+    {
+        if (observed)
+        {
+            _ = ledger.ObservedRecords(tenant, "probe", [.. batches[b].Select(e => e.Observed!.RecordId)]);
+        }
+        ledger.Append(tenant, batches[b], ActivityOf(batches, b));
+    }
+
+    /// <summary>Imported records (R13): one six-minute unit each, 10,000 users round-robin, as a Qlik consumption page lists them.</summary>
+    private static List<LedgerEntry> MakeObservedBatch(int first)
+    {
+        var entries = new List<LedgerEntry>(Batch);
+        for (var n = first; n < first + Batch; n++)
+        {
+            var userIndex = n * 7919L % Users;
+            var end = Start.UtcTicks + n * TimeSpan.TicksPerMillisecond + TimeSpan.TicksPerMinute * 6;
+            entries.Add(ObservedEntries.From("probe", new ObservedRecordRow($"record-{n}", $"user-{userIndex}", $"app-{userIndex % 50}", $"session-{n}",
+                end, TimeSpan.TicksPerMinute * 6, 6, 1, "time", "analyzer_time"), "2026-03"));
+        }
+        return entries;
     }
 
     private static List<LedgerEntry> MakeBatch(int first)
