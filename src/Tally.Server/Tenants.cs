@@ -43,14 +43,21 @@ public sealed class Tenants : IAsyncDisposable
     }
 
     public TenantWriter Writer(string tenant) =>
-        _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() =>
+        _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() => Observing(
             new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, threads, metrics,
-                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null)
-            {
-                Observer = observer,
-                Observing = store.Sources(id).Count > 0,
-                ObservedPool = Import.SourceSync.PoolOf(store.Sources(id)),
-            })).Value;
+                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer }))).Value;
+
+    /// <summary>
+    /// Sets whether the writer's tenant observes a source, and the pool its sources last reported (R13), from the
+    /// sources as stored: when the writer starts and whenever a source is added or removed.
+    /// </summary>
+    public TenantWriter Observing(TenantWriter writer)
+    {
+        var sources = store.Sources(writer.Tenant);
+        writer.Observing = sources.Count > 0;
+        writer.ObservedPool = Import.SourceSync.PoolOf(sources);
+        return writer;
+    }
 
     /// <summary>The threads the writers run on.</summary>
     public int WriterThreadCount => threads.Count;

@@ -100,6 +100,16 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         // An observing tenant meters nothing of its own (R13).
         using var events = await _observer.Client(_keys.Ingest).PostAsJsonAsync("/api/v1/events", new[] { new { user = "x", app = "a", action = "open-app" } });
         Assert.Equal(HttpStatusCode.Conflict, events.StatusCode);
+
+        // Without its source it is metered again, with no pool but one of its own (it has no license); the import stays.
+        Assert.Equal(HttpStatusCode.NoContent, (await _observer.Client(_keys.Admin).DeleteAsync("/api/v1/sources/cloud")).StatusCode);
+        using var metered = await _observer.Client(_keys.Read).GetAsync("/api/v1/usage/summary?period=2026-03");
+        var summary = await metered.Content.ReadFromJsonAsync<JsonElement>();
+        var sourceUnits = (await _upstream.Server.Client(_upstream.Keys.Read).GetFromJsonAsync<JsonElement>("/api/v1/usage/summary?period=2026-03"))
+            .GetProperty("units").GetInt32();
+        Assert.Equal(("metered", false, sourceUnits), (metered.Headers.GetValues("Tally-Tenant-Kind").Single(),
+            summary.TryGetProperty("includedMinutes", out _), summary.GetProperty("units").GetInt32()));
+        Assert.Equal(HttpStatusCode.OK, (await _observer.Client(_keys.Ingest).PostAsJsonAsync("/api/v1/events", new[] { new { user = "x", app = "a", action = "open-app" } })).StatusCode);
     }
 
     [Fact]

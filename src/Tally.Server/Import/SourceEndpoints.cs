@@ -49,7 +49,7 @@ public static class SourceEndpoints
             {
                 return NotFound(id);
             }
-            tenants.Writer(http.Tenant()).Observing = store.Sources(http.Tenant()).Count > 0;
+            tenants.Observing(tenants.Writer(http.Tenant()));
             return TypedResults.NoContent();
         })
             .RequireRole(ApiRole.Admin).WithSummary("Remove a source (what it imported stays in the ledger).");
@@ -91,7 +91,7 @@ public static class SourceEndpoints
         {
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"The tenant has a source '{id}' already.");
         }
-        tenants.Writer(tenant).Observing = true;
+        tenants.Observing(tenants.Writer(tenant));
         return TypedResults.Created($"/api/v1/sources/{id}", View(source, new SourceStatus(0, null, null, null, null, 0, 0, 0, null), time.GetUtcNow()));
     }
 
