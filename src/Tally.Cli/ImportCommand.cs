@@ -95,8 +95,7 @@ internal static class ImportCommand
                 var client = parse.GetValue(pfx) is { } file
                     ? QrsCertificates.LoadClientPfx(file.FullName, parse.GetValue(passwordFile) is { } secret ? ReadSecret(secret) : null)
                     : QrsCertificates.LoadClientPem(parse.GetValue(certificate)!.FullName, parse.GetValue(key)!.FullName);
-                var (directory, id) = parse.GetValue(qrsUser)?.Split('\\', 2) is [var d, var u] ? (d, u) : ("INTERNAL", "sa_repository");
-                authentication = new QrsCertificateAuthentication(client, directory, id);
+                authentication = QrsCertificateAuthentication.ActingAs(client, parse.GetValue(qrsUser));
             }
             var trust = parse.GetValue(ca) is { } root ? QrsServerTrust.CustomRoot(QrsCertificates.LoadAuthority(root.FullName)) : null;
             return new QrsSource(new QrsOptions(new Uri(parse.GetValue(url)!), authentication, trust), TimeProvider.System);

@@ -43,6 +43,14 @@ public sealed record QrsCertificateAuthentication(X509Certificate2 ClientCertifi
 {
     internal string UserHeader => $"UserDirectory={UserDirectory}; UserId={UserId}";
 
+    /// <summary>
+    /// Signing in with <paramref name="certificate"/> as <paramref name="user"/>, written <c>DIRECTORY\userid</c> (a bare id is
+    /// in <c>INTERNAL</c>); null: the repository's service account.
+    /// </summary>
+    public static QrsCertificateAuthentication ActingAs(X509Certificate2 certificate, string? user) =>
+        user?.Split('\\', 2) is [var directory, var id] ? new(certificate, directory, id)
+        : user is null ? new(certificate) : new(certificate, "INTERNAL", user);
+
     internal override void Validate()
     {
         if (!ClientCertificate.HasPrivateKey)
@@ -93,13 +101,21 @@ public static class QrsCertificates
 
     /// <summary>The client certificate and key from the QMC's PEM export (<c>client.pem</c> and <c>client_key.pem</c>).</summary>
     public static X509Certificate2 LoadClientPem(string certificatePath, string keyPath) =>
-        Load(certificatePath, "client certificate (PEM)", () =>
+        Load(certificatePath, "client certificate (PEM)", () => WithKeyContainer(X509Certificate2.CreateFromPemFile(certificatePath, keyPath)));
+
+    /// <summary>The client certificate and key from the QMC's PEM export, given as text (as a source stores them).</summary>
+    public static X509Certificate2 ClientFromPem(string certificatePem, string keyPem) =>
+        WithKeyContainer(X509Certificate2.CreateFromPem(certificatePem, keyPem));
+
+    // A PEM key is ephemeral; Windows' TLS stack cannot use one for a client certificate, a PKCS#12 round trip gives it
+    // a real key container (and changes nothing elsewhere).
+    private static X509Certificate2 WithKeyContainer(X509Certificate2 pem)
+    {
+        using (pem)
         {
-            using var pem = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
-            // A PEM key is ephemeral; Windows' TLS stack cannot use one for a client certificate, a PKCS#12 round trip
-            // gives it a real key container (and changes nothing elsewhere).
             return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-        });
+        }
+    }
 
     /// <summary>A CA certificate (the QMC's <c>root.pem</c>, or DER) to trust for the server's certificate.</summary>
     public static X509Certificate2 LoadAuthority(string path) =>

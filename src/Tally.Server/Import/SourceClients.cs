@@ -41,9 +41,8 @@ public sealed class SourceClients(IOptions<ImportOptions> options) : ISourceClie
         }
         var certificate = secret.Pfx is { } pfx
             ? X509CertificateLoader.LoadPkcs12(Convert.FromBase64String(pfx), secret.Password)
-            : X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPem(secret.CertificatePem ?? "", secret.KeyPem ?? "").Export(X509ContentType.Pkcs12), null);
-        var (directory, user) = settings.QrsUser?.Split('\\', 2) is [var d, var u] ? (d, u) : ("INTERNAL", settings.QrsUser ?? "sa_repository");
-        return new QrsCertificateAuthentication(certificate, directory, user);
+            : QrsCertificates.ClientFromPem(secret.CertificatePem ?? "", secret.KeyPem ?? "");
+        return QrsCertificateAuthentication.ActingAs(certificate, settings.QrsUser);
     }
 
     /// <summary>Every connection a source opens, checked on the address it really connects to (DNS rebinding included).</summary>
