@@ -21,11 +21,16 @@ public sealed record SourceView(string Id, string Kind, string Url, int Interval
 /// <summary>
 /// How a source is doing. <c>State</c>: <c>new</c> (never pulled), <c>ok</c>, <c>failing</c> (the last pull failed;
 /// it is retried at the next interval) or <c>stopped</c> (a refused credential: an admin must fix it). <c>Watermark</c>:
-/// the newest record end taken in; <c>LagSeconds</c>: how far that is behind now.
+/// the newest record end taken in; <c>LagSeconds</c>: how far that is behind now. <c>Rejected</c>: records the last
+/// pull set aside as unusable (not stored; the pull went on past them), <c>LastRejection</c> the first one's position,
+/// id and reason.
 /// </summary>
 public sealed record SourceStatusView(
     string State, DateTimeOffset? LastAttempt, DateTimeOffset? LastSuccess, DateTimeOffset? Watermark, long? LagSeconds, long Records, long Repeats,
-    long Conflicts, string? Failure, string? LastError);
+    long Conflicts, string? Failure, string? LastError, long Rejected, string? LastRejection);
 
-/// <summary>What a pull did: records added, records already held, records seen again changed (the first version stays), and why it failed.</summary>
-public sealed record PullResult(long Added, long Repeated, long Conflicts, string? Failure, string? Error);
+/// <summary>
+/// What a pull did: records added, records already held, records seen again changed (the first version stays), records
+/// set aside as unusable (the first one's position, id and reason), and why it failed.
+/// </summary>
+public sealed record PullResult(long Added, long Repeated, long Conflicts, string? Failure, string? Error, long Rejected, string? Rejection);

@@ -42,9 +42,10 @@ public sealed record AppUsagePage(string Period, IReadOnlyList<AppRow> Apps, int
 /// <summary>
 /// <c>GET /api/v1/usage/version</c>: the tenant's ledger version. Both figures only grow: events recorded (granted,
 /// denied or neither; a duplicate is not recorded) and terms changes recorded; while neither moves, no report changes
-/// except with time.
+/// except with time. <c>Sources</c>, for a tenant with sources of observed usage only: a stamp of its sources and
+/// their last pulls, which changes when one is added, removed or pulled (its status changed without a record).
 /// </summary>
-public sealed record LedgerVersion(long Events, int Terms);
+public sealed record LedgerVersion(long Events, int Terms, string? Sources = null);
 
 /// <summary>One user's denied decisions in a period: the total and the count per reason the ledger recorded.</summary>
 public sealed record DenialRow(string User, long DeniedEvents, IReadOnlyDictionary<string, long> Reasons);

@@ -56,6 +56,9 @@ public sealed class PlanEditor(Tenants tenants, ITenantCatalog store, TimeProvid
         }
     }
 
+    /// <summary>Whether the tenant observes a source (R13): its seats are assigned in that source, not by Qlik's assignment actions here.</summary>
+    public bool Observing(string tenant) => tenants.Writer(tenant).Observing;
+
     /// <summary>Who holds a seat now and how many of each the license grants (for edits that hand out seats).</summary>
     public (IReadOnlyList<SeatAssignment> Seats, SeatLicense Licensed) SeatsOf(string tenant)
     {

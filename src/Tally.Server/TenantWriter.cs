@@ -125,6 +125,25 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 
     private Monitoring.ObservedPool? _observedPool;
 
+    /// <summary>
+    /// Who holds a seat in the tenant's sources, as their last pulls read them (R13): the seats an observing tenant's
+    /// Qlik-shaped assignments and seat advisor show in place of its own. Empty until a source reports seats.
+    /// </summary>
+    public IReadOnlyList<SeatAssignment> ObservedSeats { get => Volatile.Read(ref _observedSeats); set => Volatile.Write(ref _observedSeats, value); }
+
+    private IReadOnlyList<SeatAssignment> _observedSeats = [];
+
+    /// <summary>
+    /// A stamp of the tenant's sources and their last pulls (null: none), for the dashboard's version poll: a pull that
+    /// records nothing still changes a source's status. Set from the stored sources, so it is the same after a restart.
+    /// </summary>
+    public string? SourcesStamp { get => Volatile.Read(ref _sourcesStamp); set => Volatile.Write(ref _sourcesStamp, value); }
+
+    private string? _sourcesStamp;
+
+    /// <summary>The seats the tenant's reports show: its source's when it observes one, else its own.</summary>
+    public IEnumerable<SeatAssignment> Seats => Observing ? ObservedSeats : Snapshot.Seats;
+
     /// <summary>What kind of tenant the reports describe: <c>observed</c> or <c>metered</c>.</summary>
     public string Kind => Observing ? "observed" : "metered";
 

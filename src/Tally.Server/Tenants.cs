@@ -48,7 +48,7 @@ public sealed class Tenants : IAsyncDisposable
                 options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer }))).Value;
 
     /// <summary>
-    /// Sets whether the writer's tenant observes a source, and the pool its sources last reported (R13), from the
+    /// Sets whether the writer's tenant observes a source, and the pool and seats its sources last reported (R13), from the
     /// sources as stored: when the writer starts and whenever a source is added or removed.
     /// </summary>
     public TenantWriter Observing(TenantWriter writer)
@@ -56,6 +56,8 @@ public sealed class Tenants : IAsyncDisposable
         var sources = store.Sources(writer.Tenant);
         writer.Observing = sources.Count > 0;
         writer.ObservedPool = Import.SourceSync.PoolOf(sources);
+        writer.ObservedSeats = Import.SourceSync.SeatsOf(store.SourceSeats(writer.Tenant));
+        writer.SourcesStamp = Import.SourceSync.StampOf(sources);
         return writer;
     }
 

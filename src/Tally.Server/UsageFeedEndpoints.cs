@@ -22,8 +22,9 @@ public static class UsageFeedEndpoints
         // from the writer's snapshot, so the poll an idle dashboard makes every few seconds never touches the ledger.
         group.MapGet("/version", (HttpContext http, Tenants tenants) =>
         {
-            var snapshot = tenants.Writer(http.Tenant()).Snapshot;
-            return TypedResults.Ok(new LedgerVersion(snapshot.EventsRecorded, snapshot.TermsChanges));
+            var writer = tenants.Writer(http.Tenant());
+            var snapshot = writer.Snapshot;
+            return TypedResults.Ok(new LedgerVersion(snapshot.EventsRecorded, snapshot.TermsChanges, writer.SourcesStamp));
         })
             .WithSummary("The tenant's ledger version: events applied and terms changes recorded (unchanged: nothing to read again).");
         group.MapGet("/denials", async Task<Results<Ok<DenialsPage>, ProblemHttpResult>> (HttpContext http, string? period, int? limit, Tenants tenants, IUsageReports store,

@@ -99,8 +99,11 @@ public interface ITenantCatalog
 /// <summary>The tenants' sources of observed usage and their status (rule R13, the import).</summary>
 public interface ISourceCatalog
 {
-    /// <summary>False when the tenant has a source with that id already.</summary>
-    bool AddSource(SourceRecord source);
+    /// <summary>
+    /// Adds the source unless the tenant has one with that id already or already has <paramref name="limit"/> sources;
+    /// the count is part of the insert, so two adds at once cannot both pass it.
+    /// </summary>
+    SourceAdded AddSource(SourceRecord source, int limit);
 
     /// <summary>The tenant's sources (null: every tenant's, for the scheduler), by tenant and id (ordinal).</summary>
     IReadOnlyList<(SourceRecord Source, SourceStatus Status)> Sources(string? tenant);
@@ -113,8 +116,14 @@ public interface ISourceCatalog
     /// <summary>Removes the source and its status (what it imported stays in the ledger); false when there is none.</summary>
     bool RemoveSource(string tenant, string id);
 
-    /// <summary>Adds one pull's outcome to the source's status; the watermark only moves forward; a success enables a stopped source again.</summary>
+    /// <summary>
+    /// Adds one pull's outcome to the source's status; the watermark only moves forward; a success enables a stopped
+    /// source again; the license and seats it read replace the ones held (a pull that read none keeps them).
+    /// </summary>
     void RecordPull(string tenant, string id, SourcePull pull);
+
+    /// <summary>The seats each of the tenant's sources last reported (JSON, as <see cref="SourcePull.SeatsJson"/>), by source id; sources that reported none are absent.</summary>
+    IReadOnlyList<(string Source, string SeatsJson)> SourceSeats(string tenant);
 }
 
 /// <summary>

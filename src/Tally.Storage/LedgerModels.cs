@@ -225,12 +225,28 @@ public sealed record SourceRecord(
 /// <summary>
 /// How a source's pulls went: how far it has read (<paramref name="WatermarkTicks"/>, the newest end time taken in), the
 /// last attempt and success, the last failure's kind and message (null after a success), the records added,
-/// repeated and seen changed since it was added, and the source's license as last read (JSON).
+/// repeated and seen changed since it was added, the source's license as last read (JSON), and how many records the
+/// last pull set aside as unusable (<paramref name="Rejected"/>), with the first one's position and reason.
 /// </summary>
 public sealed record SourceStatus(
     long WatermarkTicks, DateTimeOffset? LastAttempt, DateTimeOffset? LastSuccess, string? Failure, string? LastError, long Records, long Repeats,
-    long Conflicts, string? LicenseJson);
+    long Conflicts, string? LicenseJson, long Rejected = 0, string? Rejection = null);
 
-/// <summary>One pull's outcome, added to the source's status. <paramref name="Stop"/>: the source is disabled (a refused credential).</summary>
+/// <summary>
+/// One pull's outcome, added to the source's status. <paramref name="Stop"/>: the source is disabled (a refused
+/// credential). <paramref name="SeatsJson"/>: the seats the source has assigned, as read by this pull (null: not read).
+/// <paramref name="Rejected"/>: the records this pull set aside as unusable, <paramref name="Rejection"/> the first's position and reason.
+/// </summary>
 public sealed record SourcePull(
-    DateTimeOffset At, bool Succeeded, string? Failure, string? Error, long WatermarkTicks, long Added, long Repeated, long Conflicts, string? LicenseJson, bool Stop);
+    DateTimeOffset At, bool Succeeded, string? Failure, string? Error, long WatermarkTicks, long Added, long Repeated, long Conflicts, string? LicenseJson, bool Stop,
+    string? SeatsJson = null, long Rejected = 0, string? Rejection = null);
+
+/// <summary>What <see cref="ISourceCatalog.AddSource"/> did.</summary>
+public enum SourceAdded
+{
+    Added,
+    /// <summary>The tenant has a source with that id.</summary>
+    Exists,
+    /// <summary>The tenant has as many sources as the limit allows.</summary>
+    Full,
+}

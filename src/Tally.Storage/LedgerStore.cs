@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 10;
+    public const int CurrentSchemaVersion = 11;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -584,15 +584,37 @@ public abstract class LedgerStore : ILedgerStore
 
     private const string SourceColumns = """
         tenant, id, kind, url, settings, secret, interval_seconds, created_ticks, enabled, watermark_ticks, last_attempt_ticks, last_success_ticks,
-        failure, last_error, records, repeats, conflicts, license
+        failure, last_error, records, repeats, conflicts, license, rejected, rejection
         """;
 
-    public bool AddSource(SourceRecord source) =>
-        Execute($"""
-            INSERT INTO import_sources ({SourceColumns})
-            VALUES (@tenant, @id, @kind, @url, @settings, @secret, @interval, @created, @enabled, 0, NULL, NULL, NULL, NULL, 0, 0, 0, NULL)
-            ON CONFLICT (tenant, id) DO NOTHING;
-            """, SourceParameters(source)) == 1;
+    /// <summary>
+    /// Counts and inserts in one transaction after the dialect's lock on (import_sources, tenant), as
+    /// <see cref="InsertUnderLimit"/> does: two adds at once cannot both pass the limit.
+    /// </summary>
+    public SourceAdded AddSource(SourceRecord source, int limit) =>
+        Write(connection =>
+        {
+            using var tx = connection.BeginTransaction();
+            if (Dialect.Lock("@lock") is { } gate)
+            {
+                Execute(connection, tx, gate, ("@lock", $"tally:import_sources:{source.Tenant}"));
+            }
+            long Count(string where)
+            {
+                using var count = Command(connection, tx, $"SELECT COUNT(*) FROM import_sources WHERE tenant = @tenant{where};", ("@tenant", source.Tenant), ("@id", source.Id));
+                return Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            var outcome = Count(" AND id = @id") > 0 ? SourceAdded.Exists : Count("") >= limit ? SourceAdded.Full : SourceAdded.Added;
+            if (outcome == SourceAdded.Added)
+            {
+                Execute(connection, tx, $"""
+                    INSERT INTO import_sources ({SourceColumns})
+                    VALUES (@tenant, @id, @kind, @url, @settings, @secret, @interval, @created, @enabled, 0, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, 0, NULL);
+                    """, SourceParameters(source));
+            }
+            tx.Commit();
+            return outcome;
+        });
 
     public IReadOnlyList<(SourceRecord Source, SourceStatus Status)> Sources(string? tenant) =>
         Query($"SELECT {SourceColumns} FROM import_sources {(tenant is null ? "" : "WHERE tenant = @tenant")} ORDER BY tenant{Dialect.Ordinal}, id{Dialect.Ordinal};",
@@ -618,13 +640,18 @@ public abstract class LedgerStore : ILedgerStore
                 failure = @failure, last_error = @error,
                 watermark_ticks = CASE WHEN @watermark > watermark_ticks THEN @watermark ELSE watermark_ticks END,
                 records = records + @added, repeats = repeats + @repeated, conflicts = conflicts + @conflicts,
-                license = COALESCE(@license, license),
+                license = COALESCE(@license, license), seats = COALESCE(@seats, seats), rejected = @rejected, rejection = @rejection,
                 enabled = CASE WHEN @stop = 1 THEN 0 WHEN @ok = 1 THEN 1 ELSE enabled END
             WHERE tenant = @tenant AND id = @id;
             """,
             ("@tenant", tenant), ("@id", id), ("@at", pull.At.UtcTicks), ("@ok", pull.Succeeded ? 1L : 0L), ("@failure", pull.Failure), ("@error", pull.Error),
             ("@watermark", pull.WatermarkTicks), ("@added", pull.Added), ("@repeated", pull.Repeated), ("@conflicts", pull.Conflicts),
-            ("@license", pull.LicenseJson), ("@stop", pull.Stop ? 1L : 0L));
+            ("@license", pull.LicenseJson), ("@stop", pull.Stop ? 1L : 0L), ("@seats", pull.SeatsJson),
+            ("@rejected", pull.Rejected), ("@rejection", pull.Rejection));
+
+    public IReadOnlyList<(string Source, string SeatsJson)> SourceSeats(string tenant) =>
+        Query($"SELECT id, seats FROM import_sources WHERE tenant = @tenant AND seats IS NOT NULL ORDER BY id{Dialect.Ordinal};",
+            r => (r.GetString(0), r.GetString(1)), ("@tenant", tenant));
 
     private static (string Name, object? Value)[] SourceParameters(SourceRecord s) =>
     [
@@ -637,7 +664,7 @@ public abstract class LedgerStore : ILedgerStore
         new SourceRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : (byte[])r.GetValue(5),
             (int)r.GetInt64(6), Instant(r.GetInt64(7)), r.GetInt64(8) != 0),
         new SourceStatus(r.GetInt64(9), r.IsDBNull(10) ? null : Instant(r.GetInt64(10)), r.IsDBNull(11) ? null : Instant(r.GetInt64(11)), NullableText(r, 12),
-            NullableText(r, 13), r.GetInt64(14), r.GetInt64(15), r.GetInt64(16), NullableText(r, 17))
+            NullableText(r, 13), r.GetInt64(14), r.GetInt64(15), r.GetInt64(16), NullableText(r, 17), r.GetInt64(18), NullableText(r, 19))
     );
 
     // ---- ADO.NET, once for both providers ----

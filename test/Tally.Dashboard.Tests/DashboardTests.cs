@@ -94,8 +94,7 @@ public sealed class DashboardTests(Browser browser, DemoServer demo)
         using var admin = server.Client(keys.Admin);
         (await admin.PostAsJsonAsync("/api/v1/sources", new { id = "qlik", kind = "qlik-cloud", url = "https://acme.eu.qlikcloud.com", apiKey = "eyJhbGciOi-not-a-real-key" }))
             .EnsureSuccessStatusCode();
-        // The page re-reads everything when the ledger moves (its version); a new source is not a ledger change, so reload.
-        await page.ReloadAsync();
+        // No reload: the version the page polls stamps the tenant's sources too, so a new one is read at the next poll.
         var source = page.Locator("[data-testid=source-list] li");
         await source.WaitForAsync(new LocatorWaitForOptions { Timeout = 15_000 });
         Assert.Equal("new", await source.GetAttributeAsync("data-state"));

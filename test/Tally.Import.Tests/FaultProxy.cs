@@ -51,6 +51,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly bool _relativeLinks;
     private readonly ConcurrentQueue<Fault> _script = new();
     private readonly ConcurrentDictionary<string, byte> _heldBack = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Field, JsonNode? Value)> _spoiled = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _released = new();
     private readonly ConcurrentQueue<Fault> _injected = new();
     private (int Status, string? ContentType, byte[] Body)? _previous;
@@ -111,6 +112,9 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Every time a consumption page carries record <paramref name="recordId"/>, its <paramref name="field"/> is <paramref name="value"/> instead.</summary>
+    public void Spoil(string recordId, string field, JsonNode? value) => _spoiled[recordId] = (field, value);
+
     private async Task HandleAsync(HttpContext http)
     {
         Interlocked.Increment(ref _requests);
@@ -164,7 +168,7 @@ public sealed class FaultProxy : IAsyncDisposable
         using var response = await _upstream.SendAsync(request, http.RequestAborted);
         var body = await response.Content.ReadAsByteArrayAsync(http.RequestAborted);
         var contentType = response.Content.Headers.ContentType?.ToString();
-        if (response.IsSuccessStatusCode && (_relativeLinks || _heldBack.Count > 0) && contentType?.Contains("json", StringComparison.Ordinal) == true)
+        if (response.IsSuccessStatusCode && (_relativeLinks || !_heldBack.IsEmpty || !_spoiled.IsEmpty) && contentType?.Contains("json", StringComparison.Ordinal) == true)
         {
             body = Rewrite(body, cutHeldBack: http.Request.Path.StartsWithSegments("/api/v1/licenses/consumption"));
         }
@@ -187,6 +191,10 @@ public sealed class FaultProxy : IAsyncDisposable
                 {
                     data.Remove(record);
                     _released.Enqueue(id);
+                }
+                else if (record is JsonObject spoilable && spoilable["id"]?.GetValue<string>() is { } spoiledId && _spoiled.TryGetValue(spoiledId, out var spoil))
+                {
+                    spoilable[spoil.Field] = spoil.Value?.DeepClone();
                 }
             }
         }

@@ -54,9 +54,9 @@ public abstract partial class LedgerStoreContract
     public void Sources_AddListUpdateRemove_AndPullsAddUpWithAWatermarkThatOnlyMovesForward()
     {
         var source = new SourceRecord("acme", "cloud", "qlik-cloud", "https://acme.eu.qlikcloud.com", """{"pageSize":200}""", [1, 2, 3], 300, T0, true);
-        Assert.True(Store.AddSource(source));
-        Assert.False(Store.AddSource(source with { Url = "https://other" }));
-        Assert.True(Store.AddSource(source with { Tenant = "zeta", Secret = null }));
+        Assert.Equal(SourceAdded.Added, Store.AddSource(source, 10));
+        Assert.Equal(SourceAdded.Exists, Store.AddSource(source with { Url = "https://other" }, 10));
+        Assert.Equal(SourceAdded.Added, Store.AddSource(source with { Tenant = "zeta", Secret = null }, 10));
         Assert.Equal([("acme", "cloud"), ("zeta", "cloud")], Store.Sources(null).Select(s => (s.Source.Tenant, s.Source.Id)));
         var (stored, status) = Assert.Single(Store.Sources("acme"));
         Assert.Equal(source with { Secret = null }, stored with { Secret = null });
@@ -83,5 +83,37 @@ public abstract partial class LedgerStoreContract
         Assert.True(Store.RemoveSource("acme", "cloud"));
         Assert.False(Store.RemoveSource("acme", "cloud"));
         Assert.Null(Store.GetSource("acme", "cloud"));
+    }
+
+    [Fact]
+    public void Sources_AddedRacingPastTheLimit_StopAtIt_AndADuplicateIdIsNeverFull()
+    {
+        // Many threads at once, so a count taken before the insert would go stale; the store must still stop at 3. (The
+        // store is opened, and migrated, before they start.)
+        Assert.Empty(Store.Sources("acme"));
+        var outcomes = new System.Collections.Concurrent.ConcurrentBag<SourceAdded>();
+        Parallel.For(0, 24, new ParallelOptions { MaxDegreeOfParallelism = 12 }, i =>
+            outcomes.Add(Store.AddSource(new SourceRecord("acme", $"s{i % 12}", "qlik-cloud", "https://acme.eu.qlikcloud.com", "{}", null, 300, T0, true), 3)));
+        Assert.Equal(3, outcomes.Count(o => o == SourceAdded.Added));
+        Assert.Equal(3, Store.Sources("acme").Count);
+        var held = Store.Sources("acme")[0].Source;
+        Assert.Equal(SourceAdded.Exists, Store.AddSource(held, 3));
+        Assert.True(Store.RemoveSource("acme", held.Id));
+        Assert.Equal(SourceAdded.Added, Store.AddSource(held with { Id = "again" }, 3));
+        Assert.Equal(SourceAdded.Full, Store.AddSource(held with { Id = "over" }, 3));
+    }
+
+    [Fact]
+    public void SourceSeats_ReplacedByEachPullThatReadThem_KeptByOneThatDidNot()
+    {
+        Store.AddSource(new SourceRecord("acme", "cloud", "qlik-cloud", "https://acme.eu.qlikcloud.com", "{}", null, 300, T0, true), 10);
+        Store.AddSource(new SourceRecord("acme", "site", "qseow", "https://qrs.acme.local:4242", "{}", null, 300, T0, true), 10);
+        Assert.Empty(Store.SourceSeats("acme"));
+        Store.RecordPull("acme", "site", new SourcePull(T0, true, null, null, 0, 0, 0, 0, null, false, SeatsJson: """[{"user":"a"}]"""));
+        Store.RecordPull("acme", "site", new SourcePull(T0.AddMinutes(5), true, null, null, 0, 0, 0, 0, null, false, SeatsJson: """[{"user":"b"}]"""));
+        Store.RecordPull("acme", "site", new SourcePull(T0.AddMinutes(10), false, "Unreachable", "no answer", 0, 0, 0, 0, null, false));
+        Store.RecordPull("acme", "cloud", new SourcePull(T0, true, null, null, 0, 0, 0, 0, null, false, SeatsJson: "[]"));
+        Assert.Equal([("cloud", "[]"), ("site", """[{"user":"b"}]""")], Store.SourceSeats("acme"));
+        Assert.Empty(Store.SourceSeats("zeta"));
     }
 }

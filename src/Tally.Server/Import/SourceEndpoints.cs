@@ -55,7 +55,7 @@ public static class SourceEndpoints
             .RequireRole(ApiRole.Admin).WithSummary("Remove a source (what it imported stays in the ledger).");
         group.MapPost("/{id}/pull", async Task<Results<Ok<PullResult>, ProblemHttpResult>> (HttpContext http, string id, SourceSync sync) =>
             await sync.PullAsync(http.Tenant(), id, http.RequestAborted) is { } report
-                ? TypedResults.Ok(new PullResult(report.Added, report.Repeated, report.Conflicts.Count, report.Failure, report.Error))
+                ? TypedResults.Ok(new PullResult(report.Added, report.Repeated, report.Conflicts.Count, report.Failure, report.Error, report.Rejected, report.Rejection))
                 : NotFound(id))
             .RequireRole(ApiRole.Admin).WithSummary("Pull the source now and answer what the pull did.");
         return group;
@@ -81,15 +81,14 @@ public static class SourceEndpoints
         var (settings, secret) = SettingsAndSecret(body);
         var id = body.Id!;
         var interval = body.IntervalSeconds ?? (int)import.Value.DefaultInterval.TotalSeconds;
-        if (store.Sources(tenant).Count >= MaxSourcesPerTenant)
-        {
-            return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxSourcesPerTenant} sources.");
-        }
         var source = new SourceRecord(tenant, id, body.Kind!, new Uri(body.Url!).ToString(), settings,
             secrets.Seal(secret, SourceSync.SecretContext(tenant, id)), interval, time.GetUtcNow(), Enabled: true);
-        if (!store.AddSource(source))
+        switch (store.AddSource(source, MaxSourcesPerTenant))
         {
-            return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"The tenant has a source '{id}' already.");
+            case SourceAdded.Exists:
+                return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"The tenant has a source '{id}' already.");
+            case SourceAdded.Full:
+                return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxSourcesPerTenant} sources.");
         }
         tenants.Observing(tenants.Writer(tenant));
         return TypedResults.Created($"/api/v1/sources/{id}", View(source, new SourceStatus(0, null, null, null, null, 0, 0, 0, null), time.GetUtcNow()));
@@ -200,7 +199,7 @@ public static class SourceEndpoints
         var state = !s.Enabled ? "stopped" : status.LastAttempt is null ? "new" : status.Failure is null ? "ok" : "failing";
         return new SourceView(s.Id, s.Kind, s.Url, s.IntervalSeconds, s.Enabled, s.Secret is not null, s.Created,
             new SourceStatusView(state, status.LastAttempt, status.LastSuccess, watermark, watermark is { } w ? (long)(now - w).TotalSeconds : null,
-                status.Records, status.Repeats, status.Conflicts, status.Failure, status.LastError));
+                status.Records, status.Repeats, status.Conflicts, status.Failure, status.LastError, status.Rejected, status.Rejection));
     }
 }
 

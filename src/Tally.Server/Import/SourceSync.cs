@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tally.Import;
+using Tally.Metering;
 using Tally.Storage;
 
 namespace Tally.Server.Import;
@@ -15,7 +16,7 @@ public interface ISourceClients
 }
 
 /// <summary>What one pull did, for the API and the status.</summary>
-public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string> Conflicts, string? Failure, string? Error);
+public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string> Conflicts, string? Failure, string? Error, long Rejected, string? Rejection);
 
 /// <summary>
 /// Keeps every enabled source in sync (rule R13): pulls each when its interval is up, and on demand. A pull reads the
@@ -80,6 +81,7 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
                 return null;
             }
             var report = await PullOnceAsync(found.Source, found.Status, cancellation).ConfigureAwait(false);
+            tenants.Writer(tenant).SourcesStamp = StampOf(store.Sources(tenant));
             // Its source-failing rules see how the pull left it (a stopped source, one not read for hours).
             if (store.GetSource(tenant, id) is { } after)
             {
@@ -101,7 +103,8 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             ? started - options.Value.FirstPull
             : new DateTimeOffset(status.WatermarkTicks, TimeSpan.Zero) - options.Value.Overlap;
         var writer = tenants.Writer(source.Tenant);
-        long added = 0, repeated = 0, newest = status.WatermarkTicks;
+        long added = 0, repeated = 0, rejected = 0, newest = status.WatermarkTicks;
+        string? rejection = null;
         var conflicts = new List<string>();
         var chunk = new List<ObservedRecordRow>(ChunkRecords);
         async Task Flush()
@@ -125,13 +128,19 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             {
                 writer.ObservedPool = pool;
             }
+            // Then who holds a seat: kept with the status below, so the advisor and the assignments see this pull's seats.
+            var seats = await usage.SeatsAsync(cancellation).ConfigureAwait(false);
             var position = 0;
             await foreach (var record in usage.RecordsSince(since, cancellation).ConfigureAwait(false))
             {
                 position++;
                 if (ObservedRecordCheck.Problem(record) is { } problem)
                 {
-                    throw new SourceException(SourceFailure.BadResponse, $"record {position} ({Quote(record.RecordId)}): {problem}.");
+                    // Set aside, not stored and not fatal: one unusable record must not hold back every one after it
+                    // (the watermark could never pass it). The status names it; the records around it are kept.
+                    rejected++;
+                    rejection ??= $"record {position} ({Quote(record.RecordId)}): {problem}.";
+                    continue;
                 }
                 chunk.Add(new ObservedRecordRow(record.RecordId, record.User, record.App, record.Session, record.EndTime.UtcTicks, record.Duration.Ticks,
                     record.Minutes, record.Units, record.LicenseUsage, record.Allotment));
@@ -143,15 +152,21 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             }
             await Flush().ConfigureAwait(false);
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), true, null, null, newest, added, repeated, conflicts.Count,
-                JsonSerializer.Serialize(license, JsonBody.Options), Stop: false));
-            return new PullReport(added, repeated, conflicts, null, null);
+                JsonSerializer.Serialize(license, JsonBody.Options), Stop: false, SeatsJson: JsonSerializer.Serialize(seats, JsonBody.Options), rejected, rejection));
+            writer.ObservedSeats = SeatsOf(store.SourceSeats(source.Tenant));
+            if (rejected > 0)
+            {
+                log.LogWarning("Pull of source {Source} of tenant {Tenant} set aside {Rejected} unusable records, the first: {Rejection}", source.Id, source.Tenant, rejected, rejection);
+            }
+            return new PullReport(added, repeated, conflicts, null, null, rejected, rejection);
         }
         catch (Exception e) when (Failed(e) is var (failure, error, stop) && failure is not null)
         {
             // What was recorded before the failure stays; the watermark stays, so the next pull reads it again as repeats.
-            store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), false, failure, error, 0, added, repeated, conflicts.Count, null, stop));
+            store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), false, failure, error, 0, added, repeated, conflicts.Count, null, stop,
+                Rejected: rejected, Rejection: rejection));
             log.LogWarning("Pull of source {Source} of tenant {Tenant}: {Failure}: {Error}", source.Id, source.Tenant, failure, error);
-            return new PullReport(added, repeated, conflicts, failure, error);
+            return new PullReport(added, repeated, conflicts, failure, error, rejected, rejection);
         }
     }
 
@@ -170,7 +185,39 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         sources.Select(s => s.Status.LicenseJson is { } json ? Monitoring.ObservedPool.From(JsonSerializer.Deserialize<ObservedLicense>(json, JsonBody.Options)) : null)
             .FirstOrDefault(pool => pool is not null);
 
-    private static string Quote(string text) => text.Length <= 64 ? $"'{text}'" : $"'{text[..64]}…'";
+    /// <summary>What changes when a source is added, removed or pulled (whatever the pull did), or null without sources: a short hash.</summary>
+    public static string? StampOf(IReadOnlyList<(SourceRecord Source, SourceStatus Status)> sources) =>
+        sources.Count == 0 ? null : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n',
+            sources.Select(s => $"{s.Source.Id} {s.Source.Enabled} {s.Status.LastAttempt?.UtcTicks} {s.Status.Records} {s.Status.Failure}")))).AsSpan(0, 8));
+
+    /// <summary>
+    /// The seats of a tenant's sources as stored (<see cref="ISourceCatalog.SourceSeats"/>): one per user, the first
+    /// source's (by id) when two name the same user; a type other than professional or analyzer is no seat Tally knows.
+    /// </summary>
+    public static IReadOnlyList<SeatAssignment> SeatsOf(IReadOnlyList<(string Source, string SeatsJson)> stored)
+    {
+        var seats = new Dictionary<string, SeatAssignment>(StringComparer.Ordinal);
+        foreach (var (_, json) in stored)
+        {
+            foreach (var seat in JsonSerializer.Deserialize<List<ObservedSeat>>(json, JsonBody.Options) ?? [])
+            {
+                if (AllocationNames.FromWire(seat.Type) is var held && held.IsSeat() && seat.User.Length > 0)
+                {
+                    // Explicit: the source assigned it; seen and not in excess: Tally cannot tell otherwise of another's seat.
+                    seats.TryAdd(seat.User, new SeatAssignment(seat.User, held, seat.Since ?? DateTimeOffset.UnixEpoch, Explicit: true, Seen: true, Excess: false));
+                }
+            }
+        }
+        return [.. seats.Values];
+    }
+
+    /// <summary>A record id as the status and the log show it: at most 64 characters, control characters as \uXXXX (it is the source's text, not ours).</summary>
+    private static string Quote(string text)
+    {
+        var cut = text.Length <= 64 ? text : text[..64];
+        var shown = string.Concat(cut.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
+        return cut.Length < text.Length ? $"'{shown}…'" : $"'{shown}'";
+    }
 }
 
 /// <summary>The import's settings (<c>Tally:Import</c>).</summary>

@@ -64,7 +64,8 @@ public static class AlertRules
 
     /// <summary>
     /// A <c>source-failing</c> rule: fires for a source stopped by a refused credential at once, and for one without a
-    /// successful pull for the rule's hours (counted from when it was added, if it never had one).
+    /// successful pull for the rule's hours (counted from when it was added, if it never had one). The subject is the
+    /// source and the start of its outage (its last success), so each outage fires once.
     /// </summary>
     public static IReadOnlyList<FiredAlert> DecideSource(AlertRuleRecord rule, SourceFacts source, DateTimeOffset now)
     {
@@ -75,14 +76,17 @@ public static class AlertRules
             return [];
         }
         var why = source.Error is { } error ? $" Last error ({source.Failure}): {error}" : "";
+        var since = source.LastSuccess ?? source.Created;
+        // One alert per outage: the subject names the source and its last success, so a source that recovers and fails
+        // again is a new subject (a new claim), while one that stays down fires once (and again in a new period).
+        var outage = Inv($"{source.Id} since {since:yyyy-MM-ddTHH:mm:ss}Z");
         if (source.Stopped)
         {
-            return [new(source.Id, $"source {source.Id} stopped", Inv($"The source {source.Id} stopped: its credential was refused, so nothing more is imported until an admin adds it again with a working one.{why}"))];
+            return [new(outage + " (stopped)", $"source {source.Id} stopped", Inv($"The source {source.Id} stopped: its credential was refused, so nothing more is imported until an admin adds it again with a working one.{why}"))];
         }
-        var since = source.LastSuccess ?? source.Created;
         var hours = (now - since).TotalHours;
         return hours >= (rule.Value ?? 0)
-            ? [new(source.Id, $"source {source.Id} has not been read for {Fmt(hours)} hours",
+            ? [new(outage, $"source {source.Id} has not been read for {Fmt(hours)} hours",
                 Inv($"No pull of the source {source.Id} has succeeded since {since:yyyy-MM-dd HH:mm} UTC ({Fmt(hours)} hours; the rule allows {Fmt(rule.Value ?? 0)}): its usage is missing from the reports until it is read again.{why}"))]
             : [];
     }

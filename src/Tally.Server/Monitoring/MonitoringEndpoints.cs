@@ -117,7 +117,8 @@ public static class MonitoringEndpoints
     private static async Task<Results<Ok<SeatAdviceView>, ContentHttpResult, ProblemHttpResult>> SeatAdvice(HttpContext http, string? seatPrice, string? packPrice, string? packMinutes, string? period, string? months,
         string? currency, Tenants tenants, IUsageReports store, TimeProvider time)
     {
-        var config = tenants.Writer(http.Tenant()).Snapshot.Config;
+        var writer = tenants.Writer(http.Tenant());
+        var config = writer.Snapshot.Config;
         if (seatPrice is null || packPrice is null)
         {
             return Problems.BadRequest("seatPrice and packPrice are required: the monthly price of a named Analyzer seat and of one capacity pack.");
@@ -167,7 +168,10 @@ public static class MonitoringEndpoints
                 new Dictionary<string, object?> { ["field"] = "period" });
         }
         // Every unit is U minutes (R1) whatever the allocation; named users' units carry 0 pool minutes, so count units.
+        // An observed seat holder's record may say the minutes its source measured (R13): then those, if more.
         var unitMinutes = config.MeterOptions.UnitMinutes;
+        // An observing tenant's seats are assigned in its source: who holds one now is what its last pull read.
+        var heldSeats = writer.Observing ? writer.ObservedSeats.ToDictionary(s => s.User, s => s.Seat, StringComparer.Ordinal) : null;
         var minutes = new Dictionary<string, long>(StringComparer.Ordinal);
         var allocation = new Dictionary<string, Allocation>(StringComparer.Ordinal);
         var periods = new List<string>();
@@ -180,8 +184,12 @@ public static class MonitoringEndpoints
                 new PageQuery<UserSort>(p.ToString(), UserSort.User, false, null, int.MaxValue, 0), http.RequestAborted);
             foreach (var u in everyUser.Rows)
             {
-                minutes[u.User] = minutes.GetValueOrDefault(u.User) + (u.Units * unitMinutes);
-                if (AllocationNames.FromAllotment(u.Allotment) is { } held)
+                minutes[u.User] = minutes.GetValueOrDefault(u.User) + Math.Max(u.Units * unitMinutes, u.Minutes);
+                if (heldSeats is not null && heldSeats.TryGetValue(u.User, out var sourceSeat))
+                {
+                    allocation[u.User] = sourceSeat;
+                }
+                else if (AllocationNames.FromAllotment(u.Allotment) is { } held)
                 {
                     allocation[u.User] = held;
                 }

@@ -72,7 +72,7 @@ public static class LicensesEndpoints
         var snapshot = writer.Snapshot;
         if (writer.ObservedPool is { } observed)
         {
-            return ObservedOverview(http.Tenant(), observed, snapshot, store, time.GetUtcNow());
+            return ObservedOverview(http.Tenant(), observed, snapshot, writer.ObservedSeats, store, time.GetUtcNow());
         }
         if (snapshot.Config.License is not { } terms || catalog.GetLicense(http.Tenant()) is not { } installed)
         {
@@ -121,8 +121,10 @@ public static class LicensesEndpoints
     /// period's minutes from the ledger, in Qlik's shape, so a tool that reads Tally's overview sees the source's pool.
     /// What the source does not tell (seat usage, the license key) is empty.
     /// </summary>
-    private static IResult ObservedOverview(string tenant, Monitoring.ObservedPool observed, TenantSnapshot snapshot, IUsageReports store, DateTimeOffset now)
+    private static IResult ObservedOverview(string tenant, Monitoring.ObservedPool observed, TenantSnapshot snapshot, IReadOnlyList<SeatAssignment> seats,
+        IUsageReports store, DateTimeOffset now)
     {
+        int Held(Allocation seat) => seats.Count(s => s.Seat == seat);
         var calendar = new PeriodCalendar(snapshot.Config.MeterOptions.TimeZone);
         var period = calendar.PeriodOf(now);
         var usage = store.PeriodUsage(tenant, period.ToString());
@@ -131,8 +133,8 @@ public static class LicensesEndpoints
         var valid = $"{Iso(from)}/{Iso(to)}";
         return TypedResults.Ok(new QlikOverview(
             [
-                new QlikAllotment("professional", "assigned", source.ProfessionalSeats ?? 0, 0, null),
-                new QlikAllotment("analyzer", "assigned", source.AnalyzerSeats ?? 0, 0, null),
+                new QlikAllotment("professional", "assigned", source.ProfessionalSeats ?? Held(Allocation.Professional), Held(Allocation.Professional), null),
+                new QlikAllotment("analyzer", "assigned", source.AnalyzerSeats ?? Held(Allocation.Analyzer), Held(Allocation.Analyzer), null),
                 new QlikAllotment("analyzer_time", "time", observed.IncludedMinutes, usage.Minutes,
                     observed.OverageMinutes switch { long.MaxValue => -1, { } cap => cap, null => 0 }),
             ],
@@ -336,7 +338,8 @@ public static class LicensesEndpoints
         {
             return QlikErrors.BadQuery($"sort: '{Cut(sort!)}' is not sortable; use subject, type or created, with an optional + or - prefix.");
         }
-        var rows = tenants.Writer(http.Tenant()).Snapshot.Seats.Where(s => !onlyOrphans || !s.Seen);
+        // An observing tenant's seats are its source's (R13), as its last pull read them.
+        var rows = tenants.Writer(http.Tenant()).Seats.Where(s => !onlyOrphans || !s.Seen);
         if (filter is not null)
         {
             var clauses = ScimFilter.Parse(filter, AssignmentsFilter);
@@ -435,6 +438,11 @@ public static class LicensesEndpoints
     private static async Task<IResult> Act<TRequest>(HttpContext http, PlanEditor plans, IOptions<TallyOptions> options, string name,
         Func<TRequest, IReadOnlyList<QlikAssignmentItem?>?> items, Func<AssignmentBook, QlikAssignmentItem, QlikItemResult> apply) where TRequest : class
     {
+        if (plans.Observing(http.Tenant()))
+        {
+            return QlikErrors.Problem(409, QlikCodes.ObservingTenant, "Conflict.",
+                "This tenant observes a source of usage (see /api/v1/sources): its seats are assigned in that Qlik deployment and read from it at each pull, not here.");
+        }
         var read = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes);
         if (!read.IsOk)
         {

@@ -75,6 +75,7 @@ public static class QlikCodes
     public const string AssignmentExists = "LICENSES-909";
     public const string Unavailable = "LICENSES-910";
     public const string PlanDoesNotFit = "LICENSES-911";
+    public const string ObservingTenant = "LICENSES-912";
 
     /// <summary>The code of a plain HTTP failure on these routes, when the handler named none.</summary>
     public static string ForStatus(int status) => status switch

@@ -37,6 +37,8 @@ public sealed class QseowImportTests : IAsyncLifetime
         _site.Uses.Add(new TestUse(Guid.NewGuid(), start.AddMinutes(20), start, start.AddMinutes(14), "ACME", "jdoe", "s-1"));
         _site.Uses.Add(new TestUse(Guid.NewGuid(), start.AddMinutes(40), start.AddMinutes(30), start.AddMinutes(36), "ACME", "asmith", "s-2"));
         _site.Uses.Add(new TestUse(Guid.NewGuid(), start.AddMinutes(50), start.AddMinutes(45), null, "ACME", "bob", "s-3")); // still running
+        _site.Professional.Add(new TestAllocation("ACME", "alice", start.AddDays(-30)));
+        _site.Analyzer.Add(new TestAllocation("ACME", "carol", start.AddDays(-3)));
         const string password = "pfx-password-123";
         var pfx = Convert.ToBase64String(_certificates.Client.Export(X509ContentType.Pkcs12, password));
         using var admin = _tally.Client(_keys.Admin);
@@ -58,5 +60,13 @@ public sealed class QseowImportTests : IAsyncLifetime
         // 14 minutes are three started six-minute units, 6 minutes one.
         Assert.Equal(["ACME\\asmith 1 6", "ACME\\jdoe 3 18"], users);
         Assert.All(_site.Seen, seen => Assert.True(seen.HadClientCertificate && seen.XrfkeyHeader == seen.XrfkeyParameter));
+
+        // The site's Professional and Analyzer allocations are the tenant's seats, in Qlik's assignments and overview.
+        var seats = (await _tally.Client(_keys.Read).GetFromJsonAsync<JsonElement>("/api/v1/licenses/assignments?sort=subject")).GetProperty("data")
+            .EnumerateArray().Select(a => $"{a.GetProperty("subject")} {a.GetProperty("type")}");
+        Assert.Equal(["ACME\\alice professional", "ACME\\carol analyzer"], seats);
+        var held = (await _tally.Client(_keys.Read).GetFromJsonAsync<JsonElement>("/api/v1/licenses/overview")).GetProperty("allotments").EnumerateArray()
+            .Where(a => a.GetProperty("usageClass").GetString() == "assigned").Select(a => $"{a.GetProperty("name")} {a.GetProperty("unitsUsed")}");
+        Assert.Equal(["professional 1", "analyzer 1"], held);
     }
 }

@@ -84,4 +84,27 @@ public sealed class AlertRulesTests
         var fired = Assert.Single(AlertRules.Decide(Rule(AlertKinds.AboveRunRate, 20), Facts(600)));
         Assert.StartsWith("consumption 24", fired.Title, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void DecideSource_FiresAtTheRulesHours_OncePerOutage_AndAtOnceForAStoppedSource()
+    {
+        var rule = Rule(AlertKinds.SourceFailing, 24);
+        var added = MidMarch.AddDays(-5);
+        var lastGood = MidMarch.AddHours(-30);
+        SourceFacts Facts(DateTimeOffset? success, bool stopped = false) => new("cloud", stopped, added, success, "Unreachable", "no answer");
+
+        Assert.Empty(AlertRules.DecideSource(rule, Facts(MidMarch.AddHours(-23.9)), MidMarch));
+        var stale = Assert.Single(AlertRules.DecideSource(rule, Facts(lastGood), MidMarch));
+        Assert.Equal("cloud since 2026-03-14T18:00:00Z", stale.Subject);
+        Assert.Contains("30 hours", stale.Title, StringComparison.Ordinal);
+        // The same outage later is the same subject (claimed once); after a success a new outage is another subject.
+        Assert.Equal(stale.Subject, Assert.Single(AlertRules.DecideSource(rule, Facts(lastGood), MidMarch.AddHours(10))).Subject);
+        Assert.NotEqual(stale.Subject, Assert.Single(AlertRules.DecideSource(rule, Facts(MidMarch), MidMarch.AddHours(25))).Subject);
+        // Never read at all: counted from when it was added.
+        Assert.Equal("cloud since 2026-03-11T00:00:00Z", Assert.Single(AlertRules.DecideSource(rule, Facts(null), MidMarch)).Subject);
+        // A refused credential stops the source: at once, whatever the hours.
+        var stopped = Assert.Single(AlertRules.DecideSource(rule, Facts(MidMarch.AddMinutes(-5), stopped: true), MidMarch));
+        Assert.Equal(("cloud since 2026-03-15T23:55:00Z (stopped)", "source cloud stopped"), (stopped.Subject, stopped.Title));
+        Assert.Empty(AlertRules.DecideSource(Rule(AlertKinds.Lockout), Facts(lastGood), MidMarch));
+    }
 }

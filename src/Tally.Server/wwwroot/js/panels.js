@@ -180,6 +180,7 @@ function renderSources(sources) {
       ` · ${fmt(s.status.records)} records`,
       s.status.lastSuccess ? ` · last read ${fmtInstant(s.status.lastSuccess)}` : " · never read",
       s.status.lagSeconds !== null && s.status.lagSeconds !== undefined ? ` · ${fmt(Math.round(s.status.lagSeconds / 60))} min behind` : "",
+      s.status.rejected ? h("span", { class: "hint", "data-testid": "source-rejected" }, ` · ${fmt(s.status.rejected)} unusable set aside (${s.status.lastRejection || ""})`) : "",
       s.status.lastError ? h("span", { class: "hint" }, ` ${s.status.failure || "error"}: ${s.status.lastError}`) : ""))));
 }
 

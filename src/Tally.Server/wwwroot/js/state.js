@@ -21,7 +21,7 @@
  * @typedef {{ ruleKind?: string, subject?: string, message?: string, firedAt?: string, status?: string, channelKind?: string }} Alert
  * @typedef {{ alerts?: Alert[] }} Alerts
  * @typedef {{ state: string, lastSuccess?: string | null, watermark?: string | null, lagSeconds?: number | null, records: number,
- *   repeats: number, conflicts: number, failure?: string | null, lastError?: string | null }} SourceStatus
+ *   repeats: number, conflicts: number, failure?: string | null, lastError?: string | null, rejected?: number, lastRejection?: string | null }} SourceStatus
  * @typedef {{ id: string, kind: string, url: string, intervalSeconds: number, enabled: boolean, status: SourceStatus }} Source
  * @typedef {{ user: string, monthlyMinutes: number, monthlySaving: number }} AdviceRow
  * @typedef {{ currency?: string, breakEvenMinutes: number, totalMonthlySaving?: number, toAnalyzerSeat?: AdviceRow[], toCapacity?: AdviceRow[] }} Advice
