@@ -5,20 +5,14 @@ using Tally.Import.Tests.QlikCloud;
 
 namespace Tally.Import.Tests;
 
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresCluster>
-{
-    public const string Name = "postgres";
-}
-
 /// <summary>
 /// The import end to end with the observing server's ledger on PostgreSQL (the upstream, playing the Qlik Cloud tenant,
 /// stays on SQLite: only the observer's store is under test). The observed records, their ids and the tenant's observing
 /// state must live in PostgreSQL as they do in SQLite: equal reports after a pull, nothing twice on the next, and all of
-/// it still there after a restart, which rebuilds the meter from the ledger alone.
+/// it still there after a restart, which rebuilds the meter from the ledger alone. The one PostgreSQL class of this
+/// project, so a class fixture (no collection to share the cluster with).
 /// </summary>
-[Collection(PostgresCollection.Name)]
-public sealed class ImportPostgresTests(PostgresCluster cluster) : IAsyncLifetime
+public sealed class ImportPostgresTests(PostgresCluster cluster) : IClassFixture<PostgresCluster>, IAsyncLifetime
 {
     private readonly StoreDatabases _databases = new(cluster, "imp");
     private TallyUpstream _upstream = null!;
