@@ -14,7 +14,12 @@ using System.Text.Json;
 //   tenants --url U --admin-key K --pid P [--count 10000] [--busy 100] [--asleep-after 30] [--seconds 10] [--label L]
 //          COUNT tenants with one event each, then access decisions for BUSY of them while the rest sleep; prints the
 //          server's threads and resident memory awake and asleep, and the busy tenants' latency
-// Each run prints one Markdown table row: label, requests/s, events/s, p50/p99/p99.9 ms, errors, server VmHWM/VmRSS.
+//   read-key --url U --admin-key K                      prints a read key of tenant "load" (what an observer's source uses)
+//   walk --url U --key K [--query Q] [--label L]          walks /api/v1/licenses/consumption?limit=200[&Q] following links.next
+//   pull --url U --admin-key K --source-url S --source-key K [--tenant obs] [--label L]
+//          creates TENANT with a qlik-cloud source on S and times one POST /api/v1/sources/{id}/pull
+// Each run prints one Markdown table row: label, requests/s, events/s, p50/p99/p99.9 ms, errors, server VmHWM/VmRSS;
+// walk and pull print: label, records, seconds, records/s.
 var options = Options.Parse(args);
 return args.FirstOrDefault() switch
 {
@@ -24,6 +29,9 @@ return args.FirstOrDefault() switch
     "keys" => await Keys(options),
     "tenants" => await ManyTenants(options),
     "header" => Header(),
+    "read-key" => await ReadKey(options),
+    "walk" => await Walk(options),
+    "pull" => await Pull(options),
     _ => Usage(),
 };
 
@@ -61,13 +69,7 @@ static async Task<int> Setup(Options o)
 {
     using var admin = Client(o, 4, o.Require("admin-key"));
     (await admin.PostAsync("/api/v1/tenants", Json(new { id = "load", name = "Load test" }))).EnsureSuccessStatusCode();
-    async Task<string> Key(string role)
-    {
-        var response = await admin.PostAsync("/api/v1/tenants/load/api-keys", Json(new { role }));
-        response.EnsureSuccessStatusCode();
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return doc.RootElement.GetProperty("key").GetString()!;
-    }
+    Task<string> Key(string role) => TenantKey(admin, "load", role);
     var ingestKey = await Key("ingest");
     using var tenantAdmin = Client(o, 4, await Key("admin"));
     var license = (await File.ReadAllTextAsync(o.Require("license"))).Trim();
@@ -80,6 +82,72 @@ static async Task<int> Setup(Options o)
     Console.WriteLine(ingestKey);
     return 0;
 }
+
+static async Task<string> TenantKey(HttpClient admin, string tenant, string role)
+{
+    var response = await admin.PostAsync($"/api/v1/tenants/{tenant}/api-keys", Json(new { role }));
+    response.EnsureSuccessStatusCode();
+    using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    return doc.RootElement.GetProperty("key").GetString()!;
+}
+
+static async Task<int> ReadKey(Options o)
+{
+    using var admin = Client(o, 1, o.Require("admin-key"));
+    Console.WriteLine(await TenantKey(admin, "load", "read"));
+    return 0;
+}
+
+// What an import pays the source alone: every consumption page, one after another as the pull reads them, nothing stored.
+static async Task<int> Walk(Options o)
+{
+    using var client = Client(o, 1, o.Require("key"));
+    var query = o.Get("query") is { Length: > 0 } q ? "&" + q : "";
+    var next = $"/api/v1/licenses/consumption?limit=200{query}";
+    var (records, pages) = (0L, 0);
+    var clock = Stopwatch.StartNew();
+    while (next is not null)
+    {
+        using var doc = JsonDocument.Parse(await client.GetStringAsync(next));
+        records += doc.RootElement.GetProperty("data").GetArrayLength();
+        pages++;
+        next = doc.RootElement.TryGetProperty("links", out var links) && links.TryGetProperty("next", out var link)
+            && link.ValueKind == JsonValueKind.Object && link.GetProperty("href").GetString() is { Length: > 0 } href ? href : null;
+    }
+    PrintRecords(o.Get("label") ?? "walk", records, clock.Elapsed.TotalSeconds, $"{pages} pages");
+    return records > 0 ? 0 : 1;
+}
+
+static async Task<int> Pull(Options o)
+{
+    var tenant = o.Get("tenant") ?? "obs";
+    using var admin = Client(o, 1, o.Require("admin-key"));
+    (await admin.PostAsync("/api/v1/tenants", Json(new { id = tenant, name = "Import" }))).EnsureSuccessStatusCode();
+    using var tenantAdmin = Client(o, 1, await TenantKey(admin, tenant, "admin"));
+    tenantAdmin.Timeout = TimeSpan.FromMinutes(30);
+    var added = await tenantAdmin.PostAsync("/api/v1/sources",
+        Json(new { id = "source", kind = "qlik-cloud", url = o.Require("source-url"), apiKey = o.Require("source-key") }));
+    if (!added.IsSuccessStatusCode)
+    {
+        Console.Error.WriteLine($"source refused: {(int)added.StatusCode} {await added.Content.ReadAsStringAsync()}");
+        return 1;
+    }
+    var clock = Stopwatch.StartNew();
+    using var response = await tenantAdmin.PostAsync("/api/v1/sources/source/pull", null);
+    var seconds = clock.Elapsed.TotalSeconds;
+    using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    if (!response.IsSuccessStatusCode || doc.RootElement.TryGetProperty("failure", out var failure) && failure.ValueKind != JsonValueKind.Null)
+    {
+        Console.Error.WriteLine($"pull failed: {(int)response.StatusCode} {doc.RootElement}");
+        return 1;
+    }
+    PrintRecords(o.Get("label") ?? "pull", doc.RootElement.GetProperty("added").GetInt64(), seconds,
+        $"{doc.RootElement.GetProperty("repeated").GetInt64()} repeated");
+    return 0;
+}
+
+static void PrintRecords(string run, long records, double seconds, string note) =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {run} | {records:N0} | {seconds:0.00} | {records / seconds:N0} | {note} |"));
 
 static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
 
