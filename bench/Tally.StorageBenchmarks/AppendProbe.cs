@@ -58,7 +58,7 @@ public static class AppendProbe
             var seconds = clock.Elapsed.TotalSeconds;
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             var counted = (batches.Count - warm) * Batch;
-            Console.WriteLine($"{store} append{(observed ? " of observed records" : "")}: {counted / seconds:N0} events/s wall, {counted / cpuSeconds:N0} events per CPU-second of this process " +
+            Console.WriteLine($"{store} append{(observed ? " of observed records" : "")}: {counted / seconds:N0} {(observed ? "records" : "events")}/s wall, {counted / cpuSeconds:N0} {(observed ? "records" : "events")} per CPU-second of this process " +
                 $"({counted:N0} events in batches of {Batch:N0}, {seconds:0.00} s)");
         }
         finally

@@ -190,24 +190,43 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         await using var proxy = await FaultProxy.StartAsync(_upstream.Address);
         proxy.Spoil(upstreamIds[4], "minutesUsed", -5);
         proxy.Spoil(upstreamIds[9], "userId", "eve\u0007");
+        proxy.Spoil(upstreamIds[14], "minutesUsed", 3_000_000_000L);
         (await AddSource("cloud", _upstream.Keys.Read, via: proxy.Address)).Dispose();
 
         var first = await Pull("cloud");
         Assert.False(first.TryGetProperty("failure", out _), first.ToString());
-        Assert.Equal((upstreamIds.Count - 2, 2), (first.GetProperty("added").GetInt32(), first.GetProperty("rejected").GetInt32()));
+        Assert.Equal((upstreamIds.Count - 3, 3), (first.GetProperty("added").GetInt32(), first.GetProperty("rejected").GetInt32()));
         Assert.Equal($"record 5 ('{upstreamIds[4]}'): minutes -5 is negative.", first.GetProperty("rejection").GetString());
         var status = (await _observer.Client(_keys.Admin).GetFromJsonAsync<JsonElement>("/api/v1/sources/cloud")).GetProperty("status");
-        Assert.Equal(("ok", 2, first.GetProperty("rejection").GetString()), (status.GetProperty("state").GetString(), status.GetProperty("rejected").GetInt32(),
+        Assert.Equal(("ok", 3, first.GetProperty("rejection").GetString()), (status.GetProperty("state").GetString(), status.GetProperty("rejected").GetInt32(),
             status.GetProperty("lastRejection").GetString()));
         Assert.NotEqual(JsonValueKind.Null, status.GetProperty("watermark").ValueKind);
 
-        // Neither is in the reports; every other record is, once. Pulled again: the same two set aside, the rest repeats.
+        // None is in the reports; every other record is, once. Pulled again: the same three set aside, the rest repeats.
         var users = (await Reports(_observer.Client(_keys.Read))).Users;
-        Assert.Equal(upstreamIds.Count - 2, users.Sum(u => int.Parse(u.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(upstreamIds.Count - 3, users.Sum(u => int.Parse(u.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.DoesNotContain(users, u => u.StartsWith("eve", StringComparison.Ordinal));
         var second = await Pull("cloud");
-        Assert.Equal((0, upstreamIds.Count - 2, 2), (second.GetProperty("added").GetInt32(), second.GetProperty("repeated").GetInt32(),
+        Assert.Equal((0, upstreamIds.Count - 3, 3), (second.GetProperty("added").GetInt32(), second.GetProperty("repeated").GetInt32(),
             second.GetProperty("rejected").GetInt32()));
+    }
+
+    [Fact]
+    public async Task AManualPull_WhoseCallerGivesUp_RunsToTheEndAndIsRecorded()
+    {
+        await using var proxy = await FaultProxy.StartAsync(_upstream.Address);
+        // The overview answers after 2 s; the caller waits half a second, then hangs up.
+        proxy.Script(new Fault.Slow(TimeSpan.FromSeconds(2)));
+        (await AddSource("cloud", _upstream.Keys.Read, via: proxy.Address)).Dispose();
+        using var impatient = _observer.Client(_keys.Admin);
+        impatient.Timeout = TimeSpan.FromMilliseconds(500);
+        await Assert.ThrowsAnyAsync<TaskCanceledException>(() => impatient.PostAsync("/api/v1/sources/cloud/pull", null));
+
+        // The pull went on without it: every record is in, and the status says so.
+        var status = await Eventually.Until(
+            async () => (await _observer.Client(_keys.Admin).GetFromJsonAsync<JsonElement>("/api/v1/sources/cloud")).GetProperty("status"),
+            s => s.GetProperty("state").GetString() != "new", "the abandoned pull to finish");
+        Assert.Equal(("ok", _upstream.Units.Count), (status.GetProperty("state").GetString(), status.GetProperty("records").GetInt32()));
     }
 
     [Fact]

@@ -53,8 +53,11 @@ public static class SourceEndpoints
             return TypedResults.NoContent();
         })
             .RequireRole(ApiRole.Admin).WithSummary("Remove a source (what it imported stays in the ledger).");
-        group.MapPost("/{id}/pull", async Task<Results<Ok<PullResult>, ProblemHttpResult>> (HttpContext http, string id, SourceSync sync) =>
-            await sync.PullAsync(http.Tenant(), id, http.RequestAborted) is { } report
+        // Not cancelled with the request: a first pull can take minutes, and a client or proxy that gives up must not cut
+        // it short (each retry would start it again); only the server stopping does, and the pull records what it did.
+        group.MapPost("/{id}/pull", async Task<Results<Ok<PullResult>, ProblemHttpResult>> (HttpContext http, string id, SourceSync sync,
+            Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
+            await sync.PullAsync(http.Tenant(), id, lifetime.ApplicationStopping) is { } report
                 ? TypedResults.Ok(new PullResult(report.Added, report.Repeated, report.Conflicts.Count, report.Failure, report.Error, report.Rejected, report.Rejection))
                 : NotFound(id))
             .RequireRole(ApiRole.Admin).WithSummary("Pull the source now and answer what the pull did.");

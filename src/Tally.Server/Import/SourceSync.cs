@@ -160,8 +160,9 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             }
             return new PullReport(added, repeated, conflicts, null, null, rejected, rejection);
         }
-        catch (Exception e) when (Failed(e) is var (failure, error, stop) && failure is not null)
+        catch (Exception e)
         {
+            var (failure, error, stop) = Failed(e);
             // What was recorded before the failure stays; the watermark stays, so the next pull reads it again as repeats.
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), false, failure, error, 0, added, repeated, conflicts.Count, null, stop,
                 Rejected: rejected, Rejection: rejection));
@@ -170,13 +171,14 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         }
     }
 
-    /// <summary>The status a failed pull leaves (kind, message, whether the source stops); (null, …) for what is not a pull failure (a stop).</summary>
-    private static (string? Failure, string? Error, bool Stop) Failed(Exception e) => e switch
+    /// <summary>The status a failed pull leaves (kind, message, whether the source stops).</summary>
+    private static (string Failure, string Error, bool Stop) Failed(Exception e) => e switch
     {
         SourceException s => (s.Failure.ToString(), s.Message, s.Failure is SourceFailure.Unauthorized or SourceFailure.Forbidden),
         LedgerUnavailableException => ("Ledger", "The ledger could not record the records; the next pull reads them again.", false),
         System.Security.Cryptography.CryptographicException => ("Secret", "The source's secret does not open with this server's secrets key (Tally:SecretsKeyFile): enter it again.", true),
-        OperationCanceledException => (null, null, false),
+        // The server is stopping: what the pull recorded is counted, and the next pull (after the restart) reads the rest.
+        OperationCanceledException => ("Cancelled", "The pull was cut short because the server stopped; what it recorded stays, and the next pull reads the rest.", false),
         _ => ("Error", e.GetType().Name + ": " + e.Message, false),
     };
 
