@@ -20,8 +20,9 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
     {
         _upstream = await TallyUpstream.StartAsync();
         // Loopback is a private address: an operator allows it for an on-premises source, as here.
+        // Chunks of 7 records: a pull of the source's 31 is five chunks, one written while the next is read.
         _observer = await TestServer.StartAsync(null, null, null, "--Tally:Import:AllowPrivateTargets=true", "--Tally:Import:RetryDelay=00:00:00.020",
-            "--Tally:Import:AttemptTimeout=00:00:05");
+            "--Tally:Import:AttemptTimeout=00:00:05", "--Tally:Import:ChunkRecords=7");
         _keys = await _observer.TenantAsync("obs");
     }
 
@@ -282,6 +283,16 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         Assert.Equal("source-failing", alert.GetProperty("ruleKind").GetString());
         Assert.Matches(@"^cloud since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(stopped\)$", alert.GetProperty("subject").GetString());
         Assert.DoesNotContain(wrongKey, alert.ToString());
+    }
+
+    [Fact]
+    public async Task ImportSettingsOutOfRange_StopTheServerAtStart_NamingEach()
+    {
+        var e = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestServer.StartAsync(null, null, null,
+            "--Tally:Import:ChunkRecords=0", "--Tally:Import:Overlap=-01:00:00", "--Tally:Import:SchedulerTick=00:00:00"));
+        Assert.Equal(3, e.Failures.Count());
+        Assert.All(new[] { "Tally:Import:ChunkRecords", "Tally:Import:Overlap", "Tally:Import:SchedulerTick" },
+            setting => Assert.Contains(setting, e.Message, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -24,7 +24,8 @@ public static class SourceEndpoints
     /// <summary>The import's services: its options, the secrets box, the source clients and the scheduler (a hosted service).</summary>
     public static IServiceCollection AddImport(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
-        services.AddOptions<ImportOptions>().Bind(configuration.GetSection(ImportOptions.Section));
+        services.AddOptions<ImportOptions>().Bind(configuration.GetSection(ImportOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ImportOptions>, ImportOptionsValidator>();
         services.AddSingleton(sp => new SecretBox(sp.GetRequiredService<IOptions<TallyOptions>>().Value.SecretsKeyPath));
         services.AddSingleton<ISourceClients, SourceClients>();
         services.AddSingleton<SourceSync>();

@@ -28,7 +28,6 @@ public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string>
 public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClients clients, SecretBox secrets, TimeProvider time,
     IOptions<ImportOptions> options, Monitoring.AlertEvaluator alerts, ILogger<SourceSync> log) : BackgroundService
 {
-    private const int ChunkRecords = 500;
     private readonly ConcurrentDictionary<(string Tenant, string Id), SemaphoreSlim> _pulling = new();
 
     /// <summary>The associated data a source's secret is sealed with: it opens only for that tenant's source.</summary>
@@ -106,17 +105,30 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         long added = 0, repeated = 0, rejected = 0, newest = status.WatermarkTicks;
         string? rejection = null;
         var conflicts = new List<string>();
-        var chunk = new List<ObservedRecordRow>(ChunkRecords);
-        async Task Flush()
+        var chunkRecords = options.Value.ChunkRecords;
+        var chunk = new List<ObservedRecordRow>(chunkRecords);
+        // One chunk in the writer while the next is read from the source: the pull overlaps the source's pages with
+        // the ledger's appends. The writer takes chunks in order, and the watermark moves only once all are durable.
+        Task<ObserveOutcome>? writing = null;
+        async Task Written()
         {
-            if (chunk.Count == 0)
+            if (writing is null)
             {
                 return;
             }
-            var outcome = await writer.ObserveAsync(source.Id, chunk).ConfigureAwait(false);
+            var outcome = await writing.ConfigureAwait(false);
+            writing = null;
             (added, repeated) = (added + outcome.Added, repeated + outcome.Repeated);
             conflicts.AddRange(outcome.Conflicts);
-            chunk.Clear();
+        }
+        async Task Flush()
+        {
+            await Written().ConfigureAwait(false);
+            if (chunk.Count > 0)
+            {
+                writing = writer.ObserveAsync(source.Id, chunk);
+                chunk = new List<ObservedRecordRow>(chunkRecords);
+            }
         }
         try
         {
@@ -145,12 +157,13 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
                 chunk.Add(new ObservedRecordRow(record.RecordId, record.User, record.App, record.Session, record.EndTime.UtcTicks, record.Duration.Ticks,
                     record.Minutes, record.Units, record.LicenseUsage, record.Allotment));
                 newest = Math.Max(newest, record.EndTime.UtcTicks);
-                if (chunk.Count == ChunkRecords)
+                if (chunk.Count == chunkRecords)
                 {
                     await Flush().ConfigureAwait(false);
                 }
             }
             await Flush().ConfigureAwait(false);
+            await Written().ConfigureAwait(false);
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), true, null, null, newest, added, repeated, conflicts.Count,
                 JsonSerializer.Serialize(license, JsonBody.Options), Stop: false, SeatsJson: JsonSerializer.Serialize(seats, JsonBody.Options), rejected, rejection));
             writer.ObservedSeats = SeatsOf(store.SourceSeats(source.Tenant));
@@ -163,6 +176,15 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         catch (Exception e)
         {
             var (failure, error, stop) = Failed(e);
+            // A chunk still in the writer is counted (or, if the writer failed it, it recorded nothing) before the status is.
+            try
+            {
+                await Written().ConfigureAwait(false);
+            }
+            catch (Exception inFlight) when (inFlight is LedgerUnavailableException or ObjectDisposedException)
+            {
+                // That chunk recorded nothing; the failure that stopped the pull is the one its status gives.
+            }
             // What was recorded before the failure stays; the watermark stays, so the next pull reads it again as repeats.
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), false, failure, error, 0, added, repeated, conflicts.Count, null, stop,
                 Rejected: rejected, Rejection: rejection));
@@ -220,36 +242,4 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
         var shown = string.Concat(cut.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
         return cut.Length < text.Length ? $"'{shown}…'" : $"'{shown}'";
     }
-}
-
-/// <summary>The import's settings (<c>Tally:Import</c>).</summary>
-public sealed class ImportOptions
-{
-    public const string Section = "Tally:Import";
-
-    /// <summary>How far back the first pull of a new source reads.</summary>
-    public TimeSpan FirstPull { get; set; } = TimeSpan.FromDays(62);
-
-    /// <summary>How far before the watermark each pull starts again, to catch records the source reports late.</summary>
-    public TimeSpan Overlap { get; set; } = TimeSpan.FromHours(6);
-
-    /// <summary>How often the scheduler looks for sources due.</summary>
-    public TimeSpan SchedulerTick { get; set; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>The pull interval of a source that names none.</summary>
-    public TimeSpan DefaultInterval { get; set; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>Retries of a failing request within a pull (429, 5xx, time-outs, broken connections), after waits growing from <see cref="RetryDelay"/>.</summary>
-    public int Retries { get; set; } = SourceRetry.Default.MaxRetries;
-
-    public TimeSpan RetryDelay { get; set; } = SourceRetry.Default.FirstDelay;
-
-    /// <summary>How long one request may take before it counts as failed (and is retried).</summary>
-    public TimeSpan AttemptTimeout { get; set; } = SourceRetry.Default.AttemptTimeout;
-
-    /// <summary>The retry settings the source clients use.</summary>
-    public SourceRetry Retry => new(Retries, RetryDelay, SourceRetry.Default.MaxDelay, AttemptTimeout);
-
-    /// <summary>Whether a source may be on a private, loopback or link-local address (an on-premises QSEoW site); off, only public addresses.</summary>
-    public bool AllowPrivateTargets { get; set; }
 }
