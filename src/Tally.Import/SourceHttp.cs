@@ -43,12 +43,19 @@ public static class SourceHttp
     }
 
     /// <summary>
+    /// The most one answer may hold. A source is an address a tenant admin chose: an endless answer must fail that
+    /// pull, not take the server's memory from every other tenant. Far above a real page (Qlik Cloud's 200 records are
+    /// about 100 KB; a QSEoW site's two months of analyzer-time usage in one answer, some tens of MB).
+    /// </summary>
+    public const long MaxResponseBytes = 256L * 1024 * 1024;
+
+    /// <summary>
     /// GETs <paramref name="request"/>'s URI and reads the JSON answer as <typeparamref name="T"/>; <paramref name="what"/>
     /// names the read in errors ("Qlik Cloud consumption page"). Messages name the address without its query, never
-    /// a credential.
+    /// a credential. An answer over <paramref name="maxBytes"/> is a bad response.
     /// </summary>
     public static async Task<T> ReadJsonAsync<T>(HttpClient client, HttpRequestMessage request, JsonSerializerOptions options, string what,
-        CancellationToken cancellation)
+        CancellationToken cancellation, long maxBytes = MaxResponseBytes)
     {
         var where = request.RequestUri is { } uri ? uri.GetLeftPart(UriPartial.Path) : "(no address)";
         HttpResponseMessage response;
@@ -79,9 +86,14 @@ public static class SourceHttp
             {
                 throw new SourceException(SourceFailure.BadResponse, $"{what}: {where} answered {status}.");
             }
+            var tooLarge = $"{what}: {where} answered more than {maxBytes:N0} bytes, more than any page of a real source; the read stops there.";
+            if (response.Content.Headers.ContentLength > maxBytes)
+            {
+                throw new SourceException(SourceFailure.BadResponse, tooLarge);
+            }
             try
             {
-                var stream = await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false);
+                var stream = new CappedStream(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), maxBytes, tooLarge);
                 return await JsonSerializer.DeserializeAsync<T>(stream, options, cancellation).ConfigureAwait(false)
                     ?? throw new SourceException(SourceFailure.BadResponse, $"{what}: {where} answered null.");
             }
@@ -94,6 +106,46 @@ public static class SourceHttp
             {
                 throw new SourceException(SourceFailure.Unreachable, $"{what}: {where} broke off the answer ({Reason(e)}).", e);
             }
+        }
+    }
+
+    /// <summary>Reads through to <c>inner</c> until more than <c>max</c> bytes have come, then fails the read with <c>tooLarge</c>.</summary>
+    private sealed class CappedStream(Stream inner, long max, string tooLarge) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Count(int read)
+        {
+            _read += read;
+            return _read > max ? throw new SourceException(SourceFailure.BadResponse, tooLarge) : read;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
         }
     }
 

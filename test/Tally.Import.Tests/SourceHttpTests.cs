@@ -35,6 +35,18 @@ public sealed class SourceHttpTests : IAsyncDisposable
         _app.MapGet("/refused", () => Results.StatusCode(401));
         _app.MapGet("/forbidden", () => Results.StatusCode(403));
         _app.MapGet("/broken", () => Results.Text("{\"n\": [1, 2", "application/json"));
+        // An answer that never ends (no length announced): a JSON string that grows until the reader stops.
+        _app.MapGet("/endless", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync("{\"n\": 1, \"pad\": \"");
+            var chunk = new string('x', 64 * 1024);
+            while (!http.RequestAborted.IsCancellationRequested)
+            {
+                await http.Response.WriteAsync(chunk, http.RequestAborted);
+            }
+        });
+        _app.MapGet("/announced", () => Results.Text("{\"n\": 1, \"pad\": \"" + new string('x', 300_000) + "\"}", "application/json"));
         _app.StartAsync().GetAwaiter().GetResult();
     }
 
@@ -94,5 +106,16 @@ public sealed class SourceHttpTests : IAsyncDisposable
     {
         _client.Dispose();
         await _app.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("/endless")]
+    [InlineData("/announced")]
+    public async Task AnAnswerLargerThanTheCap_FailsTheRead_BeforeItTakesTheMemory(string path)
+    {
+        var e = await Assert.ThrowsAsync<SourceException>(() => SourceHttp.ReadJsonAsync<Counted>(_client,
+            new HttpRequestMessage(HttpMethod.Get, Url(path)), JsonSerializerOptions.Web, "test read", CancellationToken.None, maxBytes: 200_000));
+        Assert.Equal(SourceFailure.BadResponse, e.Failure);
+        Assert.Contains("more than 200,000 bytes", e.Message, StringComparison.Ordinal);
     }
 }

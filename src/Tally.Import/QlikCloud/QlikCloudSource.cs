@@ -6,8 +6,12 @@ using System.Xml;
 
 namespace Tally.Import.QlikCloud;
 
-/// <summary>How many items this source asks Qlik Cloud for per page (Qlik's bounds: consumption 1..200, assignments 1..100).</summary>
-public sealed record QlikCloudPaging(int ConsumptionLimit = 200, int AssignmentsLimit = 100)
+/// <summary>
+/// How many items this source asks Qlik Cloud for per page (Qlik's bounds: consumption 1..200, assignments 1..100),
+/// and the most pages one read follows: 100,000 (20 million consumption records), since a tenant's address is the
+/// tenant admin's choice, and a server that hands out new next links forever must end the pull, not hold it.
+/// </summary>
+public sealed record QlikCloudPaging(int ConsumptionLimit = 200, int AssignmentsLimit = 100, int MaxPages = 100_000)
 {
     public static QlikCloudPaging Default { get; } = new();
 }
@@ -45,9 +49,9 @@ public sealed class QlikCloudSource : IUsageSource, IDisposable
         }
         ArgumentException.ThrowIfNullOrWhiteSpace(apiKey);
         _paging = paging ?? QlikCloudPaging.Default;
-        if (_paging.ConsumptionLimit is < 1 or > 200 || _paging.AssignmentsLimit is < 1 or > 100)
+        if (_paging.ConsumptionLimit is < 1 or > 200 || _paging.AssignmentsLimit is < 1 or > 100 || _paging.MaxPages < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(paging), _paging, "Qlik pages consumption by 1 to 200 and assignments by 1 to 100.");
+            throw new ArgumentOutOfRangeException(nameof(paging), _paging, "Qlik pages consumption by 1 to 200 and assignments by 1 to 100; a read follows at least one page.");
         }
         _tenant = tenant;
         _authorization = new AuthenticationHeaderValue("Bearer", apiKey);
@@ -118,6 +122,11 @@ public sealed class QlikCloudSource : IUsageSource, IDisposable
         Uri? next = first;
         for (var number = 1; next is not null; number++)
         {
+            if (number > _paging.MaxPages)
+            {
+                throw new SourceException(SourceFailure.BadResponse,
+                    $"{what} {number}: more than {_paging.MaxPages:N0} pages in one read, more than a real tenant has; the read stopped.");
+            }
             followed[next] = followed.GetValueOrDefault(next) + 1;
             var page = await ReadAsync<TPage>(next, what, cancellation).ConfigureAwait(false);
             yield return (page, number);

@@ -183,6 +183,18 @@ public sealed class QlikCloudSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RecordsSince_MorePagesThanTheCap_StopsTheRead()
+    {
+        // 31 records at 7 a page are 5 pages; a cap of 3 is what a source handing out new links forever meets.
+        using var source = new QlikCloudSource(_upstream.Address, _upstream.Keys.Read, TimeProvider.System, Quick, SmallPages with { MaxPages = 3 });
+
+        var e = await Assert.ThrowsAsync<SourceException>(() => ReadAll(source, TestServer.Start));
+        Assert.Equal(SourceFailure.BadResponse, e.Failure);
+        Assert.Contains("more than 3 pages in one read", e.Message, StringComparison.Ordinal);
+        Assert.Equal(5, (await ReadAll(Source(_upstream.Address), TestServer.Start)).Count / SmallPages.ConsumptionLimit + 1);
+    }
+
+    [Fact]
     public async Task RecordsSince_ANextLinkToAnotherHost_StopsBeforeTheKeyGoesThere()
     {
         // The stranger is the upstream's own front; the source is pointed at a proxy that forwards without keeping
