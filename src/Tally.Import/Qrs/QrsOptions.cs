@@ -15,6 +15,12 @@ public sealed record QrsOptions(Uri BaseAddress, QrsAuthentication Authenticatio
 
     internal QrsServerTrust Trust => ServerTrust ?? QrsServerTrust.SystemStore;
 
+    /// <summary>
+    /// How much modification time one request for usage covers. The QRS answers a filter with every match at once,
+    /// unpaged: a site's two months in one answer could be hundreds of MB, so a read asks one window at a time.
+    /// </summary>
+    public TimeSpan UsageWindow { get; init; } = TimeSpan.FromDays(1);
+
     /// <summary>Refuses settings that could never work or would leak the user, before anything is sent.</summary>
     internal void Validate()
     {
@@ -23,6 +29,10 @@ public sealed record QrsOptions(Uri BaseAddress, QrsAuthentication Authenticatio
             throw new ArgumentException($"The QRS address must be an absolute https:// address, not '{BaseAddress}'.", nameof(BaseAddress));
         }
         Authentication.Validate();
+        if (UsageWindow < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException($"The usage window must be at least a second, not {UsageWindow}.", nameof(UsageWindow));
+        }
     }
 }
 

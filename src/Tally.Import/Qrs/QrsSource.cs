@@ -22,6 +22,7 @@ public sealed class QrsSource : IUsageSource, IDisposable
     private readonly Uri _root;
     private readonly QrsCertificateAuthentication? _certificate;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _usageWindow;
     private string? _serverCertificateProblem;
     private bool _serverAskedForCertificate;
 
@@ -36,6 +37,7 @@ public sealed class QrsSource : IUsageSource, IDisposable
         options.Validate();
         _root = options.Root;
         _time = time;
+        _usageWindow = options.UsageWindow;
         _certificate = options.Authentication as QrsCertificateAuthentication;
         _client = SourceHttp.Create(CreateHandler(options, connect), time, retry);
         switch (options.Authentication)
@@ -51,18 +53,32 @@ public sealed class QrsSource : IUsageSource, IDisposable
 
     /// <summary>
     /// The uses changed at or after <paramref name="since"/> (the QRS's modifiedDate, which moves when a use ends), of
-    /// which only the ended ones are records: a running use has no stop time yet and would change after import.
+    /// which only the ended ones are records: a running use has no stop time yet and would change after import. Read
+    /// one <see cref="QrsOptions.UsageWindow"/> of modification time at a time (the QRS does not page), the last window
+    /// open-ended so a use the site's clock dates after Tally's is still read. A use modified again during the read
+    /// only moves to a later window: it may come twice (the caller drops repeats), never not at all.
     /// </summary>
     public async IAsyncEnumerable<ObservedRecord> RecordsSince(DateTimeOffset since, [EnumeratorCancellation] CancellationToken cancellation)
     {
-        var filter = $"modifiedDate ge '{since.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)}'";
-        var uses = await ReadAsync<List<QrsAnalyzerTimeUsage>>("license/analyzertimeaccessusage/full", filter, "QRS analyzer time usage", cancellation)
-            .ConfigureAwait(false);
-        foreach (var use in uses)
+        static string Instant(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var now = _time.GetUtcNow();
+        for (var from = since; ; from += _usageWindow)
         {
-            if (ToRecord(use) is { } record)
+            var to = from + _usageWindow;
+            var last = to > now;
+            var filter = $"modifiedDate ge '{Instant(from)}'" + (last ? "" : $" and modifiedDate lt '{Instant(to)}'");
+            var uses = await ReadAsync<List<QrsAnalyzerTimeUsage>>("license/analyzertimeaccessusage/full", filter, "QRS analyzer time usage", cancellation)
+                .ConfigureAwait(false);
+            foreach (var use in uses)
             {
-                yield return record;
+                if (ToRecord(use) is { } record)
+                {
+                    yield return record;
+                }
+            }
+            if (last)
+            {
+                yield break;
             }
         }
     }

@@ -11,14 +11,19 @@ public sealed class QrsSourceTests : IAsyncLifetime
 {
     private static readonly SourceRetry Quick = new(2, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(10));
     private static readonly DateTimeOffset Morning = new(2026, 11, 2, 9, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A clock a few hours after <see cref="Morning"/>: a read from the morning is one window of usage, one request.</summary>
+    private static readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider InTheAfternoon = new(Morning.AddHours(6));
     private readonly TestCertificates _certificates = new(TimeProvider.System.GetUtcNow());
     private QrsTestServer _server = null!;
 
     public async Task InitializeAsync() => _server = await QrsTestServer.StartWithCertificatesAsync(_certificates);
 
-    private QrsSource Source(X509Certificate2 client, QrsServerTrust? trust = null, Uri? address = null) =>
-        new(new QrsOptions(address ?? _server.BaseAddress, new QrsCertificateAuthentication(client), trust ?? QrsServerTrust.CustomRoot(_certificates.Root)),
-            TimeProvider.System, Quick);
+    private QrsSource Source(X509Certificate2 client, QrsServerTrust? trust = null, Uri? address = null, TimeProvider? time = null, TimeSpan? window = null)
+    {
+        var options = new QrsOptions(address ?? _server.BaseAddress, new QrsCertificateAuthentication(client), trust ?? QrsServerTrust.CustomRoot(_certificates.Root));
+        return new(window is { } w ? options with { UsageWindow = w } : options, time ?? TimeProvider.System, Quick);
+    }
 
     private static async Task<List<ObservedRecord>> All(IUsageSource source, DateTimeOffset since)
     {
@@ -76,7 +81,8 @@ public sealed class QrsSourceTests : IAsyncLifetime
         var atTheMark = new TestUse(Guid.NewGuid(), Morning.AddHours(1), Morning.AddMinutes(50), Morning.AddMinutes(58), "ACME", "onthedot", null);
         var after = new TestUse(Guid.NewGuid(), Morning.AddHours(2), Morning.AddHours(1.5), Morning.AddHours(1.6), "ACME", "late", null);
         _server.Uses.AddRange([before, atTheMark, after]);
-        using var source = Source(_certificates.Client);
+        // Read within a day of the watermark: one window, open-ended.
+        using var source = Source(_certificates.Client, time: InTheAfternoon);
 
         var records = await All(source, Morning.AddHours(1));
 
@@ -85,9 +91,37 @@ public sealed class QrsSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RecordsSince_ReadsOneWindowOfModificationTimeAtATime_TheLastOpen_EachUseOnce()
+    {
+        TestUse Modified(DateTimeOffset at, string user) => new(Guid.NewGuid(), at, at.AddMinutes(-20), at.AddMinutes(-10), "ACME", user, null);
+        var uses = new[]
+        {
+            Modified(Morning.AddMinutes(30), "first"),
+            Modified(Morning.AddHours(1), "onTheBoundary"),                // the second window's start, not the first's end
+            Modified(Morning.AddHours(3).AddMilliseconds(-1), "lastOfThird"),
+            Modified(Morning.AddHours(3).AddMinutes(10), "inTheOpenWindow"),
+            Modified(Morning.AddHours(5), "aheadOfTallysClock"),           // the site's clock is ahead: the open window still reads it
+        };
+        _server.Uses.AddRange(uses);
+        using var source = Source(_certificates.Client, time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Morning.AddHours(3.5)), window: TimeSpan.FromHours(1));
+
+        var records = await All(source, Morning);
+
+        Assert.Equal(uses.Select(u => u.Id.ToString("D")), records.Select(r => r.RecordId));
+        Assert.Equal(
+        [
+            "modifiedDate ge '2026-11-02T09:00:00.000Z' and modifiedDate lt '2026-11-02T10:00:00.000Z'",
+            "modifiedDate ge '2026-11-02T10:00:00.000Z' and modifiedDate lt '2026-11-02T11:00:00.000Z'",
+            "modifiedDate ge '2026-11-02T11:00:00.000Z' and modifiedDate lt '2026-11-02T12:00:00.000Z'",
+            "modifiedDate ge '2026-11-02T12:00:00.000Z'",
+        ], _server.Seen.Select(s => s.Filter));
+    }
+
+    [Fact]
     public async Task EveryRequest_CarriesAFreshXrfkeyTwice_AndTheServiceUser()
     {
-        using var source = Source(_certificates.Client);
+        // Usage read within a window of the clock: one request for it.
+        using var source = Source(_certificates.Client, time: InTheAfternoon);
 
         await source.LicenseAsync(CancellationToken.None);
         await source.SeatsAsync(CancellationToken.None);
@@ -140,7 +174,7 @@ public sealed class QrsSourceTests : IAsyncLifetime
         proxy.Uses.Add(use);
         using var source = new QrsSource(
             new QrsOptions(proxy.BaseAddress, new QrsHeaderAuthentication(QrsTestServer.ProxyHeader, "ACME\\svc_tally"), QrsServerTrust.CustomRoot(_certificates.Root)),
-            TimeProvider.System, Quick);
+            InTheAfternoon, Quick);
 
         var record = Assert.Single(await All(source, Morning));
 

@@ -107,7 +107,7 @@ public sealed partial class QrsTestServer : IAsyncDisposable
 
     private IResult UsesAnswer(string? filter)
     {
-        var since = DateTimeOffset.MinValue;
+        var (since, until) = (DateTimeOffset.MinValue, DateTimeOffset.MaxValue);
         if (filter is not null)
         {
             var match = ModifiedSince().Match(filter);
@@ -116,8 +116,12 @@ public sealed partial class QrsTestServer : IAsyncDisposable
                 return Results.Text("Invalid filter", statusCode: 400);
             }
             since = DateTimeOffset.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+            if (match.Groups[2].Success)
+            {
+                until = DateTimeOffset.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+            }
         }
-        var uses = new JsonArray([.. Uses.Where(u => u.Modified >= since).Select(Use)]);
+        var uses = new JsonArray([.. Uses.Where(u => u.Modified >= since && u.Modified < until).Select(Use)]);
         return Results.Text(uses.ToJsonString(), "application/json");
     }
 
@@ -161,7 +165,7 @@ public sealed partial class QrsTestServer : IAsyncDisposable
     [GeneratedRegex("^[0-9A-Za-z]{16}$")]
     private static partial Regex Xrfkey();
 
-    [GeneratedRegex("^modifiedDate ge '([^']+)'$")]
+    [GeneratedRegex("^modifiedDate ge '([^']+)'(?: and modifiedDate lt '([^']+)')?$")]
     private static partial Regex ModifiedSince();
 
     public async ValueTask DisposeAsync()
