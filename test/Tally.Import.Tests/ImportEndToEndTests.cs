@@ -283,6 +283,23 @@ public sealed class ImportEndToEndTests : IAsyncLifetime
         Assert.Equal("source-failing", alert.GetProperty("ruleKind").GetString());
         Assert.Matches(@"^cloud since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(stopped\)$", alert.GetProperty("subject").GetString());
         Assert.DoesNotContain(wrongKey, alert.ToString());
+
+        // The admin gives the source again with a working key (PUT, same id and kind): it is enabled, keeps its history,
+        // and the next pull reads everything. Another kind, another id in the body, or no such source are refused.
+        using var wrongKind = await admin.PutAsJsonAsync("/api/v1/sources/cloud", new { kind = "qseow", url = _upstream.Address.ToString(), header = new { name = "X-User", value = "ACME\\svc" } });
+        Assert.Equal(HttpStatusCode.Conflict, wrongKind.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PutAsJsonAsync("/api/v1/sources/cloud", new { id = "other", kind = "qlik-cloud", url = _upstream.Address.ToString(), apiKey = _upstream.Keys.Read })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PutAsJsonAsync("/api/v1/sources/nope", new { kind = "qlik-cloud", url = _upstream.Address.ToString(), apiKey = _upstream.Keys.Read })).StatusCode);
+        using var shortKey = await admin.PutAsJsonAsync("/api/v1/sources/cloud", new { kind = "qlik-cloud", url = _upstream.Address.ToString(), apiKey = "short" });
+        Assert.Contains("apiKey", (await shortKey.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        using var replaced = await admin.PutAsJsonAsync("/api/v1/sources/cloud", new { kind = "qlik-cloud", url = _upstream.Address.ToString(), apiKey = _upstream.Keys.Read });
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+        var view = await replaced.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(view.GetProperty("enabled").GetBoolean());
+        Assert.DoesNotContain(_upstream.Keys.Read, view.ToString());
+        Assert.Equal(_upstream.Units.Count, (await Pull("cloud")).GetProperty("added").GetInt32());
+        var after = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/sources/cloud")).GetProperty("status");
+        Assert.Equal(("ok", _upstream.Units.Count), (after.GetProperty("state").GetString(), after.GetProperty("records").GetInt32()));
     }
 
     [Fact]

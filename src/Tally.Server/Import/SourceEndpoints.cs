@@ -44,6 +44,8 @@ public static class SourceEndpoints
         group.MapGet("/{id}", Results<Ok<SourceView>, ProblemHttpResult> (HttpContext http, string id, ISourceCatalog store, TimeProvider time) =>
             store.GetSource(http.Tenant(), id) is { } found ? TypedResults.Ok(View(found.Source, found.Status, time.GetUtcNow())) : NotFound(id))
             .RequireRole(ApiRole.Admin, ApiRole.Read).WithSummary("One source and its status.");
+        group.MapPut("/{id}", Replace).RequireRole(ApiRole.Admin).Accepts<CreateSourceRequest>("application/json")
+            .WithSummary("Replace a source's address, credential and settings (a new API key, a renewed certificate), keeping what it imported and its watermark; enables it again.");
         group.MapDelete("/{id}", Results<NoContent, ProblemHttpResult> (HttpContext http, string id, ISourceCatalog store, Tenants tenants) =>
         {
             if (!store.RemoveSource(http.Tenant(), id))
@@ -96,6 +98,52 @@ public static class SourceEndpoints
         }
         tenants.Observing(tenants.Writer(tenant));
         return TypedResults.Created($"/api/v1/sources/{id}", View(source, new SourceStatus(0, null, null, null, null, 0, 0, 0, null), time.GetUtcNow()));
+    }
+
+    /// <summary>
+    /// A source given again in full, as when it was added (same kind): the address, credential, settings and interval
+    /// are replaced, while its watermark, counts and what it imported stay, so a rotated key or a renewed certificate
+    /// costs no re-read and no moment as a metered tenant. It is enabled again (the usual fix of a stopped source).
+    /// </summary>
+    private static async Task<Results<Ok<SourceView>, ProblemHttpResult>> Replace(HttpContext http, string id, ISourceCatalog store, Tenants tenants, SecretBox secrets,
+        TimeProvider time, IOptions<TallyOptions> options, IOptions<ImportOptions> import)
+    {
+        var read = await JsonBody.ReadAsync<CreateSourceRequest>(http, Math.Min(options.Value.MaxBodyBytes, 256 * 1024));
+        if (!read.IsOk)
+        {
+            return read.Error;
+        }
+        var body = read.Value with { Id = read.Value.Id ?? id };
+        var tenant = http.Tenant();
+        if (body.Id != id)
+        {
+            return Problems.BadRequest("id: the body names another source than the address; leave it out or give the same.");
+        }
+        if (store.GetSource(tenant, id) is not { } held)
+        {
+            return NotFound(id);
+        }
+        if (Validate(body, import.Value) is { } problem)
+        {
+            return problem;
+        }
+        if (body.Kind != held.Source.Kind)
+        {
+            return Problems.Status(StatusCodes.Status409Conflict, "Conflict",
+                $"kind: the source '{id}' is {held.Source.Kind}; another kind is another source (remove this one and add it).");
+        }
+        var (settings, secret) = SettingsAndSecret(body);
+        var source = held.Source with
+        {
+            Url = new Uri(body.Url!).ToString(), SettingsJson = settings, Secret = secrets.Seal(secret, SourceSync.SecretContext(tenant, id)),
+            IntervalSeconds = body.IntervalSeconds ?? held.Source.IntervalSeconds, Enabled = true,
+        };
+        if (!store.UpdateSource(source))
+        {
+            return NotFound(id);
+        }
+        tenants.Observing(tenants.Writer(tenant));
+        return TypedResults.Ok(View(source, held.Status, time.GetUtcNow()));
     }
 
     /// <summary>What is wrong with the request, naming the field, or null.</summary>

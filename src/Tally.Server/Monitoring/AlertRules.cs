@@ -82,7 +82,7 @@ public static class AlertRules
         var outage = Inv($"{source.Id} since {since:yyyy-MM-ddTHH:mm:ss}Z");
         if (source.Stopped)
         {
-            return [new(outage + " (stopped)", $"source {source.Id} stopped", Inv($"The source {source.Id} stopped: its credential was refused, so nothing more is imported until an admin adds it again with a working one.{why}"))];
+            return [new(outage + " (stopped)", $"source {source.Id} stopped", Inv($"The source {source.Id} stopped: its credential was refused, so nothing more is imported until an admin gives it again with a working one (PUT /api/v1/sources/{source.Id}).{why}"))];
         }
         var hours = (now - since).TotalHours;
         return hours >= (rule.Value ?? 0)
