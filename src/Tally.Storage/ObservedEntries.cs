@@ -17,21 +17,29 @@ public static class ObservedEntries
     {
         var count = (int)Math.Max(1, record.Units);
         var start = record.EndTicks - record.DurationTicks;
-        var allotment = UnitAllotment(record);
+        var (usage, allotment) = UnitClass(record);
         var units = new StoredUnit[count];
         for (var i = 0; i < count; i++)
         {
             var minutes = record.Minutes / count + (i == count - 1 ? record.Minutes % count : 0);
             units[i] = new StoredUnit(0, record.User, "", record.App, period, start + record.DurationTicks * i / count,
-                start + record.DurationTicks * (i + 1) / count, (int)minutes, record.LicenseUsage, allotment, record.Session);
+                start + record.DurationTicks * (i + 1) / count, (int)minutes, usage, allotment, record.Session);
         }
         var decision = new StoredDecision(DecisionKind, null, record.User, record.App, period, start, record.EndTicks, 0, (int)record.Minutes);
         return new LedgerEntry(null, record.EndTicks, null, record.User, record.Session, record.App, LedgerEntry.ObservedAction, [decision], units, period,
             new StoredObservation(source, record.RecordId, record.DurationTicks, record.Minutes, record.Units, record.LicenseUsage, record.Allotment));
     }
 
-    // Tally's allotment names, which the reports turn into allocations: capacity minutes are "analyzer_time"; a seat's
-    // record keeps the source's name when it is one of Tally's, else it is an Analyzer seat's.
-    private static string UnitAllotment(ObservedRecordRow record) =>
-        record.LicenseUsage == "time" ? "analyzer_time" : record.Allotment is "professional" or "analyzer" ? record.Allotment : "analyzer";
+    /// <summary>
+    /// The class of use and allotment of the record's units, in Tally's names, which the reports read (pool minutes are
+    /// the units of class <c>time</c>; allotments become allocations). A record that drew capacity (units above 0) is
+    /// capacity use whatever the source calls it, and so is one the source calls <c>time</c>: Qlik documents
+    /// <c>capacityUsed</c> ("analyzer capacity chunks consumed") but not the values of <c>licenseUsage</c>, so the
+    /// count decides, not the label. Any other record is a seat holder's, whose seat is the source's allotment or
+    /// class when that names one of Tally's seats, else an Analyzer seat. The record itself is kept as reported.
+    /// </summary>
+    public static (string LicenseUsage, string Allotment) UnitClass(ObservedRecordRow record) =>
+        record.Units > 0 || record.LicenseUsage == "time" ? ("time", "analyzer_time")
+        : ("assigned", record.Allotment is "professional" or "analyzer" ? record.Allotment
+            : record.LicenseUsage is "professional" or "analyzer" ? record.LicenseUsage : "analyzer");
 }
