@@ -49,7 +49,7 @@ public sealed class Tenants : IAsyncDisposable
 
     /// <summary>
     /// Sets whether the writer's tenant observes a source, and the pool and seats its sources last reported (R13), from the
-    /// sources as stored: when the writer starts and whenever a source is added or removed.
+    /// sources as stored: when the writer starts, whenever a source is added, given again or removed, and after each pull.
     /// </summary>
     public TenantWriter Observing(TenantWriter writer)
     {

@@ -84,11 +84,10 @@ public static class SourceEndpoints
         {
             return problem;
         }
-        var (settings, secret) = SettingsAndSecret(body);
         var id = body.Id!;
+        var (url, settings, secret) = Definition(body, tenant, secrets);
         var interval = body.IntervalSeconds ?? (int)import.Value.DefaultInterval.TotalSeconds;
-        var source = new SourceRecord(tenant, id, body.Kind!, new Uri(body.Url!).ToString(), settings,
-            secrets.Seal(secret, SourceSync.SecretContext(tenant, id)), interval, time.GetUtcNow(), Enabled: true);
+        var source = new SourceRecord(tenant, id, body.Kind!, url, settings, secret, interval, time.GetUtcNow(), Enabled: true);
         switch (store.AddSource(source, MaxSourcesPerTenant))
         {
             case SourceAdded.Exists:
@@ -132,11 +131,10 @@ public static class SourceEndpoints
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict",
                 $"kind: the source '{id}' is {held.Source.Kind}; another kind is another source (remove this one and add it).");
         }
-        var (settings, secret) = SettingsAndSecret(body);
+        var (url, settings, secret) = Definition(body, tenant, secrets);
         var source = held.Source with
         {
-            Url = new Uri(body.Url!).ToString(), SettingsJson = settings, Secret = secrets.Seal(secret, SourceSync.SecretContext(tenant, id)),
-            IntervalSeconds = body.IntervalSeconds ?? held.Source.IntervalSeconds, Enabled = true,
+            Url = url, SettingsJson = settings, Secret = secret, IntervalSeconds = body.IntervalSeconds ?? held.Source.IntervalSeconds, Enabled = true,
         };
         if (!store.UpdateSource(source))
         {
@@ -237,12 +235,16 @@ public static class SourceEndpoints
         }
     }
 
-    /// <summary>The settings (nothing secret) and the secret of a valid request, each as JSON.</summary>
-    private static (string Settings, string Secret) SettingsAndSecret(CreateSourceRequest body) =>
+    /// <summary>
+    /// What a valid request stores, as added or given again: the address as parsed, the settings (nothing secret) as
+    /// JSON, and the secret as JSON sealed for this tenant's source.
+    /// </summary>
+    private static (string Url, string Settings, byte[] Secret) Definition(CreateSourceRequest body, string tenant, SecretBox secrets) =>
     (
+        new Uri(body.Url!).ToString(),
         JsonSerializer.Serialize(new SourceSettings(body.TrustedCaPem, body.QrsUser, body.Header?.Name), JsonBody.Options),
-        JsonSerializer.Serialize(new SourceSecret(body.ApiKey, body.Certificate?.Pfx, body.Certificate?.Password, body.Certificate?.CertificatePem,
-            body.Certificate?.KeyPem, body.Header?.Value), JsonBody.Options)
+        secrets.Seal(JsonSerializer.Serialize(new SourceSecret(body.ApiKey, body.Certificate?.Pfx, body.Certificate?.Password, body.Certificate?.CertificatePem,
+            body.Certificate?.KeyPem, body.Header?.Value), JsonBody.Options), SourceSync.SecretContext(tenant, body.Id!))
     );
 
     private static SourceView View(SourceRecord s, SourceStatus status, DateTimeOffset now)

@@ -80,7 +80,8 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
                 return null;
             }
             var report = await PullOnceAsync(found.Source, found.Status, cancellation).ConfigureAwait(false);
-            tenants.Writer(tenant).SourcesStamp = StampOf(store.Sources(tenant));
+            // The tenant's pool, seats and sources stamp, from the sources as the pull left them (one place derives them).
+            tenants.Observing(tenants.Writer(tenant));
             // Its source-failing rules see how the pull left it (a stopped source, one not read for hours).
             if (store.GetSource(tenant, id) is { } after)
             {
@@ -140,7 +141,7 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             {
                 writer.ObservedPool = pool;
             }
-            // Then who holds a seat: kept with the status below, so the advisor and the assignments see this pull's seats.
+            // Then who holds a seat: kept with the status below, from which the advisor and the assignments read them.
             var seats = await usage.SeatsAsync(cancellation).ConfigureAwait(false);
             var position = 0;
             await foreach (var record in usage.RecordsSince(since, cancellation).ConfigureAwait(false))
@@ -166,7 +167,6 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             await Written().ConfigureAwait(false);
             store.RecordPull(source.Tenant, source.Id, new SourcePull(time.GetUtcNow(), true, null, null, newest, added, repeated, conflicts.Count,
                 JsonSerializer.Serialize(license, JsonBody.Options), Stop: false, SeatsJson: JsonSerializer.Serialize(seats, JsonBody.Options), rejected, rejection));
-            writer.ObservedSeats = SeatsOf(store.SourceSeats(source.Tenant));
             if (rejected > 0)
             {
                 log.LogWarning("Pull of source {Source} of tenant {Tenant} set aside {Rejected} unusable records, the first: {Rejection}", source.Id, source.Tenant, rejected, rejection);
