@@ -56,7 +56,8 @@ public sealed class Tenants : IAsyncDisposable
         var sources = store.Sources(writer.Tenant);
         writer.Observing = sources.Count > 0;
         writer.ObservedPool = Import.SourceSync.PoolOf(sources);
-        writer.ObservedSeats = Import.SourceSync.SeatsOf(store.SourceSeats(writer.Tenant));
+        // A metered tenant (no sources, the usual case) costs no second query when its writer starts.
+        writer.ObservedSeats = sources.Count == 0 ? [] : Import.SourceSync.SeatsOf(store.SourceSeats(writer.Tenant));
         writer.SourcesStamp = Import.SourceSync.StampOf(sources);
         return writer;
     }

@@ -19,6 +19,9 @@ namespace Tally.Server.Import;
 public static class SourceEndpoints
 {
     public const int MaxSourcesPerTenant = 10;
+
+    /// <summary>The largest source definition taken (a PFX and a CA certificate fit well within it).</summary>
+    private const int MaxBodyBytes = 256 * 1024;
     public const string QlikCloud = "qlik-cloud", Qseow = "qseow";
 
     /// <summary>The import's services: its options, the secrets box, the source clients and the scheduler (a hosted service).</summary>
@@ -73,7 +76,7 @@ public static class SourceEndpoints
     private static async Task<Results<Created<SourceView>, ProblemHttpResult>> Create(HttpContext http, ISourceCatalog store, Tenants tenants, SecretBox secrets, TimeProvider time,
         IOptions<TallyOptions> options, IOptions<ImportOptions> import)
     {
-        var read = await JsonBody.ReadAsync<CreateSourceRequest>(http, Math.Min(options.Value.MaxBodyBytes, 256 * 1024));
+        var read = await JsonBody.ReadAsync<CreateSourceRequest>(http, Math.Min(options.Value.MaxBodyBytes, MaxBodyBytes));
         if (!read.IsOk)
         {
             return read.Error;
@@ -107,7 +110,7 @@ public static class SourceEndpoints
     private static async Task<Results<Ok<SourceView>, ProblemHttpResult>> Replace(HttpContext http, string id, ISourceCatalog store, Tenants tenants, SecretBox secrets,
         TimeProvider time, IOptions<TallyOptions> options, IOptions<ImportOptions> import)
     {
-        var read = await JsonBody.ReadAsync<CreateSourceRequest>(http, Math.Min(options.Value.MaxBodyBytes, 256 * 1024));
+        var read = await JsonBody.ReadAsync<CreateSourceRequest>(http, Math.Min(options.Value.MaxBodyBytes, MaxBodyBytes));
         if (!read.IsOk)
         {
             return read.Error;
