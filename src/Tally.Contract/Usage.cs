@@ -16,7 +16,25 @@ public sealed record RunRateView(double ElapsedShare, double ExpectedMinutes, do
 /// <summary>The summary's forecast. Run-out instants are absent unless already reached or projected inside the period.</summary>
 public sealed record ForecastView(
     string Method, DateTimeOffset AsOf, double ProjectedMinutes, double ProjectedDemandMinutes, DateTimeOffset? IncludedRunOut, string IncludedRunOutOutcome,
-    DateTimeOffset? LimitRunOut, string LimitRunOutOutcome, string RateSource, DateTimeOffset HistoryStart, int HistoryHours);
+    DateTimeOffset? LimitRunOut, string LimitRunOutOutcome, string RateSource, DateTimeOffset HistoryStart, int HistoryHours,
+    ForecastRangeView? Range = null, ForecastModelView? Model = null);
+
+/// <summary>
+/// The forecast's 10th–90th percentile range from the same model. <c>…Earliest</c> is the pessimistic run-out (usage at
+/// its 90th percentile reaches the threshold first), <c>…Latest</c> the optimistic one; an instant is null unless its
+/// outcome is <c>already-reached</c> or <c>projected</c> (<c>not-within-period</c>: the pool resets first; <c>never</c>: no threshold).
+/// </summary>
+public sealed record ForecastRangeView(
+    double ProjectedDemandLowMinutes, double ProjectedDemandHighMinutes,
+    DateTimeOffset? IncludedRunOutEarliest, string IncludedRunOutEarliestOutcome, DateTimeOffset? IncludedRunOutLatest, string IncludedRunOutLatestOutcome,
+    DateTimeOffset? LimitRunOutEarliest, string LimitRunOutEarliestOutcome, DateTimeOffset? LimitRunOutLatest, string LimitRunOutLatestOutcome);
+
+/// <summary>
+/// What the forecast read from the history: a typical working day's minutes now, the trend in percent of that level per
+/// week, the local day a lasting level shift began (null: none found), the days of history read, and the calendar used
+/// (the public holidays' country, null for none, and how many of the tenant's own closure days it lists).
+/// </summary>
+public sealed record ForecastModelView(double WorkingDayMinutes, double TrendPercentPerWeek, DateOnly? LevelShiftDay, int HistoryDays, string? HolidayCountry, int ClosureDays);
 
 /// <summary>
 /// One bucket of the timeline, half-open <c>[Start, End)</c>: units (all allocations) and their pool minutes by unit

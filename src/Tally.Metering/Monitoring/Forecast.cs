@@ -48,7 +48,40 @@ public sealed record Forecast(
     double ProjectedMinutes,
     RunOut IncludedRunOut,
     RunOut LimitRunOut,
-    RateSource WeakestSource);
+    RateSource WeakestSource)
+{
+    /// <summary>The same model's 10th–90th percentile range; degenerate (both ends the point forecast) for the linear baseline.</summary>
+    public ForecastBand Band { get; init; } = ForecastBand.Point(ProjectedDemandMinutes, IncludedRunOut, LimitRunOut);
+
+    /// <summary>What the model read from the history: trend, level shift and calendar; null for the linear baseline.</summary>
+    public ForecastModel? Model { get; init; }
+}
+
+/// <summary>
+/// The forecast's uncertainty as a range from the same model: the period's demand at its 10th and 90th percentiles,
+/// and each threshold's run-out instant at its 10th (<c>Earliest</c>, the pessimistic bound: usage runs high) and 90th
+/// (<c>Latest</c>) percentiles. A bound past the period's end is <see cref="RunOutOutcome.NotWithinPeriod"/>.
+/// Invariant: <c>LowDemandMinutes ≤ HighDemandMinutes</c>, and an earliest run-out is never after the latest.
+/// </summary>
+public readonly record struct ForecastBand(
+    double LowDemandMinutes,
+    double HighDemandMinutes,
+    RunOut IncludedEarliest,
+    RunOut IncludedLatest,
+    RunOut LimitEarliest,
+    RunOut LimitLatest)
+{
+    /// <summary>No spread: every bound is the point forecast.</summary>
+    public static ForecastBand Point(double demandMinutes, RunOut included, RunOut limit) => new(demandMinutes, demandMinutes, included, included, limit, limit);
+}
+
+/// <summary>
+/// What the forecaster found in the history, so a forecast can be explained. <see cref="TrendPerWeek"/> is the
+/// working-day level's growth per week as a fraction of today's level (0: none found); <see cref="LevelShiftDay"/>
+/// is the local day a lasting step in the level began, when one was found in the recent weeks;
+/// <see cref="WorkingDayLevel"/> is the minutes of a typical working day now; <see cref="Calendar"/> the closed days used.
+/// </summary>
+public sealed record ForecastModel(double WorkingDayLevel, double TrendPerWeek, DateOnly? LevelShiftDay, int HistoryDays, WorkCalendar Calendar);
 
 /// <summary>
 /// What the weekday-aware forecast needs. <paramref name="History"/> is hourly buckets over

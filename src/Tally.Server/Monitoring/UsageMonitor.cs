@@ -10,7 +10,7 @@ namespace Tally.Server.Monitoring;
 /// </summary>
 public sealed record MonitorFigures(
     Period Period, PeriodWindow Window, DateTimeOffset Now, PeriodUsage Usage, RunRate? RunRate, Forecast Forecast,
-    DateTimeOffset HistoryStart, int HistoryHours, LicenseCoverage Coverage, long? IncludedMinutes, long? LimitMinutes)
+    DateTimeOffset HistoryStart, int HistoryHours, LicenseCoverage Coverage, long? IncludedMinutes, long? LimitMinutes, WorkCalendar Calendar)
 {
     /// <summary>Covered by a license whose overage is unlimited: no limit, but not "no pool" either.</summary>
     public bool Unlimited => Coverage == LicenseCoverage.Covered && LimitMinutes is null;
@@ -71,13 +71,15 @@ public sealed record MonitorSource(PeriodUsage Usage, long? FirstEventTicks, Fun
 /// </summary>
 public static class UsageMonitor
 {
-    public const int HistoryDays = 28;
+    public const int HistoryDays = 56;
 
     /// <summary>
     /// The figures of a tenant's period from the ledger. The pool is the one its source reports when the tenant observes
-    /// one that has a pool (<paramref name="observed"/>, R13), otherwise its Tally license's.
+    /// one that has a pool (<paramref name="observed"/>, R13), otherwise its Tally license's. <paramref name="calendar"/>
+    /// is the tenant's working calendar; null: the public holidays of its license's zone (<see cref="DefaultCalendar"/>).
     /// </summary>
-    public static MonitorFigures Compute(IUsageReports store, string tenant, TenantConfig config, Period period, DateTimeOffset clock, ObservedPool? observed = null) =>
+    public static MonitorFigures Compute(
+        IUsageReports store, string tenant, TenantConfig config, Period period, DateTimeOffset clock, ObservedPool? observed = null, WorkCalendar? calendar = null) =>
         Compute(new MonitorSource(
                 store.PeriodUsage(tenant, period.ToString()),
                 store.FirstEventTicks(tenant),
@@ -85,19 +87,23 @@ public static class UsageMonitor
             observed is null ? config.MeterOptions : config.MeterOptions with { Pool = observed.Terms },
             observed is { } source ? source.Monitored
                 : config.License is { } license ? new MonitoredPool(license.IncludedMinutes, license.ValidFrom, license.ValidTo) : null,
-            period, clock);
+            period, clock, calendar);
+
+    /// <summary>A tenant's calendar when it chose none: the public holidays of the country its zone is in, if known.</summary>
+    public static WorkCalendar DefaultCalendar(TimeZoneInfo zone) =>
+        WorkCalendar.CountryOfZone(zone) is { } country && WorkCalendar.Create(country, null) is { IsOk: true } made ? made.Value : WorkCalendar.None;
 
     /// <summary>
     /// The same figures from any source of usage: the ledger (the server) or a metered event log (<c>tally report FILE</c>),
     /// so both reach the same verdicts. <paramref name="pool"/> null means no run-rate (nothing to pace against), and so
     /// does a period outside its validity.
     /// </summary>
-    public static MonitorFigures Compute(MonitorSource source, MeterOptions options, MonitoredPool? pool, Period period, DateTimeOffset clock)
+    public static MonitorFigures Compute(MonitorSource source, MeterOptions options, MonitoredPool? pool, Period period, DateTimeOffset clock, WorkCalendar? calendar = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(options);
-        var calendar = new PeriodCalendar(options.TimeZone);
-        var window = PeriodWindow.Of(calendar, period);
+        var workCalendar = calendar ?? DefaultCalendar(options.TimeZone);
+        var window = PeriodWindow.Of(new PeriodCalendar(options.TimeZone), period);
         // A past period is seen from its end, a future one from its start: nothing is projected outside the period.
         var now = window.Clamp(clock);
         var usage = source.Usage;
@@ -127,7 +133,8 @@ public static class UsageMonitor
             : null;
         var included = covered ? pool?.IncludedMinutes : null;
         var limit = covered && options.Pool is { LimitMinutes: var l } && l != long.MaxValue ? l : (long?)null;
-        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage, included, limit);
+        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage, included, limit,
+            workCalendar);
     }
 
     public static string ToWire(this LicenseCoverage coverage) => coverage switch
@@ -184,5 +191,16 @@ public static class UsageMonitor
         f.Forecast.LimitRunOut.Outcome.ToWire(),
         f.Forecast.WeakestSource.ToWire(),
         f.HistoryStart,
-        f.HistoryHours);
+        f.HistoryHours,
+        new ForecastRangeView(
+            WireNumber.Minutes(f.Forecast.Band.LowDemandMinutes),
+            WireNumber.Minutes(f.Forecast.Band.HighDemandMinutes),
+            f.Forecast.Band.IncludedEarliest.At, f.Forecast.Band.IncludedEarliest.Outcome.ToWire(),
+            f.Forecast.Band.IncludedLatest.At, f.Forecast.Band.IncludedLatest.Outcome.ToWire(),
+            f.Forecast.Band.LimitEarliest.At, f.Forecast.Band.LimitEarliest.Outcome.ToWire(),
+            f.Forecast.Band.LimitLatest.At, f.Forecast.Band.LimitLatest.Outcome.ToWire()),
+        f.Forecast.Model is { } m
+            ? new ForecastModelView(WireNumber.Minutes(m.WorkingDayLevel), WireNumber.Percent(m.TrendPerWeek * 100), m.LevelShiftDay, m.HistoryDays,
+                m.Calendar.Country, m.Calendar.ClosureDays.Count)
+            : new ForecastModelView(0, 0, null, (int)Math.Ceiling(f.HistoryHours / 24.0), f.Calendar.Country, f.Calendar.ClosureDays.Count));
 }
