@@ -3,7 +3,12 @@ namespace Tally.Metering;
 /// <summary>How a forecast projected the rest of the period.</summary>
 public enum ForecastMethod : byte
 {
-    /// <summary>Hour by hour at the mean rate of the same weekday and local hour (with fallbacks).</summary>
+    /// <summary>
+    /// Day by day from a robust level with trend and step, weekday and closed-day factors and each class's hour shape
+    /// (<see cref="CalendarTrendModel"/>), with a 10th–90th percentile band. The default.
+    /// </summary>
+    CalendarTrend,
+    /// <summary>Hour by hour at the mean rate of the same weekday and local hour (with fallbacks): under a week of history.</summary>
     WeekdayAware,
     /// <summary>The baseline: the period's average rate so far, <c>consumed ÷ elapsed</c>, for every remaining hour.</summary>
     Linear,
@@ -98,15 +103,57 @@ public sealed record ForecastInput(
     DateTimeOffset HistoryStart,
     TimeZoneInfo TimeZone,
     TimeSpan? RecencyHalfLife = null,
-    int UnitMinutes = 1);
+    int UnitMinutes = 1,
+    WorkCalendar? Calendar = null);
 
 /// <summary>
 /// Projects consumption from <c>now</c> to the period's end hour by hour (UTC hours, so DST days simply have 23 or
-/// 25 of them), and interpolates the run-out instant inside the hour it falls in, which is exact for a constant rate.
+/// 25 of them), and interpolates the run-out instants inside the hour they fall in, which is exact for a constant rate.
+/// The band's curves are <c>consumed + mean(t) ± z·sd(t)</c> with z the normal 90th percentile: sd(t) adds the level's
+/// uncertainty (the same fraction of every hour ahead, so it adds up linearly) and each day's own noise (independent
+/// days, so it adds up in variance). Because consumption only grows, the run-out instant's 10th percentile is where
+/// the 90th-percentile curve crosses the threshold, and its 90th where the 10th-percentile curve does.
 /// Pure: the same inputs give the same forecast.
 /// </summary>
 public static class Forecaster
 {
+    /// <summary>The standard normal's 90th percentile: the band is the 10th–90th percentile range.</summary>
+    public const double BandZ = 1.2815515655446004;
+
+    /// <summary>
+    /// The level's uncertainty, as a fraction, assumed when there is too little history to measure one (under a
+    /// week): wide on purpose, since a few days tell little about a month.
+    /// </summary>
+    public const double ShortHistoryLevelSd = 0.3;
+
+    /// <summary>
+    /// The default forecast: the <see cref="CalendarTrendModel"/> learned from the input's history with its calendar
+    /// (none: <see cref="WorkCalendar.None"/>); with under a week of history, the weekday-aware hourly profile.
+    /// </summary>
+    public static Forecast CalendarTrend(ForecastInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var calendar = input.Calendar ?? WorkCalendar.None;
+        var model = CalendarTrendModel.Learn(input.History, input.HistoryStart, input.Now, input.TimeZone, calendar);
+        if (model is null)
+        {
+            var profile = HourlyRateProfile.Learn(input.History, input.HistoryStart, input.Now, input.TimeZone, input.RecencyHalfLife);
+            return WeekdayAware(input.ConsumedMinutes, input.Pool, input.Period, input.Now, profile, input.UnitMinutes, ShortHistoryLevelSd);
+        }
+        return CalendarTrend(input.ConsumedMinutes, input.Pool, input.Period, input.Now, model, input.UnitMinutes);
+    }
+
+    /// <summary>With a learned <paramref name="model"/>.</summary>
+    public static Forecast CalendarTrend(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, CalendarTrendModel model, int unitMinutes = 1)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Project(ForecastMethod.CalendarTrend, consumedMinutes, pool, period, now, unitMinutes, hour =>
+        {
+            var h = model.HourAt(hour);
+            return new ProjectedRate(new HourlyRate(h.Minutes, RateSource.Slot), h.RelativeLevelSd, h.NoiseVariancePerMinute);
+        }) with { Model = model.Description };
+    }
+
     public static Forecast WeekdayAware(ForecastInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -118,24 +165,25 @@ public static class Forecaster
     /// With a learned <paramref name="profile"/>. When the profile saw no hours at all, falls back to the period's
     /// linear rate so a brand-new tenant still gets a forecast. <paramref name="unitMinutes"/> is the metering unit:
     /// a threshold less than one unit away is already reached (1, the default, ignores granularity).
+    /// <paramref name="levelSd"/> is the band's assumed uncertainty of the rates, as a fraction (0: no band).
     /// </summary>
-    public static Forecast WeekdayAware(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, HourlyRateProfile profile, int unitMinutes = 1)
+    public static Forecast WeekdayAware(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, HourlyRateProfile profile, int unitMinutes = 1, double levelSd = 0)
     {
         ArgumentNullException.ThrowIfNull(profile);
         if (profile.ObservedHours == 0)
         {
             var linear = LinearRate(consumedMinutes, period, now);
             return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes,
-                _ => new HourlyRate(linear, RateSource.PeriodLinear));
+                _ => new ProjectedRate(new HourlyRate(linear, RateSource.PeriodLinear), levelSd, 0));
         }
-        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes, profile.RateAt);
+        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes, t => new ProjectedRate(profile.RateAt(t), levelSd, 0));
     }
 
-    /// <summary>The baseline: <c>consumed + consumed ÷ elapsed × remaining</c>; with nothing elapsed, nothing is added.</summary>
+    /// <summary>The baseline: <c>consumed + consumed ÷ elapsed × remaining</c>; with nothing elapsed, nothing is added. No band.</summary>
     public static Forecast Linear(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, int unitMinutes = 1)
     {
         var rate = LinearRate(consumedMinutes, period, now);
-        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, unitMinutes, _ => new HourlyRate(rate, RateSource.PeriodLinear));
+        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, unitMinutes, _ => new ProjectedRate(new HourlyRate(rate, RateSource.PeriodLinear), 0, 0));
     }
 
     private static double LinearRate(long consumedMinutes, PeriodWindow period, DateTimeOffset now)
@@ -144,33 +192,76 @@ public static class Forecaster
         return elapsedHours > 0 ? consumedMinutes / elapsedHours : 0;
     }
 
+    /// <summary>An hour's rate, the level's uncertainty as a fraction of it, and its noise variance per projected minute.</summary>
+    private readonly record struct ProjectedRate(HourlyRate Rate, double RelativeLevelSd, double NoiseVariancePerMinute);
+
+    /// <summary>The first instant a rising curve reaches a threshold, found hour by hour.</summary>
+    private sealed class CrossingFinder(double? threshold)
+    {
+        public DateTimeOffset? At { get; private set; }
+
+        // Inside one hour the curve is taken as a straight line (exact for the mean at a constant rate).
+        public void Step(double before, double after, DateTimeOffset hourFrom, DateTimeOffset hourTo)
+        {
+            if (At is not null || threshold is not { } x || after < x || after <= before)
+            {
+                return;
+            }
+            var fraction = Math.Clamp((x - before) / (after - before), 0, 1);
+            At = hourFrom.AddTicks((long)Math.Round(fraction * (hourTo - hourFrom).Ticks)).ToUniversalTime();
+        }
+    }
+
     private static Forecast Project(
         ForecastMethod method, long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, int unitMinutes,
-        Func<DateTimeOffset, HourlyRate> rateAt)
+        Func<DateTimeOffset, ProjectedRate> rateAt)
     {
         var t = period.Clamp(now);
         double? included = pool is null ? null : pool.IncludedMinutes;
         double? limit = pool is null || pool.Overage.Kind == OverageKind.Unlimited ? null : pool.LimitMinutes;
-        var includedAt = Reached(consumedMinutes, included, unitMinutes, now);
-        var limitAt = Reached(consumedMinutes, limit, unitMinutes, now);
+        var includedReached = Reached(consumedMinutes, included, unitMinutes, now);
+        var limitReached = Reached(consumedMinutes, limit, unitMinutes, now);
         var weakest = RateSource.Slot;
-        double total = consumedMinutes;
+        double mean = 0, levelSd = 0, noiseVariance = 0;
+        var (includedMean, includedHigh, includedLow) = (new CrossingFinder(included), new CrossingFinder(included), new CrossingFinder(included));
+        var (limitMean, limitHigh, limitLow) = (new CrossingFinder(limit), new CrossingFinder(limit), new CrossingFinder(limit));
+        var (highBefore, lowBefore) = ((double)consumedMinutes, (double)consumedMinutes);
 
         while (t < period.End)
         {
             var next = new DateTimeOffset(Math.Min(HourlyRateProfile.FloorHour(t.UtcTicks) + TimeSpan.TicksPerHour, period.End.UtcTicks), TimeSpan.Zero);
-            var rate = rateAt(t);
-            weakest = rate.Source > weakest ? rate.Source : weakest;
-            var added = rate.MinutesPerHour * (next - t).TotalHours;
-            includedAt ??= Crossing(total, added, included, t, rate.MinutesPerHour);
-            limitAt ??= Crossing(total, added, limit, t, rate.MinutesPerHour);
-            total += added;
+            var projected = rateAt(t);
+            weakest = projected.Rate.Source > weakest ? projected.Rate.Source : weakest;
+            var added = Math.Max(0, projected.Rate.MinutesPerHour) * (next - t).TotalHours;
+            var meanBefore = consumedMinutes + mean;
+            mean += added;
+            levelSd += added * projected.RelativeLevelSd;
+            noiseVariance += added * projected.NoiseVariancePerMinute;
+            var sd = Math.Sqrt((levelSd * levelSd) + noiseVariance);
+            var high = consumedMinutes + mean + (BandZ * sd);
+            var low = Math.Max(lowBefore, consumedMinutes + mean - (BandZ * sd));
+            includedMean.Step(meanBefore, consumedMinutes + mean, t, next);
+            limitMean.Step(meanBefore, consumedMinutes + mean, t, next);
+            includedHigh.Step(highBefore, high, t, next);
+            limitHigh.Step(highBefore, high, t, next);
+            includedLow.Step(lowBefore, low, t, next);
+            limitLow.Step(lowBefore, low, t, next);
+            (highBefore, lowBefore) = (high, low);
             t = next;
         }
 
+        var total = consumedMinutes + mean;
         var cap = limit ?? double.PositiveInfinity;
+        RunOut Settled(RunOut? reached, CrossingFinder crossing, double? threshold) =>
+            Settle(reached ?? (crossing.At is { } at ? new RunOut(RunOutOutcome.Projected, at) : null), threshold, period);
+        var band = new ForecastBand(lowBefore, Math.Max(highBefore, total),
+            Settled(includedReached, includedHigh, included), Settled(includedReached, includedLow, included),
+            Settled(limitReached, limitHigh, limit), Settled(limitReached, limitLow, limit));
         return new Forecast(method, now, period, consumedMinutes, total, Math.Min(total, cap),
-            Settle(includedAt, included, period), Settle(limitAt, limit, period), weakest);
+            Settled(includedReached, includedMean, included), Settled(limitReached, limitMean, limit), weakest)
+        {
+            Band = band,
+        };
     }
 
     private static RunOut? Reached(long consumed, double? threshold, int unitMinutes, DateTimeOffset now) =>
@@ -182,17 +273,6 @@ public static class Forecaster
     /// says (integer minutes and a unit of 1 give plain consumed ≥ threshold).
     /// </summary>
     public static bool IsReached(long consumed, double threshold, int unitMinutes) => threshold - consumed < Math.Max(1, unitMinutes);
-
-    // Inside one hour the rate is constant, so the crossing is a straight-line interpolation.
-    private static RunOut? Crossing(double before, double added, double? threshold, DateTimeOffset hourFrom, double rate)
-    {
-        if (threshold is not { } x || rate <= 0 || before + added < x)
-        {
-            return null;
-        }
-        var ticks = (long)Math.Round((x - before) / rate * TimeSpan.TicksPerHour);
-        return new RunOut(RunOutOutcome.Projected, hourFrom.AddTicks(ticks).ToUniversalTime());
-    }
 
     // Reaching the threshold exactly as the period ends is not running out: the pool resets at that instant.
     private static RunOut Settle(RunOut? found, double? threshold, PeriodWindow period) =>

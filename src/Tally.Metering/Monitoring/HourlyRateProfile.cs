@@ -124,9 +124,11 @@ public sealed class HourlyRateProfile
             : new(0, RateSource.None);
     }
 
-    internal static long FloorHour(long utcTicks) => utcTicks - (((utcTicks % TimeSpan.TicksPerHour) + TimeSpan.TicksPerHour) % TimeSpan.TicksPerHour);
+    /// <summary>The start of the UTC hour holding <paramref name="utcTicks"/>.</summary>
+    public static long FloorHour(long utcTicks) => utcTicks - (((utcTicks % TimeSpan.TicksPerHour) + TimeSpan.TicksPerHour) % TimeSpan.TicksPerHour);
 
-    private static long CeilHour(long utcTicks)
+    /// <summary>The first UTC hour boundary at or after <paramref name="utcTicks"/>.</summary>
+    public static long CeilHour(long utcTicks)
     {
         var floor = FloorHour(utcTicks);
         return floor == utcTicks ? floor : floor + TimeSpan.TicksPerHour;

@@ -125,15 +125,16 @@ public static class UsageMonitor
         var history = source.HourlyPoolMinutes(historyStart.UtcTicks, now.UtcTicks)
             .Select(h => new HourlyUsage(new DateTimeOffset(h.HourStartTicks, TimeSpan.Zero), h.Minutes))
             .ToList();
-        var profile = HourlyRateProfile.Learn(history, historyStart, now, options.TimeZone);
-        var forecast = Forecaster.WeekdayAware(usage.Minutes, covered ? options.Pool : null, window, now, profile, options.UnitMinutes);
+        var forecast = Forecaster.CalendarTrend(new ForecastInput(
+            usage.Minutes, covered ? options.Pool : null, window, now, history, historyStart, options.TimeZone, UnitMinutes: options.UnitMinutes, Calendar: workCalendar));
+        var historyHours = (int)Math.Max(0, (HourlyRateProfile.FloorHour(now.UtcTicks) - HourlyRateProfile.CeilHour(historyStart.UtcTicks)) / TimeSpan.TicksPerHour);
         var exhausted = forecast.LimitRunOut.Outcome == RunOutOutcome.AlreadyReached;
         RunRate? runRate = covered && pool is { } paced
             ? RunRate.Compute(usage.Minutes, paced.IncludedMinutes, window, now, RunRateTolerance.Default, exhausted)
             : null;
         var included = covered ? pool?.IncludedMinutes : null;
         var limit = covered && options.Pool is { LimitMinutes: var l } && l != long.MaxValue ? l : (long?)null;
-        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, profile.ObservedHours, coverage, included, limit,
+        return new MonitorFigures(period, window, now, usage, runRate, forecast, historyStart, historyHours, coverage, included, limit,
             workCalendar);
     }
 
@@ -159,7 +160,12 @@ public static class UsageMonitor
         _ => "never",
     };
 
-    public static string ToWire(this ForecastMethod method) => method == ForecastMethod.WeekdayAware ? "weekday-aware" : "linear";
+    public static string ToWire(this ForecastMethod method) => method switch
+    {
+        ForecastMethod.CalendarTrend => "calendar-trend",
+        ForecastMethod.WeekdayAware => "weekday-aware",
+        _ => "linear",
+    };
 
     public static string ToWire(this RateSource source) => source switch
     {
