@@ -27,6 +27,7 @@ public sealed class CalendarTrendModel
     // A working-day share above which zero days mean the tenant is too sparse for a log-scale fit.
     private const double SparseZeroShare = 0.2;
     private const double MinimumTrendT = 4;
+    private const int StepFullBeliefDays = 8;
     private const double MinimumStepT = 4;
     private static readonly double MinimumStepSize = Math.Log(1.1);
     private const int Closed = 7;
@@ -147,11 +148,11 @@ public sealed class CalendarTrendModel
         }
         // The averaged models' variance: each model's own (log scale, so relative) plus how far it is from the mean.
         var t = day.DayNumber - _origin.DayNumber;
-        var mean = _lines.Sum(l => l.Weight * Math.Exp(l.Line.At(t, stepped: true)));
+        var mean = _lines.Sum(l => l.Weight * Math.Exp(l.LogLevelAhead(t)));
         var variance = _lines.Sum(l =>
         {
-            var level = Math.Exp(l.Line.At(t, stepped: true));
-            return l.Weight * ((l.Line.VarianceAt(t, stepped: true) * level * level) + ((level - mean) * (level - mean)));
+            var level = Math.Exp(l.LogLevelAhead(t));
+            return l.Weight * ((l.LogVarianceAhead(t) * level * level) + ((level - mean) * (level - mean)));
         });
         return mean > 0 ? Math.Sqrt(variance) / mean : 0;
     }
@@ -173,7 +174,7 @@ public sealed class CalendarTrendModel
         {
             return _sparseLevel;
         }
-        return Math.Max(0, _lines.Sum(l => l.Weight * Math.Exp(l.Line.At(t, stepped: true))) - _offset);
+        return Math.Max(0, _lines.Sum(l => l.Weight * Math.Exp(l.LogLevelAhead(t))) - _offset);
     }
 
     private static CalendarTrendModel Sparse(TimeZoneInfo zone, WorkCalendar calendar, DateOnly origin, List<Day> complete, List<Day> working, double[][] share)
@@ -349,7 +350,24 @@ public sealed class CalendarTrendModel
     private static int ClassOf(DateOnly day, WorkCalendar calendar) =>
         day.DayOfWeek is not (DayOfWeek.Saturday or DayOfWeek.Sunday) && calendar.IsClosed(day) ? Closed : (int)day.DayOfWeek;
 
-    private sealed record WeightedLine(RobustLine Line, double Weight);
+    /// <summary>
+    /// A candidate line and its weight in the average. Ahead of today, a step is believed in proportion to the working
+    /// days it has lasted, fully from <see cref="StepFullBeliefDays"/> on: three days on a new level carry 3/8 of it.
+    /// A busy week and a new department look alike for their first days; believing part of either keeps both errors
+    /// smaller than a straight line's, and the part not believed widens the band.
+    /// </summary>
+    private sealed record WeightedLine(RobustLine Line, double Weight)
+    {
+        public double StepBelief => Line.StepFrom is { } from
+            ? Math.Min(1, (Line.Residuals.Length - from) / (double)StepFullBeliefDays)
+            : 0;
+
+        /// <summary>The log level at day offset <paramref name="t"/> ahead, with the step as far as it is believed.</summary>
+        public double LogLevelAhead(double t) => Line.At(t, stepped: false) + (StepBelief * Line.Step);
+
+        /// <summary>The log level's variance ahead: the fit's, plus the step not believed, as one more standard deviation.</summary>
+        public double LogVarianceAhead(double t) => Line.VarianceAt(t, stepped: true) + Math.Pow((1 - StepBelief) * Line.Step, 2);
+    }
 
     private sealed record Day(DateOnly Date, int Class, double Minutes, double[] Hours, int T);
 
