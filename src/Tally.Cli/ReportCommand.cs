@@ -22,7 +22,16 @@ internal static class ReportCommand
     private static readonly Option<string?> Server = new("--server") { Description = "Base URL of a running Tally server, e.g. http://127.0.0.1:5000." };
     private static readonly Option<string?> Key = new("--key") { Description = "A read or admin API key of the tenant (or set TALLY_KEY)." };
     private static readonly Option<string?> PeriodOption = new("--period") { Description = "YYYY-MM; default: the current period (server) or the period of the last event (file)." };
-    private static readonly Option<string?> AsOf = new("--as-of") { Description = "File mode: the instant the report is made at (ISO-8601); default: the last event's time." };
+    private static readonly Option<string?> AsOf = new("--as-of")
+    {
+        Description = "File mode: the instant the report is made at (ISO-8601 with an offset, e.g. 2026-05-07T00:00Z); only events at or before it count. Default: the last event's time.",
+    };
+    private static readonly Option<string> Holidays = new("--holidays")
+    {
+        Description = "File mode: whose public holidays the forecast treats as closed days: auto (the country of --timezone), none, or an ISO 3166-1 alpha-2 code such as FR.",
+        DefaultValueFactory = _ => "auto",
+    };
+    private static readonly Option<string?> ClosedDays = new("--closed-days") { Description = "File mode: the organisation's own closure days, ISO dates separated by commas (2026-12-24,2026-12-31)." };
     private static readonly MeterOptionSet Metering = new();
     private static readonly Option<int> Top = new("--top") { Description = "Top users to list.", DefaultValueFactory = _ => 10 };
     private static readonly Option<string> Format = new("--format") { Description = "table or json.", DefaultValueFactory = _ => "table" };
@@ -31,7 +40,7 @@ internal static class ReportCommand
     {
         var command = new Command("report", "Print a tenant's period summary, run-rate, forecast and top users, from a server or an event log.")
         {
-            FileArgument, Server, Key, PeriodOption, AsOf, Top, Format,
+            FileArgument, Server, Key, PeriodOption, AsOf, Holidays, ClosedDays, Top, Format,
         };
         Metering.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(parse, cancel));
@@ -47,10 +56,14 @@ internal static class ReportCommand
 
     /// <summary>
     /// Run-outs: the outcome as the API names it, and the instant when projected, or when already reached and known
-    /// (from a file: the unit that used the last whole unit's room; a server's API does not say, so null).
+    /// (from a file: the unit that used the last whole unit's room; a server's API does not say, so null). The range
+    /// and the model are the API's own types (<c>forecast.range</c>, <c>forecast.model</c>), so the JSON of a file
+    /// and of a server read the same; <see cref="Range"/>'s demand bounds go with <see cref="ProjectedDemandMinutes"/>
+    /// (<see cref="ProjectedMinutes"/> is that demand capped at the limit). <see cref="Model"/> is null only from a
+    /// server too old to send it.
     /// </summary>
     internal sealed record ReportForecast(string Method, DateTimeOffset AsOf, double ProjectedMinutes, DateTimeOffset? IncludedRunOut, string IncludedRunOutOutcome,
-        DateTimeOffset? LimitRunOut, string LimitRunOutOutcome);
+        DateTimeOffset? LimitRunOut, string LimitRunOutOutcome, double ProjectedDemandMinutes, ForecastRangeView Range, ForecastModelView? Model);
 
     internal sealed record ReportUser(string User, long Units, long Minutes);
 
@@ -82,6 +95,14 @@ internal static class ReportCommand
         if (server is not null && file is not null)
         {
             stderr.WriteLine($"tally report: give an event log FILE or --server URL, not both ('{file}' and --server {server})");
+            return 1;
+        }
+        if (server is not null && FileModeOnlyGiven(parse) is { Count: > 0 } given)
+        {
+            // Ignoring them would print the server's figures as if they answered the options: refuse instead.
+            var names = given.Count == 1 ? given[0] : string.Join(", ", given[..^1]) + " and " + given[^1];
+            stderr.WriteLine($"tally report: {names} {(given.Count == 1 ? "is" : "are")} for an event log FILE only; "
+                + "a server reports as of its own clock, with the tenant's license and working calendar (set them on the server)");
             return 1;
         }
         var built = server is not null
@@ -132,9 +153,21 @@ internal static class ReportCommand
             var s = summary.Value;
             var runRate = s.RunRate is { } r ? new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status) : null;
             var f = s.Forecast;
+            // A server without the range sends only the point forecast: a range of one point says exactly that.
+            var range = f.Range ?? new ForecastRangeView(f.ProjectedDemandMinutes, f.ProjectedDemandMinutes,
+                f.IncludedRunOut, f.IncludedRunOutOutcome, f.IncludedRunOut, f.IncludedRunOutOutcome,
+                f.LimitRunOut, f.LimitRunOutOutcome, f.LimitRunOut, f.LimitRunOutOutcome);
+            range = range with
+            {
+                IncludedRunOutEarliest = ServerRunOut(range.IncludedRunOutEarliest, range.IncludedRunOutEarliestOutcome),
+                IncludedRunOutLatest = ServerRunOut(range.IncludedRunOutLatest, range.IncludedRunOutLatestOutcome),
+                LimitRunOutEarliest = ServerRunOut(range.LimitRunOutEarliest, range.LimitRunOutEarliestOutcome),
+                LimitRunOutLatest = ServerRunOut(range.LimitRunOutLatest, range.LimitRunOutLatestOutcome),
+            };
             var forecast = new ReportForecast(f.Method, f.AsOf, f.ProjectedMinutes,
                 ServerRunOut(f.IncludedRunOut, f.IncludedRunOutOutcome), f.IncludedRunOutOutcome,
-                ServerRunOut(f.LimitRunOut, f.LimitRunOutOutcome), f.LimitRunOutOutcome);
+                ServerRunOut(f.LimitRunOut, f.LimitRunOutOutcome), f.LimitRunOutOutcome,
+                f.ProjectedDemandMinutes, range, f.Model);
             var topUsers = users.Value.Users.Select(u => new ReportUser(u.User, u.Units, u.Minutes)).ToList();
             return new ReportModel(baseUri.ToString(), s.Period, s.Start, s.End, s.IncludedMinutes, s.LimitMinutes,
                 s.ConsumedMinutes, s.Units, s.DeniedEvents, runRate, forecast, topUsers);
@@ -201,62 +234,70 @@ internal static class ReportCommand
         }
         var (options, packMinutes) = meter.Value;
         var pool = options.Pool;
-        ParsedLog log;
+        DateTimeOffset? asOfGiven = null;
+        if (parse.GetValue(AsOf) is { } asOfText)
+        {
+            var parsed = ParseInstant("--as-of", asOfText);
+            if (!parsed.IsOk)
+            {
+                return parsed.Error;
+            }
+            asOfGiven = parsed.Value;
+        }
+        Period? periodGiven = null;
+        if (parse.GetValue(PeriodOption) is { } periodText)
+        {
+            if (!Period.TryParse(periodText, out var p))
+            {
+                return $"--period: '{periodText}' is not {Period.Expected}";
+            }
+            periodGiven = p;
+        }
+        var workCalendar = BuildCalendar(parse.GetValue(Holidays)!, parse.GetValue(ClosedDays), options.TimeZone);
+        if (!workCalendar.IsOk)
+        {
+            return workCalendar.Error;
+        }
+        ParsedLog whole;
         try
         {
-            log = EventLogReader.ReadFile(path, format);
+            whole = EventLogReader.ReadFile(path, format);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"cannot read '{path}': {e.Message}";
         }
-        if (log.InvalidLines > 0)
+        if (whole.InvalidLines > 0)
         {
-            var first = string.Join("; ", log.Errors.Take(3));
-            return $"{log.InvalidLines} bad line(s) in {path} ({first}); check them with tally meter";
+            var first = string.Join("; ", whole.Errors.Take(3));
+            return $"{whole.InvalidLines} bad line(s) in {path} ({first}); check them with tally meter";
         }
-        if (log.Events.Count == 0)
+        if (whole.Events.Count == 0)
         {
             return $"{path} has no events";
         }
+        var asOf = asOfGiven ?? new DateTimeOffset(whole.Events.Max(e => e.TimeTicks), TimeSpan.Zero);
+        // A report as of an instant sees only what had happened by then: an event at exactly that instant has, a later
+        // one has not. Metering the whole file would put later units, denials and users in every figure and in the
+        // forecast's history. The meter replays in time order, so the earlier events decide exactly as in the whole run.
+        var log = asOfGiven is null ? whole : whole.AtOrBefore(asOf.UtcTicks);
         var result = MeterRun.Run(log, options, null, keepUnits: true, packMinutes);
-        var calendar = new PeriodCalendar(options.TimeZone);
-        var lastTicks = log.Events.Max(e => e.TimeTicks);
-        DateTimeOffset asOf = new(lastTicks, TimeSpan.Zero);
-        if (parse.GetValue(AsOf) is { } asOfText)
-        {
-            if (!DateTimeOffset.TryParse(asOfText, CultureInfo.InvariantCulture, DateTimeStyles.None, out asOf))
-            {
-                return $"--as-of: '{asOfText}' is not an ISO-8601 instant";
-            }
-        }
-        Period period;
-        if (parse.GetValue(PeriodOption) is { } periodText)
-        {
-            if (!Period.TryParse(periodText, out period))
-            {
-                return $"--period: '{periodText}' is not {Period.Expected}";
-            }
-        }
-        else
-        {
-            period = calendar.PeriodOf(asOf);
-        }
+        var period = periodGiven ?? new PeriodCalendar(options.TimeZone).PeriodOf(asOf);
 
         // The server's own figures (UsageMonitor), fed from the metered log instead of the ledger, so a file and a
         // server with the same events reach the same verdicts.
         var periodTally = result.Tally.Periods().FirstOrDefault(t => t.Period == period);
         var units = result.Tally.UnitRecords;
         var usage = new PeriodUsage(period.ToString(), periodTally?.Units ?? 0, periodTally?.ConsumedMinutes ?? 0, periodTally?.DeniedEvents ?? 0, 0);
-        var source = new MonitorSource(usage, log.Events.Min(e => e.TimeTicks), (from, to) => units
+        long? firstEventTicks = log.Events.Count == 0 ? null : log.Events.Min(e => e.TimeTicks);
+        var source = new MonitorSource(usage, firstEventTicks, (from, to) => units
             .Where(u => u.StartTicks >= from && u.StartTicks < to && u.Minutes > 0)
             .GroupBy(u => u.StartTicks - (u.StartTicks % TimeSpan.TicksPerHour))
             .Select(g => new HourlyMinutes(g.Key, g.Sum(u => (long)u.Minutes)))
             .OrderBy(h => h.HourStartTicks)
             .ToList());
-        var figures = UsageMonitor.Compute(source, options, pool is null ? null : MonitoredPool.Always(pool.IncludedMinutes), period, asOf);
+        var figures = UsageMonitor.Compute(source, options, pool is null ? null : MonitoredPool.Always(pool.IncludedMinutes), period, asOf, workCalendar.Value);
         var periodUnits = units.Where(u => u.Period == period).OrderBy(u => u.StartTicks).ToList();
-        var f = figures.Forecast;
         var runRate = figures.RunRate is { } r ? new ReportRunRate(r.ExpectedMinutes, r.DeltaMinutes, r.DeltaPercent, r.Status.ToWire()) : null;
         var topUsers = periodUnits
             .GroupBy(u => u.User)
@@ -265,23 +306,108 @@ internal static class ReportCommand
             .OrderByDescending(u => u.Minutes).ThenBy(u => u.User, StringComparer.Ordinal)
             .Take(top).ToList();
         var (included, limit) = (figures.IncludedMinutes, figures.LimitMinutes);
+        // The API's forecast object, so the file's numbers are rounded and named exactly as a server's; only an already
+        // reached instant is replaced, by the one a file knows exactly.
+        var view = UsageMonitor.ForecastView(figures);
+        DateTimeOffset? Included(DateTimeOffset? at, string outcome) => Reached(at, outcome, included, periodUnits, options.UnitMinutes);
+        DateTimeOffset? Limit(DateTimeOffset? at, string outcome) => Reached(at, outcome, limit, periodUnits, options.UnitMinutes);
+        var range = view.Range! with
+        {
+            IncludedRunOutEarliest = Included(view.Range.IncludedRunOutEarliest, view.Range.IncludedRunOutEarliestOutcome),
+            IncludedRunOutLatest = Included(view.Range.IncludedRunOutLatest, view.Range.IncludedRunOutLatestOutcome),
+            LimitRunOutEarliest = Limit(view.Range.LimitRunOutEarliest, view.Range.LimitRunOutEarliestOutcome),
+            LimitRunOutLatest = Limit(view.Range.LimitRunOutLatest, view.Range.LimitRunOutLatestOutcome),
+        };
         return new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, included, limit, usage.Minutes,
             usage.Units, usage.DeniedEvents, runRate,
-            new ReportForecast(f.Method.ToWire(), figures.Now, f.ProjectedMinutes,
-                RunOutAt(f.IncludedRunOut, included, periodUnits, options.UnitMinutes), f.IncludedRunOut.Outcome.ToWire(),
-                RunOutAt(f.LimitRunOut, limit, periodUnits, options.UnitMinutes), f.LimitRunOut.Outcome.ToWire()),
+            new ReportForecast(view.Method, view.AsOf, view.ProjectedMinutes,
+                Included(view.IncludedRunOut, view.IncludedRunOutOutcome), view.IncludedRunOutOutcome,
+                Limit(view.LimitRunOut, view.LimitRunOutOutcome), view.LimitRunOutOutcome,
+                view.ProjectedDemandMinutes, range, view.Model),
             topUsers);
+    }
+
+    /// <summary>The file-mode-only options given with <c>--server</c>, by name (defaults applied by the parser do not count).</summary>
+    private static List<string> FileModeOnlyGiven(ParseResult parse) =>
+        [.. new Option[] { AsOf, Holidays, ClosedDays }.Concat(Metering.All)
+            .Where(o => parse.GetResult(o) is { Implicit: false })
+            .Select(o => o.Name)];
+
+    /// <summary>
+    /// An instant given on the command line, held to the rule event times are (R12): it must state its offset
+    /// (<c>Z</c> or <c>±hh:mm</c>), since a time without one is ambiguous by a whole time zone and this machine's zone
+    /// is no better a guess than any other. Seconds may be left out (<c>2026-05-07T00:00Z</c>).
+    /// </summary>
+    internal static Outcome<DateTimeOffset, string> ParseInstant(string option, string text)
+    {
+        // In UTC, as a server's clock is: the same instant written with another offset makes the same report.
+        if (EventValidation.ParseTime(text) is { } instant)
+        {
+            return instant.ToUniversalTime();
+        }
+        if (DateTimeOffset.TryParseExact(text, InstantWithoutSeconds, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var minutes))
+        {
+            return minutes.ToUniversalTime();
+        }
+        return DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local) && local.Kind == DateTimeKind.Unspecified
+            ? $"{option}: '{text}' has no UTC offset, and a time without one could be any time zone's; add Z or ±hh:mm (e.g. {text.TrimEnd()}Z)"
+            : $"{option}: '{text}' is not an ISO-8601 instant with an offset (e.g. 2026-03-01T09:00:00Z)";
+    }
+
+    /// <summary>Minute-precision instants with their offset; the event-time parser wants seconds.</summary>
+    private static readonly string[] InstantWithoutSeconds = ["yyyy-MM-dd'T'HH:mm'Z'", "yyyy-MM-dd'T'HH:mmzzz"];
+
+    /// <summary>
+    /// The working calendar the forecast reads history and projects with: <c>auto</c>, the public holidays of the
+    /// country whose zone <c>--timezone</c> is (none for UTC, as the server's default); <c>none</c>; or a country code;
+    /// plus the <c>--closed-days</c>. What is wrong is said with the option's name.
+    /// </summary>
+    internal static Outcome<WorkCalendar, string> BuildCalendar(string holidays, string? closedDays, TimeZoneInfo zone)
+    {
+        var closures = new List<DateOnly>();
+        if (closedDays is not null)
+        {
+            var items = closedDays.Split(',');
+            for (var i = 0; i < items.Length; i++)
+            {
+                var item = items[i].Trim();
+                if (!DateOnly.TryParseExact(item, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+                {
+                    return $"--closed-days: item {i + 1}, '{item}', is not a date as YYYY-MM-DD (e.g. 2026-12-24)";
+                }
+                closures.Add(day);
+            }
+        }
+        string? country;
+        if (holidays.Equals("auto", StringComparison.OrdinalIgnoreCase))
+        {
+            country = WorkCalendar.CountryOfZone(zone);
+        }
+        else if (holidays.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            country = null;
+        }
+        else if (WorkCalendar.Create(holidays.Length == 0 ? "?" : holidays, null) is { IsOk: false } unknown)
+        {
+            return $"--holidays must be auto, none or a country code: {unknown.Error}";
+        }
+        else
+        {
+            country = holidays;
+        }
+        var made = WorkCalendar.Create(country, closures);
+        return made.IsOk ? made.Value : $"--closed-days: {made.Error}";
     }
 
     /// <summary>
     /// A projected run-out is the forecast's instant. An already reached one is the start of the unit after which
     /// less than a unit was left under the threshold: a file has every unit, so the instant is known exactly.
     /// </summary>
-    private static DateTimeOffset? RunOutAt(RunOut runOut, long? threshold, IReadOnlyList<UnitRecord> periodUnitsInOrder, int unitMinutes)
+    private static DateTimeOffset? Reached(DateTimeOffset? at, string outcome, long? threshold, IReadOnlyList<UnitRecord> periodUnitsInOrder, int unitMinutes)
     {
-        if (runOut.Outcome != RunOutOutcome.AlreadyReached || threshold is not { } x)
+        if (outcome != RunOutOutcome.AlreadyReached.ToWire() || threshold is not { } x)
         {
-            return runOut.At;
+            return at;
         }
         long consumed = 0;
         foreach (var unit in periodUnitsInOrder)
@@ -293,6 +419,47 @@ internal static class ReportCommand
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// A run-out's 10–90 % range after its point, earliest (usage runs high) first; nothing when both ends are the point.
+    /// </summary>
+    internal static string Spread(DateTimeOffset? at, string outcome, DateTimeOffset? earliest, string earliestOutcome, DateTimeOffset? latest, string latestOutcome)
+    {
+        if ((earliest, earliestOutcome) == (at, outcome) && (latest, latestOutcome) == (at, outcome))
+        {
+            return "";
+        }
+        static string Short(DateTimeOffset? t, string outcome) => (outcome, t) switch
+        {
+            ("projected", { } x) => x.UtcDateTime.ToString("d MMM HH:mm", CultureInfo.InvariantCulture),
+            ("already-reached", { } x) => "reached " + x.UtcDateTime.ToString("d MMM HH:mm", CultureInfo.InvariantCulture),
+            ("already-reached", null) => "already reached",
+            ("not-within-period", _) => "not within the period",
+            _ => outcome,
+        };
+        return $" (10–90 %: {Short(earliest, earliestOutcome)} – {Short(latest, latestOutcome)})";
+    }
+
+    /// <summary>
+    /// The calendar the forecast used and, when it found a working-day level, its trend and level shift: a model that
+    /// read no working-day usage (or a method without a model) has no trend worth printing.
+    /// </summary>
+    internal static string CalendarLine(ForecastModelView model)
+    {
+        var calendar = (model.HolidayCountry is { } country ? $"{country} holidays" : "no public holidays")
+            + (model.ClosureDays > 0 ? $" + {model.ClosureDays} closure day{(model.ClosureDays == 1 ? "" : "s")}" : "");
+        var line = $"{calendar}; {model.HistoryDays} day{(model.HistoryDays == 1 ? "" : "s")} of history";
+        if (model.WorkingDayMinutes > 0 || model.LevelShiftDay is not null)
+        {
+            var trend = model.TrendPercentPerWeek.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+            line += $"; working day ≈ {model.WorkingDayMinutes.ToString("N0", CultureInfo.InvariantCulture)} min; trend {trend} %/week";
+        }
+        if (model.LevelShiftDay is { } shift)
+        {
+            line += $"; level shift from {shift.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}";
+        }
+        return line;
     }
 
     private static void WriteTable(ReportModel m, IAnsiConsole console)
@@ -321,9 +488,23 @@ internal static class ReportCommand
             var exhausted = m.Forecast.LimitRunOutOutcome == RunOutOutcome.AlreadyReached.ToWire() ? "pool exhausted; " : "";
             summary.AddRow("Run-rate", $"{r.Status} ({exhausted}{(r.DeltaMinutes >= 0 ? "+" : "")}{N(r.DeltaMinutes)} min{(r.DeltaPercent is { } p ? $", {(p >= 0 ? "+" : "")}{p.ToString("0.0", CultureInfo.InvariantCulture)} %" : "")})");
         }
-        summary.AddRow("Forecast at period end", N(m.Forecast.ProjectedMinutes));
-        summary.AddRow("Included minutes run out", At(m.Forecast.IncludedRunOut, m.Forecast.IncludedRunOutOutcome));
-        summary.AddRow("Limit runs out", At(m.Forecast.LimitRunOut, m.Forecast.LimitRunOutOutcome));
+        var f = m.Forecast;
+        var range = f.Range;
+        // The range is of demand; what is printed is capped at the limit as the point is, so the point lies inside it.
+        double Capped(double demand) => m.LimitMinutes is { } cap ? Math.Min(demand, cap) : demand;
+        var (low, high) = (Capped(range.ProjectedDemandLowMinutes), Capped(range.ProjectedDemandHighMinutes));
+        // A range of one point (a method without one, or a forecast past doubt) would only repeat the point.
+        summary.AddRow("Forecast at period end", N(f.ProjectedMinutes) + (low == high ? "" : $" (10–90 %: {N(low)}–{N(high)})"));
+        summary.AddRow("Included minutes run out", At(f.IncludedRunOut, f.IncludedRunOutOutcome)
+            + Spread(f.IncludedRunOut, f.IncludedRunOutOutcome, range.IncludedRunOutEarliest, range.IncludedRunOutEarliestOutcome,
+                range.IncludedRunOutLatest, range.IncludedRunOutLatestOutcome));
+        summary.AddRow("Limit runs out", At(f.LimitRunOut, f.LimitRunOutOutcome)
+            + Spread(f.LimitRunOut, f.LimitRunOutOutcome, range.LimitRunOutEarliest, range.LimitRunOutEarliestOutcome,
+                range.LimitRunOutLatest, range.LimitRunOutLatestOutcome));
+        if (f.Model is { } model)
+        {
+            summary.AddRow("Calendar", Markup.Escape(CalendarLine(model)));
+        }
         console.Write(summary);
         var users = new Table().AddColumn("Top users").AddNumberColumns("Units", "Minutes");
         foreach (var u in m.TopUsers)

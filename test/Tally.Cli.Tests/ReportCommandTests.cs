@@ -127,6 +127,8 @@ public sealed class ReportCommandTests : IDisposable
             Assert.Equal(18, report.GetProperty("consumedMinutes").GetInt64());
             Assert.Equal(3, report.GetProperty("units").GetInt64());
             Assert.Equal("never", report.GetProperty("forecast").GetProperty("includedRunOutOutcome").GetString());
+            AssertRangeConsistent(report.GetProperty("forecast"));
+            Assert.True(report.GetProperty("forecast").GetProperty("model").GetProperty("historyDays").GetInt32() >= 0);
             var top = Assert.Single(report.GetProperty("topUsers").EnumerateArray());
             Assert.Equal("ann", top.GetProperty("user").GetString());
             Assert.Equal(12, top.GetProperty("minutes").GetInt64());
@@ -195,6 +197,15 @@ public sealed class ReportCommandTests : IDisposable
                 Assert.Equal("already-reached", report.GetProperty("forecast").GetProperty("includedRunOutOutcome").GetString());
                 Assert.Equal("already-reached", report.GetProperty("forecast").GetProperty("limitRunOutOutcome").GetString());
             }
+            // The range and what the model read are the API's, the same from both.
+            var (serverForecast, fileForecast) = (JsonDocument.Parse(server.Out).RootElement.GetProperty("forecast"), JsonDocument.Parse(file.Out).RootElement.GetProperty("forecast"));
+            AssertRangeConsistent(serverForecast);
+            AssertRangeConsistent(fileForecast);
+            Assert.Equal(serverForecast.GetProperty("model").ToString(), fileForecast.GetProperty("model").ToString());
+            foreach (var name in new[] { "projectedDemandLowMinutes", "projectedDemandHighMinutes", "includedRunOutEarliestOutcome", "limitRunOutLatestOutcome" })
+            {
+                Assert.Equal(serverForecast.GetProperty("range").GetProperty(name).ToString(), fileForecast.GetProperty("range").GetProperty(name).ToString());
+            }
             // The file knows the unit that used the pool up; the server's API does not say when, so the report does not guess.
             Assert.Equal(at, JsonDocument.Parse(file.Out).RootElement.GetProperty("forecast").GetProperty("includedRunOut").GetDateTimeOffset());
             Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(server.Out).RootElement.GetProperty("forecast").GetProperty("includedRunOut").ValueKind);
@@ -208,5 +219,168 @@ public sealed class ReportCommandTests : IDisposable
             await app.StopAsync();
             await app.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// A 60-minute pool (ten units) on Tuesday 10 March 2026: three users at 09:00, a fourth exactly at 12:00 (the
+    /// report's instant), then ten latecomers at 13:00 who would use up the pool, be denied and top the list.
+    /// </summary>
+    private (string Whole, string UpToAsOf) WriteLogWithLaterEvents()
+    {
+        string[] header = ["time,user,device,app,action,id"];
+        string[] before = [.. Enumerable.Range(1, 3).Select(i => $"2026-03-10T09:00:00Z,u{i},,sales,open-app,e{i}"), "2026-03-10T12:00:00Z,u4,,sales,open-app,e4"];
+        // Later events come first in the file too: the cut is by time, not by position.
+        string[] after = [.. Enumerable.Range(1, 10).Select(i => $"2026-03-10T13:00:00Z,late{i},,sales,open-app,l{i}"), "2026-03-10T13:30:00Z,late1,,sales,select,l11"];
+        var whole = Path.Combine(_folder, "whole.csv");
+        var upTo = Path.Combine(_folder, "up-to.csv");
+        File.WriteAllLines(whole, [.. header, .. after, .. before]);
+        File.WriteAllLines(upTo, [.. header, .. before]);
+        return (whole, upTo);
+    }
+
+    [Fact]
+    public async Task Report_File_AsOf_LaterEventsCountInNoFigure()
+    {
+        var (whole, upTo) = WriteLogWithLaterEvents();
+        string[] options = ["--pool-minutes", "60", "--as-of", "2026-03-10T12:00:00Z", "--format", "json"];
+        var asOf = await RunAsync([whole, .. options]);
+        var cut = await RunAsync([upTo, .. options]);
+        var all = await RunAsync(whole, "--pool-minutes", "60", "--format", "json");
+        Assert.True(asOf.Code == 0, asOf.Err);
+        Assert.True(cut.Code == 0, cut.Err);
+        Assert.True(all.Code == 0, all.Err);
+        var report = JsonDocument.Parse(asOf.Out).RootElement;
+        // The event at exactly the instant has happened as of it (≤); the thirteen o'clock ones have not.
+        Assert.Equal(24, report.GetProperty("consumedMinutes").GetInt64());
+        Assert.Equal(4, report.GetProperty("units").GetInt64());
+        Assert.Equal(0, report.GetProperty("deniedEvents").GetInt64());
+        Assert.Equal(["u1", "u2", "u3", "u4"], report.GetProperty("topUsers").EnumerateArray().Select(u => u.GetProperty("user").GetString()).Order());
+        Assert.NotEqual("already-reached", report.GetProperty("forecast").GetProperty("includedRunOutOutcome").GetString());
+        // Every figure, the forecast and its history included, is what the log cut at the instant gives.
+        Assert.Equal(WithoutSource(cut.Out), WithoutSource(asOf.Out));
+        // And the later events do change them when they have happened: the test's log is not blind to them.
+        var later = JsonDocument.Parse(all.Out).RootElement;
+        Assert.Equal(60, later.GetProperty("consumedMinutes").GetInt64());
+        Assert.True(later.GetProperty("deniedEvents").GetInt64() > 0);
+        Assert.Equal("already-reached", later.GetProperty("forecast").GetProperty("includedRunOutOutcome").GetString());
+        Assert.Contains(later.GetProperty("topUsers").EnumerateArray(), u => u.GetProperty("user").GetString() == "late1");
+    }
+
+    /// <summary>A report's JSON without its source (the file's path), which is all two files' reports may differ in.</summary>
+    private static string WithoutSource(string json)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        node.Remove("source");
+        return node.ToJsonString();
+    }
+
+    [Fact]
+    public void Report_AsOfWithoutOffset_RefusedLikeAnEventTime_WithOffsetAccepted()
+    {
+        var (whole, _) = WriteLogWithLaterEvents();
+        // The real executable, as a user runs it: the machine's own zone must not decide what the instant means.
+        var refused = TallyProcess.Run(null, "report", whole, "--as-of", "2026-03-10T12:00");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--as-of", refused.Stderr);
+        Assert.Contains("'2026-03-10T12:00' has no UTC offset", refused.Stderr);
+        var garbage = TallyProcess.Run(null, "report", whole, "--as-of", "noon");
+        Assert.Equal(1, garbage.ExitCode);
+        Assert.Contains("--as-of: 'noon' is not an ISO-8601 instant with an offset", garbage.Stderr);
+
+        var utc = TallyProcess.Run(null, "report", whole, "--pool-minutes", "60", "--as-of", "2026-03-10T12:00Z", "--format", "json");
+        var paris = TallyProcess.Run(null, "report", whole, "--pool-minutes", "60", "--as-of", "2026-03-10T14:00+02:00", "--format", "json");
+        Assert.True(utc.ExitCode == 0, utc.Stderr);
+        Assert.True(paris.ExitCode == 0, paris.Stderr);
+        Assert.Equal(24, JsonDocument.Parse(utc.Stdout).RootElement.GetProperty("consumedMinutes").GetInt64());
+        // The same instant written two ways is the same report.
+        Assert.Equal(utc.Stdout, paris.Stdout);
+    }
+
+    [Fact]
+    public async Task Report_File_CalendarOptions_ReachTheForecastModel()
+    {
+        var log = WriteLog();
+        async Task<JsonElement> Model(params string[] extra)
+        {
+            var (code, stdout, stderr) = await RunAsync([log, "--pool-minutes", "90", "--as-of", "2026-03-17T09:00:00Z", "--format", "json", .. extra]);
+            Assert.True(code == 0, stderr);
+            return JsonDocument.Parse(stdout).RootElement.GetProperty("forecast").GetProperty("model");
+        }
+        // auto: the country of --timezone's zone; UTC is no country's.
+        Assert.Equal(JsonValueKind.Null, (await Model()).GetProperty("holidayCountry").ValueKind);
+        Assert.Equal("FR", (await Model("--timezone", "Europe/Paris")).GetProperty("holidayCountry").GetString());
+        Assert.Equal(JsonValueKind.Null, (await Model("--timezone", "Europe/Paris", "--holidays", "none")).GetProperty("holidayCountry").ValueKind);
+        var german = await Model("--holidays", "de", "--closed-days", "2026-12-24, 2026-12-31,2026-12-24");
+        Assert.Equal("DE", german.GetProperty("holidayCountry").GetString());
+        Assert.Equal(2, german.GetProperty("closureDays").GetInt32());
+
+        var (code, stdout, _) = await RunAsync(log, "--pool-minutes", "90", "--as-of", "2026-03-17T09:00:00Z", "--holidays", "FR", "--closed-days", "2026-12-24,2026-12-31");
+        Assert.Equal(0, code);
+        Assert.Contains("FR holidays + 2 closure days", stdout);
+
+        var (badCode, _, badCountry) = await RunAsync(log, "--holidays", "XX");
+        Assert.Equal(1, badCode);
+        Assert.Contains("--holidays", badCountry);
+        Assert.Contains("'XX' is not a country whose public holidays are known", badCountry);
+        (badCode, _, var badDay) = await RunAsync(log, "--closed-days", "2026-12-24,2026-12-32");
+        Assert.Equal(1, badCode);
+        Assert.Contains("--closed-days: item 2, '2026-12-32', is not a date", badDay);
+    }
+
+    [Fact]
+    public async Task Report_Server_FileModeOnlyOptions_Refused()
+    {
+        // Checked before the server is asked: nothing listens here.
+        var (code, _, stderr) = await RunAsync("--server", "http://127.0.0.1:1", "--key", "k", "--as-of", "2026-03-10T12:00:00Z", "--holidays", "FR", "--closed-days", "2026-12-24");
+        Assert.Equal(1, code);
+        Assert.Contains("--as-of, --holidays and --closed-days are for an event log FILE only", stderr);
+        (code, _, stderr) = await RunAsync("--server", "http://127.0.0.1:1", "--key", "k", "--pool-minutes", "90");
+        Assert.Equal(1, code);
+        Assert.Contains("--pool-minutes is for an event log FILE only", stderr);
+    }
+
+    [Fact]
+    public async Task Report_File_ExampleLog_ForecastRangeAndModelConsistent()
+    {
+        var examples = Path.Combine(Repository.Root, "examples", "events.csv");
+        var (code, stdout, stderr) = await RunAsync(examples, "--packs", "1", "--overage", "500", "--as-of", "2026-11-16T12:00:00Z", "--timezone", "Europe/Paris", "--format", "json");
+        Assert.True(code == 0, stderr);
+        AssertRangeConsistent(JsonDocument.Parse(stdout).RootElement.GetProperty("forecast"));
+        var model = JsonDocument.Parse(stdout).RootElement.GetProperty("forecast").GetProperty("model");
+        Assert.Equal("FR", model.GetProperty("holidayCountry").GetString());
+        Assert.True(model.GetProperty("historyDays").GetInt32() > 0);
+    }
+
+    /// <summary>The range brackets the point: low ≤ demand ≤ high, and each earliest run-out is not after its latest.</summary>
+    private static void AssertRangeConsistent(JsonElement forecast)
+    {
+        var range = forecast.GetProperty("range");
+        var demand = forecast.GetProperty("projectedDemandMinutes").GetDouble();
+        Assert.True(range.GetProperty("projectedDemandLowMinutes").GetDouble() <= demand, forecast.ToString());
+        Assert.True(demand <= range.GetProperty("projectedDemandHighMinutes").GetDouble(), forecast.ToString());
+        Assert.True(forecast.GetProperty("projectedMinutes").GetDouble() <= demand, forecast.ToString());
+        foreach (var threshold in new[] { "included", "limit" })
+        {
+            var earliest = range.GetProperty(threshold + "RunOutEarliest");
+            var latest = range.GetProperty(threshold + "RunOutLatest");
+            Assert.NotNull(range.GetProperty(threshold + "RunOutEarliestOutcome").GetString());
+            Assert.NotNull(range.GetProperty(threshold + "RunOutLatestOutcome").GetString());
+            if (earliest.ValueKind != JsonValueKind.Null && latest.ValueKind != JsonValueKind.Null)
+            {
+                Assert.True(earliest.GetDateTimeOffset() <= latest.GetDateTimeOffset(), forecast.ToString());
+            }
+        }
+    }
+
+    [Fact]
+    public void Report_Table_RangeAndCalendar_PrintedWhenTheyDiffer()
+    {
+        var at = new DateTimeOffset(2026, 6, 25, 6, 27, 0, TimeSpan.Zero);
+        Assert.Equal("", ReportCommand.Spread(at, "projected", at, "projected", at, "projected"));
+        Assert.Equal(" (10–90 %: 24 Jun 18:00 – not within the period)",
+            ReportCommand.Spread(at, "projected", new DateTimeOffset(2026, 6, 24, 18, 0, 0, TimeSpan.Zero), "projected", null, "not-within-period"));
+        Assert.Equal("FR holidays + 2 closure days; 40 days of history; working day ≈ 1,200 min; trend +5.2 %/week; level shift from 2026-05-11",
+            ReportCommand.CalendarLine(new Tally.Contract.ForecastModelView(1200, 5.2, new DateOnly(2026, 5, 11), 40, "FR", 2)));
+        Assert.Equal("no public holidays; 1 day of history", ReportCommand.CalendarLine(new Tally.Contract.ForecastModelView(0, 0, null, 1, null, 0)));
     }
 }

@@ -55,9 +55,27 @@ public sealed class ParsedLog
     /// <summary><see cref="Ids"/> as a struct, which <see cref="Replay"/> runs faster with.</summary>
     internal EventIdText.View IdView => new(_ids);
     public List<LineError> Errors { get; } = [];
-    public SymbolTable Users { get; } = new();
-    public SymbolTable Devices { get; } = new();
-    public SymbolTable Apps { get; } = new();
+    public SymbolTable Users { get; private init; } = new();
+    public SymbolTable Devices { get; private init; } = new();
+    public SymbolTable Apps { get; private init; } = new();
+
+    /// <summary>
+    /// The events that had happened by <paramref name="utcTicks"/> (at or before it), in input order with their lines
+    /// and ids: what a report "as of" that instant may see. Names are shared with this log, not copied, so an event's
+    /// user, device and app ids mean the same in both; rejected lines stay with this log.
+    /// </summary>
+    internal ParsedLog AtOrBefore(long utcTicks)
+    {
+        var seen = new ParsedLog { Users = Users, Devices = Devices, Apps = Apps };
+        for (var i = 0; i < Events.Count; i++)
+        {
+            if (Events[i].TimeTicks <= utcTicks)
+            {
+                seen.Accept(Events[i], Lines[i], IdOf(i));
+            }
+        }
+        return seen;
+    }
 
     /// <summary>Lines rejected: counted even where <see cref="Errors"/> keeps only the first ones.</summary>
     public long InvalidLines { get; set; }
