@@ -3,8 +3,11 @@ namespace Tally.Contract;
 /// <summary><c>POST /api/v1/alerts/channels</c>: <c>Kind</c> email (with <c>To</c>) or webhook (with <c>Url</c>, optional <c>Secret</c>).</summary>
 public sealed record CreateChannelRequest(string? Name, string? Kind, string? To, string? Url, string? Secret);
 
-/// <summary><c>POST /api/v1/alerts/rules</c>.</summary>
-public sealed record CreateRuleRequest(string? Name, string? Kind, double? Value, IReadOnlyList<string>? Channels);
+/// <summary>
+/// <c>POST /api/v1/alerts/rules</c>. <c>Bound</c>, for <c>forecast-run-out</c> only: <c>expected</c> (default: the point
+/// forecast's run-out) or <c>pessimistic</c> (the 10th percentile run-out, the forecast range's earliest).
+/// </summary>
+public sealed record CreateRuleRequest(string? Name, string? Kind, double? Value, IReadOnlyList<string>? Channels, string? Bound = null);
 
 /// <summary>An alert channel as listed: the secret only as a hint.</summary>
 public sealed record AlertChannel(string Id, string Name, string Kind, string Target, string? SecretHint, DateTimeOffset Created);
@@ -12,8 +15,11 @@ public sealed record AlertChannel(string Id, string Name, string Kind, string Ta
 /// <summary>The answer to creating a channel: the only one that carries the whole webhook <c>Secret</c>.</summary>
 public sealed record CreatedAlertChannel(string Id, string Name, string Kind, string Target, string? Secret, string? SecretHint, DateTimeOffset Created);
 
-/// <summary>An alert rule: fires on <c>Kind</c> (with <c>Value</c> where the kind takes one) to the named channels.</summary>
-public sealed record AlertRule(string Id, string Name, string Kind, double? Value, IReadOnlyList<string> Channels, DateTimeOffset Created);
+/// <summary>
+/// An alert rule: fires on <c>Kind</c> (with <c>Value</c> where the kind takes one) to the named channels. <c>Bound</c>:
+/// which run-out a <c>forecast-run-out</c> rule fires on (<c>expected</c> or <c>pessimistic</c>); absent for other kinds.
+/// </summary>
+public sealed record AlertRule(string Id, string Name, string Kind, double? Value, IReadOnlyList<string> Channels, DateTimeOffset Created, string? Bound = null);
 
 /// <summary>One alert sent or attempted. <c>Subject</c> is the user for per-user rules, absent for tenant-wide ones.</summary>
 public sealed record AlertHistoryEntry(
@@ -44,8 +50,8 @@ public sealed record AlertWebhook(
     string Id, string Type, string Tenant, AlertWebhookRule Rule, string Period, string? Subject, DateTimeOffset FiredAt, string Title, string Text,
     AlertFigures Figures);
 
-/// <summary>The rule that fired, as the webhook names it.</summary>
-public sealed record AlertWebhookRule(string Id, string Name, string Kind, double? Value);
+/// <summary>The rule that fired, as the webhook names it (<c>Bound</c> as in <see cref="AlertRule"/>).</summary>
+public sealed record AlertWebhookRule(string Id, string Name, string Kind, double? Value, string? Bound = null);
 
 /// <summary>The period's figures when the alert fired: the summary's run-rate and forecast, and the pool it was judged against.</summary>
 public sealed record AlertFigures(long ConsumedMinutes, long? IncludedMinutes, RunRateView? RunRate, ForecastView Forecast);

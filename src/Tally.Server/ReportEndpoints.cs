@@ -39,7 +39,7 @@ public static class ReportEndpoints
             }
             var (p, calendar) = read.Value;
             var writer = tenants.Writer(http.Tenant());
-            var figures = UsageMonitor.Compute(store, http.Tenant(), writer.Snapshot.Config, p, time.GetUtcNow(), writer.ObservedPool);
+            var figures = UsageMonitor.Compute(store, http.Tenant(), writer.Snapshot.Config, p, time.GetUtcNow(), writer.ObservedPool, writer.Calendar);
             var usage = figures.Usage;
             // Only a month the license covers has a pool (UsageMonitor.Compute): no included minutes are claimed for another.
             var (included, limit) = (figures.IncludedMinutes, figures.LimitMinutes);

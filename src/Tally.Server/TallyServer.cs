@@ -132,6 +132,7 @@ public static class TallyServer
         app.MapLicensesApi();
         app.MapMonitoring();
         app.MapSources();
+        app.MapCalendar();
         app.MapDashboard();
         try
         {

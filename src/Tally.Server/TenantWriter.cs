@@ -141,6 +141,48 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 
     private string? _sourcesStamp;
 
+    /// <summary>
+    /// The tenant's working calendar as chosen (issue 16): set from the ledger when the writer starts and by
+    /// <c>PUT /api/v1/calendar</c>. Setting it resolves it in the license's zone at once.
+    /// </summary>
+    public WorkCalendarSetting CalendarSetting
+    {
+        get => Volatile.Read(ref _calendar)?.Setting ?? WorkCalendarSetting.Default;
+        set => Volatile.Write(ref _calendar, ResolvedCalendar.Of(value, Snapshot.Config.MeterOptions.TimeZone));
+    }
+
+    /// <summary>
+    /// The calendar every forecast of this tenant uses (summary, alerts). Read from request threads: one immutable value
+    /// swapped whole. The setting is resolved again when the license's zone is not the one it was resolved in (a new
+    /// license moved it), here rather than in each path that installs terms, so no path can miss it; a set racing the
+    /// re-derivation wins, as the compare-exchange keeps the newer setting.
+    /// </summary>
+    public WorkCalendar Calendar
+    {
+        get
+        {
+            var zone = Snapshot.Config.MeterOptions.TimeZone;
+            while (true)
+            {
+                var current = Volatile.Read(ref _calendar);
+                if (current is not null && current.ZoneId == zone.Id)
+                {
+                    return current.Calendar;
+                }
+                var fresh = ResolvedCalendar.Of(current?.Setting ?? WorkCalendarSetting.Default, zone);
+                if (Interlocked.CompareExchange(ref _calendar, fresh, current) == current)
+                {
+                    return fresh.Calendar;
+                }
+            }
+        }
+    }
+
+    private ResolvedCalendar? _calendar;
+
+    /// <summary>Held while the calendar is stored and swapped, so two edits at once leave the writer with the one the ledger kept.</summary>
+    public SemaphoreSlim CalendarEdits { get; } = new(1, 1);
+
     /// <summary>The seats the tenant's reports show: its source's when it observes one, else its own.</summary>
     public IEnumerable<SeatAssignment> Seats => Observing ? ObservedSeats : Snapshot.Seats;
 

@@ -43,9 +43,16 @@ public sealed class Tenants : IAsyncDisposable
     }
 
     public TenantWriter Writer(string tenant) =>
-        _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() => Observing(
+        _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() => WithCalendar(Observing(
             new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, threads, metrics,
-                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer }))).Value;
+                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer })))).Value;
+
+    /// <summary>Gives a starting writer the tenant's stored working calendar (issue 16), or the default when it never chose one.</summary>
+    private TenantWriter WithCalendar(TenantWriter writer)
+    {
+        writer.CalendarSetting = store.GetWorkCalendar(writer.Tenant) ?? WorkCalendarSetting.Default;
+        return writer;
+    }
 
     /// <summary>
     /// Sets whether the writer's tenant observes a source, and the pool and seats its sources last reported (R13), from the

@@ -94,6 +94,12 @@ public interface ITenantCatalog
     void SetPlan(string tenant, string planJson, DateTimeOffset when);
 
     string? GetPlan(string tenant);
+
+    /// <summary>Replaces the tenant's working calendar (issue 16).</summary>
+    void SetWorkCalendar(string tenant, WorkCalendarSetting setting, DateTimeOffset when);
+
+    /// <summary>The tenant's working calendar as stored; null when it never set one (then <see cref="WorkCalendarSetting.Default"/>).</summary>
+    WorkCalendarSetting? GetWorkCalendar(string tenant);
 }
 
 /// <summary>The tenants' sources of observed usage and their status (rule R13, the import).</summary>

@@ -179,9 +179,26 @@ public sealed record AlertChannelRecord(string Id, string Tenant, string Kind, s
 /// <summary>
 /// A tenant's alert rule. <paramref name="Kind"/> is one of <c>threshold-percent</c>, <c>threshold-minutes</c>,
 /// <c>above-run-rate</c>, <c>forecast-run-out</c>, <c>overage-started</c>, <c>lockout</c>, <c>user-minutes</c>;
-/// <paramref name="Value"/> is its number (percent, minutes or margin percent; null for kinds without one).
+/// <paramref name="Value"/> is its number (percent, minutes or margin percent; null for kinds without one);
+/// <paramref name="Bound"/>, for <c>forecast-run-out</c> only, which run-out fires it: null or <c>expected</c> (the
+/// point forecast), or <c>pessimistic</c> (the 10th percentile instant, the band's earliest).
 /// </summary>
-public sealed record AlertRuleRecord(string Id, string Tenant, string Name, string Kind, double? Value, IReadOnlyList<string> ChannelIds, DateTimeOffset Created);
+public sealed record AlertRuleRecord(string Id, string Tenant, string Name, string Kind, double? Value, IReadOnlyList<string> ChannelIds, DateTimeOffset Created,
+    string? Bound = null);
+
+/// <summary>
+/// A tenant's working calendar as chosen (issue 16): <paramref name="Holidays"/> is <c>auto</c> (the public holidays of
+/// the license zone's country), <c>none</c>, or an ISO 3166-1 alpha-2 code; <paramref name="ClosedDays"/> the tenant's
+/// own closure days, sorted, without repeats. Validated by the server before it is stored.
+/// </summary>
+public sealed record WorkCalendarSetting(string Holidays, IReadOnlyList<DateOnly> ClosedDays)
+{
+    public const string Auto = "auto";
+    public const string NoHolidays = "none";
+
+    /// <summary>What a tenant that never chose has: its zone's holidays, no closure days.</summary>
+    public static WorkCalendarSetting Default { get; } = new(Auto, []);
+}
 
 /// <summary>The durable "this rule fired" mark: unique per (tenant, rule, period, subject); subject is "" for tenant-wide rules, else the user.</summary>
 public sealed record AlertClaim(string Tenant, string RuleId, string Period, string Subject, DateTimeOffset FiredAt);

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 11;
+    public const int CurrentSchemaVersion = 12;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -299,6 +299,20 @@ public abstract class LedgerStore : ILedgerStore
     public string? GetPlan(string tenant) =>
         Query("SELECT plan FROM allocation_plans WHERE tenant = @tenant;", r => r.GetString(0), ("@tenant", tenant)).FirstOrDefault();
 
+    // Closure days as ISO dates joined by commas: read and replaced whole with the setting, never queried by day.
+    public void SetWorkCalendar(string tenant, WorkCalendarSetting setting, DateTimeOffset when) =>
+        Execute("""
+            INSERT INTO work_calendars (tenant, holidays, closed_days, updated_ticks) VALUES (@tenant, @holidays, @days, @when)
+            ON CONFLICT (tenant) DO UPDATE SET holidays = excluded.holidays, closed_days = excluded.closed_days, updated_ticks = excluded.updated_ticks;
+            """, ("@tenant", tenant), ("@holidays", setting.Holidays),
+            ("@days", string.Join(',', setting.ClosedDays.Select(d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)))), ("@when", when.UtcTicks));
+
+    public WorkCalendarSetting? GetWorkCalendar(string tenant) =>
+        Query("SELECT holidays, closed_days FROM work_calendars WHERE tenant = @tenant;",
+            r => new WorkCalendarSetting(r.GetString(0), [.. r.GetString(1).Split(',', StringSplitOptions.RemoveEmptyEntries)
+                .Select(d => DateOnly.ParseExact(d, "yyyy-MM-dd", CultureInfo.InvariantCulture))]),
+            ("@tenant", tenant)).FirstOrDefault();
+
     // ---- Reports ----
 
     // Period and user totals come from the v4 rollups, which Append keeps in step with the rows.
@@ -522,10 +536,10 @@ public abstract class LedgerStore : ILedgerStore
 
     public bool TryAddAlertRule(AlertRuleRecord rule, int limit) =>
         InsertUnderLimit("alert_rules", rule.Tenant, limit, """
-            INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks)
-            SELECT @id, @tenant, @name, @kind, CAST(@value AS DOUBLE PRECISION), @channels, @created
+            INSERT INTO alert_rules (id, tenant, name, kind, value, channel_ids, created_ticks, bound)
+            SELECT @id, @tenant, @name, @kind, CAST(@value AS DOUBLE PRECISION), @channels, @created, CAST(@bound AS TEXT)
             """,
-            ("@id", rule.Id), ("@name", rule.Name), ("@kind", rule.Kind), ("@value", rule.Value),
+            ("@id", rule.Id), ("@name", rule.Name), ("@kind", rule.Kind), ("@value", rule.Value), ("@bound", rule.Bound),
             ("@channels", string.Join(',', rule.ChannelIds)), ("@created", rule.Created.UtcTicks));
 
     // CAST: in INSERT … SELECT, PostgreSQL types a null parameter as text, not as the column's type.
@@ -550,9 +564,9 @@ public abstract class LedgerStore : ILedgerStore
         });
 
     public IReadOnlyList<AlertRuleRecord> AlertRules(string tenant) =>
-        Query($"SELECT id, tenant, name, kind, value, channel_ids, created_ticks FROM alert_rules WHERE tenant = @tenant ORDER BY created_ticks, id{Dialect.Ordinal};",
+        Query($"SELECT id, tenant, name, kind, value, channel_ids, created_ticks, bound FROM alert_rules WHERE tenant = @tenant ORDER BY created_ticks, id{Dialect.Ordinal};",
             r => new AlertRuleRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetDouble(4),
-                r.GetString(5).Split(',', StringSplitOptions.RemoveEmptyEntries), Instant(r.GetInt64(6))),
+                r.GetString(5).Split(',', StringSplitOptions.RemoveEmptyEntries), Instant(r.GetInt64(6)), NullableText(r, 7)),
             ("@tenant", tenant));
 
     public bool DeleteAlertRule(string tenant, string id) =>

@@ -16,6 +16,39 @@ public sealed class DashboardTests(Browser browser, DemoServer demo)
             new PageWaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 100 });
 
     [Fact]
+    public async Task Demo_ForecastPanel_ShowsTheRangeAndModel_AsTheApisSummaryGivesThem()
+    {
+        var server = demo.Server;
+        using var api = server.Client(demo.ReadKey);
+        var page = await browser.PageAsync(1280, 900);
+        await Pages.SignInAsync(page, server.Address, demo.ReadKey);
+        await page.WaitForFunctionAsync("() => (document.getElementById('forecast-range')?.textContent || '').length > 0",
+            null, new PageWaitForFunctionOptions { Timeout = 8000, PollingInterval = 100 });
+        // Read after the page drew, and compared on the figures the summary gives (the demo's clock stands still).
+        var forecast = (await api.GetJsonAsync("/api/v1/usage/summary")).GetProperty("forecast");
+        var range = forecast.GetProperty("range");
+        static string Min(double v) => Math.Round(v, MidpointRounding.AwayFromZero).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+        var text = await page.Locator("[data-testid=forecast-range]").TextContentAsync();
+        Assert.Contains($"forecast {Min(forecast.GetProperty("projectedDemandMinutes").GetDouble())} min (10–90 %: "
+            + $"{Min(range.GetProperty("projectedDemandLowMinutes").GetDouble())}–{Min(range.GetProperty("projectedDemandHighMinutes").GetDouble())})", text);
+        Assert.True(range.GetProperty("projectedDemandLowMinutes").GetDouble() <= range.GetProperty("projectedDemandHighMinutes").GetDouble());
+        if (forecast.GetProperty("includedRunOutOutcome").GetString() == "projected")
+        {
+            Assert.Contains("runs out ", text);
+            Assert.Contains(", between ", text);
+        }
+        var model = forecast.GetProperty("model");
+        var modelText = await page.Locator("[data-testid=forecast-model]").TextContentAsync();
+        Assert.Contains(model.TryGetProperty("holidayCountry", out var country) && country.ValueKind == System.Text.Json.JsonValueKind.String
+            ? $"holidays {country.GetString()}" : "no public holidays", modelText);
+        Assert.Contains("%/week", modelText);
+        // The chart draws the range only when it has a spread; the point forecast's line is always there.
+        var spread = range.GetProperty("projectedDemandHighMinutes").GetDouble() > range.GetProperty("projectedDemandLowMinutes").GetDouble();
+        Assert.Equal(spread ? 1 : 0, await page.Locator("#chart [data-series=forecast-range]").CountAsync());
+        Assert.Equal(1, await page.Locator("#chart [data-series=forecast]").CountAsync());
+    }
+
+    [Fact]
     public async Task Demo_SignedIn_ShowsTheApisNumbers_DrawsTheCharts_AndSavesScreenshots()
     {
         var server = demo.Server;

@@ -289,6 +289,26 @@ public abstract partial class LedgerStoreContract : IDisposable
     }
 
     [Fact]
+    public void WorkCalendar_SetReplacesAndReadsBackPerTenant()
+    {
+        Store.CreateTenant(new TenantRecord("other", "Other", T0));
+        Assert.Null(Store.GetWorkCalendar("acme"));
+        Store.SetWorkCalendar("acme", new WorkCalendarSetting("FR", [new DateOnly(2026, 12, 24), new DateOnly(2026, 12, 31)]), T0);
+        Store.SetWorkCalendar("other", new WorkCalendarSetting("none", []), T0);
+        var read = Store.GetWorkCalendar("acme")!;
+        Assert.Equal("FR", read.Holidays);
+        Assert.Equal([new DateOnly(2026, 12, 24), new DateOnly(2026, 12, 31)], read.ClosedDays);
+        // Replaced whole, and the other tenant's setting is its own.
+        Store.SetWorkCalendar("acme", WorkCalendarSetting.Default, T0.AddHours(1));
+        Assert.Equal(("auto", 0), (Store.GetWorkCalendar("acme")!.Holidays, Store.GetWorkCalendar("acme")!.ClosedDays.Count));
+        Assert.Equal(("none", 0), (Store.GetWorkCalendar("other")!.Holidays, Store.GetWorkCalendar("other")!.ClosedDays.Count));
+        // The most a tenant may list (WorkCalendar.MaxClosureDays) reads back in order.
+        var many = Enumerable.Range(0, 1000).Select(i => new DateOnly(2026, 1, 1).AddDays(i)).ToList();
+        Store.SetWorkCalendar("acme", new WorkCalendarSetting("auto", many), T0);
+        Assert.Equal(many, Store.GetWorkCalendar("acme")!.ClosedDays);
+    }
+
+    [Fact]
     public void TermsChanges_RecordedInOrderWithPositions()
     {
         Assert.Empty(Store.TermsChanges("acme"));
@@ -347,7 +367,9 @@ public abstract partial class LedgerStoreContract : IDisposable
         Assert.False(Store.DeleteAlertChannel("acme", "c2"));
         Assert.True(Store.TryAddAlertRule(new AlertRuleRecord("r1", "acme", "80%", "threshold-percent", 80.5, ["c1", "c2"], T0), 100));
         Assert.True(Store.TryAddAlertRule(new AlertRuleRecord("r2", "acme", "lockout", "lockout", null, [], T0), 100));
+        Assert.True(Store.TryAddAlertRule(new AlertRuleRecord("r3", "acme", "run-out", "forecast-run-out", null, ["c1"], T0.AddMinutes(1), "pessimistic"), 100));
         var rules = Store.AlertRules("acme");
+        Assert.Equal((null, "pessimistic"), (rules[0].Bound, rules[2].Bound));
         Assert.Equal(80.5, rules[0].Value);
         Assert.Equal(["c1", "c2"], rules[0].ChannelIds);
         Assert.Equal((null, 0), (rules[1].Value, rules[1].ChannelIds.Count));

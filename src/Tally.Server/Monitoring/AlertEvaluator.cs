@@ -33,6 +33,17 @@ public static class AlertKinds
     public static readonly string[] All = [ThresholdPercent, ThresholdMinutes, AboveRunRate, ForecastRunOut, OverageStarted, Lockout, UserMinutes, SourceFailing];
 
     public static bool NeedsValue(string kind) => kind is ThresholdPercent or ThresholdMinutes or AboveRunRate or UserMinutes or SourceFailing;
+
+    // Which run-out a forecast-run-out rule fires on (issue 16): the point forecast's (the default, and every rule made
+    // before there was a choice), or the band's earliest, the 10th percentile instant (usage at its 90th percentile),
+    // for a tenant that would rather hear too early than too late.
+    public const string BoundExpected = "expected";
+    public const string BoundPessimistic = "pessimistic";
+
+    public static readonly string[] Bounds = [BoundExpected, BoundPessimistic];
+
+    /// <summary>The bound a rule fires on, as the API shows it: null for kinds without one.</summary>
+    public static string? BoundOf(AlertRuleRecord rule) => rule.Kind == ForecastRunOut ? rule.Bound ?? BoundExpected : null;
 }
 
 /// <summary>
@@ -330,7 +341,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             {
                 foreach (var (subject, title, text) in AlertRules.DecideSource(rule, source, now))
                 {
-                    currentFigures ??= FiguresOf(UsageMonitor.Compute(_reports, tenant, config, current, now, writer.ObservedPool));
+                    currentFigures ??= FiguresOf(UsageMonitor.Compute(_reports, tenant, config, current, now, writer.ObservedPool, writer.Calendar));
                     Fire(rule, current.ToString(), subject, title, text, currentFigures);
                 }
             }
@@ -341,7 +352,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             {
                 continue;
             }
-            var figures = UsageMonitor.Compute(_reports, tenant, config, period, now, writer.ObservedPool);
+            var figures = UsageMonitor.Compute(_reports, tenant, config, period, now, writer.ObservedPool, writer.Calendar);
             var consumed = figures.Usage.Minutes;
             var facts = new PeriodFacts(figures, touched.Lockouts.Contains(periodText),
                 rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);
@@ -446,7 +457,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
 
     /// <summary>The JSON a webhook receives (documented in docs/monitoring.md).</summary>
     public static AlertWebhook WebhookPayload(AlertMessage alert) => new(
-        alert.Id, "tally.alert", alert.Tenant, new AlertWebhookRule(alert.Rule.Id, alert.Rule.Name, alert.Rule.Kind, alert.Rule.Value), alert.Period,
+        alert.Id, "tally.alert", alert.Tenant, new AlertWebhookRule(alert.Rule.Id, alert.Rule.Name, alert.Rule.Kind, alert.Rule.Value, AlertKinds.BoundOf(alert.Rule)), alert.Period,
         alert.Subject.Length == 0 ? null : alert.Subject, alert.FiredAt, alert.Title, alert.Text, alert.Figures);
 
     private void RecordEach(Delivery delivery, string status, string detail)

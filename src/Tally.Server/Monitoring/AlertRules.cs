@@ -43,6 +43,11 @@ public static class AlertRules
             case AlertKinds.AboveRunRate when figures.RunRate is { Status: RunRateStatus.Ahead, DeltaPercent: { } delta } rr && delta >= value:
                 return [new("", Inv($"consumption {Fmt(delta)} % above the run-rate"),
                     Inv($"{consumed:N0} minutes used where {rr.ExpectedMinutes:N0} were expected by now ({Fmt(rr.ElapsedShare * 100)} % of the period): {Fmt(delta)} % above the run-rate (margin {Fmt(value)} %)."))];
+            case AlertKinds.ForecastRunOut when rule.Bound == AlertKinds.BoundPessimistic:
+                return figures.Forecast.Band.IncludedEarliest is { Outcome: RunOutOutcome.Projected or RunOutOutcome.AlreadyReached, At: { } earliest }
+                    ? [new("", Inv($"included minutes may run out {earliest:yyyy-MM-dd HH:mm} UTC (pessimistic forecast)"),
+                        Inv($"At the 10th percentile of the forecast the included {included:N0} minutes run out at {earliest:yyyy-MM-dd HH:mm} UTC, before the period ends at {figures.Window.End:yyyy-MM-dd HH:mm} UTC: the run-out lies between {earliest:yyyy-MM-dd HH:mm} and {Instant(figures.Forecast.Band.IncludedLatest)}, expected {Instant(figures.Forecast.IncludedRunOut)}. Projected for the period: {figures.Forecast.ProjectedDemandMinutes:N0} minutes (10–90 %: {figures.Forecast.Band.LowDemandMinutes:N0}–{figures.Forecast.Band.HighDemandMinutes:N0})."))]
+                    : [];
             case AlertKinds.ForecastRunOut when figures.Forecast.IncludedRunOut is { Outcome: RunOutOutcome.Projected or RunOutOutcome.AlreadyReached, At: { } at }:
                 return [new("", Inv($"included minutes forecast to run out {at:yyyy-MM-dd HH:mm} UTC"),
                     Inv($"At the usual weekly pattern the included {included:N0} minutes run out at {at:yyyy-MM-dd HH:mm} UTC, before the period ends at {figures.Window.End:yyyy-MM-dd HH:mm} UTC. Projected for the period: {figures.Forecast.ProjectedDemandMinutes:N0} minutes."))];
@@ -90,6 +95,14 @@ public static class AlertRules
                 Inv($"No pull of the source {source.Id} has succeeded since {since:yyyy-MM-dd HH:mm} UTC ({Fmt(hours)} hours; the rule allows {Fmt(rule.Value ?? 0)}): its usage is missing from the reports until it is read again.{why}"))]
             : [];
     }
+
+    /// <summary>A run-out instant in an alert's text, or what stands for it when there is none inside the period.</summary>
+    private static string Instant(RunOut runOut) => runOut switch
+    {
+        { Outcome: RunOutOutcome.Projected or RunOutOutcome.AlreadyReached, At: { } at } => Inv($"{at:yyyy-MM-dd HH:mm} UTC"),
+        { Outcome: RunOutOutcome.NotWithinPeriod } => "after the period ends",
+        _ => "never",
+    };
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 

@@ -302,6 +302,18 @@ public static class MonitoringEndpoints
         {
             return Problems.BadRequest($"value: {kind} takes no value.");
         }
+        if (body.Bound is { } bound)
+        {
+            if (kind != AlertKinds.ForecastRunOut)
+            {
+                return Problems.BadRequest($"bound: only {AlertKinds.ForecastRunOut} takes a bound; {kind} does not fire on a forecast.",
+                    new Dictionary<string, object?> { ["field"] = "bound" });
+            }
+            if (!AlertKinds.Bounds.Contains(bound))
+            {
+                return Problems.BadRequest($"bound: must be one of {string.Join(", ", AlertKinds.Bounds)}.", new Dictionary<string, object?> { ["field"] = "bound" });
+            }
+        }
         var channelIds = (body.Channels ?? []).Distinct(StringComparer.Ordinal).ToList();
         var known = store.AlertChannels(tenant).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         if (channelIds.Count == 0 || channelIds.FirstOrDefault(c => c is null || !known.Contains(c)) is { } unknown || channelIds.Contains(null!))
@@ -317,7 +329,7 @@ public static class MonitoringEndpoints
         {
             return badName;
         }
-        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow());
+        var rule = new AlertRuleRecord("rule_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), tenant, name, kind, body.Value, channelIds, time.GetUtcNow(), body.Bound);
         if (!store.TryAddAlertRule(rule, MaxRulesPerTenant))
         {
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"A tenant has at most {MaxRulesPerTenant} alert rules.");
@@ -325,7 +337,7 @@ public static class MonitoringEndpoints
         return TypedResults.Created($"/api/v1/alerts/rules/{rule.Id}", RuleView(rule));
     }
 
-    private static AlertRule RuleView(AlertRuleRecord r) => new(r.Id, r.Name, r.Kind, r.Value, r.ChannelIds, r.Created);
+    private static AlertRule RuleView(AlertRuleRecord r) => new(r.Id, r.Name, r.Kind, r.Value, r.ChannelIds, r.Created, AlertKinds.BoundOf(r));
 
     private static AlertChannel ChannelView(AlertChannelRecord c) => new(c.Id, c.Name, c.Kind, c.Target, Hint(c.Secret), c.Created);
 

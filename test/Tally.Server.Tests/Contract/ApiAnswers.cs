@@ -53,7 +53,10 @@ internal static class ApiAnswers
             .GetProperty("id").GetString()!;
         await Take("POST /api/v1/alerts/rules", await adminClient.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "user-minutes", value = 6, channels = new[] { channel } }));
         await Take("GET /api/v1/alerts/channels", await adminClient.GetAsync("/api/v1/alerts/channels"));
+        await adminClient.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "forecast-run-out", bound = "pessimistic", channels = new[] { channel } });
         await Take("GET /api/v1/alerts/rules", await adminClient.GetAsync("/api/v1/alerts/rules"));
+        await Take("PUT /api/v1/calendar", await adminClient.PutAsJsonAsync("/api/v1/calendar", new { holidays = "FR", closedDays = new[] { "2026-12-24" } }));
+        await Take("GET /api/v1/calendar", await adminClient.GetAsync("/api/v1/calendar"));
 
         using var ingestClient = server.Client(ingest);
         await Take("POST /api/v1/events", await ingestClient.PostAsJsonAsync("/api/v1/events", new object[]

@@ -107,4 +107,35 @@ public sealed class AlertRulesTests
         Assert.Equal(("cloud since 2026-03-15T23:55:00Z (stopped)", "source cloud stopped"), (stopped.Subject, stopped.Title));
         Assert.Empty(AlertRules.DecideSource(Rule(AlertKinds.Lockout), Facts(lastGood), MidMarch));
     }
+
+    [Fact]
+    public void Decide_ForecastRunOut_PessimisticBound_FiresOnTheBandsEarliest_WhereTheExpectedDoesNot()
+    {
+        // The point forecast runs out after the period; the 10th percentile run-out (usage running high) is inside it.
+        var facts = Facts(400);
+        var earliest = new DateTimeOffset(2026, 3, 27, 9, 30, 0, TimeSpan.Zero);
+        var forecast = facts.Figures.Forecast with { IncludedRunOut = RunOut.NotWithinPeriod };
+        forecast = forecast with
+        {
+            Band = new ForecastBand(900, 1300, new RunOut(RunOutOutcome.Projected, earliest), RunOut.NotWithinPeriod, RunOut.Never, RunOut.Never),
+        };
+        facts = facts with { Figures = facts.Figures with { Forecast = forecast } };
+
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.ForecastRunOut), facts));
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.ForecastRunOut) with { Bound = AlertKinds.BoundExpected }, facts));
+        var fired = Assert.Single(AlertRules.Decide(Rule(AlertKinds.ForecastRunOut) with { Bound = AlertKinds.BoundPessimistic }, facts));
+        Assert.Equal("", fired.Subject);
+        Assert.Contains("2026-03-27 09:30 UTC", fired.Title, StringComparison.Ordinal);
+        Assert.Contains("At the 10th percentile", fired.Text, StringComparison.Ordinal);
+        Assert.Contains("between 2026-03-27 09:30 and after the period ends", fired.Text, StringComparison.Ordinal);
+        Assert.Contains("10–90 %: 900–1,300", fired.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decide_ForecastRunOut_PessimisticBound_SilentWhenEvenTheEarliestIsAfterThePeriod()
+    {
+        var facts = Facts(10);
+        Assert.NotEqual(RunOutOutcome.Projected, facts.Figures.Forecast.Band.IncludedEarliest.Outcome);
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.ForecastRunOut) with { Bound = AlertKinds.BoundPessimistic }, facts));
+    }
 }

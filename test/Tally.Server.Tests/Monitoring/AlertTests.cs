@@ -220,6 +220,50 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task Rules_ForecastRunOutPessimistic_DeliveredWithItsBoundAndRange()
+    {
+        await using var listener = await WebhookListener.StartAsync();
+        await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets);
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 90));
+        using var admin = server.Client(acme.Admin);
+        var channel = await ChannelAsync(admin, new { kind = "webhook", url = listener.Url });
+        var created = await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "forecast-run-out", bound = "pessimistic", channels = new[] { channel } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("pessimistic", (await created.Json()).GetProperty("bound").GetString());
+        // A rule made without a bound shows the default it fires on.
+        var expected = await RuleAsync(admin, "forecast-run-out", null, channel);
+        var listed = (await (await admin.GetAsync("/api/v1/alerts/rules")).Json()).EnumerateArray().ToList();
+        Assert.Equal("expected", listed.Single(r => r.GetProperty("id").GetString() == expected).GetProperty("bound").GetString());
+
+        using var ingest = server.Client(acme.Ingest);
+        // 60 of 90 minutes by 10 March: both run-outs are projected inside March (the range is at least the point).
+        await ingest.SendEventsAsync([.. Enumerable.Range(1, 10).Select(i => Open($"u{i}"))]);
+        var received = await listener.WaitForDeliveriesAsync(2);
+        await server.AlertsIdleAsync(acme.Id);
+        var pessimistic = received.Select(r => JsonDocument.Parse(r.Body).RootElement)
+            .Single(b => b.GetProperty("rule").GetProperty("bound").GetString() == "pessimistic");
+        Assert.Contains("At the 10th percentile", pessimistic.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Contains("between", pessimistic.GetProperty("text").GetString(), StringComparison.Ordinal);
+        var range = pessimistic.GetProperty("figures").GetProperty("forecast").GetProperty("range");
+        Assert.Equal("projected", range.GetProperty("includedRunOutEarliestOutcome").GetString());
+    }
+
+    [Fact]
+    public async Task Rules_Bound_OnlyForForecastRunOut_AndOnlyKnownValues()
+    {
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        using var admin = server.Client(acme.Admin);
+        var channel = await ChannelAsync(admin, new { kind = "email", to = "a@example.com" });
+        await admin.PostExpectingProblemAsync("/api/v1/alerts/rules", new { kind = "threshold-percent", value = 80, bound = "pessimistic", channels = new[] { channel } },
+            HttpStatusCode.BadRequest, "bound: only forecast-run-out takes a bound", field: "bound");
+        await admin.PostExpectingProblemAsync("/api/v1/alerts/rules", new { kind = "forecast-run-out", bound = "p10", channels = new[] { channel } },
+            HttpStatusCode.BadRequest, "bound: must be one of expected, pessimistic.", field: "bound");
+        Assert.Empty((await (await admin.GetAsync("/api/v1/alerts/rules")).Json()).EnumerateArray());
+    }
+
+    [Fact]
     public async Task AdminEndpoints_ValidateAndScopeToTenant()
     {
         await using var server = await TestServer.StartAsync();

@@ -55,8 +55,10 @@ export function drawCumulative(d) {
   const included = sum.includedMinutes ?? null;
   const limit = sum.limitMinutes ?? null;
   const projected = sum.forecast ? (sum.forecast.projectedMinutes ?? null) : null;
+  // The forecast's 10th–90th percentile demand at the period's end (absent from an older server).
+  const range = sum.forecast && sum.forecast.range ? sum.forecast.range : null;
   const hourlyTotal = d.hourly ? d.hourly.buckets.reduce((a, b) => a + b.minutes, 0) : 0;
-  const high = Math.max(hourlyTotal, included || 0, limit || 0, projected || 0, sum.consumedMinutes || 0, 10) * 1.05;
+  const high = Math.max(hourlyTotal, included || 0, limit || 0, projected || 0, range ? range.projectedDemandHighMinutes : 0, sum.consumedMinutes || 0, 10) * 1.05;
   const tick = niceMax(high / 4);
   const top = tick * Math.ceil(high / tick);
   /** @param {number} t */
@@ -87,6 +89,14 @@ export function drawCumulative(d) {
   const consumed = consumedPath(d, x, y, t0, now);
   svg.append(s("path", { d: consumed.path, fill: "none", stroke: "var(--used)", "stroke-width": 2.2, "data-series": "consumed", "data-total": consumed.total }));
   legend.unshift(["sw-used", `consumed ${fmt(sum.consumedMinutes)} min`]);
+  if (range && now < t1 && range.projectedDemandHighMinutes > range.projectedDemandLowMinutes) {
+    // A wedge from now to the range at the period's end, under the point forecast's dashed line.
+    const from = `${x(now).toFixed(1)},${y(sum.consumedMinutes).toFixed(1)}`;
+    svg.append(s("path", { d: `M${from}L${x(t1).toFixed(1)},${y(range.projectedDemandHighMinutes).toFixed(1)}`
+      + `L${x(t1).toFixed(1)},${y(range.projectedDemandLowMinutes).toFixed(1)}Z`,
+      fill: "var(--fore)", "fill-opacity": 0.15, stroke: "none", "data-series": "forecast-range" }));
+    legend.push(["sw-range", `10–90 %: ${fmt(Math.round(range.projectedDemandLowMinutes))}–${fmt(Math.round(range.projectedDemandHighMinutes))} min`]);
+  }
   if (projected !== null && now < t1) {
     svg.append(s("path", { d: `M${x(now).toFixed(1)},${y(sum.consumedMinutes).toFixed(1)}L${x(t1).toFixed(1)},${y(projected).toFixed(1)}`,
       fill: "none", stroke: "var(--fore)", "stroke-width": 2, "stroke-dasharray": "7 5", "data-series": "forecast" }));

@@ -144,6 +144,58 @@ function renderForecast(f, s) {
     projected !== null ? `~${fmt(projected)} min by period end` : null,
   ];
   sub.textContent = notes.filter(Boolean).join("; ") + (included && included.at && timeZone() === "UTC" ? " (UTC)" : "");
+  $("forecast-range").textContent = rangeText(f);
+  $("forecast-model").textContent = modelText(f.model);
+}
+
+/**
+ * The forecast's 10th–90th percentile range in words: the period's demand, then the included minutes' run-out and the
+ * instants it lies between. A bound past the period's end says so rather than naming a day (the pool resets first).
+ * An older server sends no range: then nothing is claimed.
+ * @param {import("./state.js").Forecast} f
+ */
+export function rangeText(f) {
+  const r = f.range;
+  const demand = f.projectedDemandMinutes ?? f.projectedMinutes ?? null;
+  if (!r || demand === null) return "";
+  const parts = [`forecast ${fmt(Math.round(demand))} min (10–90 %: ${fmt(Math.round(r.projectedDemandLowMinutes))}–${fmt(Math.round(r.projectedDemandHighMinutes))})`];
+  const point = runOut(f, "includedRunOut");
+  const early = bound(r.includedRunOutEarliest, r.includedRunOutEarliestOutcome);
+  const late = bound(r.includedRunOutLatest, r.includedRunOutLatestOutcome);
+  if (point && point.at && point.outcome !== "alreadyreached") {
+    parts.push(`runs out ${fmtShort(point.at)}, between ${early} and ${late}`);
+  } else if (r.includedRunOutEarliest && normStatus(r.includedRunOutEarliestOutcome) === "projected") {
+    // The point forecast lasts the period, the pessimistic bound does not: worth saying.
+    parts.push(`may run out from ${early} (10 % chance or more)`);
+  }
+  return parts.join("; ");
+}
+
+/**
+ * One bound of the run-out range as shown.
+ * @param {string | null | undefined} at
+ * @param {string | null | undefined} outcome
+ */
+function bound(at, outcome) {
+  const o = normStatus(outcome);
+  if (at && (o === "projected" || o === "alreadyreached")) return fmtShort(at);
+  return o === "notwithinperiod" ? "after the period" : "never";
+}
+
+/**
+ * What the forecast read: the holiday calendar, the tenant's closure days, the trend and a level shift.
+ * @param {import("./state.js").ForecastModel | null | undefined} m
+ */
+export function modelText(m) {
+  if (!m) return "";
+  const trend = m.trendPercentPerWeek;
+  return [
+    m.holidayCountry ? `holidays ${m.holidayCountry}` : "no public holidays",
+    m.closureDays > 0 ? `${fmt(m.closureDays)} closure day${m.closureDays === 1 ? "" : "s"}` : null,
+    `trend ${trend > 0 ? "+" : trend < 0 ? "−" : ""}${Math.abs(trend).toFixed(1)} %/week`,
+    // A local date, shown as it is: read as an instant it would move a day in zones west of UTC.
+    m.levelShiftDay ? `level shift from ${m.levelShiftDay}` : null,
+  ].filter(Boolean).join(" · ");
 }
 
 /** @param {import("./state.js").Alerts | null} alerts */

@@ -4,8 +4,16 @@
 /**
  * @typedef {{ signedIn: boolean, tenant?: string, role?: string, now?: string }} Session
  * @typedef {{ status: string | number, expectedMinutes?: number, deltaMinutes?: number, deltaPercent?: number | null }} RunRate
- * @typedef {{ projectedMinutes?: number | null, includedRunOut?: string | null, includedRunOutOutcome?: string | number | null,
- *   limitRunOut?: string | null, limitRunOutOutcome?: string | number | null, [key: string]: unknown }} Forecast
+ * @typedef {{ projectedDemandLowMinutes: number, projectedDemandHighMinutes: number,
+ *   includedRunOutEarliest?: string | null, includedRunOutEarliestOutcome?: string | null,
+ *   includedRunOutLatest?: string | null, includedRunOutLatestOutcome?: string | null,
+ *   limitRunOutEarliest?: string | null, limitRunOutEarliestOutcome?: string | null,
+ *   limitRunOutLatest?: string | null, limitRunOutLatestOutcome?: string | null }} ForecastRange
+ * @typedef {{ workingDayMinutes: number, trendPercentPerWeek: number, levelShiftDay?: string | null, historyDays: number,
+ *   holidayCountry?: string | null, closureDays: number }} ForecastModel
+ * @typedef {{ projectedMinutes?: number | null, projectedDemandMinutes?: number | null, includedRunOut?: string | null,
+ *   includedRunOutOutcome?: string | number | null, limitRunOut?: string | null, limitRunOutOutcome?: string | number | null,
+ *   range?: ForecastRange | null, model?: ForecastModel | null, [key: string]: unknown }} Forecast
  * @typedef {{ period: string, start: string, end: string, includedMinutes?: number | null, limitMinutes?: number | null,
  *   unlimited?: boolean, licenseCoverage?: string, consumedMinutes: number, overageMinutes: number, remainingMinutes?: number | null,
  *   units: number, deniedEvents: number, events: number, runRate?: RunRate | null, forecast?: Forecast | null }} Summary
