@@ -38,15 +38,20 @@ public sealed class CalendarTrendModel
     private readonly IReadOnlyList<WeightedLine> _lines;
     private readonly double _sparseLevel;
     private readonly double _sparseRelativeSd;
+    private readonly double _weeklyNoise;
     private readonly double _offset;
     private readonly double[] _factor;
+
+    // Each class's factor's standard error, as a fraction: what a day ahead inherits from the few days its class had.
+    private double[] FactorError { get; init; } = new double[Classes];
     private readonly double[][] _share;
     private readonly DateOnly? _stepDay;
 
     private CalendarTrendModel(
         TimeZoneInfo zone, WorkCalendar calendar, DateOnly origin, IReadOnlyList<WeightedLine> lines, double sparseLevel, double sparseRelativeSd, double offset,
-        double[] factor, double[][] share, DateOnly? stepDay, int historyDays)
+        double[] factor, double[][] share, DateOnly? stepDay, int historyDays, double weeklyNoise)
     {
+        _weeklyNoise = weeklyNoise;
         _zone = zone;
         Calendar = calendar;
         _origin = origin;
@@ -67,6 +72,12 @@ public sealed class CalendarTrendModel
 
     /// <summary>The daily noise: the robust standard deviation of a working day around the level, as a fraction of it.</summary>
     public double DailyNoise => _lines.Count > 0 ? _lines.Sum(l => l.Weight * l.Line.Scale) : _sparseRelativeSd;
+
+    /// <summary>
+    /// How far a whole week's level wanders from the line, beyond what its days' own noise explains, as a fraction:
+    /// busy and quiet weeks come in runs (a project, a holiday season), and the days of one week share it.
+    /// </summary>
+    public double WeeklyNoise => _weeklyNoise;
 
     /// <summary>What the model read, for the forecast's explanation.</summary>
     public ForecastModel Description => new(
@@ -106,6 +117,7 @@ public sealed class CalendarTrendModel
         // Weekday factors and the level depend on each other: fit the level on raw working days, read the factors
         // against it, then fit again on working days divided by their factors.
         var factor = Enumerable.Repeat(1.0, Classes).ToArray();
+        var factorError = new double[Classes];
         IReadOnlyList<WeightedLine> lines = [];
         var offset = 0.0;
         for (var round = 0; round < 2; round++)
@@ -121,13 +133,14 @@ public sealed class CalendarTrendModel
                 return null;
             }
             lines = candidates;
-            factor = Factors(complete, working, lines[0].Line, offset);
+            (factor, factorError) = Factors(complete, working, lines[0].Line, offset);
         }
         // The shift named is the likeliest model's, when the models with a step hold most of the weight.
         DateOnly? stepDay = lines[0].Line.StepFrom is { } from && lines.Where(l => l.Line.StepFrom is not null).Sum(l => l.Weight) >= 0.5
             ? working[from].Date
             : null;
-        return new CalendarTrendModel(zone, calendar, origin, lines, 0, 0, offset, factor, share, stepDay, complete.Count);
+        return new CalendarTrendModel(zone, calendar, origin, lines, 0, 0, offset, factor, share, stepDay, complete.Count,
+            WeeklyNoiseOf(working, lines[0].Line)) { FactorError = factorError };
     }
 
     /// <summary>The minutes a local day is expected to use in all.</summary>
@@ -164,7 +177,9 @@ public sealed class CalendarTrendModel
         var day = DateOnly.FromDateTime(local);
         var dayMinutes = ExpectedDayMinutes(day);
         var minutes = dayMinutes * ShareOfHour(day, local.Hour);
-        return new HourProjection(minutes, LevelUncertainty(day), dayMinutes * DailyNoise * DailyNoise);
+        var levelSd = LevelUncertainty(day);
+        var factorSd = FactorError[ClassOf(day, Calendar)];
+        return new HourProjection(minutes, Math.Sqrt((levelSd * levelSd) + (factorSd * factorSd)), dayMinutes * DailyNoise * DailyNoise, WeekOf(day), WeeklyNoise);
     }
 
     // The working-day level (factor 1) at day offset t from today; past days before a step get no step.
@@ -190,7 +205,7 @@ public sealed class CalendarTrendModel
         }
         FillMissingFactors(factor);
         var sd = working.Count > 1 && level > 0 ? Math.Sqrt(working.Sum(d => (d.Minutes - level) * (d.Minutes - level)) / (working.Count - 1)) / level : 1;
-        return new CalendarTrendModel(zone, calendar, origin, [], level, sd, 0, factor, share, null, complete.Count);
+        return new CalendarTrendModel(zone, calendar, origin, [], level, sd, 0, factor, share, null, complete.Count, 0);
     }
 
     // Every believable candidate — level; level and trend; level and a step at each working day that leaves enough days
@@ -258,7 +273,32 @@ public sealed class CalendarTrendModel
             && fit.Weights.TakeLast(MinimumDaysAfterStep).All(w => w >= 0.5);
     }
 
-    private static double[] Factors(List<Day> complete, List<Day> working, RobustLine line, double offset)
+    // Monday-to-Sunday weeks: DateOnly's day number 0 is a Monday.
+    private static int WeekOf(DateOnly day) => day.DayNumber / 7;
+
+    // The variance of the weeks' mean residuals (outliers left out, weeks of at least three working days) less the
+    // part their days' independent noise accounts for.
+    private static double WeeklyNoiseOf(List<Day> working, RobustLine line)
+    {
+        var means = working
+            .Select((day, i) => (Week: WeekOf(day.Date), Residual: line.Residuals[i], Weight: line.Weights[i]))
+            .Where(p => p.Weight > 0)
+            .GroupBy(p => p.Week)
+            .Where(w => w.Count() >= 3)
+            .Select(w => (Mean: w.Average(p => p.Residual), Count: w.Count()))
+            .ToList();
+        if (means.Count < 3)
+        {
+            return 0;
+        }
+        var grand = means.Average(m => m.Mean);
+        var variance = means.Sum(m => (m.Mean - grand) * (m.Mean - grand)) / (means.Count - 1);
+        var fromDays = line.Scale * line.Scale / means.Average(m => m.Count);
+        return Math.Sqrt(Math.Max(0, variance - fromDays));
+    }
+
+    // Each class's factor and the factor's standard error as a fraction of it.
+    private static (double[] Factor, double[] Error) Factors(List<Day> complete, List<Day> working, RobustLine line, double offset)
     {
         var stepStart = line.StepFrom is { } from ? working[from].T : int.MaxValue;
         var ratios = new List<double>[Classes];
@@ -275,12 +315,23 @@ public sealed class CalendarTrendModel
             }
         }
         var factor = new double[Classes];
+        var error = new double[Classes];
         for (var c = 0; c < Classes; c++)
         {
             factor[c] = ratios[c].Count > 0 ? RobustLine.Median(ratios[c]) : double.NaN;
+            // The median's standard error: 1.2533 σ / √n, σ from the ratios' median absolute deviation.
+            var spread = ratios[c].Count > 1 && factor[c] > 0 ? 1.4826 * RobustLine.Median(ratios[c].Select(r => Math.Abs(r - factor[c]))) / factor[c] : 0;
+            error[c] = ratios[c].Count > 0 ? 1.2533 * spread / Math.Sqrt(ratios[c].Count) : 0;
+        }
+        var weekdays = Enumerable.Range(1, 5).Where(c => factor[c] > 0).ToList();
+        // Eight Mondays hardly tell a Monday from a Tuesday: each working day's difference from the others is kept in
+        // proportion d² ÷ (d² + se²), so a difference the noise could make shrinks towards none, a plain one stays.
+        foreach (var c in weekdays)
+        {
+            var d = Math.Log(factor[c]);
+            factor[c] = Math.Exp(d * d * d / ((d * d) + (error[c] * error[c]) + 1e-12));
         }
         // The level is a working day's: the Monday–Friday factors keep a geometric mean of one.
-        var weekdays = Enumerable.Range(1, 5).Where(c => factor[c] > 0).ToList();
         if (weekdays.Count > 0)
         {
             var mean = Math.Exp(weekdays.Average(c => Math.Log(factor[c])));
@@ -290,7 +341,7 @@ public sealed class CalendarTrendModel
             }
         }
         FillMissingFactors(factor);
-        return factor;
+        return (factor, error);
     }
 
     // A class the history never showed: a weekday is an ordinary working day, a weekend day is like the other weekend
@@ -416,6 +467,7 @@ public sealed class CalendarTrendModel
 
 /// <summary>
 /// One projected hour: its expected minutes, the level's uncertainty as a fraction of them (shared by every hour
-/// ahead: a level misread is misread for all), and its share of the day's noise variance, in minutes² per minute.
+/// ahead: a level misread is misread for all), its share of the day's noise variance, in minutes² per minute, and
+/// its week with that week's own uncertainty as a fraction (shared by the hours of one week, independent between weeks).
 /// </summary>
-public readonly record struct HourProjection(double Minutes, double RelativeLevelSd, double NoiseVariancePerMinute);
+public readonly record struct HourProjection(double Minutes, double RelativeLevelSd, double NoiseVariancePerMinute, int Week, double WeeklyNoise);

@@ -110,8 +110,8 @@ public sealed record ForecastInput(
 /// Projects consumption from <c>now</c> to the period's end hour by hour (UTC hours, so DST days simply have 23 or
 /// 25 of them), and interpolates the run-out instants inside the hour they fall in, which is exact for a constant rate.
 /// The band's curves are <c>consumed + mean(t) ± z·sd(t)</c> with z the normal 90th percentile: sd(t) adds the level's
-/// uncertainty (the same fraction of every hour ahead, so it adds up linearly) and each day's own noise (independent
-/// days, so it adds up in variance). Because consumption only grows, the run-out instant's 10th percentile is where
+/// uncertainty (the same fraction of every hour ahead, so it adds up linearly), each day's own noise (independent
+/// days, so it adds up in variance) and each week's (shared by its days, independent between weeks). Because consumption only grows, the run-out instant's 10th percentile is where
 /// the 90th-percentile curve crosses the threshold, and its 90th where the 10th-percentile curve does.
 /// Pure: the same inputs give the same forecast.
 /// </summary>
@@ -150,7 +150,7 @@ public static class Forecaster
         return Project(ForecastMethod.CalendarTrend, consumedMinutes, pool, period, now, unitMinutes, hour =>
         {
             var h = model.HourAt(hour);
-            return new ProjectedRate(new HourlyRate(h.Minutes, RateSource.Slot), h.RelativeLevelSd, h.NoiseVariancePerMinute);
+            return new ProjectedRate(new HourlyRate(h.Minutes, RateSource.Slot), h.RelativeLevelSd, h.NoiseVariancePerMinute, h.Week, h.WeeklyNoise);
         }) with { Model = model.Description };
     }
 
@@ -174,16 +174,16 @@ public static class Forecaster
         {
             var linear = LinearRate(consumedMinutes, period, now);
             return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes,
-                _ => new ProjectedRate(new HourlyRate(linear, RateSource.PeriodLinear), levelSd, 0));
+                _ => new ProjectedRate(new HourlyRate(linear, RateSource.PeriodLinear), levelSd, 0, 0, 0));
         }
-        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes, t => new ProjectedRate(profile.RateAt(t), levelSd, 0));
+        return Project(ForecastMethod.WeekdayAware, consumedMinutes, pool, period, now, unitMinutes, t => new ProjectedRate(profile.RateAt(t), levelSd, 0, 0, 0));
     }
 
     /// <summary>The baseline: <c>consumed + consumed ÷ elapsed × remaining</c>; with nothing elapsed, nothing is added. No band.</summary>
     public static Forecast Linear(long consumedMinutes, PoolTerms? pool, PeriodWindow period, DateTimeOffset now, int unitMinutes = 1)
     {
         var rate = LinearRate(consumedMinutes, period, now);
-        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, unitMinutes, _ => new ProjectedRate(new HourlyRate(rate, RateSource.PeriodLinear), 0, 0));
+        return Project(ForecastMethod.Linear, consumedMinutes, pool, period, now, unitMinutes, _ => new ProjectedRate(new HourlyRate(rate, RateSource.PeriodLinear), 0, 0, 0, 0));
     }
 
     private static double LinearRate(long consumedMinutes, PeriodWindow period, DateTimeOffset now)
@@ -192,8 +192,11 @@ public static class Forecaster
         return elapsedHours > 0 ? consumedMinutes / elapsedHours : 0;
     }
 
-    /// <summary>An hour's rate, the level's uncertainty as a fraction of it, and its noise variance per projected minute.</summary>
-    private readonly record struct ProjectedRate(HourlyRate Rate, double RelativeLevelSd, double NoiseVariancePerMinute);
+    /// <summary>
+    /// An hour's rate, the level's uncertainty as a fraction of it, its noise variance per projected minute, and its
+    /// week with the week's own uncertainty as a fraction (see <see cref="HourProjection"/>).
+    /// </summary>
+    private readonly record struct ProjectedRate(HourlyRate Rate, double RelativeLevelSd, double NoiseVariancePerMinute, int Week, double WeeklyNoise);
 
     /// <summary>The first instant a rising curve reaches a threshold, found hour by hour.</summary>
     private sealed class CrossingFinder(double? threshold)
@@ -222,7 +225,8 @@ public static class Forecaster
         var includedReached = Reached(consumedMinutes, included, unitMinutes, now);
         var limitReached = Reached(consumedMinutes, limit, unitMinutes, now);
         var weakest = RateSource.Slot;
-        double mean = 0, levelSd = 0, noiseVariance = 0;
+        double mean = 0, levelSd = 0, noiseVariance = 0, pastWeeksVariance = 0, weekMinutes = 0;
+        ProjectedRate? previous = null;
         var (includedMean, includedHigh, includedLow) = (new CrossingFinder(included), new CrossingFinder(included), new CrossingFinder(included));
         var (limitMean, limitHigh, limitLow) = (new CrossingFinder(limit), new CrossingFinder(limit), new CrossingFinder(limit));
         var (highBefore, lowBefore) = ((double)consumedMinutes, (double)consumedMinutes);
@@ -237,7 +241,15 @@ public static class Forecaster
             mean += added;
             levelSd += added * projected.RelativeLevelSd;
             noiseVariance += added * projected.NoiseVariancePerMinute;
-            var sd = Math.Sqrt((levelSd * levelSd) + noiseVariance);
+            if (previous is { } p && p.Week != projected.Week)
+            {
+                pastWeeksVariance += Math.Pow(weekMinutes * p.WeeklyNoise, 2);
+                weekMinutes = 0;
+            }
+            weekMinutes += added;
+            previous = projected;
+            var weeksVariance = pastWeeksVariance + Math.Pow(weekMinutes * projected.WeeklyNoise, 2);
+            var sd = Math.Sqrt((levelSd * levelSd) + noiseVariance + weeksVariance);
             var high = consumedMinutes + mean + (BandZ * sd);
             var low = Math.Max(lowBefore, consumedMinutes + mean - (BandZ * sd));
             includedMean.Step(meanBefore, consumedMinutes + mean, t, next);

@@ -19,6 +19,7 @@ internal static class Backtest
 
     private static readonly (string Name, Func<ForecastInput, double> Forecast)[] Methods =
     [
+        ("calendar-trend", i => Forecaster.CalendarTrend(i).ProjectedDemandMinutes),
         ("weekday-aware", i => Forecaster.WeekdayAware(i).ProjectedDemandMinutes),
         ("weekday-aware, 7-day half-life", i => Forecaster.WeekdayAware(i with { RecencyHalfLife = TimeSpan.FromDays(7) }).ProjectedDemandMinutes),
         ("linear", i => Forecaster.Linear(i.ConsumedMinutes, i.Pool, i.Period, i.Now).ProjectedDemandMinutes),

@@ -43,7 +43,7 @@ public class BacktestTests(ITestOutputHelper output)
         {
             File.WriteAllText(path, table);
         }
-        Assert.Equal(3 * 4, Rows.Value.Count);
+        Assert.Equal(3 * 5, Rows.Value.Count);
     }
 
     [Fact]
