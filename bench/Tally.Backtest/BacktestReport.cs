@@ -141,6 +141,17 @@ public static class BacktestReport
         var md = new StringBuilder();
         void Line(FormattableString text) => md.AppendLine(Invariant(text));
         var methods = Enum.GetValues<Method>();
+        void ScenarioTable(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> byScenario, IReadOnlyDictionary<string, double> overall)
+        {
+            Line($"| scenario | {string.Join(" | ", methods)} |");
+            Line($"|---|{string.Concat(methods.Select(_ => "--:|"))}");
+            foreach (var (scenario, mapes) in byScenario)
+            {
+                Line($"| {scenario} | {string.Join(" | ", methods.Select(m => Invariant($"{mapes[m.ToString()]:0.00}")))} |");
+            }
+            Line($"| **overall** | {string.Join(" | ", methods.Select(m => Invariant($"**{overall[m.ToString()]:0.00}**")))} |");
+            Line($"");
+        }
 
         Line($"# Forecast backtest");
         Line($"");
@@ -162,24 +173,10 @@ public static class BacktestReport
         Line($"");
         Line($"## MAPE of the month-end total (%)");
         Line($"");
-        Line($"| scenario | {string.Join(" | ", methods)} |");
-        Line($"|---|{string.Concat(methods.Select(_ => "--:|"))}");
-        foreach (var (scenario, mapes) in summary.MapeByScenario)
-        {
-            Line($"| {scenario} | {string.Join(" | ", methods.Select(m => Invariant($"{mapes[m.ToString()]:0.00}")))} |");
-        }
-        Line($"| **overall** | {string.Join(" | ", methods.Select(m => Invariant($"**{summary.MapeOverall[m.ToString()]:0.00}**")))} |");
-        Line($"");
+        ScenarioTable(summary.MapeByScenario, summary.MapeOverall);
         Line($"### At the cutoffs of issue 16 only (days 7, 14, 21)");
         Line($"");
-        Line($"| scenario | {string.Join(" | ", methods)} |");
-        Line($"|---|{string.Concat(methods.Select(_ => "--:|"))}");
-        foreach (var (scenario, mapes) in summary.MapeByScenarioOnIssueDays)
-        {
-            Line($"| {scenario} | {string.Join(" | ", methods.Select(m => Invariant($"{mapes[m.ToString()]:0.00}")))} |");
-        }
-        Line($"| **overall** | {string.Join(" | ", methods.Select(m => Invariant($"**{summary.MapeOverallOnIssueDays[m.ToString()]:0.00}**")))} |");
-        Line($"");
+        ScenarioTable(summary.MapeByScenarioOnIssueDays, summary.MapeOverallOnIssueDays);
         Line($"### By cutoff day (all scenarios, both months)");
         Line($"");
         Line($"| day | {string.Join(" | ", methods)} |");

@@ -28,6 +28,7 @@ public sealed class CalendarTrendModel
     private const double SparseZeroShare = 0.2;
     private const double MinimumTrendT = 4;
     private const int StepFullBeliefDays = 8;
+    private const double NegligibleBic = 14;
     private const double MinimumStepT = 4;
     private static readonly double MinimumStepSize = Math.Log(1.1);
     private const int Closed = 7;
@@ -41,6 +42,12 @@ public sealed class CalendarTrendModel
     private readonly double _weeklyNoise;
     private readonly double _offset;
     private readonly double[] _factor;
+
+    // The last day DayAhead computed: a projection asks for a day's hours in a row. A cache of a pure function, held
+    // in an immutable record swapped by reference, so a model shared between threads reads one day's values whole.
+    private DayCache? _lastDay;
+
+    private sealed record DayCache(DateOnly Day, double Minutes, double RelativeSd);
 
     // Each class's factor's standard error, as a fraction: what a day ahead inherits from the few days its class had.
     private double[] FactorError { get; init; } = new double[Classes];
@@ -175,11 +182,22 @@ public sealed class CalendarTrendModel
     {
         var local = TimeZoneInfo.ConvertTimeFromUtc(hourStart.UtcDateTime, _zone);
         var day = DateOnly.FromDateTime(local);
-        var dayMinutes = ExpectedDayMinutes(day);
-        var minutes = dayMinutes * ShareOfHour(day, local.Hour);
+        var (dayMinutes, relativeSd) = DayAhead(day);
+        return new HourProjection(dayMinutes * ShareOfHour(day, local.Hour), relativeSd, dayMinutes * DailyNoise * DailyNoise, WeekOf(day), WeeklyNoise);
+    }
+
+    // A day's expected minutes and relative uncertainty (level and factor), the same for its 24 hours: computed once.
+    private (double Minutes, double RelativeSd) DayAhead(DateOnly day)
+    {
+        if (_lastDay is { } cached && cached.Day == day)
+        {
+            return (cached.Minutes, cached.RelativeSd);
+        }
         var levelSd = LevelUncertainty(day);
         var factorSd = FactorError[ClassOf(day, Calendar)];
-        return new HourProjection(minutes, Math.Sqrt((levelSd * levelSd) + (factorSd * factorSd)), dayMinutes * DailyNoise * DailyNoise, WeekOf(day), WeeklyNoise);
+        var computed = new DayCache(day, ExpectedDayMinutes(day), Math.Sqrt((levelSd * levelSd) + (factorSd * factorSd)));
+        _lastDay = computed;
+        return (computed.Minutes, computed.RelativeSd);
     }
 
     // The working-day level (factor 1) at day offset t from today; past days before a step get no step.
@@ -248,9 +266,12 @@ public sealed class CalendarTrendModel
         var scale = Math.Max(RobustLine.MinimumScale, fits.Min(f => f.Scale));
         var scored = fits.Select(f => (Line: f, Score: f.Loss(scale) + ((f.ParameterCount + (f.StepFrom is null ? 0 : 1)) * Math.Log(n)))).ToList();
         var bestScore = scored.Min(c => c.Score);
-        var weights = scored.Select(c => Math.Exp(-(c.Score - bestScore) / 2)).ToArray();
+        // Candidates 14 BIC points or more behind (a thousandth of the best's weight) are dropped: they change no
+        // forecast, and every hour projected would pay for them.
+        var kept = scored.Where(c => c.Score - bestScore < NegligibleBic).ToList();
+        var weights = kept.Select(c => Math.Exp(-(c.Score - bestScore) / 2)).ToArray();
         var total = weights.Sum();
-        return [.. scored.Select((c, i) => new WeightedLine(c.Line, weights[i] / total)).OrderByDescending(l => l.Weight)];
+        return [.. kept.Select((c, i) => new WeightedLine(c.Line, weights[i] / total)).OrderByDescending(l => l.Weight)];
     }
 
     // A trend or a step is only taken when the history makes it plain: trying a step at every day is many tries, and a
