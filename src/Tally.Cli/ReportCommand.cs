@@ -157,13 +157,7 @@ internal static class ReportCommand
             var range = f.Range ?? new ForecastRangeView(f.ProjectedDemandMinutes, f.ProjectedDemandMinutes,
                 f.IncludedRunOut, f.IncludedRunOutOutcome, f.IncludedRunOut, f.IncludedRunOutOutcome,
                 f.LimitRunOut, f.LimitRunOutOutcome, f.LimitRunOut, f.LimitRunOutOutcome);
-            range = range with
-            {
-                IncludedRunOutEarliest = ServerRunOut(range.IncludedRunOutEarliest, range.IncludedRunOutEarliestOutcome),
-                IncludedRunOutLatest = ServerRunOut(range.IncludedRunOutLatest, range.IncludedRunOutLatestOutcome),
-                LimitRunOutEarliest = ServerRunOut(range.LimitRunOutEarliest, range.LimitRunOutEarliestOutcome),
-                LimitRunOutLatest = ServerRunOut(range.LimitRunOutLatest, range.LimitRunOutLatestOutcome),
-            };
+            range = WithRunOuts(range, ServerRunOut, ServerRunOut);
             var forecast = new ReportForecast(f.Method, f.AsOf, f.ProjectedMinutes,
                 ServerRunOut(f.IncludedRunOut, f.IncludedRunOutOutcome), f.IncludedRunOutOutcome,
                 ServerRunOut(f.LimitRunOut, f.LimitRunOutOutcome), f.LimitRunOutOutcome,
@@ -186,6 +180,16 @@ internal static class ReportCommand
     /// The API's run-out instant when projected. For an already reached threshold the API gives its <c>asOf</c>
     /// instant, not when it was reached, so the report does not print that as the run-out time.
     /// </summary>
+    /// <summary>The range with each run-out instant replaced by what <paramref name="included"/> or <paramref name="limit"/> makes of it and its outcome.</summary>
+    private static ForecastRangeView WithRunOuts(
+        ForecastRangeView range, Func<DateTimeOffset?, string, DateTimeOffset?> included, Func<DateTimeOffset?, string, DateTimeOffset?> limit) => range with
+    {
+        IncludedRunOutEarliest = included(range.IncludedRunOutEarliest, range.IncludedRunOutEarliestOutcome),
+        IncludedRunOutLatest = included(range.IncludedRunOutLatest, range.IncludedRunOutLatestOutcome),
+        LimitRunOutEarliest = limit(range.LimitRunOutEarliest, range.LimitRunOutEarliestOutcome),
+        LimitRunOutLatest = limit(range.LimitRunOutLatest, range.LimitRunOutLatestOutcome),
+    };
+
     private static DateTimeOffset? ServerRunOut(DateTimeOffset? at, string outcome) =>
         outcome == RunOutOutcome.AlreadyReached.ToWire() ? null : at;
 
@@ -311,13 +315,7 @@ internal static class ReportCommand
         var view = UsageMonitor.ForecastView(figures);
         DateTimeOffset? Included(DateTimeOffset? at, string outcome) => Reached(at, outcome, included, periodUnits, options.UnitMinutes);
         DateTimeOffset? Limit(DateTimeOffset? at, string outcome) => Reached(at, outcome, limit, periodUnits, options.UnitMinutes);
-        var range = view.Range! with
-        {
-            IncludedRunOutEarliest = Included(view.Range.IncludedRunOutEarliest, view.Range.IncludedRunOutEarliestOutcome),
-            IncludedRunOutLatest = Included(view.Range.IncludedRunOutLatest, view.Range.IncludedRunOutLatestOutcome),
-            LimitRunOutEarliest = Limit(view.Range.LimitRunOutEarliest, view.Range.LimitRunOutEarliestOutcome),
-            LimitRunOutLatest = Limit(view.Range.LimitRunOutLatest, view.Range.LimitRunOutLatestOutcome),
-        };
+        var range = WithRunOuts(view.Range!, Included, Limit);
         return new ReportModel(path, period.ToString(), figures.Window.Start, figures.Window.End, included, limit, usage.Minutes,
             usage.Units, usage.DeniedEvents, runRate,
             new ReportForecast(view.Method, view.AsOf, view.ProjectedMinutes,
@@ -378,22 +376,11 @@ internal static class ReportCommand
                 closures.Add(day);
             }
         }
-        string? country;
-        if (holidays.Equals("auto", StringComparison.OrdinalIgnoreCase))
-        {
-            country = WorkCalendar.CountryOfZone(zone);
-        }
-        else if (holidays.Equals("none", StringComparison.OrdinalIgnoreCase))
-        {
-            country = null;
-        }
-        else if (WorkCalendar.Create(holidays.Length == 0 ? "?" : holidays, null) is { IsOk: false } unknown)
+        var country = WorkCalendar.CountryOf(holidays, zone);
+        // Checked alone first, so a bad country is named as --holidays' fault and not --closed-days'.
+        if (country is not null && WorkCalendar.Create(country.Length == 0 ? "?" : country, null) is { IsOk: false } unknown)
         {
             return $"--holidays must be auto, none or a country code: {unknown.Error}";
-        }
-        else
-        {
-            country = holidays;
         }
         var made = WorkCalendar.Create(country, closures);
         return made.IsOk ? made.Value : $"--closed-days: {made.Error}";

@@ -40,13 +40,8 @@ public static class TenantCalendars
     /// <summary>The calendar of <paramref name="setting"/> in <paramref name="zone"/>, or WorkCalendar's reason it cannot be made.</summary>
     public static Outcome<WorkCalendar, string> Create(WorkCalendarSetting setting, TimeZoneInfo zone)
     {
-        var country = setting.Holidays switch
-        {
-            WorkCalendarSetting.Auto => WorkCalendar.CountryOfZone(zone),
-            WorkCalendarSetting.NoHolidays => null,
-            var code => code,
-        };
-        return WorkCalendar.Create(country, setting.ClosedDays);
+        ArgumentNullException.ThrowIfNull(setting);
+        return WorkCalendar.Create(WorkCalendar.CountryOf(setting.Holidays, zone), setting.ClosedDays);
     }
 
     public static RouteGroupBuilder MapCalendar(this IEndpointRouteBuilder app)

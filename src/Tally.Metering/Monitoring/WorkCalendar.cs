@@ -12,6 +12,12 @@ namespace Tally.Metering;
 /// </summary>
 public sealed class WorkCalendar
 {
+    /// <summary>The holidays setting that takes the country of the license's zone.</summary>
+    public const string Auto = "auto";
+
+    /// <summary>The holidays setting with no public holidays.</summary>
+    public const string NoHolidays = "none";
+
     /// <summary>How many closure days a tenant may list: enough for years of them, small enough to keep in memory.</summary>
     public const int MaxClosureDays = 1000;
 
@@ -77,6 +83,19 @@ public sealed class WorkCalendar
             id = iana;
         }
         return CountryByZone.GetValueOrDefault(id);
+    }
+
+    /// <summary>
+    /// The country a holidays setting names in <paramref name="zone"/>: <see cref="Auto"/> (any case) the zone's
+    /// (<see cref="CountryOfZone"/>), <see cref="NoHolidays"/> none, anything else itself, for <see cref="Create"/> to check.
+    /// The server's stored setting and <c>tally report --holidays</c> both read it here.
+    /// </summary>
+    public static string? CountryOf(string holidays, TimeZoneInfo zone)
+    {
+        ArgumentNullException.ThrowIfNull(holidays);
+        return holidays.Equals(Auto, StringComparison.OrdinalIgnoreCase) ? CountryOfZone(zone)
+            : holidays.Equals(NoHolidays, StringComparison.OrdinalIgnoreCase) ? null
+            : holidays;
     }
 
     /// <summary>Whether the local day is a public holiday or a closure day (weekends are the forecaster's own business).</summary>
