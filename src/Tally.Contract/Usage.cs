@@ -70,3 +70,28 @@ public sealed record DenialRow(string User, long DeniedEvents, IReadOnlyDictiona
 
 /// <summary><c>GET /api/v1/usage/denials</c>: the most denied users of a period (<c>Total</c>: how many users were denied).</summary>
 public sealed record DenialsPage(string Period, IReadOnlyList<DenialRow> Users, int Total);
+
+/// <summary>
+/// <c>GET /api/v1/usage/waste</c>: what scheduled reloads charged idle users in a period (rule R14). A reload-started unit
+/// is one a <c>scheduled-reload</c> started (R5); an idle-reload unit is one of those whose user had no engagement of
+/// their own on the unit's key in the <c>QuietMinutes</c> before the reload. Shares are of the period's consumed minutes
+/// and of its included minutes (absent without a pool). <c>Users</c> and <c>Apps</c> hold the rows with an idle-reload
+/// unit, most idle minutes first, at most <c>Limit</c> of <c>UserCount</c> and <c>AppCount</c>; <c>Hours</c> is the
+/// local hour of day (0–23, in <c>TimeZone</c>) the reloads started. With <c>?format=csv</c> the rows are those of
+/// <c>?by=user</c> (the default), <c>app</c> or <c>hour</c>.
+/// </summary>
+public sealed record WasteReport(
+    string Period, DateTimeOffset Start, DateTimeOffset End, string TimeZone, int QuietMinutes,
+    long ReloadUnits, long ReloadMinutes, long IdleReloadUnits, long IdleReloadMinutes,
+    long ConsumedMinutes, long? IncludedMinutes, double? ShareOfConsumed, double? ShareOfIncluded,
+    IReadOnlyList<WasteUserRow> Users, int UserCount, IReadOnlyList<WasteAppRow> Apps, int AppCount, int Limit,
+    IReadOnlyList<WasteHourRow> Hours);
+
+/// <summary>One user's reload-started units in the period and the idle-reload ones among them.</summary>
+public sealed record WasteUserRow(string User, long IdleReloadUnits, long IdleReloadMinutes, long ReloadUnits, long ReloadMinutes);
+
+/// <summary>One reloaded app: its reload-started units, the idle-reload ones, and how many users those idle units charged.</summary>
+public sealed record WasteAppRow(string App, long IdleReloadUnits, long IdleReloadMinutes, long ReloadUnits, long ReloadMinutes, long IdleUsers);
+
+/// <summary>The reloads that started in one local hour of day, summed over the period's days.</summary>
+public sealed record WasteHourRow(int Hour, long IdleReloadUnits, long IdleReloadMinutes, long ReloadUnits, long ReloadMinutes);

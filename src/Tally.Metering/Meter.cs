@@ -28,10 +28,11 @@ public sealed class Meter
     private long _unitTicks;
     private long _timeoutTicks;
     private long _limitMinutes;
+    private long _closeIdleTicks;
     private readonly Dictionary<long, Session> _sessions = [];
     private readonly Dictionary<int, UserState> _users = [];
-    // App mode only: a key spans devices, so its running unit cannot live in one session.
-    private readonly Dictionary<long, long> _appUnitEnds = [];
+    // App mode only: a key spans devices, so its running unit and last engagement cannot live in one session.
+    private readonly Dictionary<long, KeyState> _appKeys = [];
     // app -> its connections in the order they were made: reloads charge in that order, which is a function of
     // the time-ordered events and not of hash-table history.
     private readonly Dictionary<int, AppConnections> _connections = [];
@@ -90,6 +91,7 @@ public sealed class Meter
         _unitTicks = TimeSpan.TicksPerMinute * options.UnitMinutes;
         _timeoutTicks = TimeSpan.TicksPerMinute * options.SessionTimeoutMinutes;
         _limitMinutes = options.Pool?.LimitMinutes ?? long.MaxValue;
+        _closeIdleTicks = TimeSpan.TicksPerMinute * (options.CloseIdleAfterMinutes ?? 0);
     }
 
     /// <summary>
@@ -128,7 +130,7 @@ public sealed class Meter
     public long LastTicks { get; private set; } = long.MinValue;
 
     /// <summary>Meter keys that have held a unit (live per-key state).</summary>
-    public int KeyCount => _options.Mode == CountingMode.Device ? _sessions.Count : _appUnitEnds.Count;
+    public int KeyCount => _options.Mode == CountingMode.Device ? _sessions.Count : _appKeys.Count;
 
     /// <summary>
     /// Applies one event and reports its decisions to <paramref name="sink"/>. An id whose hash matches a remembered one
@@ -221,9 +223,20 @@ public sealed class Meter
         switch (e.Action.Kind())
         {
             case ActionKind.Engagement:
+            {
+                var key = KeyFor(session, e.App);
+                ref var state = ref StateFor(session, e.App);
+                if (_closeIdleTicks != 0 && state.EngagedTicks != 0 && state.EngagedTicks + _closeIdleTicks <= e.TimeTicks)
+                {
+                    // The policy closed this key's connections when its quiet time ran out: what reconnects now is new.
+                    CloseKey(session, e.App);
+                }
                 Connect(session, e.App);
-                decision = Consume(e, period, user, KeyFor(session, e.App), ref UnitEndFor(session, e.App));
+                decision = Consume(e, period, user, key, ref state.UnitEndTicks);
+                // R14: an engagement of the user's own, whatever its decision, marks the key as in use.
+                state.EngagedTicks = e.TimeTicks;
                 break;
+            }
             case ActionKind.Closing:
                 if (e.Action == MeterAction.Logout)
                 {
@@ -316,12 +329,19 @@ public sealed class Meter
                 continue;
             }
             var key = KeyFor(session, e.App);
+            ref var state = ref StateFor(session, e.App);
+            if (_closeIdleTicks != 0 && state.EngagedTicks + _closeIdleTicks <= e.TimeTicks)
+            {
+                // What-if policy: the connection closed when its key's quiet time ran out, before this reload.
+                Disconnect(session, e.App);
+                continue;
+            }
             if (!_reloadKeys.Add(key.Packed))
             {
                 continue; // several connections on one key cost at most one unit, and get one decision.
             }
             var keyed = e with { User = session.User.Id, Device = session.Device };
-            sink.Add(keyed, Consume(keyed, period, session.User, key, ref UnitEndFor(session, e.App)));
+            sink.Add(keyed, Consume(keyed, period, session.User, key, ref state.UnitEndTicks));
         }
         connections.CompactIfSparse(e.App);
     }
@@ -393,13 +413,52 @@ public sealed class Meter
     private MeterKey KeyFor(Session session, int app) =>
         new(session.User.Id, _options.Mode == CountingMode.Device ? session.Device : app);
 
-    private ref long UnitEndFor(Session session, int app)
+    /// <summary>The state of the meter key <paramref name="session"/> and <paramref name="app"/> map to (R2). Nothing may be added to the app keys while the reference is held.</summary>
+    private ref KeyState StateFor(Session session, int app)
     {
         if (_options.Mode == CountingMode.Device)
         {
-            return ref session.UnitEndTicks;
+            return ref session.Key;
         }
-        return ref CollectionsMarshal.GetValueRefOrAddDefault(_appUnitEnds, new MeterKey(session.User.Id, app).Packed, out _);
+        return ref CollectionsMarshal.GetValueRefOrAddDefault(_appKeys, new MeterKey(session.User.Id, app).Packed, out _);
+    }
+
+    /// <summary>
+    /// The instant of the latest engagement of the key's own user on <paramref name="key"/> (an engaging action, R4, whatever
+    /// its decision; presence and closing do not count), or 0 when it has had none. A scheduled reload's unit on a key
+    /// whose latest engagement is a quiet time old or more is an idle-reload unit (R14, <see cref="IdleReload"/>).
+    /// </summary>
+    public long LastEngagementTicks(MeterKey key)
+    {
+        if (_options.Mode == CountingMode.Device)
+        {
+            return _sessions.TryGetValue(key.Packed, out var session) ? session.Key.EngagedTicks : 0;
+        }
+        return _appKeys.TryGetValue(key.Packed, out var state) ? state.EngagedTicks : 0;
+    }
+
+    /// <summary>
+    /// Ends every connection of the key <paramref name="session"/> and <paramref name="app"/> map to: in device mode all
+    /// of the session's apps, in app mode the user's connections to <paramref name="app"/> on every device.
+    /// </summary>
+    private void CloseKey(Session session, int app)
+    {
+        if (_options.Mode == CountingMode.Device)
+        {
+            DisconnectAll(session);
+            return;
+        }
+        if (!_connections.TryGetValue(app, out var connections))
+        {
+            return;
+        }
+        foreach (var (other, order) in connections.Entries)
+        {
+            if (other.User == session.User && other.OrderOf(app) == order)
+            {
+                Disconnect(other, app);
+            }
+        }
     }
 
     /// <summary>Finds or creates the (user, device) session, ends it first if it had expired (R6), and marks activity.</summary>
@@ -495,6 +554,13 @@ public sealed class Meter
         }
     }
 
+    /// <summary>Per meter key: the end (exclusive) of its running unit, and its user's latest own engagement on it (R14).</summary>
+    private struct KeyState
+    {
+        public long UnitEndTicks;
+        public long EngagedTicks;
+    }
+
     private sealed class ListSink : IDecisionSink
     {
         public List<Decision> Decisions { get; } = [];
@@ -543,7 +609,7 @@ public sealed class Meter
         public readonly UserState User = user;
         public readonly int Device = device;
         public long LastTicks;
-        public long UnitEndTicks;
+        public KeyState Key;
         // Most sessions hold one app: it lives inline, and only further apps take an array.
         private Connection _first;
         private Connection[]? _more;

@@ -98,10 +98,18 @@ public sealed record MeterOptions
     /// <summary>When set, a consuming event outside the window that needs a new unit is denied <c>license-expired</c>.</summary>
     public ValidityWindow? Validity { get; init; }
 
+    /// <summary>
+    /// A what-if policy, off (null) unless asked: every connection of a meter key closes when the key's user has not
+    /// engaged on it for this many minutes (R14's quiet time), so no scheduled reload charges an idle key. Not a rule of
+    /// the book: <c>tally meter --close-idle-after</c> uses it to measure what such a policy would save.
+    /// </summary>
+    public int? CloseIdleAfterMinutes { get; init; }
+
     /// <summary>Returns the first problem with these options, or null when they are usable.</summary>
     public string? Validate() =>
         UnitMinutes is < 1 or > 1440 ? "unit minutes must be between 1 and 1440"
         : SessionTimeoutMinutes is < 1 or > 10080 ? "session timeout must be between 1 and 10080 minutes"
+        : CloseIdleAfterMinutes is < 1 or > 10080 ? "close-idle-after must be between 1 and 10080 minutes"
         : null;
 }
 
