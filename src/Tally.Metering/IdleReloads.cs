@@ -33,8 +33,9 @@ public readonly record struct ReloadFigures(long ReloadUnits, long ReloadMinutes
 /// <param name="Users">Interned user → figures, for users with at least one reload-started unit.</param>
 /// <param name="Apps">Interned app (the reloaded one) → figures.</param>
 /// <param name="Hours">Index 0–23: the local hour of day (in the tally's zone) the reloads started.</param>
+/// <param name="IdleUsersByApp">Interned app → how many distinct users its idle-reload units charged.</param>
 public sealed record ReloadWaste(Period Period, ReloadFigures Total, IReadOnlyDictionary<int, ReloadFigures> Users,
-    IReadOnlyDictionary<int, ReloadFigures> Apps, IReadOnlyList<ReloadFigures> Hours);
+    IReadOnlyDictionary<int, ReloadFigures> Apps, IReadOnlyList<ReloadFigures> Hours, IReadOnlyDictionary<int, int> IdleUsersByApp);
 
 /// <summary>
 /// Folds a meter's decisions into the idle-reload figures of R14, per period. It reads the key's latest engagement from
@@ -64,18 +65,24 @@ public sealed class ReloadWasteTally(Meter meter, TimeSpan quiet, TimeZoneInfo z
         Row(rows.Users, d.User).Add(d.Minutes, idle);
         Row(rows.Apps, d.App).Add(d.Minutes, idle);
         rows.Hours[hour].Add(d.Minutes, idle);
+        if (idle)
+        {
+            ref var users = ref CollectionsMarshal.GetValueRefOrAddDefault(rows.IdleUsersByApp, d.App, out _);
+            (users ??= []).Add(d.User);
+        }
     }
 
     /// <summary>Every period with a reload-started unit, in order.</summary>
     public IReadOnlyList<ReloadWaste> Periods() =>
         [.. _periods.Select(p => new ReloadWaste(Period.FromIndex(p.Key), p.Value.Total.Figures,
             p.Value.Users.ToDictionary(u => u.Key, u => u.Value.Figures), p.Value.Apps.ToDictionary(a => a.Key, a => a.Value.Figures),
-            [.. p.Value.Hours.Select(h => h.Figures)]))];
+            [.. p.Value.Hours.Select(h => h.Figures)], p.Value.IdleUsersByApp.ToDictionary(a => a.Key, a => a.Value.Count)))];
 
     /// <summary>The figures of <paramref name="period"/>: all zero when no reload started a unit in it.</summary>
     public ReloadWaste Of(Period period) =>
         Periods().FirstOrDefault(p => p.Period == period)
-        ?? new ReloadWaste(period, default, new Dictionary<int, ReloadFigures>(), new Dictionary<int, ReloadFigures>(), new ReloadFigures[24]);
+        ?? new ReloadWaste(period, default, new Dictionary<int, ReloadFigures>(), new Dictionary<int, ReloadFigures>(), new ReloadFigures[24],
+            new Dictionary<int, int>());
 
     private static Counter Row(Dictionary<int, Counter> table, int key)
     {
@@ -89,6 +96,7 @@ public sealed class ReloadWasteTally(Meter meter, TimeSpan quiet, TimeZoneInfo z
         public Dictionary<int, Counter> Users { get; } = [];
         public Dictionary<int, Counter> Apps { get; } = [];
         public Counter[] Hours { get; } = [.. Enumerable.Range(0, 24).Select(_ => new Counter())];
+        public Dictionary<int, HashSet<int>> IdleUsersByApp { get; } = [];
     }
 
     private sealed class Counter
