@@ -25,6 +25,9 @@ internal sealed class Scenario
 
     public List<(MeterEvent Event, Decision Decision)> Decisions { get; } = [];
 
+    /// <summary>Sinks fed each decision right after its event is applied, as a tool's sinks are.</summary>
+    public List<IDecisionSink> Sinks { get; } = [];
+
     /// <summary>Minutes after <see cref="Day"/>, as an instant.</summary>
     public static DateTimeOffset At(double minutes) => Day.AddMinutes(minutes);
 
@@ -45,6 +48,10 @@ internal sealed class Scenario
         foreach (var d in decisions)
         {
             Decisions.Add((e, d));
+            foreach (var sink in Sinks)
+            {
+                sink.Add(e, d);
+            }
         }
         return decisions;
     }
