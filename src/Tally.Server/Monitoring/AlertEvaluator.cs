@@ -29,10 +29,17 @@ public static class AlertKinds
     public const string Lockout = "lockout";                      // no value: an event was denied pool-exhausted
     public const string UserMinutes = "user-minutes";             // value: one user's minutes in the period (subject: the user)
     public const string SourceFailing = "source-failing";         // value: hours without a successful pull (subject: the source); a stopped source at once
+    public const string IdleReloadMinutes = "idle-reload-minutes"; // value: minutes charged by scheduled reloads to idle users (R14)
+    public const string IdleReloadPercent = "idle-reload-percent"; // value: those minutes in percent of the included minutes
 
-    public static readonly string[] All = [ThresholdPercent, ThresholdMinutes, AboveRunRate, ForecastRunOut, OverageStarted, Lockout, UserMinutes, SourceFailing];
+    public static readonly string[] All =
+        [ThresholdPercent, ThresholdMinutes, AboveRunRate, ForecastRunOut, OverageStarted, Lockout, UserMinutes, SourceFailing, IdleReloadMinutes, IdleReloadPercent];
 
-    public static bool NeedsValue(string kind) => kind is ThresholdPercent or ThresholdMinutes or AboveRunRate or UserMinutes or SourceFailing;
+    public static bool NeedsValue(string kind) =>
+        kind is ThresholdPercent or ThresholdMinutes or AboveRunRate or UserMinutes or SourceFailing or IdleReloadMinutes or IdleReloadPercent;
+
+    /// <summary>Whether a rule of <paramref name="kind"/> reads the period's idle-reload minutes (R14), which cost a query of their own.</summary>
+    public static bool ReadsIdleReloads(string kind) => kind is IdleReloadMinutes or IdleReloadPercent;
 
     // Which run-out a forecast-run-out rule fires on (issue 16): the point forecast's (the default, and every rule made
     // before there was a choice), or the band's earliest, the 10th percentile instant (usage at its 90th percentile),

@@ -9,9 +9,10 @@ public sealed record FiredAlert(string Subject, string Title, string Text);
 
 /// <summary>
 /// What a period looks like when its rules are decided: its figures, the included minutes (null without a pool),
-/// whether an event was just denied <c>pool-exhausted</c>, and the period minutes of each user just charged.
+/// whether an event was just denied <c>pool-exhausted</c>, the period minutes of each user just charged, and the
+/// minutes scheduled reloads charged idle users at the default quiet time (R14; null when no rule reads them).
 /// </summary>
-public sealed record PeriodFacts(MonitorFigures Figures, bool LockedOut, IReadOnlyList<(string User, long Minutes)> ChargedUsers);
+public sealed record PeriodFacts(MonitorFigures Figures, bool LockedOut, IReadOnlyList<(string User, long Minutes)> ChargedUsers, long? IdleReloadMinutes = null);
 
 /// <summary>
 /// A source of observed usage as a pull left it (R13): whether it is stopped (a refused credential), when it was added,
@@ -56,6 +57,12 @@ public static class AlertRules
             case AlertKinds.Lockout when facts.LockedOut:
                 return [new("", "the pool is exhausted: users are locked out",
                     Inv($"An event was denied 'pool-exhausted': {consumed:N0} minutes are used and the pool cannot cover another unit until the next period starts at {figures.Window.End:yyyy-MM-dd HH:mm} UTC."))];
+            case AlertKinds.IdleReloadMinutes when facts.IdleReloadMinutes is { } idle && idle >= value:
+                return [new("", Inv($"{idle:N0} minutes charged by scheduled reloads to idle users"),
+                    Inv($"Scheduled reloads charged {idle:N0} minutes this period to users who had not engaged for {IdleReload.DefaultQuietMinutes} minutes (threshold {Fmt(value)}). {IdleAdvice}"))];
+            case AlertKinds.IdleReloadPercent when facts.IdleReloadMinutes is { } idle && included is > 0 && idle >= included.Value * value / 100:
+                return [new("", Inv($"{Fmt(100.0 * idle / included.Value)} % of the included minutes charged by scheduled reloads to idle users"),
+                    Inv($"Scheduled reloads charged {idle:N0} minutes this period, {Fmt(100.0 * idle / included.Value)} % of the {included:N0} included minutes, to users who had not engaged for {IdleReload.DefaultQuietMinutes} minutes (threshold {Fmt(value)} %). {IdleAdvice}"))];
             case AlertKinds.UserMinutes:
                 return [.. facts.ChargedUsers
                     .Where(u => u.Minutes >= value)
@@ -95,6 +102,9 @@ public static class AlertRules
                 Inv($"No pull of the source {source.Id} has succeeded since {since:yyyy-MM-dd HH:mm} UTC ({Fmt(hours)} hours; the rule allows {Fmt(rule.Value ?? 0)}): its usage is missing from the reports until it is read again.{why}"))]
             : [];
     }
+
+    private const string IdleAdvice =
+        "Who and which apps: GET /api/v1/usage/waste or the dashboard's panel; closing idle connections sooner, or reloading those apps less often in working hours, saves them (tally meter --close-idle-after measures it on an exported log).";
 
     /// <summary>A run-out instant in an alert's text, or what stands for it when there is none inside the period.</summary>
     private static string Instant(RunOut runOut) => runOut switch

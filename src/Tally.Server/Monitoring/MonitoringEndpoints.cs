@@ -295,7 +295,7 @@ public static class MonitoringEndpoints
         {
             if (body.Value is not { } v || !double.IsFinite(v) || v <= 0 || v > 1e12)
             {
-                return Problems.BadRequest($"value: a positive number is required for {kind} (percent for threshold-percent and above-run-rate, minutes otherwise).");
+                return Problems.BadRequest($"value: a positive number is required for {kind} (percent for threshold-percent, above-run-rate and idle-reload-percent, hours for source-failing, minutes otherwise).");
             }
         }
         else if (body.Value is not null)

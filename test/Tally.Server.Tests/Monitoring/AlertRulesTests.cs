@@ -76,6 +76,31 @@ public sealed class AlertRulesTests
         Assert.Equal("user ann passed 120 minutes", fired[0].Title);
     }
 
+    [Theory]
+    [InlineData(AlertKinds.IdleReloadMinutes, 120.0, 114L, 1000L, false)]
+    [InlineData(AlertKinds.IdleReloadMinutes, 120.0, 120L, 1000L, true)]
+    [InlineData(AlertKinds.IdleReloadMinutes, 120.0, 120L, null, true)]     // minutes need no pool
+    [InlineData(AlertKinds.IdleReloadPercent, 5.0, 48L, 1000L, false)]
+    [InlineData(AlertKinds.IdleReloadPercent, 5.0, 50L, 1000L, true)]
+    [InlineData(AlertKinds.IdleReloadPercent, 5.0, 500L, null, false)]     // a share of nothing never fires
+    public void Decide_IdleReloadRules_FireAtTheirThresholdExactly(string kind, double value, long idle, long? included, bool fires)
+    {
+        var facts = Facts(600, included) with { IdleReloadMinutes = idle };
+        var fired = AlertRules.Decide(Rule(kind, value), facts);
+
+        Assert.Equal(fires ? 1 : 0, fired.Count);
+        Assert.All(fired, f => Assert.Contains($"{idle:N0} minutes", f.Text, StringComparison.Ordinal));
+        Assert.All(fired, f => Assert.Contains("/api/v1/usage/waste", f.Text, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Decide_IdleReloadRules_WithoutTheFigure_NeverFire()
+    {
+        // The evaluator reads idle-reload minutes only for a tenant with such a rule: absent facts are not zero minutes.
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.IdleReloadMinutes, 1), Facts(600)));
+        Assert.Empty(AlertRules.Decide(Rule(AlertKinds.IdleReloadPercent, 1), Facts(600)));
+    }
+
     [Fact]
     public void Decide_AboveRunRate_FiresOnlyPastTheMargin()
     {
