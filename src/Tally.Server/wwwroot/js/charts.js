@@ -147,3 +147,39 @@ export function drawDaily(d) {
   box.dataset.period = sum.period;
   box.setAttribute("aria-label", `Units per day of ${periodLabel(sum.period)}; the busiest day had ${Math.max(...counts)} units`);
 }
+
+/**
+ * Idle-reload minutes per local hour of day (0–23), a bar per hour: when in the day reloads charge idle users.
+ * @param {HTMLElement} box
+ * @param {import("./state.js").WasteHour[]} hours
+ * @param {string} zone
+ */
+export function drawHours(box, hours, zone) {
+  const W = Math.max(280, box.clientWidth || 600), H = Math.max(120, box.clientHeight || 160);
+  const m = { l: 40, r: 8, t: 8, b: 22 };
+  const minutes = new Array(24).fill(0);
+  for (const row of hours) if (row.hour >= 0 && row.hour < 24) minutes[row.hour] = row.idleReloadMinutes;
+  const { top, ticks } = countTicks(Math.max(...minutes));
+  const bw = (W - m.l - m.r) / 24;
+  /** @param {number} v */
+  const y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "waste-hours-svg" });
+  for (const v of ticks) {
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }));
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", "data-axis": "minutes", text: fmt(v) }));
+  }
+  minutes.forEach((v, hour) => {
+    const g = s("g", { "data-hour": hour, "data-minutes": v });
+    if (v > 0) {
+      g.append(s("rect", { x: (m.l + hour * bw + 1).toFixed(1), y: y(v).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: (y(0) - y(v)).toFixed(1), fill: "var(--bad)" },
+        s("title", { text: `${String(hour).padStart(2, "0")}:00–${String(hour).padStart(2, "0")}:59: ${fmt(v)} idle-reload minutes` })));
+    }
+    if (hour % 3 === 0) svg.append(s("text", { x: (m.l + hour * bw + bw / 2).toFixed(1), y: H - 6, "text-anchor": "middle", "data-axis": "hour", text: String(hour).padStart(2, "0") }));
+    svg.append(g);
+  });
+  box.replaceChildren(svg);
+  const busiest = minutes.indexOf(Math.max(...minutes));
+  box.setAttribute("aria-label", Math.max(...minutes) > 0
+    ? `Idle-reload minutes by hour of day (${zone}); the most, ${fmt(minutes[busiest])} minutes, at ${String(busiest).padStart(2, "0")}:00`
+    : `Idle-reload minutes by hour of day (${zone}): none`);
+}

@@ -14,6 +14,7 @@ import { PAGE_SIZE, renderTable, tableQuery, wireTable } from "./tables.js";
 const POLL_MS = 2500;
 const SLOW_MS = 60000;
 const MAX_UNIT_PAGES = 125;
+const WASTE_ROWS = 5;
 const ENDED = "Your session ended (signed out, expired, the key was revoked, or the server restarted). Sign in again.";
 
 /** @param {string | null} text */
@@ -220,7 +221,7 @@ async function readAll(first) {
   const now = /** @type {string} */ (session.now);
   const q = state.period ? `?period=${encodeURIComponent(state.period)}` : "";
   const amp = periodParam();
-  const [summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, sources] = await Promise.all([
+  const [summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, sources, waste] = await Promise.all([
     api("/api/v1/usage/summary" + q),
     api(tableQuery("users") + amp),
     api(tableQuery("apps") + amp),
@@ -233,6 +234,7 @@ async function readAll(first) {
     optionalApi("/api/v1/alerts/history?limit=20"),
     optionalApi(advisorQuery() + amp),
     optionalApi("/api/v1/sources"),
+    optionalApi(`/api/v1/usage/waste?limit=${WASTE_ROWS}${amp}`), // 409 for a tenant observing another service: null
   ]);
   if (!state.currentPeriod || first) {
     const current = overview ? overview.period.id : null;
@@ -240,7 +242,7 @@ async function readAll(first) {
     buildPeriodPicker();
   }
   setTimeZone(license && license.timeZone);
-  render({ summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, sources, now }, reloadTable);
+  render({ summary, users, apps, license, overview, denials, daily, hourly, active, alerts, advice, sources, waste, now }, reloadTable);
   showBanner(null);
   setLive(true, `Live · updated ${fmtTime(now)}`);
 }

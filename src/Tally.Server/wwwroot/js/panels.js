@@ -1,7 +1,7 @@
 // @ts-check
 // The figures, notes and panels of one render, and clearing them all at sign-out.
 import { $, h, input } from "./dom.js";
-import { drawCumulative, drawDaily } from "./charts.js";
+import { drawCumulative, drawDaily, drawHours } from "./charts.js";
 import { fmt, fmtDate, fmtInstant, fmtShort, periodLabel, shiftPeriod, timeZone } from "./format.js";
 import { resetState, state } from "./state.js";
 import { renderDenied, renderTable } from "./tables.js";
@@ -84,6 +84,7 @@ export function render(d, reloadTable) {
   renderDenied(d.denials);
   renderAlerts(d.alerts);
   renderSources(d.sources);
+  renderWaste(d.waste, d.sources);
   renderLicense(d.license, d.overview);
   renderAdvice(d.advice);
   updateScrollHints();
@@ -237,6 +238,50 @@ function renderSources(sources) {
 }
 
 /**
+ * What scheduled reloads charged idle users (rule R14): the period's total and share, the apps and users it hit most,
+ * and the local hours of day the reloads ran.
+ * @param {import("./state.js").Waste | null | undefined} waste
+ * @param {import("./state.js").Source[] | null | undefined} sources
+ */
+function renderWaste(waste, sources) {
+  const summary = $("waste-summary"), apps = $("waste-apps"), users = $("waste-users");
+  if (!waste) {
+    summary.replaceChildren(h("span", { class: "na" }, sources && sources.length
+      ? "Not available for a tenant that observes another license service: its records do not say what started a unit."
+      : "Not available on this server."));
+    apps.replaceChildren();
+    users.replaceChildren();
+    $("waste-hours").replaceChildren();
+    return;
+  }
+  /** @param {number | null | undefined} share */
+  const pct = (share) => share === null || share === undefined ? null : `${(share * 100).toFixed(share < 0.1 ? 1 : 0)} %`;
+  const shares = [pct(waste.shareOfConsumed) && `${pct(waste.shareOfConsumed)} of consumed`,
+    pct(waste.shareOfIncluded) && `${pct(waste.shareOfIncluded)} of included`].filter(Boolean).join(", ");
+  summary.dataset.value = String(waste.idleReloadMinutes);
+  summary.replaceChildren(
+    h("strong", {}, `${fmt(waste.idleReloadMinutes)} min`),
+    ` in ${fmt(waste.idleReloadUnits)} units charged by scheduled reloads to users idle for ${waste.quietMinutes} minutes or more`,
+    shares ? ` (${shares})` : "",
+    `; reloads started ${fmt(waste.reloadUnits)} units (${fmt(waste.reloadMinutes)} min) in all.`);
+  /**
+   * @param {HTMLElement} box
+   * @param {{ name: string, minutes: number, units: number, note: string }[]} rows
+   * @param {number} count
+   * @param {string} noun
+   */
+  const list = (box, rows, count, noun) => box.replaceChildren(rows.length === 0
+    ? h("p", { class: "na" }, `No ${noun} was charged by a reload while idle.`)
+    : h("ol", { class: "plain" }, rows.map((r) => h("li", {}, h("strong", {}, r.name), `: ${fmt(r.minutes)} min, ${fmt(r.units)} units${r.note}`)),
+      count > rows.length ? h("li", { class: "hint" }, `and ${fmt(count - rows.length)} more ${noun}s`) : ""));
+  list(apps, waste.apps.map((a) => ({ name: a.app, minutes: a.idleReloadMinutes, units: a.idleReloadUnits,
+    note: ` · ${fmt(a.idleUsers)} idle ${a.idleUsers === 1 ? "user" : "users"}` })), waste.appCount, "app");
+  list(users, waste.users.map((u) => ({ name: u.user, minutes: u.idleReloadMinutes, units: u.idleReloadUnits,
+    note: ` of ${fmt(u.reloadMinutes)} min from reloads` })), waste.userCount, "user");
+  drawHours($("waste-hours"), waste.hours, waste.timeZone);
+}
+
+/**
  * "no-channel": the rule has no channel, so the firing is only recorded here (the demo's rules are such).
  * @param {import("./state.js").Alert} a
  */
@@ -322,7 +367,7 @@ export function buildPeriodPicker() {
 /** Nothing of the last session stays on the page: figures, notes, charts, tables, searches. */
 export function clearDashboard() {
   for (const id of FIGURES) setNumber(id, null);
-  for (const el of document.querySelectorAll("#dashboard .sub[id], #chart, #chart-legend, #daily, #denied-list, #license, #advisor, #alerts, #sources, .pager")) el.replaceChildren();
+  for (const el of document.querySelectorAll("#dashboard .sub[id], #chart, #chart-legend, #daily, #denied-list, #license, #advisor, #alerts, #sources, #waste-summary, #waste-apps, #waste-users, #waste-hours, .pager")) el.replaceChildren();
   for (const body of document.querySelectorAll("#dashboard tbody")) body.replaceChildren();
   for (const search of document.querySelectorAll("#users-search, #apps-search")) /** @type {HTMLInputElement} */ (search).value = "";
   $("dashboard-period").textContent = "";
@@ -334,5 +379,6 @@ export function redraw() {
   if (!state.lastRender) return;
   drawCumulative(state.lastRender);
   drawDaily(state.lastRender);
+  if (state.lastRender.waste) drawHours($("waste-hours"), state.lastRender.waste.hours, state.lastRender.waste.timeZone);
   updateScrollHints();
 }

@@ -33,9 +33,16 @@
  * @typedef {{ id: string, kind: string, url: string, intervalSeconds: number, enabled: boolean, status: SourceStatus }} Source
  * @typedef {{ user: string, monthlyMinutes: number, monthlySaving: number }} AdviceRow
  * @typedef {{ currency?: string, breakEvenMinutes: number, totalMonthlySaving?: number, toAnalyzerSeat?: AdviceRow[], toCapacity?: AdviceRow[] }} Advice
+ * @typedef {{ idleReloadUnits: number, idleReloadMinutes: number, reloadUnits: number, reloadMinutes: number }} WasteFigures
+ * @typedef {WasteFigures & { user: string }} WasteUser
+ * @typedef {WasteFigures & { app: string, idleUsers: number }} WasteApp
+ * @typedef {WasteFigures & { hour: number }} WasteHour
+ * @typedef {WasteFigures & { period: string, timeZone: string, quietMinutes: number, consumedMinutes: number,
+ *   includedMinutes?: number | null, shareOfConsumed?: number | null, shareOfIncluded?: number | null,
+ *   users: WasteUser[], userCount: number, apps: WasteApp[], appCount: number, hours: WasteHour[] }} Waste
  * @typedef {{ summary: Summary, users: TablePage, apps: TablePage, license: License | null, overview: Overview | null,
  *   denials: Denials | null, daily: Timeline | null, hourly: Timeline | null, active: number, alerts: Alerts | null,
- *   advice: Advice | null, sources: Source[] | null, now: string }} View everything one render draws
+ *   advice: Advice | null, sources: Source[] | null, waste: Waste | null, now: string }} View everything one render draws
  * @typedef {{ sort: string, order: string, page: number, query: string }} TableState
  */
 
