@@ -24,13 +24,17 @@ internal static class MeterCommand
     private static readonly Option<string?> PublicKey = new("--public-key") { Description = "The vendor's public key (PEM) that verifies --license." };
     private static readonly Option<string?> Users = new("--users") { Description = "Allocations, groups and caps: CSV user,allocation,groups,capMinutes (see docs/licensing.md)." };
     private static readonly Option<bool> Timings = new("--timings") { Description = "Print how long reading, metering and writing took to stderr." };
-    private static readonly Option<int> Top = new("--top") { Description = "Rows in the table format's top users and apps.", DefaultValueFactory = _ => 20 };
+    private static readonly Option<int> Top = new("--top") { Description = "Rows in the table format's top users and apps, and in each period's waste users and apps.", DefaultValueFactory = _ => 20 };
+    private static readonly Option<string?> CloseIdleAfter = new("--close-idle-after")
+    {
+        Description = "What-if: meter the log again as if every connection closed after this long without its user's engagement, and report the minutes saved (30m, 1h, 2d, or minutes).",
+    };
 
     public static Command Create()
     {
         var command = new Command("meter", "Meter an event log into six-minute units against a monthly pool and report usage.")
         {
-            FileArgument, InputFormat, Format, SkipInvalid, ListUnits, Top, License, PublicKey, Users, Timings,
+            FileArgument, InputFormat, Format, SkipInvalid, ListUnits, Top, License, PublicKey, Users, Timings, CloseIdleAfter,
         };
         Metering.AddTo(command);
         command.SetAction(Run);
@@ -142,28 +146,29 @@ internal static class MeterCommand
         }
 
         var readTime = clock.Elapsed;
-        UserDirectory? directory = null;
-        if (settings.Plan is not null || settings.License is not null)
+        if (!CreateDirectory(settings, log, stderr, out var directory))
         {
-            var seats = settings.License?.ToSeatLicense() ?? SeatLicense.Unlimited;
-            var created = UserDirectory.Create(settings.Plan ?? AllocationPlan.Empty, seats, log.Users);
-            if (!created.IsValid)
-            {
-                foreach (var error in created.Errors)
-                {
-                    stderr.WriteLine($"tally meter: allocation: {error}");
-                }
-                return 1;
-            }
-            directory = created.Directory;
+            return 1;
         }
         var listUnits = parse.GetValue(ListUnits);
-        var result = MeterRun.Run(log, settings.Options, directory, keepUnits: listUnits, settings.PackMinutes) with
+        var result = MeterRun.Run(log, settings.Options, directory, keepUnits: listUnits, settings.PackMinutes, settings.Quiet) with
         {
             License = settings.License,
             Directory = directory,
         };
         var meterTime = clock.Elapsed;
+        if (settings.CloseIdleAfterMinutes is { } closeIdle)
+        {
+            // The what-if replays the events already parsed (standard input too): parsing is most of a run's time, and
+            // a directory hands out seats as it meets users, so the second run gets its own.
+            _ = CreateDirectory(settings, log, stderr, out var whatIfDirectory); // the same inputs succeeded above
+            result = result with
+            {
+                WithCloseIdle = MeterRun.Run(log, settings.Options with { CloseIdleAfterMinutes = closeIdle }, whatIfDirectory, keepUnits: false,
+                    settings.PackMinutes, settings.Quiet),
+            };
+        }
+        var whatIfTime = clock.Elapsed;
         if (settings.License is { } license && OutsideValidity(log, license) is { } warning)
         {
             stderr.WriteLine(warning);
@@ -171,7 +176,7 @@ internal static class MeterCommand
         switch (settings.Format)
         {
             case "json":
-                WriteJson(result, stdout, listUnits);
+                WriteJson(result, stdout, listUnits, parse.GetValue(Top));
                 break;
             case "csv":
                 MeterReportWriter.WriteCsv(result, stdout, listUnits);
@@ -183,9 +188,28 @@ internal static class MeterCommand
         }
         if (parse.GetValue(Timings))
         {
-            stderr.WriteLine($"timings: read {readTime.TotalSeconds:F3} s, meter {(meterTime - readTime).TotalSeconds:F3} s, write {(clock.Elapsed - meterTime).TotalSeconds:F3} s, events {log.Events.Count:N0}; GC: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} collections (gen 0/1/2), paused {GC.GetTotalPauseDuration().TotalSeconds:F3} s, allocated {GC.GetTotalAllocatedBytes() >> 20:N0} MiB");
+            var whatIf = result.WithCloseIdle is null ? "" : $", what-if {(whatIfTime - meterTime).TotalSeconds:F3} s";
+            stderr.WriteLine($"timings: read {readTime.TotalSeconds:F3} s, meter {(meterTime - readTime).TotalSeconds:F3} s{whatIf}, write {(clock.Elapsed - whatIfTime).TotalSeconds:F3} s, events {log.Events.Count:N0}; GC: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} collections (gen 0/1/2), paused {GC.GetTotalPauseDuration().TotalSeconds:F3} s, allocated {GC.GetTotalAllocatedBytes() >> 20:N0} MiB");
         }
         return 0;
+    }
+
+    /// <summary>The R9 directory when a license or users file was given (null otherwise), or false once its errors are written.</summary>
+    private static bool CreateDirectory(Settings settings, ParsedLog log, TextWriter stderr, out UserDirectory? directory)
+    {
+        directory = null;
+        if (settings.Plan is null && settings.License is null)
+        {
+            return true;
+        }
+        var seats = settings.License?.ToSeatLicense() ?? SeatLicense.Unlimited;
+        var created = UserDirectory.Create(settings.Plan ?? AllocationPlan.Empty, seats, log.Users);
+        foreach (var error in created.Errors)
+        {
+            stderr.WriteLine($"tally meter: allocation: {error}");
+        }
+        directory = created.Directory;
+        return created.IsValid;
     }
 
     /// <summary>
@@ -209,22 +233,25 @@ internal static class MeterCommand
     /// JSON goes straight to the standard output stream as UTF-8 (a unit listing can be large); a redirected writer
     /// (tests, embedding) gets the same bytes as text.
     /// </summary>
-    private static void WriteJson(MeterResult result, TextWriter stdout, bool listUnits)
+    private static void WriteJson(MeterResult result, TextWriter stdout, bool listUnits, int top)
     {
         if (ReferenceEquals(stdout, Console.Out))
         {
             using var stream = Console.OpenStandardOutput();
-            MeterReportWriter.WriteJson(result, stream, listUnits);
+            MeterReportWriter.WriteJson(result, stream, listUnits, top);
             stream.WriteByte((byte)'\n');
             return;
         }
         using var buffer = new MemoryStream();
-        MeterReportWriter.WriteJson(result, buffer, listUnits);
+        MeterReportWriter.WriteJson(result, buffer, listUnits, top);
         stdout.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 
-    private sealed record Settings(MeterOptions Options, LogFormat InputFormat, string Format, int PackMinutes)
+    private sealed record Settings(MeterOptions Options, LogFormat InputFormat, string Format, int PackMinutes, TimeSpan Quiet)
     {
+        /// <summary><c>--close-idle-after</c> in minutes: meter again with <see cref="MeterOptions.CloseIdleAfterMinutes"/>.</summary>
+        public int? CloseIdleAfterMinutes { get; init; }
+
         public LicenseTerms? License { get; init; }
 
         public AllocationPlan? Plan { get; init; }
@@ -267,7 +294,21 @@ internal static class MeterCommand
         {
             return meter.Error;
         }
-        var licensed = ApplyLicense(parse, new Settings(meter.Value.Options, format, output, meter.Value.PackMinutes));
+        int? closeIdle = null;
+        if (parse.GetValue(CloseIdleAfter) is { } closeIdleText)
+        {
+            var parsed = ParseCloseIdle(closeIdleText, meter.Value.Options);
+            if (!parsed.IsOk)
+            {
+                return parsed.Error;
+            }
+            closeIdle = parsed.Value;
+        }
+        var settings = new Settings(meter.Value.Options, format, output, meter.Value.PackMinutes, meter.Value.Quiet)
+        {
+            CloseIdleAfterMinutes = closeIdle,
+        };
+        var licensed = ApplyLicense(parse, settings);
         return licensed.IsOk ? ReadUsers(parse, licensed.Value) : licensed;
     }
 
@@ -318,6 +359,25 @@ internal static class MeterCommand
         {
             return $"cannot read the license or public key: {ex.Message}";
         }
+    }
+
+    /// <summary>
+    /// <c>--close-idle-after</c>: whole minutes (<c>45</c>), or a number with <c>m</c>, <c>h</c> or <c>d</c> (<c>30m</c>,
+    /// <c>1h</c>, <c>2d</c>), in the bounds the meter accepts.
+    /// </summary>
+    internal static Outcome<int, string> ParseCloseIdle(string text, MeterOptions options)
+    {
+        var trimmed = text.Trim();
+        var (digits, perUnit) = trimmed.Length > 0 && char.IsAsciiLetter(trimmed[^1])
+            ? (trimmed[..^1], char.ToLowerInvariant(trimmed[^1]) switch { 'm' => 1L, 'h' => 60L, 'd' => 1440L, _ => 0L })
+            : (trimmed, 1L);
+        if (perUnit == 0 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+        {
+            return $"--close-idle-after: '{text}' is not a duration; give minutes (45) or a number with m, h or d (30m, 1h, 2d)";
+        }
+        // Past the bound is refused below; clamping first keeps a huge count from overflowing into a valid one.
+        var minutes = (int)Math.Min(Math.Min(count, int.MaxValue) * perUnit, int.MaxValue);
+        return (options with { CloseIdleAfterMinutes = minutes }).Validate() is { } invalid ? $"--close-idle-after: {invalid}, not '{text}'" : minutes;
     }
 
     private static Outcome<Settings, string> ReadUsers(ParseResult parse, Settings settings)

@@ -19,7 +19,13 @@ internal sealed class MeterOptionSet
     public Option<string> TimeZone { get; } = new("--timezone") { Description = "IANA time zone whose calendar months are the periods.", DefaultValueFactory = _ => "UTC" };
     public Option<int> SessionTimeout { get; } = new("--session-timeout") { Description = "Minutes of silence after which a session ends.", DefaultValueFactory = _ => MeterOptions.DefaultSessionTimeoutMinutes };
 
-    public IEnumerable<Option> All => [Mode, UnitMinutes, PoolMinutes, Packs, PackMinutes, Overage, TimeZone, SessionTimeout];
+    public Option<int> QuietMinutes { get; } = new("--quiet-minutes")
+    {
+        Description = "R14: a scheduled reload's unit is an idle-reload unit when its user did not engage on the unit's key in this many minutes before the reload.",
+        DefaultValueFactory = _ => IdleReload.DefaultQuietMinutes,
+    };
+
+    public IEnumerable<Option> All => [Mode, UnitMinutes, PoolMinutes, Packs, PackMinutes, Overage, TimeZone, SessionTimeout, QuietMinutes];
 
     /// <summary>The options a license replaces: giving one together with a license is a conflict.</summary>
     public IEnumerable<Option> SetByLicense => [PoolMinutes, Packs, PackMinutes, Overage, Mode, UnitMinutes, TimeZone];
@@ -32,8 +38,11 @@ internal sealed class MeterOptionSet
         }
     }
 
-    /// <summary>Builds the meter options and the pack size, or returns the first problem in words that name the option.</summary>
-    public Outcome<(MeterOptions Options, int PackMinutes), string> Build(ParseResult parse)
+    /// <summary>
+    /// Builds the meter options, the pack size and R14's quiet time (a label on the output, not a meter option: it
+    /// changes no decision), or returns the first problem in words that name the option.
+    /// </summary>
+    public Outcome<(MeterOptions Options, int PackMinutes, TimeSpan Quiet), string> Build(ParseResult parse)
     {
         var packMinutes = parse.GetValue(PackMinutes);
         var mode = parse.GetValue(Mode);
@@ -95,6 +104,13 @@ internal sealed class MeterOptionSet
             Pool = pool,
             TimeZone = zone,
         };
-        return options.Validate() is { } invalid ? invalid : (options, packMinutes);
+        if (options.Validate() is { } invalid)
+        {
+            return invalid;
+        }
+        var quiet = parse.GetValue(QuietMinutes);
+        return IdleReload.CheckQuietMinutes(quiet) is { } problem
+            ? $"--quiet-minutes: {problem}, not {quiet}"
+            : (options, packMinutes, TimeSpan.FromMinutes(quiet));
     }
 }

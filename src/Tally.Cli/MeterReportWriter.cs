@@ -9,7 +9,7 @@ namespace Tally.Cli;
 /// <summary>Renders a <see cref="MeterResult"/> as JSON (the stable machine shape), CSV or tables.</summary>
 internal static class MeterReportWriter
 {
-    public static void WriteJson(MeterResult r, Stream output, bool listUnits)
+    public static void WriteJson(MeterResult r, Stream output, bool listUnits, int top)
     {
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
         var t = r.Tally;
@@ -63,9 +63,28 @@ internal static class MeterReportWriter
             w.WriteNumber("deniedEvents", p.DeniedEvents);
             w.WriteString("start", Iso(r.Meter.Calendar.Start(p.Period).UtcTicks));
             w.WriteString("end", Iso(r.Meter.Calendar.End(p.Period).UtcTicks));
+            w.WritePropertyName("waste");
+            JsonSerializer.Serialize(w, WasteReports.Of(r, p.Period, top), WasteJson.Default.WasteReport);
             w.WriteEndObject();
         }
         w.WriteEndArray();
+
+        if (r.WithCloseIdle is { } policy)
+        {
+            var rows = WasteReports.CloseIdle(r, policy);
+            w.WriteStartObject("closeIdle");
+            w.WriteNumber("afterMinutes", policy.Options.CloseIdleAfterMinutes ?? 0);
+            w.WriteNumber("quietMinutes", (int)r.Waste.Quiet.TotalMinutes);
+            w.WriteStartArray("periods");
+            foreach (var row in rows.SkipLast(1))
+            {
+                WriteCloseIdle(w, row);
+            }
+            w.WriteEndArray();
+            w.WritePropertyName("total");
+            WriteCloseIdle(w, rows[^1]);
+            w.WriteEndObject();
+        }
 
         if (r.License is { } license)
         {
@@ -184,9 +203,22 @@ internal static class MeterReportWriter
         w.WriteEndObject();
     }
 
+    private static void WriteCloseIdle(Utf8JsonWriter w, CloseIdleRow row)
+    {
+        w.WriteStartObject();
+        w.WriteString("period", row.Period);
+        w.WriteNumber("consumedMinutes", row.ConsumedMinutes);
+        w.WriteNumber("withPolicyMinutes", row.WithPolicyMinutes);
+        w.WriteNumber("savedMinutes", row.SavedMinutes);
+        w.WriteNumber("idleReloadMinutes", row.IdleReloadMinutes);
+        w.WriteEndObject();
+    }
+
     /// <summary>
     /// CSV is one table: the units with <c>--list-units</c>, otherwise the users. Written by the server's
     /// <see cref="CsvWriter"/>, so names from the log are neutralised against formula injection like the server's exports.
+    /// The users table also carries each user's idle-reload units and minutes over the log (R14) and, with
+    /// <c>--close-idle-after</c>, their minutes with the policy and the difference; the unit listing stays as it is.
     /// </summary>
     public static void WriteCsv(MeterResult r, TextWriter output, bool listUnits)
     {
@@ -203,10 +235,20 @@ internal static class MeterReportWriter
             }
             return;
         }
-        csv.Row(["user", "units", "minutes", "deniedEvents"]);
+        var idle = r.Waste.Periods().SelectMany(p => p.Users).GroupBy(u => u.Key)
+            .ToDictionary(g => g.Key, g => (Units: g.Sum(u => u.Value.IdleUnits), Minutes: g.Sum(u => u.Value.IdleMinutes)));
+        var withPolicy = r.WithCloseIdle?.Tally.Users().ToDictionary(u => u.User, u => u.Minutes);
+        csv.Row(["user", "units", "minutes", "deniedEvents", "idleReloadUnits", "idleReloadMinutes", .. withPolicy is null ? [] : new[] { "withPolicyMinutes", "savedMinutes" }]);
         foreach (var u in r.Tally.Users())
         {
-            csv.Text(r.Log.Users.NameOf(u.User)).Number(u.Units).Number(u.Minutes).Number(u.DeniedEvents).EndRow();
+            var (idleUnits, idleMinutes) = idle.GetValueOrDefault(u.User);
+            csv.Text(r.Log.Users.NameOf(u.User)).Number(u.Units).Number(u.Minutes).Number(u.DeniedEvents).Number(idleUnits).Number(idleMinutes);
+            if (withPolicy is not null)
+            {
+                var after = withPolicy.GetValueOrDefault(u.User);
+                csv.Number(after).Number(u.Minutes - after);
+            }
+            csv.EndRow();
         }
     }
 
@@ -223,6 +265,7 @@ internal static class MeterReportWriter
             periods.AddRow(p.Period.ToString(), p.IncludedMinutes is { } i ? N(i) : "metered only", N(p.ConsumedMinutes), N(p.OverageMinutes), N(p.Units), N(p.DeniedEvents));
         }
         console.WriteTitled("Periods", periods);
+        WriteWasteTables(r, console, top);
 
         var users = t.Users();
         var userTable = new Table().AddColumn("user").AddNumberColumns("units", "minutes", "denied");
@@ -240,6 +283,46 @@ internal static class MeterReportWriter
         }
         console.WriteTitled($"Top apps ({N(Math.Min(top, apps.Count))} of {N(apps.Count)})", appTable);
     }
+
+    /// <summary>R14 per period: what scheduled reloads charged users idle on the reloaded key, who and which apps; then the what-if.</summary>
+    private static void WriteWasteTables(MeterResult r, IAnsiConsole console, int top)
+    {
+        var reports = WasteReports.PeriodsOf(r).Select(p => WasteReports.Of(r, p, top)).ToList();
+        var summary = new Table().AddColumn("period").AddNumberColumns("reload units", "reload min", "idle units", "idle min", "of consumed", "of included");
+        foreach (var w in reports)
+        {
+            summary.AddRow(w.Period, N(w.ReloadUnits), N(w.ReloadMinutes), N(w.IdleReloadUnits), N(w.IdleReloadMinutes), Percent(w.ShareOfConsumed),
+                w.IncludedMinutes is null ? "no pool" : Percent(w.ShareOfIncluded));
+        }
+        console.WriteTitled($"Minutes charged by reloads to idle users (no engagement in the {N((long)r.Waste.Quiet.TotalMinutes)} min before)", summary);
+        foreach (var w in reports.Where(w => w.IdleReloadUnits > 0))
+        {
+            var users = new Table().AddColumn("user").AddNumberColumns("idle units", "idle min", "reload min");
+            foreach (var u in w.Users)
+            {
+                users.AddRow(Markup.Escape(u.User), N(u.IdleReloadUnits), N(u.IdleReloadMinutes), N(u.ReloadMinutes));
+            }
+            console.WriteTitled($"Idle users charged by reloads, {w.Period} ({N(w.Users.Count)} of {N(w.UserCount)})", users);
+            var apps = new Table().AddColumn("reloaded app").AddNumberColumns("idle units", "idle min", "idle users", "reload min");
+            foreach (var a in w.Apps)
+            {
+                apps.AddRow(Markup.Escape(a.App), N(a.IdleReloadUnits), N(a.IdleReloadMinutes), N(a.IdleUsers), N(a.ReloadMinutes));
+            }
+            console.WriteTitled($"Apps whose reloads charged idle users, {w.Period} ({N(w.Apps.Count)} of {N(w.AppCount)})", apps);
+        }
+        if (r.WithCloseIdle is { } policy)
+        {
+            var whatIf = new Table().AddColumn("period").AddNumberColumns("consumed", "with policy", "saved", "idle-reload min");
+            foreach (var row in WasteReports.CloseIdle(r, policy))
+            {
+                whatIf.AddRow(row.Period, N(row.ConsumedMinutes), N(row.WithPolicyMinutes), N(row.SavedMinutes), N(row.IdleReloadMinutes));
+            }
+            console.WriteTitled($"What if idle connections closed after {N(policy.Options.CloseIdleAfterMinutes ?? 0)} min", whatIf);
+        }
+    }
+
+    /// <summary>A share as a percentage with one decimal; a dash for a share of nothing.</summary>
+    internal static string Percent(double? share) => share is { } x ? (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %" : "–";
 
     private static Allocation AllocationOf(MeterResult r, int user) => r.Meter.TermsOf(user)?.Allocation ?? Allocation.None;
 

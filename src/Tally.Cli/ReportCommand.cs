@@ -50,7 +50,14 @@ internal static class ReportCommand
     /// <summary>What the report prints, whichever the source.</summary>
     internal sealed record ReportModel(
         string Source, string Period, DateTimeOffset Start, DateTimeOffset End, long? IncludedMinutes, long? LimitMinutes, long ConsumedMinutes,
-        long Units, long DeniedEvents, ReportRunRate? RunRate, ReportForecast Forecast, IReadOnlyList<ReportUser> TopUsers);
+        long Units, long DeniedEvents, ReportRunRate? RunRate, ReportForecast Forecast, IReadOnlyList<ReportUser> TopUsers)
+    {
+        /// <summary>
+        /// R14: what scheduled reloads charged idle users in the period, as the server's waste report. From a file only
+        /// for now; null from a server.
+        /// </summary>
+        public WasteReport? Waste { get; init; }
+    }
 
     internal sealed record ReportRunRate(double ExpectedMinutes, double DeltaMinutes, double? DeltaPercent, string Status);
 
@@ -236,7 +243,7 @@ internal static class ReportCommand
         {
             return meter.Error;
         }
-        var (options, packMinutes) = meter.Value;
+        var (options, packMinutes, quiet) = meter.Value;
         var pool = options.Pool;
         DateTimeOffset? asOfGiven = null;
         if (parse.GetValue(AsOf) is { } asOfText)
@@ -285,7 +292,7 @@ internal static class ReportCommand
         // one has not. Metering the whole file would put later units, denials and users in every figure and in the
         // forecast's history. The meter replays in time order, so the earlier events decide exactly as in the whole run.
         var log = asOfGiven is null ? whole : whole.AtOrBefore(asOf.UtcTicks);
-        var result = MeterRun.Run(log, options, null, keepUnits: true, packMinutes);
+        var result = MeterRun.Run(log, options, null, keepUnits: true, packMinutes, quiet);
         var period = periodGiven ?? new PeriodCalendar(options.TimeZone).PeriodOf(asOf);
 
         // The server's own figures (UsageMonitor), fed from the metered log instead of the ledger, so a file and a
@@ -322,7 +329,10 @@ internal static class ReportCommand
                 Included(view.IncludedRunOut, view.IncludedRunOutOutcome), view.IncludedRunOutOutcome,
                 Limit(view.LimitRunOut, view.LimitRunOutOutcome), view.LimitRunOutOutcome,
                 view.ProjectedDemandMinutes, range, view.Model),
-            topUsers);
+            topUsers)
+        {
+            Waste = WasteReports.Of(result, period, top),
+        };
     }
 
     /// <summary>The file-mode-only options given with <c>--server</c>, by name (defaults applied by the parser do not count).</summary>
@@ -493,6 +503,11 @@ internal static class ReportCommand
             summary.AddRow("Calendar", Markup.Escape(CalendarLine(model)));
         }
         console.Write(summary);
+        if (m.Waste is { } waste)
+        {
+            // A line of its own: as a row it would wrap in an 80-column pipe.
+            console.WriteLine($"{N(waste.IdleReloadMinutes)} minutes charged by scheduled reloads to idle users ({MeterReportWriter.Percent(waste.ShareOfConsumed)} of consumed)");
+        }
         var users = new Table().AddColumn("Top users").AddNumberColumns("Units", "Minutes");
         foreach (var u in m.TopUsers)
         {

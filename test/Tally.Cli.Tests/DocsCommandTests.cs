@@ -29,6 +29,8 @@ public sealed class DocsCommandTests
         // Both journeys reach their screen: the demo's, Qlik's overview shape, a charged and a refused engagement, a report.
         ["docs/getting-started.md"] = ["Tally demo is ready", @"""licenseNumber""", @"""decision"":""charged""", @"""reason"":""not-permitted""", "Consumed minutes"],
         ["docs/monitoring.md"] = ["Consumed minutes", @"""consumedMinutes"": [1-9]"],
+        // R14: the worked example's idle-reload minutes and the what-if's saving, in meter's CSV and report's line.
+        ["docs/meter.md"] = ["alice,3,18,0,2,12,6,12", @"12 minutes charged by scheduled reloads to idle users \(66\.7 % of consumed\)"],
     };
 
     public static TheoryData<string> Pages()

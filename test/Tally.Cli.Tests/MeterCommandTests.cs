@@ -190,8 +190,8 @@ public sealed class MeterCommandTests : IDisposable
         var path = Write("events.csv", [Header, .. Session]);
         var users = TallyProcess.Run(null, "meter", path, "--format", "csv");
         Assert.Equal(0, users.ExitCode);
-        Assert.StartsWith("user,units,minutes,deniedEvents\n", users.Stdout.ReplaceLineEndings("\n"));
-        Assert.Contains("alice,2,12,0", users.Stdout);
+        Assert.StartsWith("user,units,minutes,deniedEvents,idleReloadUnits,idleReloadMinutes\n", users.Stdout.ReplaceLineEndings("\n"));
+        Assert.Contains("alice,2,12,0,0,0", users.Stdout);
         var units = TallyProcess.Run(null, "meter", path, "--format", "csv", "--list-units");
         Assert.Contains("alice,device:laptop,2026-03-02T09:00:00Z,2026-03-02T09:06:00Z,2026-03,open-app,6,sales;hr", units.Stdout);
     }
@@ -211,7 +211,7 @@ public sealed class MeterCommandTests : IDisposable
         var users = TallyProcess.Run(null, "meter", path, "--format", "csv");
         Assert.True(users.ExitCode == 0, users.Stderr);
         // Every user has one 6-minute unit; ties keep the order of first appearance.
-        Assert.Equal(["user,units,minutes,deniedEvents", .. names.Select(n => $"{Cell(n)},1,6,0"), ""], users.Stdout.Split("\r\n"));
+        Assert.Equal(["user,units,minutes,deniedEvents,idleReloadUnits,idleReloadMinutes", .. names.Select(n => $"{Cell(n)},1,6,0,0,0"), ""], users.Stdout.Split("\r\n"));
 
         var units = TallyProcess.Run(null, "meter", path, "--format", "csv", "--list-units");
         Assert.True(units.ExitCode == 0, units.Stderr);
@@ -325,6 +325,15 @@ public sealed class MeterCommandTests : IDisposable
     [InlineData("--overage", "lots", "--overage must be none, unlimited or a number")]
     [InlineData("--format", "xml", "--format must be table, json or csv")]
     [InlineData("--unit-minutes", "0", "unit minutes must be between")]
+    [InlineData("--quiet-minutes", "0", "--quiet-minutes: quiet time must be between 1 and 10080 minutes, not 0")]
+    [InlineData("--quiet-minutes", "10081", "--quiet-minutes: quiet time must be between 1 and 10080 minutes, not 10081")]
+    [InlineData("--close-idle-after", "0", "--close-idle-after: close-idle-after must be between 1 and 10080 minutes, not '0'")]
+    [InlineData("--close-idle-after", "8d", "--close-idle-after: close-idle-after must be between 1 and 10080 minutes, not '8d'")]
+    [InlineData("--close-idle-after", "99999999999999999h", "--close-idle-after: close-idle-after must be between")]
+    [InlineData("--close-idle-after", "30s", "--close-idle-after: '30s' is not a duration; give minutes (45) or a number with m, h or d")]
+    [InlineData("--close-idle-after", "soon", "--close-idle-after: 'soon' is not a duration")]
+    [InlineData("--close-idle-after", "0.5h", "--close-idle-after: '0.5h' is not a duration")]
+    [InlineData("--close-idle-after", "-5m", "--close-idle-after: '-5m' is not a duration")]
     public void Meter_BadOption_ExitsOneWithReason(string option, string value, string reason)
     {
         var path = Write("events.csv", [Header, .. Session]);

@@ -113,7 +113,7 @@ public sealed class MeterOrderTests : IDisposable
         Assert.Equal(0, log.InvalidLines);
         var result = MeterRun.Run(log, new MeterOptions(), directory: null, keepUnits: true);
         using var output = new MemoryStream();
-        MeterReportWriter.WriteJson(result, output, listUnits: true);
+        MeterReportWriter.WriteJson(result, output, listUnits: true, top: 20);
         return Encoding.UTF8.GetString(output.ToArray());
     }
 }
