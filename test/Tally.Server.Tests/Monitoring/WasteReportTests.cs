@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Tally.Metering;
 
 namespace Tally.Server.Tests.Monitoring;
 
@@ -135,6 +136,33 @@ public sealed class WasteReportTests
         Assert.Equal(["hour", "idleReloadUnits", "idleReloadMinutes", "reloadUnits", "reloadMinutes"], hours[0].Keys);
         Assert.Equal(["11", "1", "6", "2", "12"], hours[11].Values);
         Assert.Equal(["0", "0", "0", "0", "0"], hours[0].Values);
+    }
+
+    /// <summary>
+    /// The meter key decides (R14): ann opens sales at 09:00 UTC and hr at 09:50 on the same device; sales and hr are
+    /// reloaded at 10:00. In device mode both reloads fall on one key, (ann, pc), engaged 10 minutes before: one unit,
+    /// not idle. In app mode each app is a key: (ann, sales) was last engaged an hour before (idle), (ann, hr) not.
+    /// </summary>
+    [Theory]
+    [InlineData(CountingMode.Device, 1, 0)]
+    [InlineData(CountingMode.App, 2, 1)]
+    public async Task Waste_TheUnitsMeterKey_DecidesWhichEngagementCounts(CountingMode mode, long reloadUnits, long idleUnits)
+    {
+        await using var server = await TestServer.StartAsync();
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 100) with { Mode = mode });
+        using (var ingest = server.Client(acme.Ingest))
+        {
+            await AtAsync(server, ingest, 0, Open("ann"));
+            await AtAsync(server, ingest, 20, Heartbeat("ann"));
+            await AtAsync(server, ingest, 40, Heartbeat("ann"));
+            await AtAsync(server, ingest, 50, new { user = "ann", device = "ann-pc", app = "hr", action = "open-app" });
+            await AtAsync(server, ingest, 60, Reload, new { app = "hr", action = "scheduled-reload" });
+        }
+        using var read = server.Client(acme.Read);
+        var waste = await (await read.GetAsync("/api/v1/usage/waste")).Json();
+        Assert.Equal((reloadUnits, idleUnits), (waste.GetProperty("reloadUnits").GetInt64(), waste.GetProperty("idleReloadUnits").GetInt64()));
+        Assert.Equal(idleUnits == 0 ? [] : ["sales"], waste.GetProperty("apps").EnumerateArray().Select(a => a.GetProperty("app").GetString()));
     }
 
     [Theory]
