@@ -47,11 +47,10 @@ internal static class WasteReports
         var figures = UsageMonitor.Compute(store, http.Tenant(), writer.Snapshot.Config, p, time.GetUtcNow(), writer.ObservedPool, writer.Calendar);
         var (consumed, included) = (figures.Usage.Minutes, figures.IncludedMinutes);
         var total = waste.Total;
-        var users = Idle(waste.Users.Select(u => (u.User, u.Figures)))
-            .Select(u => new WasteUserRow(u.Name, u.Figures.IdleUnits, u.Figures.IdleMinutes, u.Figures.ReloadUnits, u.Figures.ReloadMinutes)).ToList();
-        var idleUsersByApp = waste.Apps.ToDictionary(a => a.App, a => a.IdleUsers, StringComparer.Ordinal);
-        var apps = Idle(waste.Apps.Select(a => (a.App, a.Figures)))
-            .Select(a => new WasteAppRow(a.Name, a.Figures.IdleUnits, a.Figures.IdleMinutes, a.Figures.ReloadUnits, a.Figures.ReloadMinutes, idleUsersByApp[a.Name])).ToList();
+        var users = Idle(waste.Users, u => u.User, u => u.Figures)
+            .Select(u => new WasteUserRow(u.User, u.Figures.IdleUnits, u.Figures.IdleMinutes, u.Figures.ReloadUnits, u.Figures.ReloadMinutes)).ToList();
+        var apps = Idle(waste.Apps, a => a.App, a => a.Figures)
+            .Select(a => new WasteAppRow(a.App, a.Figures.IdleUnits, a.Figures.IdleMinutes, a.Figures.ReloadUnits, a.Figures.ReloadMinutes, a.IdleUsers)).ToList();
         var report = new WasteReport(p.ToString(), calendar.Start(p), calendar.End(p), zone.Id, quiet,
             total.ReloadUnits, total.ReloadMinutes, total.IdleUnits, total.IdleMinutes,
             consumed, included, Share(total.IdleMinutes, consumed), Share(total.IdleMinutes, included),
@@ -68,9 +67,10 @@ internal static class WasteReports
         Problems.BadRequest($"{field}: {reason}.", new Dictionary<string, object?> { ["field"] = field });
 
     /// <summary>The rows with an idle-reload unit, most idle minutes first, then by name.</summary>
-    private static IEnumerable<(string Name, ReloadUnitFigures Figures)> Idle(IEnumerable<(string Name, ReloadUnitFigures Figures)> rows) =>
-        rows.Where(r => r.Figures.IdleUnits > 0).OrderByDescending(r => r.Figures.IdleMinutes).ThenBy(r => r.Name, StringComparer.Ordinal);
+    private static IEnumerable<T> Idle<T>(IEnumerable<T> rows, Func<T, string> name, Func<T, ReloadUnitFigures> figures) =>
+        rows.Where(r => figures(r).IdleUnits > 0).OrderByDescending(r => figures(r).IdleMinutes).ThenBy(name, StringComparer.Ordinal);
 
+    /// <summary>The idle minutes' share of <paramref name="of"/>, to four decimals; null when there is nothing to divide by.</summary>
     private static double? Share(long minutes, long? of) => of is long whole and > 0 ? WireNumber.Share((double)minutes / whole) : null;
 
     /// <summary>
