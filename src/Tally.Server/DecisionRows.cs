@@ -46,8 +46,11 @@ internal sealed class DecisionRows(TenantState state) : IDecisionSink
         if (d.StartsUnit)
         {
             var (usage, allotment) = (state.Meter.TermsOf(d.User)?.Allocation ?? Allocation.Capacity).ToAllotment();
+            // R14: a reload's unit keeps the engagement it is judged idle by. The sink runs inside Meter.Apply, so this is
+            // the key's latest engagement before the reload; one dictionary read, and only for reload-started units.
+            long? engaged = d.Action == MeterAction.ScheduledReload ? state.Meter.LastEngagementTicks(d.Key) : null;
             (_units ??= new List<StoredUnit>(1)).Add(new StoredUnit(0, user, state.DeviceName(e.Device), app, period, d.UnitStartTicks, d.UnitEndTicks,
-                d.Minutes, usage, allotment));
+                d.Minutes, usage, allotment, EngagedTicks: engaged));
         }
     }
 

@@ -127,6 +127,9 @@ public static class ReportEndpoints
             return Csv.Report(http, new AppUsagePage(p.ToString(), [.. found.Rows.Select(a => new AppRow(a.App, a.Units, a.Minutes, a.Users, At(a.LastActivityTicks)))],
                 (int)found.Total, page.Limit, page.Offset, page.Sort, page.Order), $"apps-{p}");
         }).WithSummary("Apps of a period: sort, order, search, limit, offset, format=csv.").ProducesCsv();
+        group.MapGet("/waste", WasteReports.AnswerAsync).ProducesProblem(400).ProducesProblem(409)
+            .WithSummary("What scheduled reloads charged idle users (R14): totals, users, apps, local hours; quietMinutes, limit, by=user|app|hour for format=csv.")
+            .ProducesCsv();
         return group;
     }
 

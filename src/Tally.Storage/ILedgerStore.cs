@@ -184,6 +184,13 @@ public interface IUsageReports
 
     /// <summary>Denied decisions of <paramref name="period"/> counted per user and per the reason the ledger recorded with each. Unordered.</summary>
     Task<IReadOnlyList<UserDenials>> DenialsAsync(string tenant, string period, CancellationToken cancellation);
+
+    /// <summary>
+    /// The units of <paramref name="period"/> a scheduled reload started, and the idle-reload ones among them: a unit
+    /// is idle when its user's latest engagement on its key is <paramref name="quietTicks"/> or more before its start, or
+    /// there was none (<c>IdleReload.IsIdle</c>). Reads only reload-started units (a partial index, v13).
+    /// </summary>
+    Task<StoredReloadWaste> ReloadWasteAsync(string tenant, string period, long quietTicks, CancellationToken cancellation);
 }
 
 /// <summary>Alert channels and rules, the fire-once marks and the delivery history.</summary>

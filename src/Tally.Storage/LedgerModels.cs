@@ -52,10 +52,12 @@ public sealed record StoredDecision(
 /// <summary>
 /// One granted unit, the row reports read. <paramref name="LicenseUsage"/> is <c>time</c> (pool) or <c>assigned</c>
 /// (seat); <paramref name="Allotment"/> is <c>analyzer_time</c>, <c>professional</c> or <c>analyzer</c>.
+/// <paramref name="EngagedTicks"/> is set only on a unit a scheduled reload started: the latest engagement of its user
+/// on its meter key at or before the reload (0: none), what R14 judges it idle by; null on every other unit.
 /// </summary>
 public sealed record StoredUnit(
     long Id, string User, string Device, string App, string Period, long StartTicks, long EndTicks, int Minutes, string LicenseUsage, string Allotment,
-    string? Session = null);
+    string? Session = null, long? EngagedTicks = null);
 
 /// <summary>
 /// An event to append, with its decisions and the units they granted. <paramref name="Period"/> is the period its
@@ -168,6 +170,29 @@ public sealed record UserDenials(string User, string Reason, long Count);
 
 /// <summary>One app's totals in a period: units and minutes, distinct users with units, last event time inside <c>[from, to)</c>.</summary>
 public sealed record AppActivity(string App, long Units, long Minutes, long Users, long? LastActivityTicks);
+
+/// <summary>Units a scheduled reload started and their minutes, and the idle-reload ones among them (R14).</summary>
+public readonly record struct ReloadUnitFigures(long ReloadUnits, long ReloadMinutes, long IdleUnits, long IdleMinutes)
+{
+    public static ReloadUnitFigures operator +(ReloadUnitFigures a, ReloadUnitFigures b) =>
+        new(a.ReloadUnits + b.ReloadUnits, a.ReloadMinutes + b.ReloadMinutes, a.IdleUnits + b.IdleUnits, a.IdleMinutes + b.IdleMinutes);
+}
+
+/// <summary>One user's reload-started units in a period.</summary>
+public sealed record ReloadWasteUser(string User, ReloadUnitFigures Figures);
+
+/// <summary>One reloaded app's units in a period, and how many distinct users its idle-reload units charged.</summary>
+public sealed record ReloadWasteApp(string App, ReloadUnitFigures Figures, long IdleUsers);
+
+/// <summary>The reload-started units that started in the UTC hour at <paramref name="HourStartTicks"/>.</summary>
+public sealed record ReloadWasteHour(long HourStartTicks, ReloadUnitFigures Figures);
+
+/// <summary>
+/// A period's reload-started units (R14) for one quiet time: the total, and every user, app and UTC hour with one
+/// (users and apps by name, ordinal; hours in order). Rows without an idle unit are included: the caller filters.
+/// </summary>
+public sealed record StoredReloadWaste(ReloadUnitFigures Total, IReadOnlyList<ReloadWasteUser> Users, IReadOnlyList<ReloadWasteApp> Apps,
+    IReadOnlyList<ReloadWasteHour> Hours);
 
 /// <summary>
 /// Where alerts go. <paramref name="Kind"/> is <c>email</c> (<paramref name="Target"/>: comma-separated addresses) or

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 12;
+    public const int CurrentSchemaVersion = 13;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -334,7 +334,7 @@ public abstract class LedgerStore : ILedgerStore
     {
         var (after, order) = query.Descending ? ("<", "end_ticks DESC, id DESC") : (">", "end_ticks, id");
         var parameters = new List<(string, object?)> { ("@tenant", tenant), ("@limit", (long)query.Limit + 1) };
-        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session FROM units WHERE tenant = @tenant";
+        var sql = "SELECT id, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session, engaged_ticks FROM units WHERE tenant = @tenant";
         if (query.After is { } position)
         {
             sql += $" AND (end_ticks, id) {after} (@afterEnd, @afterId)";
@@ -352,7 +352,7 @@ public abstract class LedgerStore : ILedgerStore
         }
         var rows = Query($"{sql} ORDER BY {order} LIMIT @limit;",
             r => new StoredUnit(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetInt32(7), r.GetString(8), r.GetString(9),
-                NullableText(r, 10)),
+                NullableText(r, 10), r.IsDBNull(11) ? null : r.GetInt64(11)),
             [.. parameters]);
         return rows.Count > query.Limit ? new UnitPage([.. rows.Take(query.Limit)], true) : new UnitPage(rows, false);
     }
@@ -515,6 +515,32 @@ public abstract class LedgerStore : ILedgerStore
             WHERE tenant = @tenant AND period = @period AND kind = 'denied' GROUP BY user_name, reason;
             """,
             r => new UserDenials(r.GetString(0), r.GetString(1), r.GetInt64(2)), cancellation, ("@tenant", tenant), ("@period", period));
+
+    // One read of the period's reload-started units (engaged_ticks IS NOT NULL is the partial index's condition),
+    // grouped three ways. The idle test is IdleReload.IsIdle's: a unit with no engagement has 0, which is always old
+    // enough. Totals are the hours' sum: every unit starts in exactly one hour.
+    public async Task<StoredReloadWaste> ReloadWasteAsync(string tenant, string period, long quietTicks, CancellationToken cancellation)
+    {
+        const string Figures = "COUNT(*), CAST(SUM(minutes) AS BIGINT), CAST(SUM(idle) AS BIGINT), CAST(SUM(idle * minutes) AS BIGINT)";
+        var rows = await QueryAsync($"""
+            WITH r AS (
+                SELECT user_name, app, start_ticks, minutes, CASE WHEN engaged_ticks <= start_ticks - @quiet THEN 1 ELSE 0 END AS idle
+                FROM units WHERE tenant = @tenant AND period = @period AND engaged_ticks IS NOT NULL)
+            SELECT 'user', user_name, 0, {Figures}, 0 FROM r GROUP BY user_name
+            UNION ALL
+            SELECT 'app', app, 0, {Figures}, COUNT(DISTINCT CASE WHEN idle = 1 THEN user_name END) FROM r GROUP BY app
+            UNION ALL
+            SELECT 'hour', '', start_ticks / {TicksPerHour} * {TicksPerHour}, {Figures}, 0 FROM r GROUP BY start_ticks / {TicksPerHour} * {TicksPerHour};
+            """,
+            r => (Kind: r.GetString(0), Name: r.GetString(1), Hour: r.GetInt64(2),
+                Figures: new ReloadUnitFigures(r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), IdleUsers: r.GetInt64(7)),
+            cancellation, ("@tenant", tenant), ("@period", period), ("@quiet", quietTicks));
+        var hours = rows.Where(r => r.Kind == "hour").OrderBy(r => r.Hour).Select(r => new ReloadWasteHour(r.Hour, r.Figures)).ToList();
+        return new StoredReloadWaste(hours.Aggregate(default(ReloadUnitFigures), (total, h) => total + h.Figures),
+            [.. rows.Where(r => r.Kind == "user").OrderBy(r => r.Name, StringComparer.Ordinal).Select(r => new ReloadWasteUser(r.Name, r.Figures))],
+            [.. rows.Where(r => r.Kind == "app").OrderBy(r => r.Name, StringComparer.Ordinal).Select(r => new ReloadWasteApp(r.Name, r.Figures, r.IdleUsers))],
+            hours);
+    }
 
     // ---- Alerts ----
 

@@ -146,7 +146,7 @@ public sealed class PostgresLedgerStore : LedgerStore
         if (entries.Any(e => e.Units.Count > 0))
         {
             using var copy = connection.BeginBinaryImport(
-                "COPY units (tenant, event_seq, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session) FROM STDIN (FORMAT BINARY)");
+                "COPY units (tenant, event_seq, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session, engaged_ticks) FROM STDIN (FORMAT BINARY)");
             for (var i = 0; i < entries.Count; i++)
             {
                 foreach (var u in entries[i].Units)
@@ -164,6 +164,7 @@ public sealed class PostgresLedgerStore : LedgerStore
                     copy.Write(u.LicenseUsage, NpgsqlDbType.Text);
                     copy.Write(u.Allotment, NpgsqlDbType.Text);
                     WriteText(copy, u.Session);
+                    WriteBigint(copy, u.EngagedTicks);
                 }
             }
             copy.Complete();

@@ -134,8 +134,8 @@ public sealed class SqliteLedgerStore : LedgerStore
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12);
                 """);
             _unit = new RowStatement(connection, """
-                INSERT INTO units (tenant, event_seq, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12);
+                INSERT INTO units (tenant, event_seq, user_name, device, app, period, start_ticks, end_ticks, minutes, license_usage, allotment, session, engaged_ticks)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13);
                 """);
             (_users, _periods, _hours, _apps, _userApps) = rollupStatements is [var users, var periods, var hours, var apps, var userApps]
                 ? (new RowStatement(connection, users), new RowStatement(connection, periods), new RowStatement(connection, hours),
@@ -187,7 +187,8 @@ public sealed class SqliteLedgerStore : LedgerStore
                 foreach (var u in entry.Units)
                 {
                     _unit.Bind(1, tenant).Bind(2, seq).Bind(3, u.User).Bind(4, u.Device).Bind(5, u.App).Bind(6, u.Period)
-                        .Bind(7, u.StartTicks).Bind(8, u.EndTicks).Bind(9, u.Minutes).Bind(10, u.LicenseUsage).Bind(11, u.Allotment).Bind(12, u.Session).Run();
+                        .Bind(7, u.StartTicks).Bind(8, u.EndTicks).Bind(9, u.Minutes).Bind(10, u.LicenseUsage).Bind(11, u.Allotment).Bind(12, u.Session)
+                        .Bind(13, u.EngagedTicks).Run();
                 }
             }
             // Users and apps before their pairs: the pairs' trigger counts into their rows.

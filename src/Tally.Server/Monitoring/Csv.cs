@@ -40,9 +40,11 @@ public static class Csv
 
     /// <summary>
     /// Answers <paramref name="report"/> as JSON (200 with the contract type, so the OpenAPI document has its schema), or
-    /// as CSV when the query says <c>format=csv</c>; a 400 when the format is unknown.
+    /// as CSV when the query says <c>format=csv</c>; a 400 when the format is unknown. <paramref name="csvRows"/>, for a
+    /// report with several lists, picks the one the CSV's rows are (the waste report's <c>?by=</c>); by default the
+    /// report's first.
     /// </summary>
-    public static Results<Ok<T>, ContentHttpResult, ProblemHttpResult> Report<T>(HttpContext http, T report, string name)
+    public static Results<Ok<T>, ContentHttpResult, ProblemHttpResult> Report<T>(HttpContext http, T report, string name, Func<T, object>? csvRows = null)
     {
         var format = http.Request.Query["format"].ToString();
         if (format is "" or "json")
@@ -55,7 +57,7 @@ public static class Csv
             return Problems.BadRequest("format: must be json or csv.");
         }
         var options = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        var text = Write(JsonSerializer.SerializeToElement(report, options));
+        var text = Write(csvRows is null ? JsonSerializer.SerializeToElement(report, options) : JsonSerializer.SerializeToElement(csvRows(report), options));
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"{name}.csv\"";
         return TypedResults.Text(text, "text/csv; charset=utf-8", Encoding.UTF8);
     }
