@@ -53,8 +53,8 @@ internal static class ReportCommand
         long Units, long DeniedEvents, ReportRunRate? RunRate, ReportForecast Forecast, IReadOnlyList<ReportUser> TopUsers)
     {
         /// <summary>
-        /// R14: what scheduled reloads charged idle users in the period, as the server's waste report. From a file only
-        /// for now; null from a server.
+        /// R14: what scheduled reloads charged idle users in the period, as the server's waste report (from a server, its
+        /// <c>/api/v1/usage/waste</c>; null when the server has none for the tenant).
         /// </summary>
         public WasteReport? Waste { get; init; }
     }
@@ -170,8 +170,11 @@ internal static class ReportCommand
                 ServerRunOut(f.LimitRunOut, f.LimitRunOutOutcome), f.LimitRunOutOutcome,
                 f.ProjectedDemandMinutes, range, f.Model);
             var topUsers = users.Value.Users.Select(u => new ReportUser(u.User, u.Units, u.Minutes)).ToList();
+            // R14's figure is a line of the report, not its subject: a tenant that observes another service (409) or a
+            // server older than the waste report (404) leaves it out rather than failing the whole report.
+            var waste = await GetAsync<WasteReport>(http, $"/api/v1/usage/waste?period={Uri.EscapeDataString(s.Period)}&limit={top}", cancel);
             return new ReportModel(baseUri.ToString(), s.Period, s.Start, s.End, s.IncludedMinutes, s.LimitMinutes,
-                s.ConsumedMinutes, s.Units, s.DeniedEvents, runRate, forecast, topUsers);
+                s.ConsumedMinutes, s.Units, s.DeniedEvents, runRate, forecast, topUsers) { Waste = waste.IsOk ? waste.Value : null };
         }
         catch (HttpRequestException e)
         {

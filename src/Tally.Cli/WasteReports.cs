@@ -21,19 +21,12 @@ internal static class WasteReports
         var usage = r.Tally.Periods().FirstOrDefault(p => p.Period == period);
         var consumed = usage?.ConsumedMinutes ?? 0;
         var included = usage?.IncludedMinutes ?? r.Options.Pool?.IncludedMinutes;
-        var total = waste.Total;
-        var users = Idle(waste.Users, r.Log.Users.NameOf);
-        var apps = Idle(waste.Apps, r.Log.Apps.NameOf);
-        return new WasteReport(
-            period.ToString(), r.Meter.Calendar.Start(period), r.Meter.Calendar.End(period), r.Options.TimeZone.Id, (int)r.Waste.Quiet.TotalMinutes,
-            total.ReloadUnits, total.ReloadMinutes, total.IdleUnits, total.IdleMinutes, consumed, included,
-            Share(total.IdleMinutes, consumed), included is { } i ? Share(total.IdleMinutes, i) : null,
-            [.. users.Take(limit).Select(u => new WasteUserRow(u.Name, u.Figures.IdleUnits, u.Figures.IdleMinutes, u.Figures.ReloadUnits, u.Figures.ReloadMinutes))],
-            users.Count,
-            [.. apps.Take(limit).Select(a => new WasteAppRow(a.Name, a.Figures.IdleUnits, a.Figures.IdleMinutes, a.Figures.ReloadUnits, a.Figures.ReloadMinutes,
-                waste.IdleUsersByApp.GetValueOrDefault(a.Id)))],
-            apps.Count, limit,
-            [.. waste.Hours.Select((h, hour) => new WasteHourRow(hour, h.IdleUnits, h.IdleMinutes, h.ReloadUnits, h.ReloadMinutes))]);
+        return WasteReportBuilder.Build(period.ToString(), r.Meter.Calendar.Start(period), r.Meter.Calendar.End(period), r.Options.TimeZone.Id,
+            (int)r.Waste.Quiet.TotalMinutes, consumed, included,
+            waste.Users.Select(u => new WasteUserRow(r.Log.Users.NameOf(u.Key), u.Value.IdleUnits, u.Value.IdleMinutes, u.Value.ReloadUnits, u.Value.ReloadMinutes)),
+            waste.Apps.Select(a => new WasteAppRow(r.Log.Apps.NameOf(a.Key), a.Value.IdleUnits, a.Value.IdleMinutes, a.Value.ReloadUnits, a.Value.ReloadMinutes,
+                waste.IdleUsersByApp.GetValueOrDefault(a.Key))),
+            [.. waste.Hours.Select((f, hour) => new WasteHourRow(hour, f.IdleUnits, f.IdleMinutes, f.ReloadUnits, f.ReloadMinutes))], limit);
     }
 
     /// <summary>Every period the log metered or reloaded in, in order.</summary>
@@ -56,13 +49,6 @@ internal static class WasteReports
         return rows;
     }
 
-    /// <summary>A part of a whole as a fraction; none of nothing.</summary>
-    public static double? Share(long part, long whole) => whole > 0 ? (double)part / whole : null;
-
-    /// <summary>The rows with an idle-reload unit, most idle minutes first, ties by name.</summary>
-    private static List<(int Id, string Name, ReloadFigures Figures)> Idle(IReadOnlyDictionary<int, ReloadFigures> rows, Func<int, string> name) =>
-        [.. rows.Where(row => row.Value.IdleUnits > 0).Select(row => (row.Key, name(row.Key), row.Value))
-            .OrderByDescending(row => row.Item3.IdleMinutes).ThenBy(row => row.Item2, StringComparer.Ordinal)];
 }
 
 /// <summary>One period (or the total) of the close-idle what-if: minutes consumed as metered and with the policy.</summary>

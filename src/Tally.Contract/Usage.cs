@@ -95,3 +95,36 @@ public sealed record WasteAppRow(string App, long IdleReloadUnits, long IdleRelo
 
 /// <summary>The reloads that started in one local hour of day, summed over the period's days.</summary>
 public sealed record WasteHourRow(int Hour, long IdleReloadUnits, long IdleReloadMinutes, long ReloadUnits, long ReloadMinutes);
+
+/// <summary>
+/// Builds a <see cref="WasteReport"/> the one way the server and the CLI both answer it: the users and apps with an
+/// idle-reload unit, most idle minutes first then by name (ordinal), at most <c>limit</c> of each with the full counts;
+/// the shares of the consumed and included minutes to four decimals, none of nothing. It takes every user and app with a
+/// reload-started unit in the period, in any order, and the 24 local hours of day (0 to 23), whose sum is the total:
+/// every unit started in one of them.
+/// </summary>
+public static class WasteReportBuilder
+{
+    public static WasteReport Build(string period, DateTimeOffset start, DateTimeOffset end, string timeZone, int quietMinutes,
+        long consumedMinutes, long? includedMinutes, IEnumerable<WasteUserRow> users, IEnumerable<WasteAppRow> apps,
+        IReadOnlyList<WasteHourRow> hours, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(users);
+        ArgumentNullException.ThrowIfNull(apps);
+        ArgumentNullException.ThrowIfNull(hours);
+        var total = new WasteHourRow(-1, hours.Sum(h => h.IdleReloadUnits), hours.Sum(h => h.IdleReloadMinutes),
+            hours.Sum(h => h.ReloadUnits), hours.Sum(h => h.ReloadMinutes));
+        List<WasteUserRow> idleUsers = [.. users.Where(u => u.IdleReloadUnits > 0)
+            .OrderByDescending(u => u.IdleReloadMinutes).ThenBy(u => u.User, StringComparer.Ordinal)];
+        List<WasteAppRow> idleApps = [.. apps.Where(a => a.IdleReloadUnits > 0)
+            .OrderByDescending(a => a.IdleReloadMinutes).ThenBy(a => a.App, StringComparer.Ordinal)];
+        return new WasteReport(period, start, end, timeZone, quietMinutes,
+            total.ReloadUnits, total.ReloadMinutes, total.IdleReloadUnits, total.IdleReloadMinutes,
+            consumedMinutes, includedMinutes, Share(total.IdleReloadMinutes, consumedMinutes), Share(total.IdleReloadMinutes, includedMinutes),
+            [.. idleUsers.Take(limit)], idleUsers.Count, [.. idleApps.Take(limit)], idleApps.Count, limit, hours);
+    }
+
+    /// <summary>A part of a whole as a fraction to four decimals (about four minutes of a month); null when the whole is none or 0.</summary>
+    public static double? Share(long part, long? whole) =>
+        whole is long w and > 0 ? Math.Round((double)part / w, 4, MidpointRounding.AwayFromZero) : null;
+}

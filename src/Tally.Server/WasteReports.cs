@@ -45,16 +45,10 @@ internal static class WasteReports
         var zone = writer.Snapshot.Config.MeterOptions.TimeZone;
         var waste = await store.ReloadWasteAsync(http.Tenant(), p.ToString(), quiet * TimeSpan.TicksPerMinute, http.RequestAborted);
         var figures = UsageMonitor.Compute(store, http.Tenant(), writer.Snapshot.Config, p, time.GetUtcNow(), writer.ObservedPool, writer.Calendar);
-        var (consumed, included) = (figures.Usage.Minutes, figures.IncludedMinutes);
-        var total = waste.Total;
-        var users = Idle(waste.Users, u => u.User, u => u.Figures)
-            .Select(u => new WasteUserRow(u.User, u.Figures.IdleUnits, u.Figures.IdleMinutes, u.Figures.ReloadUnits, u.Figures.ReloadMinutes)).ToList();
-        var apps = Idle(waste.Apps, a => a.App, a => a.Figures)
-            .Select(a => new WasteAppRow(a.App, a.Figures.IdleUnits, a.Figures.IdleMinutes, a.Figures.ReloadUnits, a.Figures.ReloadMinutes, a.IdleUsers)).ToList();
-        var report = new WasteReport(p.ToString(), calendar.Start(p), calendar.End(p), zone.Id, quiet,
-            total.ReloadUnits, total.ReloadMinutes, total.IdleUnits, total.IdleMinutes,
-            consumed, included, Share(total.IdleMinutes, consumed), Share(total.IdleMinutes, included),
-            [.. users.Take(rows)], users.Count, [.. apps.Take(rows)], apps.Count, rows, LocalHours(waste.Hours, zone));
+        var report = WasteReportBuilder.Build(p.ToString(), calendar.Start(p), calendar.End(p), zone.Id, quiet, figures.Usage.Minutes, figures.IncludedMinutes,
+            waste.Users.Select(u => new WasteUserRow(u.User, u.Figures.IdleUnits, u.Figures.IdleMinutes, u.Figures.ReloadUnits, u.Figures.ReloadMinutes)),
+            waste.Apps.Select(a => new WasteAppRow(a.App, a.Figures.IdleUnits, a.Figures.IdleMinutes, a.Figures.ReloadUnits, a.Figures.ReloadMinutes, a.IdleUsers)),
+            LocalHours(waste.Hours, zone), rows);
         return Csv.Report(http, report, $"waste-{p}", r => (by ?? "user") switch
         {
             "app" => r.Apps,
@@ -66,12 +60,6 @@ internal static class WasteReports
     private static ProblemHttpResult Invalid(string field, string reason) =>
         Problems.BadRequest($"{field}: {reason}.", new Dictionary<string, object?> { ["field"] = field });
 
-    /// <summary>The rows with an idle-reload unit, most idle minutes first, then by name.</summary>
-    private static IEnumerable<T> Idle<T>(IEnumerable<T> rows, Func<T, string> name, Func<T, ReloadUnitFigures> figures) =>
-        rows.Where(r => figures(r).IdleUnits > 0).OrderByDescending(r => figures(r).IdleMinutes).ThenBy(name, StringComparer.Ordinal);
-
-    /// <summary>The idle minutes' share of <paramref name="of"/>, to four decimals; null when there is nothing to divide by.</summary>
-    private static double? Share(long minutes, long? of) => of is long whole and > 0 ? WireNumber.Share((double)minutes / whole) : null;
 
     /// <summary>
     /// Hours 0–23 of the tenant's zone, each summing the UTC hours that start at that local hour on any day of the

@@ -145,6 +145,60 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Report_FileAndServerWithSameEvents_SameIdleReloadMinutes()
+    {
+        // ann opens sales at 09:00 and only sends heartbeats after; reloads at 10:00 and 11:00 charge her idle (R14).
+        var at = new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero);
+        var lines = new List<string> { "time,user,device,app,action,id", "2026-03-10T09:00:00Z,ann,,sales,open-app,e0" };
+        var time = new FakeTimeProvider(at);
+        var app = await StartServerAsync(time);
+        try
+        {
+            var url = app.Urls.First();
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Bootstrap);
+            (await http.PostAsJsonAsync("/api/v1/tenants", new { id = "idle" })).EnsureSuccessStatusCode();
+            async Task<string> Key(string role) =>
+                (await (await http.PostAsJsonAsync("/api/v1/tenants/idle/api-keys", new { role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+            var readKey = await Key("read");
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await Key("ingest"));
+            (await http.PostAsJsonAsync("/api/v1/events", new object[] { new { user = "ann", app = "sales", action = "open-app" } })).EnsureSuccessStatusCode();
+            for (var minute = 10; minute <= 120; minute += 10)
+            {
+                time.Advance(TimeSpan.FromMinutes(10));
+                var stamp = at.AddMinutes(minute).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+                (await http.PostAsJsonAsync("/api/v1/events", new object[] { new { user = "ann", action = "heartbeat" } })).EnsureSuccessStatusCode();
+                lines.Add($"{stamp},ann,,,heartbeat,h{minute}");
+                if (minute % 60 == 0)
+                {
+                    (await http.PostAsJsonAsync("/api/v1/events", new object[] { new { app = "sales", action = "scheduled-reload" } })).EnsureSuccessStatusCode();
+                    lines.Add($"{stamp},,,sales,scheduled-reload,r{minute}");
+                }
+            }
+            var log = Path.Combine(_folder, "idle.csv");
+            File.WriteAllLines(log, lines);
+
+            var server = await RunAsync("--server", url, "--key", readKey, "--format", "json");
+            var file = await RunAsync(log, "--as-of", "2026-03-10T11:00:00Z", "--format", "json");
+            var serverTable = await RunAsync("--server", url, "--key", readKey);
+            Assert.True(server.Code == 0, server.Err);
+            Assert.True(file.Code == 0, file.Err);
+            var (fromServer, fromFile) = (JsonDocument.Parse(server.Out).RootElement.GetProperty("waste"), JsonDocument.Parse(file.Out).RootElement.GetProperty("waste"));
+            Assert.Equal(12, fromServer.GetProperty("idleReloadMinutes").GetInt64());
+            foreach (var name in new[] { "idleReloadUnits", "idleReloadMinutes", "reloadUnits", "reloadMinutes", "consumedMinutes", "shareOfConsumed", "users", "apps", "hours" })
+            {
+                Assert.Equal(fromFile.GetProperty(name).ToString(), fromServer.GetProperty(name).ToString());
+            }
+            Assert.Contains("12 minutes charged by scheduled reloads to idle users", serverTable.Out);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Report_FileAndServerWithSameEvents_SameVerdicts_ExhaustedPoolAlreadyReachedAndAhead()
     {
         // A 10-minute pool: ann's unit takes 6, so less than a unit is left and bob is denied pool-exhausted.
