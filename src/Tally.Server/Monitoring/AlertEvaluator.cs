@@ -223,7 +223,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
                     }
                     try
                     {
-                        _owner.Evaluate(_tenant, touched, this);
+                        await _owner.EvaluateAsync(_tenant, touched, this, stop).ConfigureAwait(false);
                     }
                     catch (Exception e)
                     {
@@ -299,6 +299,8 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         public HashSet<string> Periods { get; } = new(StringComparer.Ordinal);
         public HashSet<(string Period, string User)> ChargedUsers { get; } = [];
         public HashSet<string> Lockouts { get; } = new(StringComparer.Ordinal);
+        // Periods in which a scheduled reload started a unit: only then can their idle-reload minutes (R14) have grown.
+        public HashSet<string> ReloadUnits { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, SourceFacts> Sources { get; } = new(StringComparer.Ordinal);
 
         public bool IsEmpty => Periods.Count == 0 && Sources.Count == 0;
@@ -306,9 +308,17 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         private static readonly string Charged = DecisionKind.Charged.ToWire();
         private static readonly string Denied = DecisionKind.Denied.ToWire();
         private static readonly string? PoolExhausted = DenyReason.PoolExhausted.ToWire();
+        private static readonly string ScheduledReload = MeterAction.ScheduledReload.ToWire();
 
         public void Add(IReadOnlyList<LedgerEntry> entries)
         {
+            foreach (var e in entries)
+            {
+                if (e.Action == ScheduledReload && e.Units.Count > 0)
+                {
+                    ReloadUnits.Add(e.Units[0].Period);
+                }
+            }
             foreach (var d in entries.SelectMany(e => e.Decisions))
             {
                 Periods.Add(d.Period);
@@ -326,7 +336,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
         }
     }
 
-    private void Evaluate(string tenant, Touched touched, TenantAlerts queue)
+    private async Task EvaluateAsync(string tenant, Touched touched, TenantAlerts queue, CancellationToken stop)
     {
         var rules = touched.IsEmpty ? [] : _alerts.AlertRules(tenant);
         if (rules.Count == 0)
@@ -362,7 +372,10 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             var figures = UsageMonitor.Compute(_reports, tenant, config, period, now, writer.ObservedPool, writer.Calendar);
             var consumed = figures.Usage.Minutes;
             var facts = new PeriodFacts(figures, touched.Lockouts.Contains(periodText),
-                rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : []);
+                rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : [],
+                touched.ReloadUnits.Contains(periodText) && rules.Any(r => AlertKinds.ReadsIdleReloads(r.Kind))
+                    ? (await _reports.ReloadWasteAsync(tenant, periodText, IdleReload.DefaultQuietMinutes * TimeSpan.TicksPerMinute, stop).ConfigureAwait(false)).Total.IdleMinutes
+                    : null);
             foreach (var rule in rules)
             {
                 foreach (var (subject, title, text) in AlertRules.Decide(rule, facts))

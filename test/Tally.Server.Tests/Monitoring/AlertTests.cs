@@ -220,6 +220,48 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task Rules_IdleReloadMinutesAndPercent_FireOncePerPeriod_WhenReloadsChargeIdleUsers()
+    {
+        await using var listener = await WebhookListener.StartAsync();
+        await using var server = await TestServer.StartAsync(null, null, null, AllowPrivateTargets);
+        var acme = await server.TenantAsync("acme");
+        await server.InstallLicenseAsync(acme, TestServer.Terms(packs: 1, packMinutes: 1000));
+        using var admin = server.Client(acme.Admin);
+        var channel = await ChannelAsync(admin, new { kind = "webhook", url = listener.Url });
+        var minutes = await RuleAsync(admin, "idle-reload-minutes", 12, channel);
+        var percent = await RuleAsync(admin, "idle-reload-percent", 1.8, channel);     // 18 of 1,000 included
+
+        using var ingest = server.Client(acme.Ingest);
+        // ann opens sales at 09:00 and her client sends only heartbeats after; bob works in it every ten minutes.
+        await ingest.SendEventsAsync(Open("ann"), Open("bob"));
+        var hour = 0;
+        for (var minute = 10; minute <= 240; minute += 10)
+        {
+            server.Time.Advance(TimeSpan.FromMinutes(10));
+            await ingest.SendEventsAsync(new { user = "ann", action = "heartbeat" }, new { user = "bob", app = "sales", action = "select" });
+            if (minute % 60 != 0)
+            {
+                continue;
+            }
+            hour++;
+            await ingest.SendEventsAsync(new { app = "sales", action = "scheduled-reload" });  // ann: idle, 6 minutes each
+            await server.AlertsIdleAsync(acme.Id);
+            // 6 idle minutes after the first reload: nothing yet; 12 after the second: the minutes rule; 18: the percent rule.
+            Assert.Equal(hour switch { 1 => 0, 2 => 1, _ => 2 }, listener.Received.Count);
+        }
+        var bodies = listener.Received.Select(r => JsonDocument.Parse(r.Body).RootElement).ToList();
+        Assert.Equal([minutes, percent], bodies.Select(b => b.GetProperty("rule").GetProperty("id").GetString()));
+        Assert.Contains("charged 12 minutes this period to users who had not engaged for 30 minutes", bodies[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Contains("18 minutes this period, 1.8 % of the 1,000 included minutes", bodies[1].GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.All(bodies, b => Assert.Equal("2026-03", b.GetProperty("period").GetString()));
+
+        // A rule needs its value; the percent one is a share of the included minutes.
+        var missing = await admin.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "idle-reload-minutes", channels = new[] { channel } });
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Contains("idle-reload-percent", (await missing.Json()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rules_ForecastRunOutPessimistic_DeliveredWithItsBoundAndRange()
     {
         await using var listener = await WebhookListener.StartAsync();
