@@ -79,6 +79,14 @@ public class ReportQueries
     private readonly string[] _ids = [.. Enumerable.Range(0, 1000).Select(i => i % 2 == 0 ? $"ev-{i * 997}" : $"new-{i}")];
 
     /// <summary>
+    /// <c>/api/v1/usage/waste</c>'s ledger query (R14): the period's 100,000 reload-started units grouped by user, app
+    /// and hour through the partial index, half of them idle at the default quiet time.
+    /// </summary>
+    [Benchmark]
+    public long Waste() =>
+        _store.ReloadWasteAsync(ReportLedger.Tenant, ReportLedger.Period, 30 * TimeSpan.TicksPerMinute, CancellationToken.None).GetAwaiter().GetResult().Total.IdleUnits;
+
+    /// <summary>
     /// The old users page's whole-period scan (per-user totals with apps, last activity and allotment), about 2 s on
     /// this ledger: the probe times it once with --users-page. <see cref="ReportPages"/> has the pages that replaced it.
     /// </summary>
@@ -126,6 +134,8 @@ public static class ReportLedger
     /// <summary>
     /// 1,000,000 charged events, each one unit of 6 minutes, spread evenly over the month (one every ~2.7 s), users
     /// drawn round-robin with a skew (every 7th event goes to the first 100 users), 300 apps, and 1 denied event per 50.
+    /// One unit in ten is a scheduled reload's (R14), every other one of those with its user's last engagement 45
+    /// minutes before it (idle) and the rest 5 minutes before (not).
     /// </summary>
     private static void Fill(ILedgerStore ledger)
     {
@@ -140,9 +150,11 @@ public static class ReportLedger
             var app = $"app-{i % 300:D3}";
             var t = Start.UtcTicks + i * step;
             var denied = i % 50 == 49;
-            batch.Add(new LedgerEntry($"ev-{i}", t, null, user, "", app, "open-app",
+            var reload = i % 10 == 3;
+            long? engaged = reload ? t - TimeSpan.TicksPerMinute * (i % 20 == 3 ? 45 : 5) : null;
+            batch.Add(new LedgerEntry($"ev-{i}", t, null, reload ? "" : user, "", app, reload ? "scheduled-reload" : "open-app",
                 [new StoredDecision("charged", null, user, app, Period, t, t + six, 0, 6)],
-                [new StoredUnit(0, user, "", app, Period, t, t + six, 6, "time", "analyzer_time")], Period));
+                [new StoredUnit(0, user, "", app, Period, t, t + six, 6, "time", "analyzer_time", EngagedTicks: engaged)], Period));
             if (denied)
             {
                 batch.Add(new LedgerEntry($"dn-{i}", t, null, user, "", app, "open-app",
@@ -170,7 +182,7 @@ public static class ReportLedger
             Console.WriteLine($"{store} users page (UserActivity), once: {once.Elapsed.TotalMilliseconds:0} ms");
         }
         foreach (var (name, run) in new (string, Func<object>)[]
-                 { ("overview", () => queries.Overview()), ("summary", () => queries.Summary()), ("top users", () => queries.TopUsers()) })
+                 { ("overview", () => queries.Overview()), ("summary", () => queries.Summary()), ("top users", () => queries.TopUsers()), ("waste", () => queries.Waste()) })
         {
             run();
             var times = Enumerable.Range(0, 20).Select(_ =>

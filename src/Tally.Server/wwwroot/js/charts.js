@@ -125,11 +125,7 @@ export function drawDaily(d) {
   const bw = (W - m.l - m.r) / days;
   /** @param {number} v */
   const y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "daily-svg" });
-  for (const v of ticks) {
-    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }));
-    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", "data-axis": "count", text: fmt(v) }));
-  }
+  const svg = barChart(W, H, m, ticks, y, "daily-svg", "count");
   counts.forEach((c, i) => {
     const day = s("g", { "data-day": i + 1 });
     if (c > 0) {
@@ -149,6 +145,25 @@ export function drawDaily(d) {
 }
 
 /**
+ * An empty bar chart: its frame and its value axis (a grid line and a label per tick).
+ * @param {number} W
+ * @param {number} H
+ * @param {{ l: number, r: number, t: number, b: number }} m
+ * @param {number[]} ticks
+ * @param {(v: number) => number} y
+ * @param {string} testId
+ * @param {string} axis
+ */
+function barChart(W, H, m, ticks, y, testId, axis) {
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": testId });
+  for (const v of ticks) {
+    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }));
+    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", "data-axis": axis, text: fmt(v) }));
+  }
+  return svg;
+}
+
+/**
  * Idle-reload minutes per local hour of day (0–23), a bar per hour: when in the day reloads charge idle users.
  * @param {HTMLElement} box
  * @param {import("./state.js").WasteHour[]} hours
@@ -163,11 +178,7 @@ export function drawHours(box, hours, zone) {
   const bw = (W - m.l - m.r) / 24;
   /** @param {number} v */
   const y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, "data-testid": "waste-hours-svg" });
-  for (const v of ticks) {
-    svg.append(s("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }));
-    svg.append(s("text", { x: m.l - 5, y: y(v) + 4, "text-anchor": "end", "data-axis": "minutes", text: fmt(v) }));
-  }
+  const svg = barChart(W, H, m, ticks, y, "waste-hours-svg", "minutes");
   minutes.forEach((v, hour) => {
     const g = s("g", { "data-hour": hour, "data-minutes": v });
     if (v > 0) {
