@@ -86,6 +86,11 @@ public class ReportQueries
     public long Waste() =>
         _store.ReloadWasteAsync(ReportLedger.Tenant, ReportLedger.Period, 30 * TimeSpan.TicksPerMinute, CancellationToken.None).GetAwaiter().GetResult().Total.IdleUnits;
 
+    /// <summary>What an idle-reload alert rule reads after a batch in which a reload started a unit: the idle minutes alone.</summary>
+    [Benchmark]
+    public long IdleReloadMinutes() =>
+        _store.IdleReloadMinutesAsync(ReportLedger.Tenant, ReportLedger.Period, 30 * TimeSpan.TicksPerMinute, CancellationToken.None).GetAwaiter().GetResult();
+
     /// <summary>
     /// The old users page's whole-period scan (per-user totals with apps, last activity and allotment), about 2 s on
     /// this ledger: the probe times it once with --users-page. <see cref="ReportPages"/> has the pages that replaced it.
@@ -182,7 +187,7 @@ public static class ReportLedger
             Console.WriteLine($"{store} users page (UserActivity), once: {once.Elapsed.TotalMilliseconds:0} ms");
         }
         foreach (var (name, run) in new (string, Func<object>)[]
-                 { ("overview", () => queries.Overview()), ("summary", () => queries.Summary()), ("top users", () => queries.TopUsers()), ("waste", () => queries.Waste()) })
+                 { ("overview", () => queries.Overview()), ("summary", () => queries.Summary()), ("top users", () => queries.TopUsers()), ("waste", () => queries.Waste()), ("idle-reload minutes", () => queries.IdleReloadMinutes()) })
         {
             run();
             var times = Enumerable.Range(0, 20).Select(_ =>

@@ -191,6 +191,12 @@ public interface IUsageReports
     /// there was none (<c>IdleReload.IsIdle</c>). Reads only reload-started units (a partial index, v13).
     /// </summary>
     Task<StoredReloadWaste> ReloadWasteAsync(string tenant, string period, long quietTicks, CancellationToken cancellation);
+
+    /// <summary>
+    /// The pool minutes of <paramref name="period"/>'s idle-reload units alone (<see cref="ReloadWasteAsync"/>'s
+    /// <c>Total.IdleMinutes</c>): what an alert rule compares, read from the partial index without grouping.
+    /// </summary>
+    Task<long> IdleReloadMinutesAsync(string tenant, string period, long quietTicks, CancellationToken cancellation);
 }
 
 /// <summary>Alert channels and rules, the fire-once marks and the delivery history.</summary>

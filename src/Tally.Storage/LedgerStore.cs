@@ -542,6 +542,12 @@ public abstract class LedgerStore : ILedgerStore
             hours);
     }
 
+    public async Task<long> IdleReloadMinutesAsync(string tenant, string period, long quietTicks, CancellationToken cancellation) =>
+        (await QueryAsync("""
+            SELECT CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM units
+            WHERE tenant = @tenant AND period = @period AND engaged_ticks IS NOT NULL AND engaged_ticks <= start_ticks - @quiet;
+            """, r => r.GetInt64(0), cancellation, ("@tenant", tenant), ("@period", period), ("@quiet", quietTicks)))[0];
+
     // ---- Alerts ----
 
     public bool TryAddAlertChannel(AlertChannelRecord channel, int limit) =>

@@ -45,12 +45,17 @@ public abstract partial class LedgerStoreContract
         // The quiet time is the caller's: at 1 minute every unit is idle, at 2 hours only bob's (never engaged).
         Assert.Equal(new ReloadUnitFigures(4, 24, 4, 24), (await Store.ReloadWasteAsync("acme", "2026-03", TimeSpan.TicksPerMinute, CancellationToken.None)).Total);
         Assert.Equal(new ReloadUnitFigures(4, 24, 1, 6), (await Store.ReloadWasteAsync("acme", "2026-03", 8 * Quarter, CancellationToken.None)).Total);
+        // The alert's figure alone is the same total, for each quiet time and for a period without reloads.
+        Assert.Equal(18, await Store.IdleReloadMinutesAsync("acme", "2026-03", quiet, CancellationToken.None));
+        Assert.Equal(6, await Store.IdleReloadMinutesAsync("acme", "2026-03", 8 * Quarter, CancellationToken.None));
+        Assert.Equal(0, await Store.IdleReloadMinutesAsync("acme", "2026-05", quiet, CancellationToken.None));
         var none = await Store.ReloadWasteAsync("acme", "2026-05", quiet, CancellationToken.None);
         Assert.Equal((default(ReloadUnitFigures), 0, 0, 0), (none.Total, none.Users.Count, none.Apps.Count, none.Hours.Count));
         // The stamp reads back with its unit; a unit no reload started has none.
         Assert.Equal([null, t, 0L, t + 4 * Quarter + 1 - quiet + 1, t + 6 * Quarter, 0L],
             Store.Units("acme", new UnitQuery(10)).Units.OrderBy(u => u.Id).Select(u => u.EngagedTicks));
     }
+
     [Fact]
     public void Initialize_V12LedgerWithReloadUnits_BackfillsTheLaterEngagementOnDeviceOrApp()
     {

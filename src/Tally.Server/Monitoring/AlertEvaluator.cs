@@ -374,7 +374,7 @@ public sealed class AlertEvaluator : IHostedService, ICommitObserver
             var facts = new PeriodFacts(figures, touched.Lockouts.Contains(periodText),
                 rules.Any(r => r.Kind == AlertKinds.UserMinutes) ? ChargedUserMinutes(tenant, periodText, touched) : [],
                 touched.ReloadUnits.Contains(periodText) && rules.Any(r => AlertKinds.ReadsIdleReloads(r.Kind))
-                    ? (await _reports.ReloadWasteAsync(tenant, periodText, IdleReload.DefaultQuietMinutes * TimeSpan.TicksPerMinute, stop).ConfigureAwait(false)).Total.IdleMinutes
+                    ? await _reports.IdleReloadMinutesAsync(tenant, periodText, IdleReload.DefaultQuietMinutes * TimeSpan.TicksPerMinute, stop).ConfigureAwait(false)
                     : null);
             foreach (var rule in rules)
             {

@@ -3,8 +3,9 @@
 -- latest engagement of the unit's user on the unit's meter key at or before the reload (Meter.LastEngagementTicks, 0:
 -- none). Whether a unit is idle depends on the quiet time a report asks for, so the instant is kept, not a flag.
 ALTER TABLE units ADD COLUMN engaged_ticks INTEGER NULL;
--- The report reads only reload-started units: a partial index keeps them apart from the period's other units.
-CREATE INDEX units_tenant_period_reload ON units (tenant, period) WHERE engaged_ticks IS NOT NULL;
+-- The report reads only reload-started units: a partial index keeps them apart from the period's other units, and holds
+-- every column the report reads, so it never visits the table (about 100,000 reload units a month on a big tenant).
+CREATE INDEX units_tenant_period_reload ON units (tenant, period, start_ticks, engaged_ticks, minutes, user_name, app) WHERE engaged_ticks IS NOT NULL;
 -- Backfill of the units a scheduled reload started before v13 (the unit's event is the 'scheduled-reload'). The script
 -- cannot know which counting mode the tenant used, so it does not know the unit's meter key: it takes the latest
 -- engaging event (R4) of the same user at or before the unit's start on the same device (device mode's key) or on the
