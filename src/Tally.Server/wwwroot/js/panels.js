@@ -270,10 +270,10 @@ function renderWaste(waste, sources) {
    * @param {number} count
    * @param {string} noun
    */
-  const list = (box, rows, count, noun) => box.replaceChildren(rows.length === 0
-    ? h("p", { class: "na" }, `No ${noun} was charged by a reload while idle.`)
-    : h("ol", { class: "plain" }, rows.map((r) => h("li", {}, h("strong", {}, r.name), `: ${fmt(r.minutes)} min, ${fmt(r.units)} units${r.note}`)),
-      count > rows.length ? h("li", { class: "hint" }, `and ${fmt(count - rows.length)} more ${noun}s`) : ""));
+  const list = (box, rows, count, noun) => box.replaceChildren(...(rows.length === 0
+    ? [h("p", { class: "na" }, `No ${noun} was charged by a reload while idle.`)]
+    : [h("ol", { class: "plain" }, rows.map((r) => h("li", {}, h("strong", {}, r.name), `: ${fmt(r.minutes)} min, ${fmt(r.units)} units${r.note}`))),
+      count > rows.length ? h("p", { class: "hint" }, `and ${fmt(count - rows.length)} more ${noun}s`) : ""]));
   list(apps, waste.apps.map((a) => ({ name: a.app, minutes: a.idleReloadMinutes, units: a.idleReloadUnits,
     note: ` · ${fmt(a.idleUsers)} idle ${a.idleUsers === 1 ? "user" : "users"}` })), waste.appCount, "app");
   list(users, waste.users.map((u) => ({ name: u.user, minutes: u.idleReloadMinutes, units: u.idleReloadUnits,
