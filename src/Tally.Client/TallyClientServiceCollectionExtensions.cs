@@ -23,8 +23,8 @@ public static class TallyClientServiceCollectionExtensions
     /// <summary>Registers the client with options set in code.</summary>
     public static IServiceCollection AddTallyClient(this IServiceCollection services, Action<TallyClientOptions> configure)
     {
-        services.AddOptions<TallyClientOptions>().Configure(configure)
-            .Validate(o => o.Problems().Count == 0, "Tally client options are invalid: see TallyClientOptions.Problems()");
+        services.AddOptions<TallyClientOptions>().Configure(configure);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TallyClientOptions>, TallyClientOptionsValidation>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddHttpClient(TallyClient.ApiClientName, Configure)
             .AddResilienceHandler("tally", (pipeline, context) =>
@@ -73,6 +73,13 @@ public static class TallyClientServiceCollectionExtensions
         // The resilience pipeline's timeouts govern; HttpClient's own would cut retries short.
         http.Timeout = Timeout.InfiniteTimeSpan;
     }
+}
+
+/// <summary>Every problem with the options named, so a bad configuration stops the start with all of them.</summary>
+internal sealed class TallyClientOptionsValidation : IValidateOptions<TallyClientOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TallyClientOptions options) =>
+        options.Problems() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }
 
 /// <summary>Starts the client with the host and, at shutdown, sends what is queued (or buffers it once the host's timeout is up).</summary>
