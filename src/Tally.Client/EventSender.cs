@@ -16,6 +16,9 @@ namespace Tally.Client;
 /// </summary>
 internal sealed partial class EventSender : IAsyncDisposable
 {
+    /// <summary>A queue item that only wakes the sender.</summary>
+    private static readonly object WakeUp = new();
+
     private readonly Channel<object> _queue;
     private readonly HttpClient _http;
     private readonly LocalBuffer _buffer;
@@ -31,6 +34,7 @@ internal sealed partial class EventSender : IAsyncDisposable
     private volatile bool _online = true;
     private long _offlineSinceTicks;
     private volatile bool _reportPending;
+    private volatile bool _stopping;
 
     public EventSender(HttpClient http, LocalBuffer buffer, OfflineAccess offline, TallyClientOptions options, TimeProvider time, ILogger log)
     {
@@ -67,15 +71,29 @@ internal sealed partial class EventSender : IAsyncDisposable
             return true;
         }
         Interlocked.Increment(ref _dropped);
-        LogQueueFull(_log, _options.QueueCapacity);
+        if (_queue.Reader.Completion.IsCompleted || _stopping)
+        {
+            LogStopped(_log, e.Id);
+        }
+        else
+        {
+            LogQueueFull(_log, _options.QueueCapacity);
+        }
         return false;
     }
 
     /// <summary>Something was decided offline: a report must follow once Tally is back.</summary>
     public void ReportPending() => _reportPending = true;
 
-    /// <summary>An online call found Tally unreachable: further access checks decide offline until the sender gets through.</summary>
-    public void MarkUnreachable(string why) => GoOffline(why);
+    /// <summary>
+    /// An online call found Tally unreachable: further access checks decide offline until the sender gets through. The
+    /// sender is woken, so it starts probing even when nothing is queued (a denial offline queues nothing).
+    /// </summary>
+    public void MarkUnreachable(string why)
+    {
+        GoOffline(why);
+        _queue.Writer.TryWrite(WakeUp);
+    }
 
     /// <summary>Returns once every event queued before the call is with Tally, or in the local buffer after an attempt to send it.</summary>
     public async Task FlushAsync(CancellationToken cancel)
@@ -95,6 +113,7 @@ internal sealed partial class EventSender : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancel)
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
         using var hurry = cancel.Register(() => _hurry.Cancel());
         await _loop.ConfigureAwait(false);
@@ -153,9 +172,9 @@ internal sealed partial class EventSender : IAsyncDisposable
         {
             batch.Add(e);
         }
-        else
+        else if (item is TaskCompletionSource flush)
         {
-            flushes.Add((TaskCompletionSource)item);
+            flushes.Add(flush);
         }
     }
 
@@ -436,6 +455,9 @@ internal sealed partial class EventSender : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The in-memory queue is full ({Capacity} events): an event was dropped")]
     private static partial void LogQueueFull(ILogger log, int capacity);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Event {Id} was tracked after the client stopped: it is dropped")]
+    private static partial void LogStopped(ILogger log, string? id);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tally refused the offline report ({Status} {Problem}); it is discarded")]
     private static partial void LogReportRefused(ILogger log, int status, string problem);

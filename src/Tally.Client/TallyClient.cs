@@ -16,6 +16,7 @@ public sealed class TallyClient : IAsyncDisposable
     internal const string ApiClientName = "Tally.Client";
     internal const string AccessClientName = "Tally.Client.Access";
 
+    private readonly HttpClient _api;
     private readonly HttpClient _access;
     private readonly TallyClientOptions _options;
     private readonly TimeProvider _time;
@@ -32,12 +33,12 @@ public sealed class TallyClient : IAsyncDisposable
             throw new OptionsValidationException(TallyClientOptions.Section, typeof(TallyClientOptions), problems);
         }
         _time = time;
-        var api = http.CreateClient(ApiClientName);
+        _api = http.CreateClient(ApiClientName);
         _access = http.CreateClient(AccessClientName);
         _buffer = new LocalBuffer(_options.BufferPath);
         _offline = new OfflineAccess(_options.OfflineAccess, _options.OfflineGraceMinutes, _options.UnitMinutes, _options.OfflineRetryAfter, _buffer.Grants());
-        _sender = new EventSender(api, _buffer, _offline, _options, time, log);
-        var calls = new TallyCalls(api);
+        _sender = new EventSender(_api, _buffer, _offline, _options, time, log);
+        var calls = new TallyCalls(_api);
         Reports = new TallyReports(calls);
         Admin = new TallyAdmin(calls);
     }
@@ -81,18 +82,18 @@ public sealed class TallyClient : IAsyncDisposable
         {
             try
             {
-                using var response = await _access.PostAsJsonAsync("api/v1/access", wire, TallyJson.Options, cancel).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
+                var result = await AskAsync(wire, cancel).ConfigureAwait(false);
+                if (result is { Decision: "duplicate" } && e.Id is null)
                 {
-                    var result = (await response.Content.ReadFromJsonAsync<AccessResult>(TallyJson.Options, cancel).ConfigureAwait(false))!;
+                    // A retry whose first attempt Tally had already decided: the duplicate says nothing of that decision,
+                    // so ask once more as a new event (inside the unit it started, it is covered and costs nothing).
+                    wire = Stamp(e);
+                    result = await AskAsync(wire, cancel).ConfigureAwait(false);
+                }
+                if (result is not null)
+                {
                     return new AccessDecision(result.Allowed, wire.Id!, result.Decision, result.Reason, result.RetryAfter, false, result);
                 }
-                if ((int)response.StatusCode is >= 400 and < 500 and not 408 and not 429)
-                {
-                    // A wrong key or a malformed event is the application's error, not an outage: say so, do not guess.
-                    throw await TallyCalls.ErrorAsync(response, "POST /api/v1/access").ConfigureAwait(false);
-                }
-                _sender.MarkUnreachable($"{(int)response.StatusCode} from /api/v1/access");
             }
             catch (Exception ex) when (!cancel.IsCancellationRequested && ex is HttpRequestException or TimeoutException or OperationCanceledException or Polly.ExecutionRejectedException)
             {
@@ -102,10 +103,27 @@ public sealed class TallyClient : IAsyncDisposable
         return DecideOffline(wire);
     }
 
+    /// <summary>Tally's decision, or null when Tally answered as a server in trouble (5xx, 408, 429): then the client is offline.</summary>
+    private async Task<AccessResult?> AskAsync(EventDto wire, CancellationToken cancel)
+    {
+        using var response = await _access.PostAsJsonAsync("api/v1/access", wire, TallyJson.Options, cancel).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return (await response.Content.ReadFromJsonAsync<AccessResult>(TallyJson.Options, cancel).ConfigureAwait(false))!;
+        }
+        if ((int)response.StatusCode is >= 400 and < 500 and not 408 and not 429)
+        {
+            // A wrong key or a malformed event is the application's error, not an outage: say so, do not guess.
+            throw await TallyCalls.ErrorAsync(response, "POST /api/v1/access").ConfigureAwait(false);
+        }
+        _sender.MarkUnreachable($"{(int)response.StatusCode} from /api/v1/access");
+        return null;
+    }
+
     /// <summary>Sends <paramref name="events"/> now, in one request, and returns Tally's decisions; no buffering.</summary>
     /// <exception cref="TallyApiException">Tally refused the batch (the problem names the event and the reason).</exception>
     public async Task<IReadOnlyList<EventResult>> SendAsync(IReadOnlyList<TallyEvent> events, CancellationToken cancel = default) =>
-        await new TallyCalls(_access).PostAsync<List<EventDto>, List<EventResult>>("api/v1/events", [.. events.Select(Stamp)], cancel).ConfigureAwait(false);
+        await new TallyCalls(_api).PostAsync<List<EventDto>, List<EventResult>>("api/v1/events", [.. events.Select(Stamp)], cancel).ConfigureAwait(false);
 
     /// <summary>Sends what is queued (see <see cref="FlushAsync"/>) and stops the background sender.</summary>
     public async ValueTask DisposeAsync()

@@ -163,6 +163,36 @@ public sealed class ClientTests(SharedTally shared) : IClassFixture<SharedTally>
     }
 
     [Fact]
+    public async Task AfterADenialOffline_TheClientFindsTallyAgainByItself()
+    {
+        var tenant = await Tally.CreateTenantAsync("comeback");
+        await using var proxy = await FaultProxy.StartAsync(Tally.Address);
+        await using var client = ClientHost.Start(proxy.Address, tenant.Ingest, Buffer());
+        proxy.Mode = ProxyMode.Abort;
+        Assert.True((await client.Tally.CheckAccessAsync(new TallyEvent("ana", "sales", TallyActions.OpenApp, "pc"))).Offline);
+        proxy.Mode = ProxyMode.Forward;
+        // Nothing queued, nothing flushed: the sender probes on its own and sends the report.
+        await Eventually.Until(() => client.Tally.Status is { Online: true, OfflineRecords: 0 }, "the client to find Tally again");
+        Assert.False((await client.Tally.CheckAccessAsync(new TallyEvent("ana", "sales", TallyActions.OpenApp, "pc"))).Offline);
+    }
+
+    [Fact]
+    public async Task AnAccessCheckWhoseAnswerWasLost_GetsTallysRealDecision_NotADuplicate()
+    {
+        var tenant = await Tally.CreateTenantAsync("lost-answer");
+        await Tally.InstallLicenseAsync(RealTally.Terms(1, 6), tenant);
+        await using var proxy = await FaultProxy.StartAsync(Tally.Address);
+        await using var client = ClientHost.Start(proxy.Address, tenant.Ingest, Buffer());
+        Assert.Equal("charged", (await client.Tally.CheckAccessAsync(new TallyEvent("ana", "sales", TallyActions.OpenApp, "pc"))).Decision);
+        // Tally denies bob (the pool's one unit is ana's) but the answer is lost; the retry is a duplicate of that denial.
+        proxy.LoseNextResponses(1, "/api/v1/access");
+        var bob = await client.Tally.CheckAccessAsync(new TallyEvent("bob", "sales", TallyActions.OpenApp, "pc"));
+        Assert.Equal((false, "denied", "pool-exhausted", false), (bob.Allowed, bob.Decision, bob.Reason, bob.Offline));
+        // ana; bob (answer lost); its retry (duplicate); bob asked again as a new event.
+        Assert.Equal(4, proxy.LogOf("/api/v1/access").Count);
+    }
+
+    [Fact]
     public async Task TheGraceBudget_AndTheBufferedEvents_SurviveARestartOfTheApplication()
     {
         var tenant = await Tally.CreateTenantAsync("restart");
