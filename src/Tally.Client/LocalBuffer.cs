@@ -21,6 +21,11 @@ internal sealed class LocalBuffer : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
         _db.Open();
+        if (!OperatingSystem.IsWindows())
+        {
+            // It names users and apps: readable by the application's own account only (SQLite gives its -wal and -shm files the same mode).
+            File.SetUnixFileMode(full, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         // WAL with FULL sync: an accepted append survives a crash of the process and of the machine.
         Execute("""
             PRAGMA journal_mode = WAL;

@@ -23,6 +23,10 @@ public sealed class LocalBufferTests : IDisposable
         }
         using var reopened = new LocalBuffer(PathOf());
         Assert.Equal(5, reopened.Count);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(PathOf()));
+        }
         var rows = reopened.Peek(10);
         Assert.Equal(Events(0, 5), rows.Select(r => r.Event).ToList());
         reopened.Remove([rows[0].Seq, rows[1].Seq]);
