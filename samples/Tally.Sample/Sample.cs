@@ -15,8 +15,8 @@ public static class SampleUsers
 {
     public static readonly IReadOnlyList<SampleUser> All =
     [
-        new("u00001", "Professional", "may open and edit every dashboard; covered by the seat"),
-        new("u00003", "Analyzer seat", "may open dashboards, covered by the seat; editing is refused"),
+        new("u00001", "Professional", "may open and edit every dashboard; the seat pays, not the pool"),
+        new("u00003", "Analyzer seat", "may open dashboards, paid by the seat; editing is refused"),
         new("u00008", "Capacity", "each engagement draws six-minute units from the monthly pool"),
         new("u00009", "Capacity", "each engagement draws six-minute units from the monthly pool"),
         new("u00007", "Capacity, capped at 120 minutes a month", "locked out once the cap is used"),
@@ -150,7 +150,8 @@ public static class Html
             <h1>Dashboards</h1>
             <div class="card">
             <p>Opening a dashboard asks Tally first (<code>RequireTallyAccess</code>), which meters it: a capacity user is
-            charged a six-minute unit, a seat holder is covered; editing needs a Professional license.</p>
+            charged a six-minute unit (or is covered by the one running), a seat holder's use is free; editing needs a
+            Professional license.</p>
             <ul>
             {boards}
             </ul>
@@ -202,8 +203,8 @@ public static class Html
         var meaning = decision.Decision switch
         {
             "charged" => "a new six-minute unit was charged to the pool",
-            "covered" => "covered: by a seat, or by a unit already running",
-            "free" => "free: nothing to meter",
+            "covered" => "inside a unit already running: nothing more to pay",
+            "free" => "a seat holder's engagement or an allowed authoring action: not paid from the pool",
             _ => decision.Decision,
         };
         var offline = decision.Offline
