@@ -29,9 +29,11 @@ internal sealed class DemoService(
     {
         await Task.Yield();
         string readKey;
+        string ingestKey;
         try
         {
             readKey = await PrepareAsync();
+            ingestKey = Key("ingest-key.txt", ApiRole.Ingest);
         }
         catch (Exception e)
         {
@@ -47,10 +49,11 @@ internal sealed class DemoService(
             Tally demo is ready.
               Dashboard: {url.TrimEnd('/').Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal).Replace("://[::]", "://localhost", StringComparison.Ordinal)}/
               Read key (sign in with it): {readKey}
+              Ingest key (for apps that send events): {ingestKey}
               Tenant '{DemoSetup.TenantId}'; demo files in {vendor.Folder}. Live activity every {LiveInterval.TotalSeconds:0} s; Ctrl+C stops.
 
             """);
-        state.SetReady(readKey);
+        state.SetReady(readKey, ingestKey);
         await LiveAsync(stoppingToken);
     }
 
@@ -94,7 +97,7 @@ internal sealed class DemoService(
         {
             await ImportHistoryAsync(writer, now);
         }
-        return ReadKey();
+        return Key("read-key.txt", ApiRole.Read);
     }
 
     internal static LicenseTerms Terms(DateTimeOffset now)
@@ -196,16 +199,19 @@ internal sealed class DemoService(
         return count;
     }
 
-    /// <summary>The read key is kept in the demo folder so every start can print it (the ledger keeps only its hash).</summary>
-    private string ReadKey()
+    /// <summary>
+    /// The read and ingest keys are kept in the demo folder (<paramref name="name"/>) so every start can print them and a
+    /// sample app can read its key (the ledger keeps only their hashes); a saved key that no longer resolves is replaced.
+    /// </summary>
+    private string Key(string name, ApiRole role)
     {
-        var file = Path.Combine(state.Folder, "read-key.txt");
+        var file = Path.Combine(state.Folder, name);
         if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } saved
-            && keys.Resolve(saved) is { Tenant: DemoSetup.TenantId, Role: ApiRole.Read })
+            && keys.Resolve(saved) is { Tenant: DemoSetup.TenantId } caller && caller.Role == role)
         {
             return saved;
         }
-        var (_, key) = keys.Issue(DemoSetup.TenantId, ApiRole.Read);
+        var (_, key) = keys.Issue(DemoSetup.TenantId, role);
         File.WriteAllText(file, key + Environment.NewLine);
         if (!OperatingSystem.IsWindows())
         {

@@ -47,7 +47,7 @@ public static class DemoSetup
     }
 }
 
-/// <summary>What the demo service shares with the host and the tests: the history source and, once ready, the read key.</summary>
+/// <summary>What the demo service shares with the host and the tests: the history source and, once ready, the read and ingest keys.</summary>
 public sealed class DemoState(DemoHistorySource history, string folder)
 {
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,7 +59,14 @@ public sealed class DemoState(DemoHistorySource history, string folder)
     /// <summary>Completes with the demo read key once the tenant, license, plan and history are in place.</summary>
     public Task<string> Ready => _ready.Task;
 
-    internal void SetReady(string readKey) => _ready.TrySetResult(readKey);
+    /// <summary>The demo ingest key (also in <c>DATA/demo/ingest-key.txt</c>), set before <see cref="Ready"/> completes.</summary>
+    public string? IngestKey { get; private set; }
+
+    internal void SetReady(string readKey, string ingestKey)
+    {
+        IngestKey = ingestKey;
+        _ready.TrySetResult(readKey);
+    }
 
     internal void SetFailed(Exception e) => _ready.TrySetException(e);
 }
