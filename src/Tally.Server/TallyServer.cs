@@ -72,13 +72,14 @@ public static class TallyServer
             return store;
         });
         // One store object, handed to each consumer as the one concern it uses. Each resolves through ILedgerStore, so a
-        // test that replaces that registration (a hook around the store) replaces all five.
+        // test that replaces that registration (a hook around the store) replaces them all.
         builder.Services.AddSingleton<ILedgerLifecycle>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IEventLedger>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<ITenantCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IUsageReports>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IAlertStore>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<ISourceCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<IOfflineReports>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<LedgerHealth>();
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<FailedAuthLimiter>();
@@ -127,6 +128,7 @@ public static class TallyServer
         app.MapLicense();
         app.MapAllocations();
         app.MapEvents();
+        app.MapOfflineReports();
         app.MapUsage();
         app.MapUsageFeed();
         app.MapLicensesApi();

@@ -237,9 +237,26 @@ public interface IAlertStore
     IReadOnlyList<AlertHistoryRecord> AlertHistory(string tenant, long beforeId, int limit);
 }
 
+/// <summary>Clients' reports of what they decided while Tally was unreachable (issue 18).</summary>
+public interface IOfflineReports
+{
+    /// <summary>
+    /// Stores the report and all its grants in one transaction, or nothing. A report whose (tenant, id) is stored already
+    /// changes nothing: the answer says so, with the figures stored the first time (the first report wins, even when the
+    /// second differs: the client's id is its identity).
+    /// </summary>
+    OfflineReportAdded AddOfflineReport(OfflineReportRecord report);
+
+    /// <summary>
+    /// The tenant's reports of <paramref name="period"/>, newest received first (then by id), each with its grants in
+    /// the client's order joined to the server's decision on the same event id in the same tenant.
+    /// </summary>
+    Task<IReadOnlyList<StoredOfflineReport>> OfflineReportsAsync(string tenant, string period, CancellationToken cancellation);
+}
+
 /// <summary>
-/// One store object is all five: the server registers it once under this name and hands each consumer only the narrow
+/// One store object is all of these: the server registers it once under this name and hands each consumer only the narrow
 /// interface it uses. Nothing but the registration, the tenant's writer (which owns the ledger) and tests that open a
 /// store should need the whole. Every member of every store is safe to call from many threads.
 /// </summary>
-public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, ISourceCatalog, IUsageReports, IAlertStore, IDisposable;
+public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, ISourceCatalog, IUsageReports, IAlertStore, IOfflineReports, IDisposable;

@@ -292,3 +292,30 @@ public enum SourceAdded
     /// <summary>The tenant has as many sources as the limit allows.</summary>
     Full,
 }
+
+/// <summary>
+/// A client's offline report (issue 18) as the ledger keeps it: validated by the server, <paramref name="Period"/> the
+/// tenant's month holding <paramref name="From"/>. <paramref name="Grants"/> in the client's order.
+/// </summary>
+public sealed record OfflineReportRecord(
+    string Tenant, string Id, string Client, string Policy, int GraceBudgetMinutes, DateTimeOffset From, DateTimeOffset To, DateTimeOffset Received,
+    string Period, int DeniedChecks, long DroppedEvents, IReadOnlyList<OfflineGrantRecord> Grants)
+{
+    /// <summary>The grace minutes the report's grants took together.</summary>
+    public int GraceMinutes => Grants.Sum(g => g.Minutes);
+}
+
+/// <summary>One access check a client allowed offline: the id of the event it buffered, and the grace minutes it took.</summary>
+public sealed record OfflineGrantRecord(string EventId, string User, string? Device, string App, string Action, DateTimeOffset Time, int Minutes);
+
+/// <summary>What <see cref="IOfflineReports.AddOfflineReport"/> did: stored the report, or found it stored already (figures as stored then).</summary>
+public sealed record OfflineReportAdded(bool Duplicate, int Grants, int GraceMinutes);
+
+/// <summary>A stored report read back: its grants each with the server's own decision on the same event id, if it has one.</summary>
+public sealed record StoredOfflineReport(OfflineReportRecord Report, IReadOnlyList<StoredOfflineGrant> Grants);
+
+/// <summary>
+/// A grant with the decision the server recorded for the event of the same id in the same tenant: null when that event
+/// has not arrived (or never will). <paramref name="ServerReason"/> is set only on a denial.
+/// </summary>
+public sealed record StoredOfflineGrant(OfflineGrantRecord Grant, string? ServerDecision, string? ServerReason);

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 13;
+    public const int CurrentSchemaVersion = 14;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -712,6 +712,112 @@ public abstract class LedgerStore : ILedgerStore
         new SourceStatus(r.GetInt64(9), r.IsDBNull(10) ? null : Instant(r.GetInt64(10)), r.IsDBNull(11) ? null : Instant(r.GetInt64(11)), NullableText(r, 12),
             NullableText(r, 13), r.GetInt64(14), r.GetInt64(15), r.GetInt64(16), NullableText(r, 17), r.GetInt64(18), NullableText(r, 19))
     );
+
+    // ---- Offline reports (issue 18) ----
+
+    /// <summary>
+    /// The report row first, with ON CONFLICT DO NOTHING: a second insert of the same (tenant, id), even one racing from
+    /// another process, waits on the primary key for the first to commit and then inserts nothing, so it never adds
+    /// grants. The grants go in one statement from a JSON array, in the same transaction: all of them or, on any
+    /// failure, neither they nor the report.
+    /// </summary>
+    public OfflineReportAdded AddOfflineReport(OfflineReportRecord report) =>
+        Write(connection =>
+        {
+            using var tx = connection.BeginTransaction();
+            var inserted = Execute(connection, tx, """
+                INSERT INTO offline_reports (tenant, id, client, policy, grace_budget_minutes, from_ticks, to_ticks, received_ticks, period, grants,
+                    grace_minutes, denied_checks, dropped_events)
+                VALUES (@tenant, @id, @client, @policy, @budget, @from, @to, @received, @period, @grants, @minutes, @denied, @dropped)
+                ON CONFLICT (tenant, id) DO NOTHING;
+                """,
+                ("@tenant", report.Tenant), ("@id", report.Id), ("@client", report.Client), ("@policy", report.Policy), ("@budget", (long)report.GraceBudgetMinutes),
+                ("@from", report.From.UtcTicks), ("@to", report.To.UtcTicks), ("@received", report.Received.UtcTicks), ("@period", report.Period),
+                ("@grants", (long)report.Grants.Count), ("@minutes", (long)report.GraceMinutes), ("@denied", (long)report.DeniedChecks), ("@dropped", report.DroppedEvents));
+            if (inserted == 0)
+            {
+                using var stored = Command(connection, tx, "SELECT grants, grace_minutes FROM offline_reports WHERE tenant = @tenant AND id = @id;",
+                    ("@tenant", report.Tenant), ("@id", report.Id));
+                using var reader = stored.ExecuteReader();
+                reader.Read();
+                var duplicate = new OfflineReportAdded(true, (int)reader.GetInt64(0), (int)reader.GetInt64(1));
+                reader.Close();
+                tx.Commit();
+                return duplicate;
+            }
+            if (report.Grants.Count > 0)
+            {
+                var rows = JsonSerializer.Serialize(report.Grants.Select((g, i) => new object?[] { i, g.EventId, g.User, g.Device, g.App, g.Action, g.Time.UtcTicks, g.Minutes }));
+                Execute(connection, tx, $"""
+                    INSERT INTO offline_grants (tenant, report_id, idx, event_id, user_name, device, app, action, time_ticks, minutes)
+                    SELECT @tenant, @id, CAST(value->>0 AS BIGINT), value->>1, value->>2, value->>3, value->>4, value->>5, CAST(value->>6 AS BIGINT),
+                        CAST(value->>7 AS BIGINT)
+                    FROM {Dialect.JsonRows("@rows")};
+                    """, ("@tenant", report.Tenant), ("@id", report.Id), ("@rows", rows));
+            }
+            tx.Commit();
+            return new OfflineReportAdded(false, report.Grants.Count, report.GraceMinutes);
+        });
+
+    /// <summary>
+    /// Two reads on one connection: the period's reports, then their grants. Each grant probes the events' (tenant,
+    /// event_id) unique index, then the decisions' primary key by event: an ordinary event's decision is in its own row
+    /// (v8); any other's (a denial, a reload's several) in the decisions table, summarised by <see cref="ServerDecision"/>.
+    /// </summary>
+    public Task<IReadOnlyList<StoredOfflineReport>> OfflineReportsAsync(string tenant, string period, CancellationToken cancellation) =>
+        ReadAsync<IReadOnlyList<StoredOfflineReport>>(async (connection, ct) =>
+        {
+            var reports = await ReadAllAsync(connection, $"""
+                SELECT id, client, policy, grace_budget_minutes, from_ticks, to_ticks, received_ticks, denied_checks, dropped_events FROM offline_reports
+                WHERE tenant = @tenant AND period = @period ORDER BY received_ticks DESC, id{Dialect.Ordinal};
+                """,
+                r => new OfflineReportRecord(tenant, r.GetString(0), r.GetString(1), r.GetString(2), (int)r.GetInt64(3), Instant(r.GetInt64(4)), Instant(r.GetInt64(5)),
+                    Instant(r.GetInt64(6)), period, (int)r.GetInt64(7), r.GetInt64(8), []),
+                ct, ("@tenant", tenant), ("@period", period));
+            if (reports.Count == 0)
+            {
+                return [];
+            }
+            var grants = await ReadAllAsync(connection, """
+                SELECT g.report_id, g.event_id, g.user_name, g.device, g.app, g.action, g.time_ticks, g.minutes, e.seq, e.decision_kind,
+                    (SELECT COUNT(*) FROM decisions d WHERE d.event_seq = e.seq),
+                    (SELECT COUNT(*) FROM decisions d WHERE d.event_seq = e.seq AND d.kind = 'charged'),
+                    (SELECT COUNT(*) FROM decisions d WHERE d.event_seq = e.seq AND d.kind = 'denied'),
+                    (SELECT d.kind FROM decisions d WHERE d.event_seq = e.seq AND d.idx = 0),
+                    (SELECT d.reason FROM decisions d WHERE d.event_seq = e.seq AND d.kind = 'denied' ORDER BY d.idx LIMIT 1)
+                FROM offline_reports r
+                JOIN offline_grants g ON g.tenant = r.tenant AND g.report_id = r.id
+                LEFT JOIN events e ON e.tenant = g.tenant AND e.event_id = g.event_id
+                WHERE r.tenant = @tenant AND r.period = @period ORDER BY g.report_id, g.idx;
+                """,
+                r =>
+                {
+                    var (decision, reason) = r.IsDBNull(8) ? (null, null)
+                        : ServerDecision(NullableText(r, 9), r.GetInt64(10), r.GetInt64(11), r.GetInt64(12), NullableText(r, 13), NullableText(r, 14));
+                    return (Report: r.GetString(0), Grant: new StoredOfflineGrant(new OfflineGrantRecord(r.GetString(1), r.GetString(2), NullableText(r, 3),
+                        r.GetString(4), r.GetString(5), Instant(r.GetInt64(6)), (int)r.GetInt64(7)), decision, reason));
+                },
+                ct, ("@tenant", tenant), ("@period", period));
+            var byReport = grants.GroupBy(g => g.Report, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(x => x.Grant).ToList(), StringComparer.Ordinal);
+            return [.. reports.Select(report =>
+            {
+                var rows = byReport.GetValueOrDefault(report.Id) ?? [];
+                return new StoredOfflineReport(report with { Grants = [.. rows.Select(g => g.Grant)] }, rows);
+            })];
+        }, cancellation);
+
+    /// <summary>
+    /// One decision for a recorded event, as <c>POST /api/v1/events</c> answered it: the decision in the event's own
+    /// row; else its one decision in the decisions table (a denial, with its reason); else, for a scheduled reload's
+    /// several, charged if any key was charged, denied if every key was, otherwise covered; free with none at all.
+    /// </summary>
+    private static (string? Decision, string? Reason) ServerDecision(string? inRow, long count, long charged, long denied, string? first, string? deniedReason) =>
+        inRow is not null ? (inRow, null)
+        : count == 0 ? ("free", null)
+        : count == 1 ? (first, first == "denied" ? deniedReason : null)
+        : charged > 0 ? ("charged", null)
+        : denied == count ? ("denied", deniedReason)
+        : ("covered", null);
 
     // ---- ADO.NET, once for both providers ----
 

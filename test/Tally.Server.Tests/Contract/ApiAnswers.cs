@@ -73,6 +73,16 @@ internal static class ApiAnswers
         }
         await Take("POST /api/v1/access", await ingestClient.PostAsJsonAsync("/api/v1/access", new { id = "last", user = "u7", device = "d", app = "hr", action = "open-app" }));
         await listener.WaitForDeliveriesAsync(1);
+        // A client's offline report naming events above (a reload's, a denied one's) and one the server never received.
+        var outage = server.Time.GetUtcNow().AddHours(-1);
+        object Granted(string eventId, string user, string? device) =>
+            new { eventId, user, device, app = "sales", action = "open-app", time = outage.AddMinutes(5), minutes = 6 };
+        await Take("POST /api/v1/offline-reports", await ingestClient.PostAsJsonAsync("/api/v1/offline-reports", new
+        {
+            id = "outage-1", client = "kiosk", policy = "fail-open", graceBudgetMinutes = 60, from = outage, to = outage.AddMinutes(30),
+            grants = new[] { Granted("e1", "cap", "d1"), Granted("e4", "cap", null), Granted("last", "u7", "d"), Granted("never-sent", "u8", "d") },
+            deniedChecks = 1, droppedEvents = 0,
+        }));
 
         using var readClient = server.Client(read);
         await Take("GET /api/v1/usage/summary", await readClient.GetAsync("/api/v1/usage/summary"));
@@ -81,6 +91,7 @@ internal static class ApiAnswers
         await Take("GET /api/v1/usage/apps", await readClient.GetAsync("/api/v1/usage/apps"));
         await Take("GET /api/v1/usage/version", await readClient.GetAsync("/api/v1/usage/version"));
         await Take("GET /api/v1/usage/denials", await readClient.GetAsync("/api/v1/usage/denials"));
+        await Take("GET /api/v1/offline-reports", await readClient.GetAsync("/api/v1/offline-reports"));
         await Take("GET /api/v1/advice/seats", await readClient.GetAsync("/api/v1/advice/seats?seatPrice=40&packPrice=10&currency=eur"));
         // The alert fired by the events above is sent in the background: its history entry is the fact to wait for.
         await Eventually.Until(async () => await Take("GET /api/v1/alerts/history", await readClient.GetAsync("/api/v1/alerts/history?limit=1")),
