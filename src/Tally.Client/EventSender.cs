@@ -252,7 +252,10 @@ internal sealed partial class EventSender : IAsyncDisposable
         }
     }
 
-    /// <summary>Delivers the buffer oldest first, then the offline report; on the first failure, waits longer before the next try.</summary>
+    /// <summary>
+    /// Delivers the buffer oldest first; with nothing buffered while offline, asks whether Tally is back; then, Tally
+    /// reachable and the buffer empty, the offline report. On the first failure, waits longer before the next try.
+    /// </summary>
     private async Task ResendAsync()
     {
         if (_hurry.IsCancellationRequested)
@@ -270,10 +273,34 @@ internal sealed partial class EventSender : IAsyncDisposable
                 return;
             }
         }
-        if (_reportPending || !_online)
+        if (!_online && !await ProbeAsync().ConfigureAwait(false))
+        {
+            return;
+        }
+        if (_reportPending)
         {
             await ReportAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Whether Tally answers its readiness probe: how the sender learns it is back when it has nothing to send.</summary>
+    private async Task<bool> ProbeAsync()
+    {
+        try
+        {
+            using var probe = await _http.GetAsync("health/ready", _hurry.Token).ConfigureAwait(false);
+            if (probe.IsSuccessStatusCode)
+            {
+                Reachable();
+                return true;
+            }
+            Unreachable($"{(int)probe.StatusCode} from /health/ready");
+        }
+        catch (Exception e) when (Transient(e))
+        {
+            Unreachable(e.Message);
+        }
+        return false;
     }
 
     /// <summary>
@@ -336,23 +363,13 @@ internal sealed partial class EventSender : IAsyncDisposable
     {
         var pending = _buffer.PendingReport(_options.ClientName ?? Environment.MachineName,
             _options.OfflineAccess == OfflineAccessPolicy.FailOpen ? "fail-open" : "fail-closed", _options.OfflineGraceMinutes);
+        if (pending is null)
+        {
+            _reportPending = false;
+            return;
+        }
         try
         {
-            if (pending is null)
-            {
-                // Nothing to report: a readiness probe tells whether Tally is back.
-                using var probe = await _http.GetAsync("health/ready", _hurry.Token).ConfigureAwait(false);
-                if (probe.IsSuccessStatusCode)
-                {
-                    Reachable();
-                }
-                else
-                {
-                    Unreachable($"{(int)probe.StatusCode} from /health/ready");
-                }
-                _reportPending = false;
-                return;
-            }
             using var response = await _http.PostAsJsonAsync("api/v1/offline-reports", pending.Value.Report, TallyJson.Options, _hurry.Token).ConfigureAwait(false);
             if (response.IsSuccessStatusCode || response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
             {

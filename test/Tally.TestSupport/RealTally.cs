@@ -113,7 +113,8 @@ public sealed class RealTally : IAsyncDisposable
         var now = TimeProvider.System.GetUtcNow();
         return new LicenseTerms
         {
-            LicenseId = "L-REAL-1",
+            // One license serves one tenant: each call is a license of its own.
+            LicenseId = "L-REAL-" + Guid.NewGuid().ToString("N")[..12],
             Customer = "Acme",
             IssuedAt = now.AddDays(-30),
             ValidFrom = now.AddDays(-30),
