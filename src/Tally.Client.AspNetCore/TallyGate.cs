@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -43,7 +44,11 @@ public static class TallyGateExtensions
             var options = http.RequestServices.GetService<IOptions<TallyGateOptions>>()?.Value ?? new TallyGateOptions();
             if (options.User(http) is not { Length: > 0 } user)
             {
-                return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Sign in first", detail: "This page is licensed per user: sign in to use it.");
+                // With an authentication scheme that can challenge (a cookie's sign-in page, say), the user is sent to sign in.
+                return http.RequestServices.GetService<IAuthenticationSchemeProvider>() is { } schemes
+                    && await schemes.GetDefaultChallengeSchemeAsync().ConfigureAwait(false) is not null
+                    ? Results.Challenge()
+                    : Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Sign in first", detail: "This page is licensed per user: sign in to use it.");
             }
             var name = app.StartsWith('{') && app.EndsWith('}') ? http.GetRouteValue(app[1..^1])?.ToString() : app;
             if (string.IsNullOrEmpty(name))
