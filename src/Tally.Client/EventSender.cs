@@ -358,37 +358,41 @@ internal sealed partial class EventSender : IAsyncDisposable
         return [];
     }
 
-    /// <summary>Sends the report of what was decided offline; the grace budget starts again once Tally has it.</summary>
+    /// <summary>The most grants one report carries (Tally takes up to 10,000): a long outage is reported in several.</summary>
+    internal const int GrantsPerReport = 2_000;
+
+    /// <summary>Sends the reports of what was decided offline, oldest first; the grace budget starts again as Tally has them.</summary>
     private async Task ReportAsync()
     {
-        var pending = _buffer.PendingReport(_options.ClientName ?? Environment.MachineName,
-            _options.OfflineAccess == OfflineAccessPolicy.FailOpen ? "fail-open" : "fail-closed", _options.OfflineGraceMinutes);
-        if (pending is null)
+        // Cleared first: a decision made offline while the reports go out sets it again and is sent next time.
+        _reportPending = false;
+        while (_buffer.PendingReport(_options.ClientName ?? Environment.MachineName,
+            _options.OfflineAccess == OfflineAccessPolicy.FailOpen ? "fail-open" : "fail-closed", _options.OfflineGraceMinutes, GrantsPerReport) is { } pending)
         {
-            _reportPending = false;
-            return;
-        }
-        try
-        {
-            using var response = await _http.PostAsJsonAsync("api/v1/offline-reports", pending.Value.Report, TallyJson.Options, _hurry.Token).ConfigureAwait(false);
-            if (response.IsSuccessStatusCode || response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
+            try
             {
+                using var response = await _http.PostAsJsonAsync("api/v1/offline-reports", pending.Report, TallyJson.Options, _hurry.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode && response.StatusCode is not (HttpStatusCode.NotFound or HttpStatusCode.BadRequest))
+                {
+                    _reportPending = true;
+                    Unreachable($"{(int)response.StatusCode} {await ProblemAsync(response).ConfigureAwait(false)}");
+                    return;
+                }
                 if (!response.IsSuccessStatusCode)
                 {
                     // A server without the route, or one that refuses the report: it cannot be delivered, keeping it helps nobody.
                     LogReportRefused(_log, (int)response.StatusCode, await ProblemAsync(response).ConfigureAwait(false));
                 }
-                _buffer.Reported(pending.Value.ThroughSeq);
+                _buffer.Reported(pending.ThroughSeq);
                 _offline.Reload(_buffer.Grants());
-                _reportPending = _buffer.OfflineRecords > 0;
                 Reachable();
+            }
+            catch (Exception e) when (Transient(e))
+            {
+                _reportPending = true;
+                Unreachable(e.Message);
                 return;
             }
-            Unreachable($"{(int)response.StatusCode} {await ProblemAsync(response).ConfigureAwait(false)}");
-        }
-        catch (Exception e) when (Transient(e))
-        {
-            Unreachable(e.Message);
         }
     }
 

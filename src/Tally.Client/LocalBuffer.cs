@@ -163,7 +163,8 @@ internal sealed class LocalBuffer : IDisposable
     /// fixed the first time it is asked for and kept until <see cref="Reported"/>: a resend after a lost answer is the same
     /// report, which Tally keeps once; what is decided offline meanwhile goes in the next one.
     /// </summary>
-    public (OfflineReport Report, long ThroughSeq)? PendingReport(string client, string policy, int budget)
+    /// <remarks>A report takes at most <paramref name="maxGrants"/> grants; what follows them waits for the next report.</remarks>
+    public (OfflineReport Report, long ThroughSeq)? PendingReport(string client, string policy, int budget, int maxGrants = int.MaxValue)
     {
         lock (_gate)
         {
@@ -173,6 +174,12 @@ internal sealed class LocalBuffer : IDisposable
             {
                 using var max = Command("SELECT COALESCE(MAX(seq), 0) FROM offline");
                 through = (long)max.ExecuteScalar()!;
+                using var lastGrant = Command("SELECT seq FROM offline WHERE kind = 'grant' ORDER BY seq LIMIT 1 OFFSET $skip");
+                lastGrant.Parameters.AddWithValue("$skip", Math.Max(0, maxGrants - 1));
+                if (lastGrant.ExecuteScalar() is long cut)
+                {
+                    through = Math.Min(through, cut);
+                }
                 if (through == 0)
                 {
                     return null;

@@ -27,7 +27,7 @@ internal sealed class ClientHost : IAsyncDisposable
             o.Linger = TimeSpan.FromMilliseconds(50);
             o.RetryDelay = TimeSpan.FromMilliseconds(50);
             o.MaxResendDelay = TimeSpan.FromMilliseconds(400);
-            o.AccessTimeout = TimeSpan.FromSeconds(2);
+            o.AccessTimeout = TimeSpan.FromSeconds(30); // a loaded machine may answer slowly; offline here means unreachable, not slow
             o.ClientName = "test-client";
             tweak?.Invoke(o);
         }).BuildServiceProvider());

@@ -116,7 +116,7 @@ public sealed class GateTests(SharedTally shared) : IClassFixture<SharedTally>, 
                 o.BaseAddress = tally;
                 o.ApiKey = key;
                 o.BufferPath = buffer;
-                o.AccessTimeout = TimeSpan.FromSeconds(2);
+                o.AccessTimeout = TimeSpan.FromSeconds(30); // a loaded machine may answer slowly; offline here means unreachable, not slow
                 tweak?.Invoke(o);
             });
             builder.Services.Configure<TallyGateOptions>(g => g.User = http => http.Request.Headers["X-User"].FirstOrDefault());

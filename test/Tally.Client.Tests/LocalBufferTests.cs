@@ -85,6 +85,25 @@ public sealed class LocalBufferTests : IDisposable
         Assert.Empty(next.Grants!);
     }
 
+    [Fact]
+    public void A_long_outage_is_reported_in_reports_of_at_most_the_given_grants()
+    {
+        using var buffer = new LocalBuffer(PathOf());
+        foreach (var e in Events(0, 5))
+        {
+            buffer.AddGrant(e, T0, 6);
+        }
+        buffer.AddDenied(T0);
+        var sizes = new List<(int Grants, int Denied)>();
+        while (buffer.PendingReport("c", "fail-open", 60, maxGrants: 2) is { } pending)
+        {
+            sizes.Add((pending.Report.Grants!.Count, pending.Report.DeniedChecks!.Value));
+            buffer.Reported(pending.ThroughSeq);
+        }
+        Assert.Equal([(2, 0), (2, 0), (1, 1)], sizes);
+        Assert.Equal(0, buffer.OfflineRecords);
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
