@@ -22,6 +22,9 @@ public sealed class ArchitectureTests
         ["Tally.Storage"] = ["Tally.Metering"],
         ["Tally.Server"] = ["Tally.Metering", "Tally.Licensing", "Tally.Storage", "Tally.Contract", "Tally.Import"],
         ["Tally.Cli"] = ["Tally.Metering", "Tally.Licensing", "Tally.Storage", "Tally.Server", "Tally.Contract"],
+        // What platforms embed (issue 18): the wire contract and nothing of the server's insides, so it ships alone on .NET 8.
+        ["Tally.Client"] = ["Tally.Contract"],
+        ["Tally.Client.AspNetCore"] = ["Tally.Client", "Tally.Contract"],
     };
 
     /// <summary>Each src/ project's name and the names of the projects it references directly.</summary>
