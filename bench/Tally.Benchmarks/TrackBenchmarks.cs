@@ -34,6 +34,7 @@ public class TrackBenchmarks
     private readonly string _time = TimeProvider.System.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
     private readonly List<Socket> _accepted = [];
     private TcpListener _silent = null!;
+    private volatile bool _holding;
     private string _dir = "";
     private int _iteration;
     private Channel<object> _channel = null!;
@@ -59,6 +60,12 @@ public class TrackBenchmarks
                 {
                     return;
                 }
+                if (!_holding)
+                {
+                    // Between iterations: a connection closed at once, so the disposing client's resend fails fast.
+                    socket.Close();
+                    continue;
+                }
                 lock (_accepted)
                 {
                     _accepted.Add(socket);
@@ -74,7 +81,7 @@ public class TrackBenchmarks
         Directory.Delete(_dir, recursive: true);
     }
 
-    [IterationSetup(Targets = [nameof(ChannelTryWrite), nameof(ChannelTryWriteWithIdAndTime)])]
+    [IterationSetup(Targets = [nameof(ChannelTryWrite), nameof(ChannelTryWriteWithId), nameof(ChannelTryWriteWithIdAndTime)])]
     public void NewChannel() =>
         _channel = Channel.CreateBounded<object>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
@@ -92,11 +99,13 @@ public class TrackBenchmarks
             o.BatchSize = 1000; // fewer buffer transactions in the cleanup; Track's own work does not depend on it
         }).BuildServiceProvider();
         _client = _services.GetRequiredService<TallyClient>();
+        _holding = true;
     }
 
     [IterationCleanup(Target = nameof(Track))]
     public void DropClient()
     {
+        _holding = false;
         lock (_accepted)
         {
             _accepted.ForEach(s => s.Close());
@@ -113,6 +122,18 @@ public class TrackBenchmarks
         for (var i = 0; i < Calls; i++)
         {
             ok &= writer.TryWrite(new EventDto(_id, _users[i % 1000], null, _apps[i / 1000 % 5], "select", _time));
+        }
+        return ok;
+    }
+
+    [Benchmark(OperationsPerInvoke = Calls)]
+    public bool ChannelTryWriteWithId()
+    {
+        var writer = _channel.Writer;
+        var ok = true;
+        for (var i = 0; i < Calls; i++)
+        {
+            ok &= writer.TryWrite(new EventDto(Guid.NewGuid().ToString("N"), _users[i % 1000], null, _apps[i / 1000 % 5], "select", _time));
         }
         return ok;
     }
