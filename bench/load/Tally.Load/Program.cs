@@ -18,6 +18,7 @@ using System.Text.Json;
 //   walk --url U --key K [--query Q] [--label L]          walks /api/v1/licenses/consumption?limit=200[&Q] following links.next
 //   pull --url U --admin-key K --source-url S --source-key K [--tenant obs] [--label L]
 //          creates TENANT with a qlik-cloud source on S and times one POST /api/v1/sources/{id}/pull
+//   client, client-outage                                 Tally.Client against hand-written loops (ClientRuns.cs)
 // Each run prints one Markdown table row: label, requests/s, events/s, p50/p99/p99.9 ms, errors, server VmHWM/VmRSS;
 // walk and pull print: label, records, seconds, records/s.
 var options = Options.Parse(args);
@@ -32,6 +33,8 @@ return args.FirstOrDefault() switch
     "read-key" => await ReadKey(options),
     "walk" => await Walk(options),
     "pull" => await Pull(options),
+    "client" => await ClientRuns.Throughput(options),
+    "client-outage" => await ClientRuns.Outage(options),
     _ => Usage(),
 };
 
