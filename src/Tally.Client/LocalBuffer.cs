@@ -14,6 +14,7 @@ internal sealed class LocalBuffer : IDisposable
     private readonly SqliteConnection _db;
     private readonly object _gate = new();
     private long _count;
+    private int _offlineRecords;
 
     public LocalBuffer(string path)
     {
@@ -39,6 +40,8 @@ internal sealed class LocalBuffer : IDisposable
             """);
         using var count = Command("SELECT COUNT(*) FROM events");
         _count = (long)count.ExecuteScalar()!;
+        using var offline = Command("SELECT COUNT(*) FROM offline");
+        _offlineRecords = (int)(long)offline.ExecuteScalar()!;
     }
 
     /// <summary>Events waiting for Tally.</summary>
@@ -108,23 +111,56 @@ internal sealed class LocalBuffer : IDisposable
         }
     }
 
-    /// <summary>Forgets the buffered events <paramref name="seqs"/>: Tally has them (or refused one for good).</summary>
-    public void Remove(IReadOnlyCollection<long> seqs)
+    /// <summary>
+    /// Forgets the buffered events <paramref name="seqs"/>: Tally has them (or refused one for good). The usual case, the
+    /// oldest rows up to some point, is one range delete.
+    /// </summary>
+    public void Remove(IReadOnlyList<long> seqs)
     {
+        if (seqs.Count == 0)
+        {
+            return;
+        }
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            using var delete = Command("DELETE FROM events WHERE seq = $seq", tx);
-            var seq = delete.Parameters.Add("$seq", SqliteType.Integer);
-            var removed = 0;
-            foreach (var s in seqs)
+            int removed;
+            using (var oldest = Command("SELECT COUNT(*) FROM events WHERE seq <= $last", tx))
             {
-                seq.Value = s;
-                removed += delete.ExecuteNonQuery();
+                oldest.Parameters.AddWithValue("$last", seqs[^1]);
+                var contiguous = (long)oldest.ExecuteScalar()! == seqs.Count && IsAscending(seqs);
+                using var delete = Command(contiguous ? "DELETE FROM events WHERE seq <= $last" : "DELETE FROM events WHERE seq = $seq", tx);
+                if (contiguous)
+                {
+                    delete.Parameters.AddWithValue("$last", seqs[^1]);
+                    removed = delete.ExecuteNonQuery();
+                }
+                else
+                {
+                    var seq = delete.Parameters.Add("$seq", SqliteType.Integer);
+                    removed = 0;
+                    foreach (var s in seqs)
+                    {
+                        seq.Value = s;
+                        removed += delete.ExecuteNonQuery();
+                    }
+                }
             }
             tx.Commit();
             _count -= removed;
         }
+    }
+
+    private static bool IsAscending(IReadOnlyList<long> seqs)
+    {
+        for (var i = 1; i < seqs.Count; i++)
+        {
+            if (seqs[i] <= seqs[i - 1])
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Records an access check allowed offline (<paramref name="minutes"/> of grace, 0 when covered by a local unit).</summary>
@@ -207,25 +243,18 @@ internal sealed class LocalBuffer : IDisposable
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            using var delete = Command("DELETE FROM offline WHERE seq <= $through; DELETE FROM meta WHERE name LIKE 'report_%';", tx);
+            using var delete = Command("DELETE FROM offline WHERE seq <= $through", tx);
             delete.Parameters.AddWithValue("$through", throughSeq);
-            delete.ExecuteNonQuery();
+            var removed = delete.ExecuteNonQuery();
+            using var forget = Command("DELETE FROM meta WHERE name LIKE 'report_%'", tx);
+            forget.ExecuteNonQuery();
             tx.Commit();
+            _offlineRecords -= removed;
         }
     }
 
-    /// <summary>Offline records not yet reported.</summary>
-    public int OfflineRecords
-    {
-        get
-        {
-            lock (_gate)
-            {
-                using var count = Command("SELECT COUNT(*) FROM offline");
-                return (int)(long)count.ExecuteScalar()!;
-            }
-        }
-    }
+    /// <summary>Offline records not yet reported (kept in memory: <c>Status</c> reads it often).</summary>
+    public int OfflineRecords { get { lock (_gate) { return _offlineRecords; } } }
 
     public void Dispose()
     {
@@ -281,6 +310,8 @@ internal sealed class LocalBuffer : IDisposable
         insert.Parameters.AddWithValue("$minutes", minutes);
         insert.Parameters.AddWithValue("$count", count);
         insert.ExecuteNonQuery();
+        // Counted when the caller's transaction commits: every caller commits right after, under the same lock.
+        _offlineRecords++;
     }
 
     private string? Meta(string name)

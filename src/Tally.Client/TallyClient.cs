@@ -23,6 +23,7 @@ public sealed class TallyClient : IAsyncDisposable
     private readonly LocalBuffer _buffer;
     private readonly OfflineAccess _offline;
     private readonly EventSender _sender;
+    private readonly EventIds _ids = new();
     private int _disposed;
 
     internal TallyClient(IHttpClientFactory http, IOptions<TallyClientOptions> options, TimeProvider time, ILogger<TallyClient> log)
@@ -159,7 +160,7 @@ public sealed class TallyClient : IAsyncDisposable
     private EventDto Stamp(TallyEvent e)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(e.Action, nameof(e));
-        var stamped = e with { Id = e.Id ?? Guid.NewGuid().ToString("N"), Time = e.Time ?? _time.GetUtcNow() };
-        return stamped.ToWire();
+        return new EventDto(e.Id ?? _ids.Next(), e.User, e.Device, e.App, e.Action,
+            (e.Time ?? _time.GetUtcNow()).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -32,6 +32,10 @@ public sealed class LocalBufferTests : IDisposable
         reopened.Remove([rows[0].Seq, rows[1].Seq]);
         Assert.Equal(["id2", "id3", "id4"], reopened.Peek(10).Select(r => r.Event.Id));
         Assert.Equal(3, reopened.Count);
+        // Not the oldest run (the one left behind was refused elsewhere, say): exactly those rows go.
+        reopened.Remove([rows[2].Seq, rows[4].Seq]);
+        Assert.Equal(["id3"], reopened.Peek(10).Select(r => r.Event.Id));
+        Assert.Equal(1, reopened.Count);
     }
 
     [Fact]

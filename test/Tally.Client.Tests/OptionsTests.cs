@@ -46,3 +46,18 @@ public sealed class OptionsTests
         Assert.Contains("BatchSize", error.Message);
     }
 }
+
+/// <summary>The ids the client gives events: one random draw per client, unique across clients and calls.</summary>
+public sealed class EventIdsTests
+{
+    [Fact]
+    public void Ids_AreUniqueWithinAndAcrossClients_AndFitTheServersLimit()
+    {
+        var first = new EventIds();
+        var second = new EventIds();
+        var ids = Enumerable.Range(0, 10_000).Select(_ => first.Next()).Concat(Enumerable.Range(0, 10_000).Select(_ => second.Next())).ToList();
+        Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(ids, id => Assert.InRange(id.Length, 34, 50));
+        Assert.NotEqual(first.Next()[..32], second.Next()[..32]);
+    }
+}
