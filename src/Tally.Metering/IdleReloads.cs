@@ -73,16 +73,17 @@ public sealed class ReloadWasteTally(Meter meter, TimeSpan quiet, TimeZoneInfo z
     }
 
     /// <summary>Every period with a reload-started unit, in order.</summary>
-    public IReadOnlyList<ReloadWaste> Periods() =>
-        [.. _periods.Select(p => new ReloadWaste(Period.FromIndex(p.Key), p.Value.Total.Figures,
-            p.Value.Users.ToDictionary(u => u.Key, u => u.Value.Figures), p.Value.Apps.ToDictionary(a => a.Key, a => a.Value.Figures),
-            [.. p.Value.Hours.Select(h => h.Figures)], p.Value.IdleUsersByApp.ToDictionary(a => a.Key, a => a.Value.Count)))];
+    public IReadOnlyList<ReloadWaste> Periods() => [.. _periods.Select(p => Waste(Period.FromIndex(p.Key), p.Value))];
 
     /// <summary>The figures of <paramref name="period"/>: all zero when no reload started a unit in it.</summary>
     public ReloadWaste Of(Period period) =>
-        Periods().FirstOrDefault(p => p.Period == period)
-        ?? new ReloadWaste(period, default, new Dictionary<int, ReloadFigures>(), new Dictionary<int, ReloadFigures>(), new ReloadFigures[24],
+        _periods.TryGetValue(period.Index, out var rows) ? Waste(period, rows)
+        : new ReloadWaste(period, default, new Dictionary<int, ReloadFigures>(), new Dictionary<int, ReloadFigures>(), new ReloadFigures[24],
             new Dictionary<int, int>());
+
+    private static ReloadWaste Waste(Period period, PeriodRows rows) =>
+        new(period, rows.Total.Figures, rows.Users.ToDictionary(u => u.Key, u => u.Value.Figures), rows.Apps.ToDictionary(a => a.Key, a => a.Value.Figures),
+            [.. rows.Hours.Select(h => h.Figures)], rows.IdleUsersByApp.ToDictionary(a => a.Key, a => a.Value.Count));
 
     private static Counter Row(Dictionary<int, Counter> table, int key)
     {
