@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +30,13 @@ public sealed class ReportCommandTests : IDisposable
     private const string Bootstrap = "report-test-bootstrap-key-0123";
 
     /// <summary>A real server on a free port with its clock in the test's hands; the caller stops and disposes it.</summary>
+    /// <summary>A new tenant on the server at <paramref name="url"/>, created with the bootstrap key, with a key per role.</summary>
+    private static async Task<TenantKeys> TenantAsync(string url, string id)
+    {
+        using var bootstrap = ApiClients.For(new Uri(url), Bootstrap);
+        return await ApiClients.CreateTenantAsync(bootstrap, id);
+    }
+
     private async Task<Microsoft.AspNetCore.Builder.WebApplication> StartServerAsync(FakeTimeProvider time, params string[] extra)
     {
         var app = TallyServer.Build(["--urls", "http://127.0.0.1:0", "--data", Path.Combine(_folder, "data"), $"--TALLY_ADMIN_KEY={Bootstrap}", .. extra], b =>
@@ -105,13 +111,8 @@ public sealed class ReportCommandTests : IDisposable
         try
         {
             var url = app.Urls.First();
-            using var admin = new HttpClient { BaseAddress = new Uri(url) };
-            admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Bootstrap);
-            (await admin.PostAsJsonAsync("/api/v1/tenants", new { id = "acme" })).EnsureSuccessStatusCode();
-            async Task<string> Key(string role) =>
-                (await (await admin.PostAsJsonAsync("/api/v1/tenants/acme/api-keys", new { role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-            using var ingest = new HttpClient { BaseAddress = new Uri(url) };
-            ingest.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await Key("ingest"));
+            var keys = await TenantAsync(url, "acme");
+            using var ingest = ApiClients.For(new Uri(url), keys.Ingest);
             (await ingest.PostAsJsonAsync("/api/v1/events", new object[]
             {
                 new { user = "ann", app = "a", action = "open-app" },
@@ -120,7 +121,7 @@ public sealed class ReportCommandTests : IDisposable
             time.Advance(TimeSpan.FromMinutes(6));
             (await ingest.PostAsJsonAsync("/api/v1/events", new object[] { new { user = "ann", app = "a", action = "select" } })).EnsureSuccessStatusCode();
 
-            var (code, stdout, stderr) = await RunAsync("--server", url, "--key", await Key("read"), "--format", "json", "--top", "1");
+            var (code, stdout, stderr) = await RunAsync("--server", url, "--key", keys.Read, "--format", "json", "--top", "1");
             Assert.True(code == 0, stderr);
             var report = JsonDocument.Parse(stdout).RootElement;
             Assert.Equal("2026-03", report.GetProperty("period").GetString());
@@ -155,13 +156,9 @@ public sealed class ReportCommandTests : IDisposable
         try
         {
             var url = app.Urls.First();
-            using var http = new HttpClient { BaseAddress = new Uri(url) };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Bootstrap);
-            (await http.PostAsJsonAsync("/api/v1/tenants", new { id = "idle" })).EnsureSuccessStatusCode();
-            async Task<string> Key(string role) =>
-                (await (await http.PostAsJsonAsync("/api/v1/tenants/idle/api-keys", new { role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-            var readKey = await Key("read");
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await Key("ingest"));
+            var keys = await TenantAsync(url, "idle");
+            var readKey = keys.Read;
+            using var http = ApiClients.For(new Uri(url), keys.Ingest);
             (await http.PostAsJsonAsync("/api/v1/events", new object[] { new { user = "ann", app = "sales", action = "open-app" } })).EnsureSuccessStatusCode();
             for (var minute = 10; minute <= 120; minute += 10)
             {
@@ -218,17 +215,13 @@ public sealed class ReportCommandTests : IDisposable
         try
         {
             var url = app.Urls.First();
-            using var http = new HttpClient { BaseAddress = new Uri(url) };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Bootstrap);
-            (await http.PostAsJsonAsync("/api/v1/tenants", new { id = "tiny" })).EnsureSuccessStatusCode();
-            async Task<string> Key(string role) =>
-                (await (await http.PostAsJsonAsync("/api/v1/tenants/tiny/api-keys", new { role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-            var adminKey = await Key("admin");
-            var ingestKey = await Key("ingest");
-            var readKey = await Key("read");
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
-            (await http.PutAsJsonAsync("/api/v1/license", new { key = File.ReadAllText(license).Trim() })).EnsureSuccessStatusCode();
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ingestKey);
+            var tenant = await TenantAsync(url, "tiny");
+            var readKey = tenant.Read;
+            using (var admin = ApiClients.For(new Uri(url), tenant.Admin))
+            {
+                (await admin.PutAsJsonAsync("/api/v1/license", new { key = File.ReadAllText(license).Trim() })).EnsureSuccessStatusCode();
+            }
+            using var http = ApiClients.For(new Uri(url), tenant.Ingest);
             (await http.PostAsJsonAsync("/api/v1/events", new object[]
             {
                 new { user = "ann", app = "sales", action = "open-app" },
