@@ -31,13 +31,13 @@ public sealed class ClientTests(SharedTally shared) : IClassFixture<SharedTally>
             Assert.Equal(120, client.Tally.Status.Sent);
         }
         proxy.ResetCounters();
-        await using (var client = ClientHost.Start(proxy.Address, tenant.Ingest, Buffer("b.db"), o => { o.BatchSize = 1000; o.Linger = TimeSpan.FromMilliseconds(300); }))
+        await using (var client = ClientHost.Start(proxy.Address, tenant.Ingest, Buffer("b.db"), o => { o.BatchSize = 1000; o.Linger = TimeSpan.FromSeconds(2); }))
         {
             for (var i = 0; i < 3; i++)
             {
                 client.Tally.Track("ana", "sales", TallyActions.Navigate, "pc");
             }
-            // No flush: the linger alone sends them, together.
+            // No flush: the linger alone sends them, together (2 s: three calls of a microsecond each never straddle it).
             await Eventually.Until(async () => await Tally.EventsRecordedAsync(tenant) == 123, "the lingering batch to arrive");
             Assert.Single(proxy.LogOf(EventsPath));
         }
