@@ -266,12 +266,15 @@ internal sealed partial class EventSender : IAsyncDisposable
         {
             var rows = _buffer.Peek(_options.BatchSize);
             var left = await PostAsync(rows.Select(r => r.Event).ToList()).ConfigureAwait(false);
+            if (left.Count == 0)
+            {
+                // Peek reads the oldest rows: all taken, they are one range.
+                _buffer.RemoveThrough(rows[^1].Seq);
+                continue;
+            }
             var unsent = left.ToHashSet(ReferenceEqualityComparer.Instance);
             _buffer.Remove(rows.Where(r => !unsent.Contains(r.Event)).Select(r => r.Seq).ToList());
-            if (left.Count > 0)
-            {
-                return;
-            }
+            return;
         }
         if (!_online && !await ProbeAsync().ConfigureAwait(false))
         {
@@ -397,7 +400,7 @@ internal sealed partial class EventSender : IAsyncDisposable
     }
 
     /// <summary>Failures that say Tally (or the way to it) is down, not that the request is wrong; a shutdown's cancel is one too: the events stay.</summary>
-    private static bool Transient(Exception e) => e is HttpRequestException or TimeoutException or OperationCanceledException or Polly.ExecutionRejectedException;
+    internal static bool Transient(Exception e) => e is HttpRequestException or TimeoutException or OperationCanceledException or Polly.ExecutionRejectedException;
 
     private void Reachable()
     {

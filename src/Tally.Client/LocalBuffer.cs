@@ -111,56 +111,34 @@ internal sealed class LocalBuffer : IDisposable
         }
     }
 
-    /// <summary>
-    /// Forgets the buffered events <paramref name="seqs"/>: Tally has them (or refused one for good). The usual case, the
-    /// oldest rows up to some point, is one range delete.
-    /// </summary>
-    public void Remove(IReadOnlyList<long> seqs)
+    /// <summary>Forgets the oldest buffered events, through <paramref name="lastSeq"/>: Tally has them all (the usual drain).</summary>
+    public void RemoveThrough(long lastSeq)
     {
-        if (seqs.Count == 0)
+        lock (_gate)
         {
-            return;
+            using var delete = Command("DELETE FROM events WHERE seq <= $last");
+            delete.Parameters.AddWithValue("$last", lastSeq);
+            _count -= delete.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>Forgets the buffered events <paramref name="seqs"/>: Tally has them (or refused one for good), others stay.</summary>
+    public void Remove(IReadOnlyCollection<long> seqs)
+    {
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            int removed;
-            using (var oldest = Command("SELECT COUNT(*) FROM events WHERE seq <= $last", tx))
+            using var delete = Command("DELETE FROM events WHERE seq = $seq", tx);
+            var seq = delete.Parameters.Add("$seq", SqliteType.Integer);
+            var removed = 0;
+            foreach (var s in seqs)
             {
-                oldest.Parameters.AddWithValue("$last", seqs[^1]);
-                var contiguous = (long)oldest.ExecuteScalar()! == seqs.Count && IsAscending(seqs);
-                using var delete = Command(contiguous ? "DELETE FROM events WHERE seq <= $last" : "DELETE FROM events WHERE seq = $seq", tx);
-                if (contiguous)
-                {
-                    delete.Parameters.AddWithValue("$last", seqs[^1]);
-                    removed = delete.ExecuteNonQuery();
-                }
-                else
-                {
-                    var seq = delete.Parameters.Add("$seq", SqliteType.Integer);
-                    removed = 0;
-                    foreach (var s in seqs)
-                    {
-                        seq.Value = s;
-                        removed += delete.ExecuteNonQuery();
-                    }
-                }
+                seq.Value = s;
+                removed += delete.ExecuteNonQuery();
             }
             tx.Commit();
             _count -= removed;
         }
-    }
-
-    private static bool IsAscending(IReadOnlyList<long> seqs)
-    {
-        for (var i = 1; i < seqs.Count; i++)
-        {
-            if (seqs[i] <= seqs[i - 1])
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     /// <summary>Records an access check allowed offline (<paramref name="minutes"/> of grace, 0 when covered by a local unit).</summary>

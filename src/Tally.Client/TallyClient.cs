@@ -96,7 +96,7 @@ public sealed class TallyClient : IAsyncDisposable
                     return new AccessDecision(result.Allowed, wire.Id!, result.Decision, result.Reason, result.RetryAfter, false, result);
                 }
             }
-            catch (Exception ex) when (!cancel.IsCancellationRequested && ex is HttpRequestException or TimeoutException or OperationCanceledException or Polly.ExecutionRejectedException)
+            catch (Exception ex) when (!cancel.IsCancellationRequested && EventSender.Transient(ex))
             {
                 _sender.MarkUnreachable(ex.Message);
             }
