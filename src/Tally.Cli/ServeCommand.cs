@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Configuration;
+using Tally.Cluster;
 using Tally.Server;
 using Tally.Server.Demo;
 
@@ -26,9 +28,18 @@ internal static class ServeCommand
         {
             Description = "Also run a demo: a tenant 'demo' with a license signed by a demo key kept in DATA/demo, last month and this month so far of generated usage, and live activity; prints the dashboard address and a read key.",
         };
+        var cluster = new Option<bool>("--cluster")
+        {
+            Description = "Run as one node of a cluster (needs --database PostgreSQL): every node answers every tenant, each tenant's meter lives on one node, and a dead node's tenants move to the others (docs/scaling.md). Or Tally:Cluster:Enabled.",
+        };
+        var siloPort = new Option<int?>("--silo-port") { Description = "With --cluster: the port the nodes talk to each other on (default 11111). Or Tally:Cluster:SiloPort." };
+        var advertise = new Option<string?>("--advertise")
+        {
+            Description = "With --cluster: the IP address the other nodes reach this one at (default: the host's first non-loopback IPv4 address). Or Tally:Cluster:AdvertisedAddress.",
+        };
         var command = new Command("serve", "Run the Tally server. ASP.NET Core flags such as --urls http://0.0.0.0:5000 pass through; the bootstrap admin key comes from TALLY_ADMIN_KEY or is generated and printed once.")
         {
-            data, database, publicKey, synchronous, demo,
+            data, database, publicKey, synchronous, demo, cluster, siloPort, advertise,
         };
         // --urls and other host settings (--Logging:LogLevel:Default=Warning, ...) go straight to ASP.NET configuration.
         command.TreatUnmatchedTokensAsErrors = false;
@@ -36,7 +47,7 @@ internal static class ServeCommand
         {
             var args = new List<string>();
             // Only flags given on the command line are passed, so appsettings.json and Tally__* variables still apply otherwise.
-            foreach (var (option, name) in new[] { (data, "--data"), (database, "--database"), (publicKey, "--public-key"), (synchronous, "--synchronous") })
+            foreach (var (option, name) in new[] { (data, "--data"), (database, "--database"), (publicKey, "--public-key"), (synchronous, "--synchronous"), (advertise, "--advertise") })
             {
                 if (parse.GetValue(option) is { } value)
                 {
@@ -44,10 +55,36 @@ internal static class ServeCommand
                     args.Add(value);
                 }
             }
+            if (parse.GetValue(siloPort) is { } port)
+            {
+                args.AddRange(["--silo-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+            if (parse.GetValue(cluster))
+            {
+                args.Add("--Tally:Cluster:Enabled=true");
+            }
             args.AddRange(parse.UnmatchedTokens);
+            var withDemo = parse.GetValue(demo);
             try
             {
-                await using var app = TallyServer.Build([.. args], parse.GetValue(demo) ? b => b.AddTallyDemo(DemoHistory.Month) : null);
+                await using var app = TallyServer.Build([.. args], builder =>
+                {
+                    // The flag or the configuration (Tally__Cluster__Enabled): either makes this process a node.
+                    var clustered = builder.Configuration.GetValue<bool>("Tally:Cluster:Enabled");
+                    if (clustered && withDemo)
+                    {
+                        throw new OptionsValidationException("--demo", typeof(TallyOptions),
+                            ["--demo runs on one node: leave out --cluster (and Tally:Cluster:Enabled) to try Tally with its demo."]);
+                    }
+                    if (clustered)
+                    {
+                        builder.AddTallyCluster();
+                    }
+                    if (withDemo)
+                    {
+                        builder.AddTallyDemo(DemoHistory.Month);
+                    }
+                });
                 if (ListenAddresses.FirstUnavailable(app.Configuration) is { } unavailable)
                 {
                     await Console.Error.WriteLineAsync($"tally serve: cannot listen on {unavailable}. Stop what holds it or choose another address with --urls.");

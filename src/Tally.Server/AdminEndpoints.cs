@@ -44,7 +44,11 @@ public static partial class AdminEndpoints
             {
                 return Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"Tenant '{body.Id}' already exists.");
             }
-            _ = tenants.Writer(body.Id);
+            // A single node starts the new tenant's meter now; a cluster starts it where the tenant's grain first activates.
+            if (!tenants.Clustered)
+            {
+                _ = tenants.Writer(body.Id);
+            }
             return TypedResults.Created($"/api/v1/tenants/{body.Id}", new CreatedTenant(body.Id, name));
         }).Accepts<CreateTenantRequest>("application/json").ProducesProblem(400).ProducesProblem(409).WithSummary("Create a tenant (bootstrap key).");
         group.MapGet("", (ITenantCatalog store) => TypedResults.Ok(store.Tenants().Select(t => new TenantInfo(t.Id, t.Name, t.Created)).ToList()));
@@ -171,7 +175,7 @@ public static partial class AdminEndpoints
             }
         }
         if (!options.AllowSharedLicenses
-            && store.Tenants().Any(t => t.Id != tenant && tenants.Writer(t.Id).Snapshot.Config.License?.LicenseId == terms.LicenseId))
+            && store.Tenants().Any(t => t.Id != tenant && tenants.LicenseIdInForce(t.Id) == terms.LicenseId))
         {
             // The other tenant is not named: a tenant admin learns nothing about other tenants.
             return Problems.Status(StatusCodes.Status409Conflict, "Conflict",

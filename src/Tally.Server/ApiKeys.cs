@@ -12,9 +12,17 @@ public sealed record Caller(string KeyId, string? Tenant, ApiRole Role);
 /// Issues and checks API keys. A key reads <c>tally_ID_SECRET</c>; only the SHA-256 of the whole string is stored,
 /// and the ID part lets an admin revoke a key without ever seeing it again.
 /// </summary>
-public sealed class ApiKeys(ITenantCatalog store, TimeProvider time)
+public sealed class ApiKeys(ITenantCatalog store, TimeProvider time, Microsoft.Extensions.Options.IOptions<TallyOptions>? options = null)
 {
+    /// <summary>
+    /// How long a cluster node trusts a key it has looked up before it reads the key again: a revocation made through
+    /// another node reaches this one's cache no later than this (a single node sweeps its cache as it revokes).
+    /// </summary>
+    public static readonly TimeSpan ClusterRecheck = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, Caller> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _checkedTicks = new(StringComparer.Ordinal);
+    private readonly bool _recheck = options?.Value.Cluster.Enabled == true;
 
     // Counts revocations. A Resolve that read the store before a revocation may cache its answer after Revoke swept
     // the cache; it compares this count from before its read with the count after its insert and, when they differ,
@@ -73,7 +81,12 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time)
         }
         if (_cache.TryGetValue(key, out var known))
         {
-            return known;
+            if (!_recheck || (_checkedTicks.TryGetValue(key, out var at) && time.GetUtcNow().UtcTicks - at < ClusterRecheck.Ticks))
+            {
+                return known;
+            }
+            // Another node may have revoked it: drop it and read the store again, as on the first use.
+            _cache.TryRemove(KeyValuePair.Create(key, known));
         }
         var revocations = Volatile.Read(ref _revocations);
         // Only valid keys are cached: caching misses would let random keys grow the cache without bound.
@@ -82,6 +95,10 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time)
             return null;
         }
         var caller = new Caller(record.Id, record.Tenant, record.Role);
+        if (_recheck)
+        {
+            _checkedTicks[key] = time.GetUtcNow().UtcTicks;
+        }
         _cache[key] = caller;
         // The fence orders the insert before the read of the count; Revoke bumps the count (a full fence too) before
         // it sweeps, so either its sweep sees this entry or this check sees its bump.
@@ -105,6 +122,7 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time)
             if (caller.KeyId == id)
             {
                 _cache.TryRemove(key, out _);
+                _checkedTicks.TryRemove(key, out _);
             }
         }
         return revoked;

@@ -22,10 +22,8 @@ public static class Auth
         {
             var http = context.HttpContext;
             var header = http.Request.Headers.Authorization.ToString();
-            // Without a bearer header, a dashboard session cookie stands in for a read or admin key on GETs.
-            var caller = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                ? http.RequestServices.GetRequiredService<ApiKeys>().Resolve(header[7..].Trim())
-                : header.Length == 0 ? Dashboard.DashboardSessions.FromCookie(http) : null;
+            // A request the owner of its tenant serves for another node was authenticated there (TenantRouting).
+            var caller = http.Features.Get<OwnerRequest>()?.Caller ?? Presented(http);
             if (caller is null)
             {
                 // A key that was sent and did not authenticate draws on the client's allowance of failures; no
@@ -45,6 +43,18 @@ public static class Auth
             http.Items[CallerItem] = caller;
             return await next(context).ConfigureAwait(false);
         });
+
+    /// <summary>
+    /// The caller the request's credentials stand for, or null: a bearer key, or without one a dashboard session cookie
+    /// (which stands in for a read or admin key on GETs). Counts nothing; the role filter answers the failures.
+    /// </summary>
+    public static Caller? Presented(HttpContext http)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? http.RequestServices.GetRequiredService<ApiKeys>().Resolve(header[7..].Trim())
+            : header.Length == 0 ? Dashboard.DashboardSessions.FromCookie(http) : null;
+    }
 
     public static Caller Caller(this HttpContext http) => (Caller)http.Items[CallerItem]!;
 

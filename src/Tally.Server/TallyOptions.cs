@@ -90,7 +90,36 @@ public sealed class TallyOptions
     /// <summary>The allowance of failed authentications per client, <c>Tally:FailedAuth:*</c>.</summary>
     public FailedAuthOptions FailedAuth { get; set; } = new();
 
+    /// <summary>The cluster, <c>Tally:Cluster:*</c> (<c>tally serve --cluster</c>, docs/scaling.md).</summary>
+    public ClusterSettings Cluster { get; set; } = new();
+
     public string DatabasePath => Path.Combine(Data, "tally.db");
+}
+
+/// <summary>
+/// A node of a cluster: an Orleans silo beside the HTTP front, its membership kept in the PostgreSQL ledger. Off by
+/// default; a single node needs none of it.
+/// </summary>
+public sealed class ClusterSettings
+{
+    /// <summary>Join (or form) the cluster named <see cref="Id"/> in <see cref="TallyOptions.Database"/>.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The cluster's name in the membership tables: nodes with the same database and id form one cluster.</summary>
+    public string Id { get; set; } = "tally";
+
+    /// <summary>The port the nodes talk to each other on (Orleans' silo port); open it between the nodes only.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>The address other nodes reach this one at; empty: the first non-loopback IPv4 address of the host.</summary>
+    public string? AdvertisedAddress { get; set; }
+
+    /// <summary>
+    /// How long a probe of another node may go unanswered. A node that misses two probes in a row from two others is
+    /// declared dead and its tenants move: this sets how quickly a dead node's tenants answer again, and how long a
+    /// pause (a long GC, a frozen VM) a node may take without losing its tenants.
+    /// </summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>When the dashboard's session cookie carries <c>Secure</c> (sent over HTTPS only).</summary>
@@ -185,6 +214,30 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
         if (options.FailedAuth.WindowSeconds is < 1 or > 86_400)
         {
             problems.Add("Tally:FailedAuth:WindowSeconds must be between 1 and 86400.");
+        }
+        if (options.Cluster.Enabled)
+        {
+            if (string.IsNullOrWhiteSpace(options.Database))
+            {
+                problems.Add("Tally:Cluster (--cluster) needs Tally:Database (--database), a PostgreSQL connection string: the nodes share one ledger, "
+                    + "and a SQLite ledger is one process's file. Leave --cluster out to run one node on SQLite.");
+            }
+            if (options.Cluster.SiloPort is < 1 or > 65535)
+            {
+                problems.Add("Tally:Cluster:SiloPort (--silo-port) must be between 1 and 65535.");
+            }
+            if (options.Cluster.AdvertisedAddress is { Length: > 0 } advertised && !System.Net.IPAddress.TryParse(advertised, out _))
+            {
+                problems.Add($"Tally:Cluster:AdvertisedAddress (--advertise) '{advertised}' must be an IP address the other nodes reach this one at.");
+            }
+            if (string.IsNullOrWhiteSpace(options.Cluster.Id) || options.Cluster.Id.Length > 100)
+            {
+                problems.Add("Tally:Cluster:Id must be 1 to 100 characters.");
+            }
+            if (options.Cluster.ProbeTimeout < TimeSpan.FromMilliseconds(200) || options.Cluster.ProbeTimeout > TimeSpan.FromMinutes(1))
+            {
+                problems.Add("Tally:Cluster:ProbeTimeout must be between 00:00:00.2 and 00:01:00.");
+            }
         }
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }

@@ -24,6 +24,8 @@ public static class TallyServer
         ["--public-key"] = "Tally:PublicKey",
         ["--synchronous"] = "Tally:Synchronous",
         ["--database"] = "Tally:Database",
+        ["--silo-port"] = "Tally:Cluster:SiloPort",
+        ["--advertise"] = "Tally:Cluster:AdvertisedAddress",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configureForTests = null)
@@ -37,6 +39,8 @@ public static class TallyServer
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // A cluster node: Orleans narrates every membership change; its warnings and errors are what matter.
+                ["Logging:LogLevel:Orleans"] = "Warning",
             },
         });
         ServiceManagers.Use(builder);
@@ -94,6 +98,7 @@ public static class TallyServer
         builder.Services.AddMonitoring(builder.Configuration);
         builder.Services.AddImport(builder.Configuration);
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<TenantRouting.ElsewhereHandler>();
         builder.Services.AddOpenApi(o =>
         {
             o.AddDocumentTransformer((document, _, _) =>
@@ -114,6 +119,8 @@ public static class TallyServer
         var app = builder.Build();
         // First, so every later step sees the client's address and scheme (only as told by a trusted proxy).
         TrustedProxiesOf(app).Use(app);
+        // Next, in a cluster: a tenant's API request goes to the node that owns the tenant, which does all the rest.
+        app.UseTenantRouting();
         app.UseResponseCompression();
         app.UseJsonFinalNewline();
         app.UseApiETags();
@@ -209,10 +216,17 @@ public static class TallyServer
 
     public static void MapHealth(this WebApplication app)
     {
-        app.MapGet("/health/live", () => TypedResults.Ok(new HealthStatus("live")));
+        var cluster = app.Services.GetService<IClusterStatus>();
+        app.MapGet("/health/live", () => TypedResults.Ok(new HealthStatus("live", cluster?.Health())));
         app.MapGet("/health/ready", Results<Ok<HealthStatus>, ProblemHttpResult> (Tenants tenants, LedgerHealth ledger) =>
-            !tenants.Ready ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger is opening or the meters are being rebuilt.")
-            : !ledger.Writable() ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger cannot be written; the server log says why.")
-            : TypedResults.Ok(new HealthStatus("ready")));
+        {
+            var members = cluster?.Health();
+            return !tenants.Ready ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger is opening or the meters are being rebuilt.")
+                : !ledger.Writable() ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready", "The ledger cannot be written; the server log says why.")
+                // A node that has not joined (or has left) the cluster cannot reach the tenants' grains.
+                : members is { Status: not "active" } ? Problems.Status(StatusCodes.Status503ServiceUnavailable, "Not ready",
+                    $"This node is '{members.Status}' in the cluster, not active.", new Dictionary<string, object?> { ["cluster"] = members })
+                : TypedResults.Ok(new HealthStatus("ready", members));
+        });
     }
 }

@@ -26,26 +26,77 @@ public sealed class Tenants : IAsyncDisposable
         this.options = options;
         this.verifier = verifier;
         this.metrics = metrics;
+        Clustered = options.Value.Cluster.Enabled;
         threads = new WriterThreads(options.Value.WriterThreads > 0 ? options.Value.WriterThreads : Environment.ProcessorCount);
         metrics.ObservePools(() => _writers.Values.Where(w => w.IsValueCreated).Select(w => w.Value));
     }
 
     public bool Ready { get; private set; }
 
-    /// <summary>Rebuilds every tenant's meter from the ledger; /health/ready answers 200 after this.</summary>
+    /// <summary>
+    /// Whether this node is one of a cluster (<c>tally serve --cluster</c>): then a tenant's writer lives only on the node
+    /// whose grain owns the tenant, made by <see cref="Own"/> and let go by <see cref="ReleaseAsync"/>.
+    /// </summary>
+    public bool Clustered { get; }
+
+    /// <summary>
+    /// Rebuilds every tenant's meter from the ledger; /health/ready answers 200 after this. A cluster node rebuilds none:
+    /// each tenant's grain rebuilds its meter where it is activated.
+    /// </summary>
     public void RebuildAll()
     {
-        foreach (var tenant in store.Tenants())
+        if (!Clustered)
         {
-            _ = Writer(tenant.Id);
+            foreach (var tenant in store.Tenants())
+            {
+                _ = Writer(tenant.Id);
+            }
         }
         Ready = true;
     }
 
+    /// <summary>
+    /// The tenant's writer. A single node makes it on first use; a cluster node has it only while it owns the tenant,
+    /// and otherwise throws <see cref="TenantElsewhereException"/> (a 503 to retry: the request was routed just as the
+    /// tenant moved).
+    /// </summary>
     public TenantWriter Writer(string tenant) =>
+        !Clustered ? Own(tenant)
+        : _writers.TryGetValue(tenant, out var owned) && owned.IsValueCreated ? owned.Value
+        : throw new TenantElsewhereException(tenant);
+
+    /// <summary>Whether this node serves the tenant's writer now (always on a single node).</summary>
+    public bool Serves(string tenant) => !Clustered || (_writers.TryGetValue(tenant, out var owned) && owned.IsValueCreated);
+
+    /// <summary>
+    /// Makes (or returns) the tenant's writer here: it claims the tenant's ledger, which fences any earlier owner, then
+    /// rebuilds the meter from the ledger. In a cluster only the tenant's grain activation calls this.
+    /// </summary>
+    public TenantWriter Own(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() => WithCalendar(Observing(
             new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, threads, metrics,
                 options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer })))).Value;
+
+    /// <summary>Lets the tenant's writer go once what it has queued is committed (its grain is deactivating); later requests go elsewhere.</summary>
+    public async Task ReleaseAsync(string tenant)
+    {
+        if (_writers.TryRemove(tenant, out var writer) && writer.IsValueCreated)
+        {
+            await writer.Value.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How many tenants' writers this node holds now (a cluster node: the tenants it owns).</summary>
+    public int Count => _writers.Values.Count(w => w.IsValueCreated);
+
+    /// <summary>
+    /// The id of the license in force for <paramref name="tenant"/>: its writer's when this node holds it, else the
+    /// stored license as verified (in force once stored: an install reconfigures the owner before it answers).
+    /// </summary>
+    public string? LicenseIdInForce(string tenant) =>
+        _writers.TryGetValue(tenant, out var held) && held.IsValueCreated ? held.Value.Snapshot.Config.License?.LicenseId
+        : store.GetLicense(tenant)?.Key is { } key && verifier.For(tenant)?.VerifyAuthentic(key) is { IsValid: true } verified ? verified.Terms!.LicenseId
+        : null;
 
     /// <summary>Gives a starting writer the tenant's stored working calendar (issue 16), or the default when it never chose one.</summary>
     private TenantWriter WithCalendar(TenantWriter writer)

@@ -21,7 +21,9 @@ public sealed class ArchitectureTests
         ["Tally.Licensing"] = ["Tally.Metering"],
         ["Tally.Storage"] = ["Tally.Metering"],
         ["Tally.Server"] = ["Tally.Metering", "Tally.Licensing", "Tally.Storage", "Tally.Contract", "Tally.Import"],
-        ["Tally.Cli"] = ["Tally.Metering", "Tally.Licensing", "Tally.Storage", "Tally.Server", "Tally.Contract"],
+        // The cluster (issue 19) wraps the server: Orleans and the grains stay out of the single node's projects.
+        ["Tally.Cluster"] = ["Tally.Server", "Tally.Storage", "Tally.Contract"],
+        ["Tally.Cli"] = ["Tally.Metering", "Tally.Licensing", "Tally.Storage", "Tally.Server", "Tally.Contract", "Tally.Cluster"],
         // What platforms embed (issue 18): the wire contract and nothing of the server's insides, so it ships alone on .NET 8.
         ["Tally.Client"] = ["Tally.Contract"],
         ["Tally.Client.AspNetCore"] = ["Tally.Client", "Tally.Contract"],

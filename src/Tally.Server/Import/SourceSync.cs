@@ -26,7 +26,7 @@ public sealed record PullReport(long Added, long Repeated, IReadOnlyList<string>
 /// changes it. One pull per source at a time.
 /// </summary>
 public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClients clients, SecretBox secrets, TimeProvider time,
-    IOptions<ImportOptions> options, Monitoring.AlertEvaluator alerts, ILogger<SourceSync> log) : BackgroundService
+    IOptions<ImportOptions> options, Monitoring.AlertEvaluator alerts, ILogger<SourceSync> log, ITenantRouter? router = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<(string Tenant, string Id), SemaphoreSlim> _pulling = new();
 
@@ -41,7 +41,17 @@ public sealed class SourceSync(ILedgerStore store, Tenants tenants, ISourceClien
             var now = time.GetUtcNow();
             foreach (var (source, status) in store.Sources(null))
             {
-                if (source.Enabled && (status.LastAttempt is not { } last || now - last >= TimeSpan.FromSeconds(source.IntervalSeconds)))
+                if (!source.Enabled)
+                {
+                    continue;
+                }
+                if (!tenants.Serves(source.Tenant))
+                {
+                    // A cluster pulls a source on the node that owns its tenant: wake the tenant's grain, wherever it
+                    // lands, and that node's scheduler pulls it on its next tick.
+                    router?.Wake(source.Tenant);
+                }
+                else if (status.LastAttempt is not { } last || now - last >= TimeSpan.FromSeconds(source.IntervalSeconds))
                 {
                     _ = PullInBackground(source.Tenant, source.Id, stopping);
                 }
