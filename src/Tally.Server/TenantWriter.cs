@@ -426,6 +426,10 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     {
         try
         {
+            if (Fenced)
+            {
+                throw FencedFailure(); // even terms already in force: this writer answers for the tenant no more
+            }
             if (_broken)
             {
                 Rebuild(); // it records the stored terms itself when they differ from the last recorded ones
