@@ -44,7 +44,8 @@ public sealed record SeatAssignment(string User, Allocation Seat, DateTimeOffset
 /// events with the server's clock (R10), applies them, appends events, decisions and units (<see cref="DecisionRows"/>)
 /// in ONE transaction, and only then completes the requests. When a commit fails, the state is recovered anew from the
 /// ledger, so memory never runs ahead of disk, and the group's requests are retried one by one, so only a request the
-/// ledger refuses fails.
+/// ledger refuses fails. Every commit is fenced by the writer's <see cref="Claim"/>: once one is refused because another
+/// writer claimed the tenant, this one is <see cref="Fenced"/> for good and fails everything without a rebuild.
 /// </summary>
 public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 {
