@@ -15,6 +15,8 @@ internal sealed class TenantState
     private readonly ILedgerStore _store;
     private readonly TimeProvider _time;
     private readonly Func<string?, string?, TenantConfig> _configFrom;
+    // The writer's claim on the tenant: the terms changes this state records are fenced by it, as the writer's appends.
+    private readonly TenantClaim? _claim;
     private readonly SymbolTable _users = new(), _devices = new(), _apps = new();
     private readonly Meter _meter;
     private UserDirectory? _directory;
@@ -32,8 +34,9 @@ internal sealed class TenantState
     private bool _anyUnseen;
 
     private TenantState(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, TimeSpan? idMemory,
-        (string? Key, string? Plan) initialTerms)
+        (string? Key, string? Plan) initialTerms, TenantClaim? claim)
     {
+        _claim = claim;
         _tenant = tenant;
         _store = store;
         _time = time;
@@ -61,14 +64,16 @@ internal sealed class TenantState
     /// <summary>
     /// Replays the tenant's ledger, in recorded order with the recorded stamps, into a fresh state, putting each recorded
     /// terms change into force at its recorded position, so the meter reaches exactly the state it had. Terms stored but
-    /// never recorded (a crash between storing and recording) take effect at the end.
+    /// never recorded (a crash between storing and recording) take effect at the end, recorded under
+    /// <paramref name="claim"/> (<see cref="LedgerFencedException"/> when another writer has claimed the tenant since).
     /// </summary>
-    public static TenantState Recover(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, TimeSpan? idMemory)
+    public static TenantState Recover(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, TimeSpan? idMemory,
+        TenantClaim? claim)
     {
         var changes = store.TermsChanges(tenant);
         // A ledger written before terms were recorded knows only the current terms: they govern from the start.
         var initial = changes.Count == 0 ? StoredTerms(store, tenant) : (null, null);
-        var state = new TenantState(tenant, store, time, configFrom, idMemory, initial);
+        var state = new TenantState(tenant, store, time, configFrom, idMemory, initial, claim);
         var discard = new DiscardSink();
         var activityThrough = store.ActivityRecordedThrough(tenant);
         long replayed = 0;
@@ -149,7 +154,7 @@ internal sealed class TenantState
             return;
         }
         var at = _time.GetUtcNow();
-        _store.RecordTermsChange(_tenant, new TermsChange(afterEvents, key, plan, at));
+        _store.RecordTermsChange(_tenant, new TermsChange(afterEvents, key, plan, at), _claim);
         ApplyTerms(key, plan, at.UtcTicks);
     }
 

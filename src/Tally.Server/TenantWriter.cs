@@ -44,7 +44,8 @@ public sealed record SeatAssignment(string User, Allocation Seat, DateTimeOffset
 /// events with the server's clock (R10), applies them, appends events, decisions and units (<see cref="DecisionRows"/>)
 /// in ONE transaction, and only then completes the requests. When a commit fails, the state is recovered anew from the
 /// ledger, so memory never runs ahead of disk, and the group's requests are retried one by one, so only a request the
-/// ledger refuses fails.
+/// ledger refuses fails. Every commit is fenced by the writer's <see cref="Claim"/>: once one is refused because another
+/// writer claimed the tenant, this one is <see cref="Fenced"/> for good and fails everything without a rebuild.
 /// </summary>
 public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
 {
@@ -64,6 +65,8 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     /// <summary>The state a pass works on; a pass that finds the writer asleep or broken rebuilds it first.</summary>
     private TenantState State => _state ?? throw new InvalidOperationException($"Tenant {_tenant}'s writer is asleep: rebuild before use.");
     private bool _broken;
+    // Set once, by the commit that found another writer's claim on the tenant: from then on nothing is committed or rebuilt.
+    private LedgerFencedException? _fence;
     // 1 while this writer is in the threads' line or running: it is scheduled once, so one thread runs it at a time.
     private int _scheduled;
     private long _lastWorkTicks;
@@ -88,10 +91,12 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     /// <summary>
     /// Starts the writer of <paramref name="tenant"/>; <paramref name="configFrom"/> builds terms from a stored license key
     /// and plan document (either may be null); <paramref name="idMemory"/> is how long the meter remembers accepted event
-    /// ids (null: for ever), older ones being checked in the ledger.
+    /// ids (null: for ever), older ones being checked in the ledger. <paramref name="owner"/> names this writer in the
+    /// tenant's claim (default: this machine and process): the writer claims the tenant before it replays the ledger, so
+    /// the replay sees all an earlier owner committed and that owner commits nothing more.
     /// </summary>
     public TenantWriter(string tenant, ILedgerStore store, TimeProvider time, Func<string?, string?, TenantConfig> configFrom, int maxGroupEvents,
-        WriterThreads threads, TallyMetrics? metrics = null, TimeSpan? idMemory = null)
+        WriterThreads threads, TallyMetrics? metrics = null, TimeSpan? idMemory = null, string? owner = null)
     {
         _threads = threads;
         _idMemory = idMemory;
@@ -102,10 +107,24 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         _configFrom = configFrom;
         _maxGroupEvents = maxGroupEvents;
         _lastWorkTicks = time.GetUtcNow().UtcTicks;
+        Claim = store.ClaimTenant(tenant, owner ?? $"{Environment.MachineName}:{Environment.ProcessId}", time.GetUtcNow());
         Rebuild();
     }
 
     public string Tenant => _tenant;
+
+    /// <summary>This writer's claim on the tenant: every commit it makes is fenced by it.</summary>
+    public TenantClaim Claim { get; }
+
+    /// <summary>
+    /// Whether another writer has claimed the tenant since this one did and a commit of this one was refused for it:
+    /// then every request fails (<see cref="LedgerUnavailableException"/>, retry with the same ids) and the writer is of
+    /// no more use. It never rebuilds: it is no longer the owner.
+    /// </summary>
+    public bool Fenced => Volatile.Read(ref _fence) is not null;
+
+    /// <summary>Told once, on a writer thread, when the writer becomes <see cref="Fenced"/>, so its owner can drop it; must not block.</summary>
+    public Action<TenantWriter>? OnFenced { get; init; }
 
     /// <summary>Told after each batch is durable, with the entries just committed; must not block (issue 6: alerts).</summary>
     public Monitoring.ICommitObserver? Observer { get; init; }
@@ -386,7 +405,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
             }
             if (entries.Count > 0)
             {
-                _store.Append(_tenant, entries, activity: null);
+                _store.Append(_tenant, entries, activity: null, Claim);
                 state.CountObserved(entries.Count);
                 foreach (var entry in entries)
                 {
@@ -400,7 +419,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         }
         catch (Exception e)
         {
-            work.Done.TrySetException(new LedgerUnavailableException("The ledger could not record the observed records; nothing was recorded.", e));
+            work.Done.TrySetException(Unavailable("The ledger could not record the observed records; nothing was recorded.", e));
         }
     }
 
@@ -408,6 +427,10 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     {
         try
         {
+            if (Fenced)
+            {
+                throw FencedFailure(); // even terms already in force: this writer answers for the tenant no more
+            }
             if (_broken)
             {
                 Rebuild(); // it records the stored terms itself when they differ from the last recorded ones
@@ -421,7 +444,11 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         }
         catch (Exception e)
         {
-            work.Done.TrySetException(e);
+            if (e is LedgerFencedException fence)
+            {
+                BecomeFenced(fence);
+            }
+            work.Done.TrySetException(Fenced ? FencedFailure() : e);
         }
     }
 
@@ -437,7 +464,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         {
             return;
         }
-        if (_broken)
+        if (_broken || Fenced)
         {
             Commit(batch);
             return;
@@ -498,6 +525,11 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
             return;
         }
         FinishInFlight();
+        if (Fenced)
+        {
+            Fail(batch, FencedFailure());
+            return;
+        }
         if (_broken)
         {
             try
@@ -506,7 +538,7 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
             }
             catch (Exception e)
             {
-                Fail(batch, new LedgerUnavailableException("The ledger is unavailable; nothing was applied. Retry with the same ids.", e));
+                Fail(batch, Unavailable("The ledger is unavailable; nothing was applied. Retry with the same ids.", e));
                 return;
             }
         }
@@ -525,6 +557,12 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     /// </summary>
     private void Recover(IReadOnlyList<EventWork> batch, LedgerUnavailableException failure)
     {
+        if (Fenced)
+        {
+            // Another writer owns the tenant: no request of the group can be committed here, one by one or otherwise.
+            Fail(batch, FencedFailure());
+            return;
+        }
         if (batch.Count == 1)
         {
             Fail(batch, failure);
@@ -538,13 +576,21 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
         }
         foreach (var work in batch)
         {
-            if (_broken)
+            if (Fenced)
+            {
+                Fail([work], FencedFailure());
+            }
+            else if (_broken)
             {
                 Fail([work], failure);
             }
             else if (TryCommit([work]) is { } own)
             {
                 Fail([work], own);
+                if (Fenced)
+                {
+                    continue; // the rest fail above, and nothing is rebuilt
+                }
                 if (_store.CheckWritable() is null)
                 {
                     TryRebuild();
@@ -676,15 +722,19 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     /// </summary>
     private void RecordActivity()
     {
-        if (_broken || _state is not { } state || state.Activity.IsEmpty)
+        if (_broken || Fenced || _state is not { } state || state.Activity.IsEmpty)
         {
-            return; // a broken or sleeping writer's rebuild takes the marks again from the ledger
+            return; // a broken or sleeping writer's rebuild takes the marks again from the ledger; a fenced one's owner does
         }
         try
         {
-            _store.Append(_tenant, [], state.Activity.Marks());
+            _store.Append(_tenant, [], state.Activity.Marks(), Claim);
             state.Activity.Clear();
             _activityRecordedTicks = _time.GetUtcNow().UtcTicks;
+        }
+        catch (LedgerFencedException e)
+        {
+            BecomeFenced(e); // no retry: the new owner's replay takes the marks from the ledger
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -700,12 +750,12 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     {
         try
         {
-            _store.Append(_tenant, metered.Entries, metered.Activity);
+            _store.Append(_tenant, metered.Entries, metered.Activity, Claim);
         }
         catch (Exception e)
         {
             _metrics?.Commit(false);
-            return new LedgerUnavailableException("The ledger could not record the events; nothing was applied. Retry with the same ids.", e);
+            return Unavailable("The ledger could not record the events; nothing was applied. Retry with the same ids.", e);
         }
         Snapshot = metered.Snapshot;
         Observer?.Committed(_tenant, metered.Entries); // alerting: hands over and returns at once (Monitoring/AlertEvaluator)
@@ -771,7 +821,19 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     private void Rebuild()
     {
         _broken = true;
-        _state = TenantState.Recover(_tenant, _store, _time, _configFrom, _idMemory);
+        if (Fenced)
+        {
+            throw FencedFailure(); // the ledger is another writer's now: a replay here would meter for nobody
+        }
+        try
+        {
+            _state = TenantState.Recover(_tenant, _store, _time, _configFrom, _idMemory, Claim);
+        }
+        catch (LedgerFencedException e)
+        {
+            BecomeFenced(e); // the replay's own terms change was refused
+            throw;
+        }
         _broken = false;
         _activityRecordedTicks = 0; // what the recovery found pending goes with the next group
         if (!_state.Activity.IsEmpty)
@@ -782,6 +844,31 @@ public sealed class TenantWriter : IAsyncDisposable, IWriterTurn
     }
 
     private void PublishSnapshot() => Snapshot = State.Snapshot();
+
+    /// <summary>
+    /// Marks the writer fenced (once, whichever thread's commit was refused first) and tells its owner. The requests it
+    /// fails from then on say so: they are to be retried on the tenant's new owner.
+    /// </summary>
+    private void BecomeFenced(LedgerFencedException fence)
+    {
+        if (Interlocked.CompareExchange(ref _fence, fence, null) is null)
+        {
+            OnFenced?.Invoke(this);
+        }
+    }
+
+    private LedgerUnavailableException FencedFailure() =>
+        new($"Tenant {_tenant}'s meter moved to another owner; nothing was applied. Retry with the same ids.", Volatile.Read(ref _fence)!);
+
+    /// <summary>A failed ledger call as the requests see it: a fence makes the writer fenced and says so; anything else is <paramref name="message"/>.</summary>
+    private LedgerUnavailableException Unavailable(string message, Exception e)
+    {
+        if (e is LedgerFencedException fence)
+        {
+            BecomeFenced(fence);
+        }
+        return Fenced ? FencedFailure() : new LedgerUnavailableException(message, e);
+    }
 
     /// <summary>Finishes what is queued, then stops taking work (later calls fail with <see cref="ObjectDisposedException"/>).</summary>
     public async ValueTask DisposeAsync()

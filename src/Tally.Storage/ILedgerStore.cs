@@ -35,6 +35,24 @@ public interface IEventLedger
     void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity);
 
     /// <summary>
+    /// <see cref="Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?)"/>, fenced: with a <paramref name="claim"/>,
+    /// the same transaction counts the commit on the tenant's claim only while the claim's epoch is still the newest, and
+    /// otherwise rolls back and throws <see cref="LedgerFencedException"/> with nothing of the group written. On
+    /// PostgreSQL that check is the transaction's last statement, so the claim's row is locked for the commit alone: a
+    /// claim racing it either waits for it (and the new owner's replay then sees it) or commits first (and it is refused).
+    /// Null: unfenced, as the 3-argument overload.
+    /// </summary>
+    void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity, TenantClaim? claim);
+
+    /// <summary>
+    /// Claims the tenant for <paramref name="owner"/>: one statement that creates the tenant's claim at epoch 1 or moves
+    /// it to the next epoch, durable when it returns. Every claim handed out before is stale from then on, so its holder
+    /// commits nothing more (<see cref="LedgerFencedException"/>). A writer claims before it replays the ledger, so its
+    /// replay sees every commit an earlier owner made.
+    /// </summary>
+    TenantClaim ClaimTenant(string tenant, string owner, DateTimeOffset at);
+
+    /// <summary>
     /// The sequence number up to which the tenant's events have their last activity recorded (0: none yet): a writer
     /// that lost the marks it kept (a crash) takes them again from the events after it.
     /// </summary>
@@ -56,6 +74,9 @@ public interface IEventLedger
     /// first <see cref="TermsChange.AfterEvents"/> recorded events, so a rebuild puts them into force at that point.
     /// </summary>
     void RecordTermsChange(string tenant, TermsChange change);
+
+    /// <summary><see cref="RecordTermsChange(string, TermsChange)"/>, fenced by <paramref name="claim"/> in the same transaction as a fenced <see cref="Append(string, IReadOnlyList{LedgerEntry}, ActivityMarks?, TenantClaim?)"/>.</summary>
+    void RecordTermsChange(string tenant, TermsChange change, TenantClaim? claim);
 
     /// <summary>The tenant's terms changes in the order they were recorded.</summary>
     IReadOnlyList<TermsChange> TermsChanges(string tenant);

@@ -35,6 +35,30 @@ public static class ApiRoles
 
 public sealed record TenantRecord(string Id, string Name, DateTimeOffset Created);
 
+/// <summary>
+/// The right to commit the tenant's ledger, held by one writer at a time: <see cref="IEventLedger.ClaimTenant"/> hands
+/// out a new <paramref name="Epoch"/> to each writer that starts, and a commit made with an older one is refused.
+/// </summary>
+public sealed record TenantClaim(string Tenant, string Owner, long Epoch);
+
+/// <summary>
+/// A commit was refused because the writer's claim is no longer the tenant's newest: another writer (another node, or a
+/// later activation) claimed the tenant since, and nothing of the refused commit was written. <see cref="CurrentEpoch"/>
+/// is 0 when the tenant has no claim at all.
+/// </summary>
+/// <paramref name="inner"/>: what the refused commit failed on first, when that was not the fence itself (the new owner
+/// had committed an id the stale writer's group repeats).
+public sealed class LedgerFencedException(string tenant, long heldEpoch, long currentEpoch, string? currentOwner, Exception? inner = null)
+    : Exception($"Tenant {tenant}'s ledger is owned by epoch {currentEpoch}{(currentOwner is null ? "" : $" ({currentOwner})")}; " +
+        $"this writer holds epoch {heldEpoch} and may no longer commit.", inner)
+{
+    public string Tenant { get; } = tenant;
+
+    public long HeldEpoch { get; } = heldEpoch;
+
+    public long CurrentEpoch { get; } = currentEpoch;
+}
+
 /// <summary>A stored API key: only the SHA-256 hash of the secret is kept.</summary>
 public sealed record ApiKeyRecord(string Id, byte[] Hash, string? Tenant, ApiRole Role, DateTimeOffset Created, DateTimeOffset? Revoked);
 

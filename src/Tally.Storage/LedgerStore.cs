@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 14;
+    public const int CurrentSchemaVersion = 15;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -58,7 +58,9 @@ public abstract class LedgerStore : ILedgerStore
 
     public void Append(string tenant, IReadOnlyList<LedgerEntry> entries) => Append(tenant, entries, ActivityMarks.Of(entries));
 
-    public abstract void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity);
+    public void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity) => Append(tenant, entries, activity, null);
+
+    public abstract void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity, TenantClaim? claim);
 
     public abstract void Dispose();
 
@@ -158,9 +160,92 @@ public abstract class LedgerStore : ILedgerStore
                 ("@tenant", tenant), ("@source", source), ("@ids", JsonSerializer.Serialize(recordIds.Select(id => new[] { id }))))
                 .ToDictionary(r => r.RecordId, StringComparer.Ordinal);
 
-    public void RecordTermsChange(string tenant, TermsChange change) =>
-        Execute("INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES (@tenant, @after, @key, @plan, @at);",
-            ("@tenant", tenant), ("@after", change.AfterEvents), ("@key", change.LicenseKey), ("@plan", change.PlanJson), ("@at", change.At.UtcTicks));
+    public void RecordTermsChange(string tenant, TermsChange change) => RecordTermsChange(tenant, change, null);
+
+    public void RecordTermsChange(string tenant, TermsChange change, TenantClaim? claim)
+    {
+        CheckClaim(tenant, claim);
+        var committed = Write(connection =>
+        {
+            using var tx = connection.BeginTransaction();
+            Execute(connection, tx, "INSERT INTO terms_changes (tenant, after_events, license_key, plan, at_ticks) VALUES (@tenant, @after, @key, @plan, @at);",
+                ("@tenant", tenant), ("@after", change.AfterEvents), ("@key", change.LicenseKey), ("@plan", change.PlanJson), ("@at", change.At.UtcTicks));
+            // Last before the commit, as in an append: the claim's row is locked for the commit alone.
+            if (claim is not null && Execute(connection, tx, FenceStatement, ("@tenant", claim.Tenant), ("@epoch", claim.Epoch)) == 0)
+            {
+                tx.Rollback();
+                return false;
+            }
+            tx.Commit();
+            return true;
+        });
+        if (!committed)
+        {
+            throw Fenced(claim!);
+        }
+    }
+
+    // ---- The fence (v15) ----
+
+    /// <summary>
+    /// One statement, so two claims at once each get their own epoch (the second waits on the first's row). Its own
+    /// transaction, committed before it returns: the claim is durable before the claimant replays the ledger.
+    /// </summary>
+    public TenantClaim ClaimTenant(string tenant, string owner, DateTimeOffset at) =>
+        new(tenant, owner, Write(connection =>
+        {
+            using var tx = connection.BeginTransaction();
+            var epoch = Convert.ToInt64(Scalar(connection, tx, """
+                INSERT INTO tenant_owners (tenant, epoch, owner, claimed_ticks) VALUES (@tenant, 1, @owner, @at)
+                ON CONFLICT (tenant) DO UPDATE SET epoch = tenant_owners.epoch + 1, owner = excluded.owner, claimed_ticks = excluded.claimed_ticks
+                RETURNING epoch;
+                """, ("@tenant", tenant), ("@owner", owner), ("@at", at.UtcTicks)), CultureInfo.InvariantCulture);
+            tx.Commit();
+            return epoch;
+        }));
+
+    /// <summary>
+    /// Counts a commit on the claim, in the commit's transaction: no row changes when another writer has claimed the
+    /// tenant since, and the commit is then rolled back. The row lock it takes is what orders a commit and a claim.
+    /// </summary>
+    private protected const string FenceStatement = "UPDATE tenant_owners SET commits = commits + 1 WHERE tenant = @tenant AND epoch = @epoch;";
+
+    /// <summary>A claim must be the tenant's own: a writer handing another tenant's claim is a bug, not a fence.</summary>
+    private protected static void CheckClaim(string tenant, TenantClaim? claim)
+    {
+        if (claim is not null && !string.Equals(claim.Tenant, tenant, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"A claim on tenant {claim.Tenant} cannot commit tenant {tenant}'s ledger.", nameof(claim));
+        }
+    }
+
+    /// <summary>The refusal of a commit under a stale claim, naming the claim that holds the tenant now (read after the rollback).</summary>
+    private protected LedgerFencedException Fenced(TenantClaim claim, Exception? inner = null)
+    {
+        var (epoch, owner) = CurrentClaim(claim.Tenant);
+        return new LedgerFencedException(claim.Tenant, claim.Epoch, epoch, owner, inner);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="claim"/> is no longer the tenant's newest, for a fenced commit that failed before its fence
+    /// ran (a unique violation: the new owner committed an id the stale group repeats). Then the writer must hear that it
+    /// was fenced, not retry its requests one by one. False when that cannot be read: the commit's own failure stands.
+    /// </summary>
+    private protected bool ClaimIsStale(TenantClaim claim)
+    {
+        try
+        {
+            return CurrentClaim(claim.Tenant).Epoch != claim.Epoch;
+        }
+        catch (Exception e) when (IsDatabaseFailure(e))
+        {
+            return false;
+        }
+    }
+
+    private (long Epoch, string? Owner) CurrentClaim(string tenant) =>
+        Query("SELECT epoch, owner FROM tenant_owners WHERE tenant = @tenant;", r => (r.GetInt64(0), (string?)r.GetString(1)), ("@tenant", tenant)) is [var current]
+            ? current : (0, null);
 
     public IReadOnlyList<TermsChange> TermsChanges(string tenant) =>
         Query("SELECT after_events, license_key, plan, at_ticks FROM terms_changes WHERE tenant = @tenant ORDER BY id;",

@@ -43,12 +43,30 @@ public sealed class PostgresLedgerStore : LedgerStore
 
     private protected override bool IsDatabaseFailure(Exception e) => e is NpgsqlException or TimeoutException;
 
-    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity)
+    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity, TenantClaim? claim)
     {
+        CheckClaim(tenant, claim);
         if (entries.Count == 0 && activity is null)
         {
             return;
         }
+        try
+        {
+            AppendGroup(tenant, entries, activity, claim);
+        }
+        catch (Exception e) when (claim is not null && e is not LedgerFencedException)
+        {
+            // The fence runs last, so a stale group can fail earlier (an id the new owner committed): fenced all the same.
+            if (ClaimIsStale(claim))
+            {
+                throw Fenced(claim, e);
+            }
+            throw;
+        }
+    }
+
+    private void AppendGroup(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity, TenantClaim? claim)
+    {
         using var connection = _source.OpenConnection();
         using var tx = connection.BeginTransaction();
         // Sequence numbers first (one round trip), so decisions and units can name their event in the same COPY
@@ -184,7 +202,22 @@ public sealed class PostgresLedgerStore : LedgerStore
                 recorded.Parameters.Add(new NpgsqlParameter("tenant", tenant));
                 batch.BatchCommands.Add(recorded);
             }
+            // The fence last: the claim's row is locked from here to the commit only, one round trip, so a claim that
+            // races this group waits for it at most that long (and then its owner's replay sees the group).
+            NpgsqlBatchCommand? fence = null;
+            if (claim is not null)
+            {
+                fence = new NpgsqlBatchCommand(FenceStatement);
+                fence.Parameters.Add(new NpgsqlParameter("tenant", claim.Tenant));
+                fence.Parameters.Add(new NpgsqlParameter("epoch", claim.Epoch));
+                batch.BatchCommands.Add(fence);
+            }
             batch.ExecuteNonQuery();
+            if (fence is { RecordsAffected: 0 })
+            {
+                tx.Rollback();
+                throw Fenced(claim!);
+            }
         }
         // synchronous_commit stays on (the server default): Commit returns once the WAL is flushed.
         tx.Commit();

@@ -80,19 +80,21 @@ public sealed class SqliteLedgerStore : LedgerStore
     /// names), not one JSON upsert per table. A repeated event id fails the
     /// events statement and with it the whole transaction.
     /// </summary>
-    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity)
+    public override void Append(string tenant, IReadOnlyList<LedgerEntry> entries, ActivityMarks? activity, TenantClaim? claim)
     {
+        CheckClaim(tenant, claim);
         if (entries.Count == 0 && activity is null)
         {
             return;
         }
         var rollups = LedgerRows.Rollup(entries, activity);
+        bool committed;
         lock (_writeGate)
         {
             _appender ??= new AppendConnection(Open(_writeConnectionString), RollupStatements(positional: true));
             try
             {
-                _appender.Append(tenant, entries, rollups, recordsActivity: activity is not null);
+                committed = _appender.Append(tenant, entries, rollups, recordsActivity: activity is not null, claim);
             }
             catch
             {
@@ -101,6 +103,10 @@ public sealed class SqliteLedgerStore : LedgerStore
                 _appender = null;
                 throw;
             }
+        }
+        if (!committed)
+        {
+            throw Fenced(claim!);
         }
     }
 
@@ -119,10 +125,12 @@ public sealed class SqliteLedgerStore : LedgerStore
         private readonly RowStatement _userApps;
         private readonly RowStatement _activityRecorded;
         private readonly RowStatement _observed;
+        private readonly SqliteCommand _fence;
 
         public AppendConnection(SqliteConnection connection, IReadOnlyList<string> rollupStatements)
         {
             _connection = connection;
+            _fence = Prepare(FenceStatement, "@tenant", "@epoch");
             _lastSeq = Prepare("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), COALESCE((SELECT MAX(seq) FROM events), 0));");
             _event = new RowStatement(connection, """
                 INSERT INTO events (seq, tenant, event_id, time_ticks, client_time, user_name, device, app, action,
@@ -160,9 +168,17 @@ public sealed class SqliteLedgerStore : LedgerStore
             return command;
         }
 
-        public void Append(string tenant, IReadOnlyList<LedgerEntry> entries, Rollups rollups, bool recordsActivity)
+        /// <summary>Writes the batch in one transaction; false, with nothing written, when <paramref name="claim"/> is stale.</summary>
+        public bool Append(string tenant, IReadOnlyList<LedgerEntry> entries, Rollups rollups, bool recordsActivity, TenantClaim? claim)
         {
             using var tx = _connection.BeginTransaction(deferred: false);
+            // First: the write gate and BEGIN IMMEDIATE already order it with any claim (no lock to keep short, unlike
+            // PostgreSQL), and a stale group is refused as fenced before a repeated id could fail it for another reason.
+            if (claim is not null && Bind(_fence, tx, claim.Tenant, claim.Epoch).ExecuteNonQuery() == 0)
+            {
+                tx.Rollback();
+                return false;
+            }
             var seq = Convert.ToInt64(Bind(_lastSeq, tx).ExecuteScalar(), CultureInfo.InvariantCulture);
             foreach (var entry in entries)
             {
@@ -218,6 +234,7 @@ public sealed class SqliteLedgerStore : LedgerStore
                 _activityRecorded.Bind(1, tenant).Run();
             }
             tx.Commit();
+            return true;
         }
 
         // No event of its own in the batch: NULL, and the upsert keeps the stored value (0 is never a server time).
@@ -236,6 +253,7 @@ public sealed class SqliteLedgerStore : LedgerStore
         public void Dispose()
         {
             _lastSeq.Dispose();
+            _fence.Dispose();
             foreach (var statement in (RowStatement[])[_event, _decision, _unit, _users, _periods, _hours, _apps, _userApps, _activityRecorded, _observed])
             {
                 statement.Dispose();

@@ -143,8 +143,48 @@ public sealed class TenantWriterTests : IDisposable
         Assert.Equal(_ledger.Events("acme").Last().Seq, _ledger.ActivityRecordedThrough("acme"));
     }
 
-    private TenantWriter Writer(ILedgerStore store, TimeProvider time) =>
-        new("acme", store, time, (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads);
+    [Fact]
+    public async Task Commit_AfterASecondWriterClaimedTheTenant_IsFencedForGood_AndOnlyTheNewOwnerCommits()
+    {
+        var store = GatedStore.Over(_ledger, refuse: _ => false);
+        store.Release();
+        var told = 0;
+        await using var first = new TenantWriter("acme", store.Store, new FakeTimeProvider(T0), (key, plan) => TenantConfig.FromStored(key, plan, null),
+            maxGroupEvents: 5000, _threads, owner: "node-a") { OnFenced = _ => Interlocked.Increment(ref told) };
+        var replaysAtStart = store.Replays;
+        await using var second = Writer(_ledger, new FakeTimeProvider(T0.AddMinutes(1)), "node-b");
+        Assert.Equal((1L, 2L), (first.Claim.Epoch, second.Claim.Epoch));
+
+        await second.SubmitAsync([Open("b1", "bob"), Open("b2", "cy")]);
+        // Requests queued together, one of them repeating an id the new owner committed: the first append is refused
+        // by the fence, and no request is then retried alone.
+        var group = new[] { first.SubmitAsync([Open("a1", "ann")]), first.SubmitAsync([Open("a2", "dan")]), first.SubmitAsync([Open("b1", "bob")]) };
+        foreach (var request in group)
+        {
+            var refused = await Assert.ThrowsAsync<LedgerUnavailableException>(() => request);
+            Assert.Contains("moved to another owner", refused.Message);
+            var fence = Assert.IsType<LedgerFencedException>(refused.InnerException);
+            Assert.Equal((1L, 2L), (fence.HeldEpoch, fence.CurrentEpoch));
+        }
+        // Fenced for good: later work fails too, without another append or a replay.
+        var later = await Assert.ThrowsAsync<LedgerUnavailableException>(() => first.SubmitAsync([Open("a3", "eve")]));
+        Assert.IsType<LedgerFencedException>(later.InnerException);
+        await Assert.ThrowsAsync<LedgerUnavailableException>(first.ReconfigureAsync);
+        Assert.Single(store.Appends);
+        Assert.Equal(replaysAtStart, store.Replays);
+        Assert.True(first.Fenced);
+        Assert.False(second.Fenced);
+        Assert.Equal(1, told);
+
+        Assert.Equal(["b1", "b2"], _ledger.Events("acme").Select(e => e.EventId));
+        await using var third = Writer(_ledger, new FakeTimeProvider(T0.AddMinutes(2)), "node-c");
+        Assert.Equal(2, third.Snapshot.EventsRecorded);
+        var replayed = await third.SubmitAsync([Open("b1", "bob"), Open("b2", "cy"), Open("a1", "ann")]);
+        Assert.Equal([DecisionKind.Duplicate, DecisionKind.Duplicate, DecisionKind.Charged], replayed.Select(o => o.Decisions[0].Kind));
+    }
+
+    private TenantWriter Writer(ILedgerStore store, TimeProvider time, string? owner = null) =>
+        new("acme", store, time, (key, plan) => TenantConfig.FromStored(key, plan, null), maxGroupEvents: 5000, _threads, owner: owner);
 
     /// <summary>Work queued by a timer runs on a writer thread a moment after the clock moved: waits for the row.</summary>
     private Task<long?> LastActivityOnceRecorded(string user) =>

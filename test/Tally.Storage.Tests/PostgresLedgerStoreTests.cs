@@ -10,7 +10,7 @@ public sealed class PostgresCollection : ICollectionFixture<PostgresCluster>
 
 /// <summary>The contract on PostgreSQL (a new schema per test), plus migration under concurrent starts.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresLedgerStoreTests(PostgresCluster cluster) : LedgerStoreContract
+public sealed partial class PostgresLedgerStoreTests(PostgresCluster cluster) : LedgerStoreContract
 {
     private readonly string _connectionString = cluster.NewSchema();
 
