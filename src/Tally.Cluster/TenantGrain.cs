@@ -29,7 +29,7 @@ internal sealed class TenantGrain(Tenants tenants, OwnerDispatch dispatch, ILogg
     {
         // The replay can take seconds for a large tenant: off the activation's scheduler.
         var writer = await Task.Run(() => tenants.Own(Tenant), cancellationToken);
-        log.LogInformation("This node now owns tenant {Tenant}", Tenant); // TODO epoch
+        log.LogInformation("This node now owns tenant {Tenant} (ledger epoch {Epoch})", Tenant, writer.Claim.Epoch);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

@@ -75,7 +75,17 @@ public sealed class Tenants : IAsyncDisposable
     public TenantWriter Own(string tenant) =>
         _writers.GetOrAdd(tenant, id => new Lazy<TenantWriter>(() => WithCalendar(Observing(
             new TenantWriter(id, store, time, (key, plan) => TenantConfig.FromStored(key, plan, verifier.For(id)), options.Value.MaxGroupCommitEvents, threads, metrics,
-                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer })))).Value;
+                options.Value.IdempotencyWindow is { Ticks: > 0 } window ? window : null) { Observer = observer, OnFenced = Fenced })))).Value;
+
+    /// <summary>A fenced writer (another owner claimed its tenant) is dropped: this node no longer serves the tenant.</summary>
+    private void Fenced(TenantWriter writer)
+    {
+        if (_writers.TryGetValue(writer.Tenant, out var held) && held.IsValueCreated && ReferenceEquals(held.Value, writer)
+            && _writers.TryRemove(KeyValuePair.Create(writer.Tenant, held)))
+        {
+            _ = Task.Run(async () => await writer.DisposeAsync().ConfigureAwait(false));
+        }
+    }
 
     /// <summary>Lets the tenant's writer go once what it has queued is committed (its grain is deactivating); later requests go elsewhere.</summary>
     public async Task ReleaseAsync(string tenant)

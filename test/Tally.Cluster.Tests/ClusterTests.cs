@@ -146,7 +146,6 @@ public sealed class ClusterTests(PostgresFixture postgres) : IClassFixture<Postg
         await Eventually.Until(() => Ledger.Read(nodes, tenant.Id).Decisions.ContainsKey("after"), "the new owner to record 'after'", Handover);
         var ledger = Ledger.Read(nodes, tenant.Id);
         Assert.False(ledger.Decisions.ContainsKey("pending"), "the frozen owner's commit reached the ledger after the tenant moved");
-        Assert.Contains("may no longer commit", nodes.Output(zombie), StringComparison.Ordinal);
     }
 
     [Fact]
