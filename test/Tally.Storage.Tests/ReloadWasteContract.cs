@@ -85,8 +85,8 @@ public abstract partial class LedgerStoreContract
             // Another tenant's later engagement of a user of the same name is not acme's.
             before.Append("globex", [Act("select", "ann", "pc", "sales", t + 4 * Quarter - 1)]);
         }
-        // Back to v12: v15's table (the fence), v14's tables (offline reports) and v13's column go.
-        ExecuteSql("DROP TABLE tenant_owners; DELETE FROM schema_version WHERE version = 15;");
+        // Back to v12: v15's tables (the fence, and on PostgreSQL the cluster membership), v14's tables (offline reports) and v13's column go.
+        ExecuteSql("DROP TABLE tenant_owners; DROP TABLE IF EXISTS orleans_nodes; DROP TABLE IF EXISTS orleans_clusters; DROP TABLE IF EXISTS orleansquery; DELETE FROM schema_version WHERE version = 15;");
         ExecuteSql("DROP TABLE offline_grants; DROP TABLE offline_reports; DELETE FROM schema_version WHERE version = 14;");
         ExecuteSql("DROP INDEX units_tenant_period_reload; ALTER TABLE units DROP COLUMN engaged_ticks; DELETE FROM schema_version WHERE version = 13;");
         using var store = OpenStore();
