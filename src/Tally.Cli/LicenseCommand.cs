@@ -52,7 +52,7 @@ internal static class LicenseCommand
     }
 
     /// <summary>Creates the file with mode 0600 from the start, so the private key is never readable by others, even briefly.</summary>
-    private static void WriteSecret(string path, string text)
+    internal static void WriteSecret(string path, string text)
     {
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
@@ -286,7 +286,7 @@ internal static class LicenseCommand
     }
 
     /// <summary>Files that cannot be read or written are reported, not thrown: the user mistyped a path.</summary>
-    private static int Guard(TextWriter error, Func<int> action)
+    internal static int Guard(TextWriter error, Func<int> action)
     {
         try
         {

@@ -8,6 +8,7 @@ var root = new RootCommand("Tally: consumption-based capacity licensing. Meter e
     GenerateCommand.Create(),
     LicenseCommand.Create(),
     ServeCommand.Create(),
+    ClusterCertCommand.Create(),
     ReportCommand.Create(),
     HealthCommand.Create(),
     ImportCommand.Create(),

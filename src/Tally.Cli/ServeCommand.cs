@@ -37,9 +37,18 @@ internal static class ServeCommand
         {
             Description = "With --cluster: the IP address the other nodes reach this one at (default: the host's first non-loopback IPv4 address). Or Tally:Cluster:AdvertisedAddress.",
         };
+        var clusterCert = new Option<string?>("--cluster-cert")
+        {
+            Description = "With --cluster: the node's certificate (PEM, or PKCS#12 with Tally__Cluster__CertificatePassword); the nodes talk over mutual TLS and admit only peers with a trusted certificate. Make one with `tally cluster-cert`. Required unless --advertise is a loopback address. Or Tally:Cluster:Certificate.",
+        };
+        var clusterKey = new Option<string?>("--cluster-key") { Description = "With --cluster-cert: its PEM private key file. Or Tally:Cluster:CertificateKey." };
+        var clusterTrust = new Option<string?>("--cluster-trust")
+        {
+            Description = "With --cluster-cert: PEM file of the certificates a peer may present or chain to (a cluster CA, or old and new while rotating); default: only the node's own certificate. Or Tally:Cluster:Trust.",
+        };
         var command = new Command("serve", "Run the Tally server. ASP.NET Core flags such as --urls http://0.0.0.0:5000 pass through; the bootstrap admin key comes from TALLY_ADMIN_KEY or is generated and printed once.")
         {
-            data, database, publicKey, synchronous, demo, cluster, siloPort, advertise,
+            data, database, publicKey, synchronous, demo, cluster, siloPort, advertise, clusterCert, clusterKey, clusterTrust,
         };
         // --urls and other host settings (--Logging:LogLevel:Default=Warning, ...) go straight to ASP.NET configuration.
         command.TreatUnmatchedTokensAsErrors = false;
@@ -47,7 +56,8 @@ internal static class ServeCommand
         {
             var args = new List<string>();
             // Only flags given on the command line are passed, so appsettings.json and Tally__* variables still apply otherwise.
-            foreach (var (option, name) in new[] { (data, "--data"), (database, "--database"), (publicKey, "--public-key"), (synchronous, "--synchronous"), (advertise, "--advertise") })
+            foreach (var (option, name) in new[] { (data, "--data"), (database, "--database"), (publicKey, "--public-key"), (synchronous, "--synchronous"), (advertise, "--advertise"),
+                (clusterCert, "--cluster-cert"), (clusterKey, "--cluster-key"), (clusterTrust, "--cluster-trust") })
             {
                 if (parse.GetValue(option) is { } value)
                 {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using Tally.Server;
 
 namespace Tally.Cluster;
@@ -22,6 +23,8 @@ public static class ClusterHosting
     {
         var tally = builder.Configuration.GetSection(TallyOptions.Section).Get<TallyOptions>() ?? new TallyOptions();
         var settings = tally.Cluster;
+        // Loaded here, before anything starts, so an unusable certificate stops `tally serve` with its reason.
+        var tls = string.IsNullOrWhiteSpace(settings.Certificate) ? null : ClusterTls.Load(settings, TimeProvider.System);
         builder.Configuration[$"{TallyOptions.Section}:Cluster:Enabled"] = "true";
         builder.UseOrleans(silo =>
         {
@@ -45,6 +48,18 @@ public static class ClusterHosting
             else
             {
                 silo.ConfigureEndpoints(settings.SiloPort, gatewayPort: 0);
+            }
+            if (tls is not null)
+            {
+                // Both ends present the certificate and check the other's: an inbound connection without a trusted
+                // certificate is closed before any message is read. Without one (allowed on loopback only, by the
+                // options' validation) the port is plain TCP.
+                silo.UseTls(tls.Certificate, o =>
+                {
+                    o.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+                    o.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
+                    o.RemoteCertificateValidation = (peer, _, _) => tls.Admits(peer);
+                });
             }
             // Failure detection (docs/scaling.md): a node that misses two probes in a row, from two other nodes, is
             // declared dead; its tenants' grains then activate elsewhere on their next request.

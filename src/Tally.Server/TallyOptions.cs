@@ -120,6 +120,29 @@ public sealed class ClusterSettings
     /// pause (a long GC, a frozen VM) a node may take without losing its tenants.
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The node's certificate (PEM, with <see cref="CertificateKey"/>; or PKCS#12 with <see cref="CertificatePassword"/>):
+    /// the nodes talk over mutual TLS and admit only a peer that proves it holds a trusted certificate, since a call
+    /// between nodes carries a tenant's request with its already-authenticated caller. <c>tally cluster-cert</c> makes one.
+    /// Required unless the node is advertised on loopback (every node on one machine, for a trial).
+    /// </summary>
+    public string? Certificate { get; set; }
+
+    /// <summary>The PEM private key of <see cref="Certificate"/>; empty when the certificate file holds its key.</summary>
+    public string? CertificateKey { get; set; }
+
+    /// <summary>The password of a PKCS#12 <see cref="Certificate"/>, or of an encrypted PEM key; from configuration or environment only, never a flag.</summary>
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>
+    /// PEM file of the certificates a peer may present or chain to (a cluster CA, or the old and new certificate while
+    /// rotating). Empty: only a peer with this node's own certificate is admitted.
+    /// </summary>
+    public string? Trust { get; set; }
+
+    /// <summary>True when no other machine can reach the silo port: the node is advertised (and listens) on loopback only.</summary>
+    public bool LoopbackOnly => AdvertisedAddress is { Length: > 0 } a && System.Net.IPAddress.TryParse(a, out var ip) && System.Net.IPAddress.IsLoopback(ip);
 }
 
 /// <summary>When the dashboard's session cookie carries <c>Secure</c> (sent over HTTPS only).</summary>
@@ -233,6 +256,17 @@ internal sealed class TallyOptionsValidator : IValidateOptions<TallyOptions>
             if (string.IsNullOrWhiteSpace(options.Cluster.Id) || options.Cluster.Id.Length > 100)
             {
                 problems.Add("Tally:Cluster:Id must be 1 to 100 characters.");
+            }
+            if (string.IsNullOrWhiteSpace(options.Cluster.Certificate) && !options.Cluster.LoopbackOnly)
+            {
+                problems.Add("Tally:Cluster:Certificate (--cluster-cert) is required: the nodes pass each other tenants' requests with their "
+                    + "callers, so they talk over mutual TLS with a certificate only they hold. Make one with `tally cluster-cert --out DIR` "
+                    + "and give every node the same files (--cluster-cert DIR/cluster.crt --cluster-key DIR/cluster.key), "
+                    + "or run every node on this machine with --advertise 127.0.0.1.");
+            }
+            if (string.IsNullOrWhiteSpace(options.Cluster.Certificate) && (!string.IsNullOrWhiteSpace(options.Cluster.CertificateKey) || !string.IsNullOrWhiteSpace(options.Cluster.Trust)))
+            {
+                problems.Add("Tally:Cluster:CertificateKey (--cluster-key) and Tally:Cluster:Trust (--cluster-trust) need Tally:Cluster:Certificate (--cluster-cert).");
             }
             if (options.Cluster.ProbeTimeout < TimeSpan.FromMilliseconds(200) || options.Cluster.ProbeTimeout > TimeSpan.FromMinutes(1))
             {

@@ -26,6 +26,9 @@ public static class TallyServer
         ["--database"] = "Tally:Database",
         ["--silo-port"] = "Tally:Cluster:SiloPort",
         ["--advertise"] = "Tally:Cluster:AdvertisedAddress",
+        ["--cluster-cert"] = "Tally:Cluster:Certificate",
+        ["--cluster-key"] = "Tally:Cluster:CertificateKey",
+        ["--cluster-trust"] = "Tally:Cluster:Trust",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configureForTests = null)

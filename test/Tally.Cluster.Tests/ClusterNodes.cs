@@ -25,6 +25,7 @@ public sealed class ClusterNodes : IAsyncDisposable
         Dir = dir;
         Database = database;
         Vendor = Vendor.Create(dir);
+        Certificate = MakeCertificate(Path.Combine(dir, "cluster-cert"));
         _nodes = [.. Enumerable.Range(0, count).Select(i => new Node(i, Ports.Free(), Ports.Free(), Path.Combine(dir, $"node{i}")))];
     }
 
@@ -34,6 +35,17 @@ public sealed class ClusterNodes : IAsyncDisposable
     public string Database { get; }
 
     public Vendor Vendor { get; }
+
+    /// <summary>The certificate and key every node presents to the others (made with <c>tally cluster-cert</c>).</summary>
+    public (string Certificate, string Key) Certificate { get; }
+
+    /// <summary>Runs <c>tally cluster-cert --out <paramref name="dir"/></c>: a new cluster certificate and its key.</summary>
+    public static (string Certificate, string Key) MakeCertificate(string dir)
+    {
+        var made = TallyProcess.Run(null, "cluster-cert", "--out", dir);
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        return (Path.Combine(dir, "cluster.crt"), Path.Combine(dir, "cluster.key"));
+    }
 
     public int Count => _nodes.Length;
 
@@ -85,12 +97,7 @@ public sealed class ClusterNodes : IAsyncDisposable
         Directory.CreateDirectory(node.Data);
         for (var attempt = 1; ; attempt++)
         {
-            var start = TallyProcess.StartInfo([
-                "serve", "--cluster", "--database", Database, "--urls", ServerProcess.Urls(node.HttpPort), "--data", node.Data,
-                "--silo-port", node.SiloPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--advertise", "127.0.0.1",
-                "--public-key", Vendor.PublicKeyFile, "--Tally:SecretsKeyFile=" + Path.Combine(Dir, "secrets.key"), .. _extra]);
-            start.Environment["TALLY_ADMIN_KEY"] = AdminKey;
-            start.RedirectStandardInput = false;
+            var start = NodeStart(node, Certificate);
             try
             {
                 node.Server = await ServerProcess.StartAsync(start, node.HttpPort);
@@ -103,6 +110,29 @@ public sealed class ClusterNodes : IAsyncDisposable
                 await Task.Delay(250);
             }
         }
+    }
+
+    /// <summary>
+    /// Starts one more node with <paramref name="certificate"/> instead of the cluster's, on fresh ports and without
+    /// waiting for it: a stranger, which the nodes must not admit. Disposed by the caller.
+    /// </summary>
+    public (ServerProcess Server, int SiloPort) LaunchStranger((string Certificate, string Key) certificate)
+    {
+        var node = new Node(Count, Ports.Free(), Ports.Free(), Path.Combine(Dir, "stranger"));
+        Directory.CreateDirectory(node.Data);
+        return (ServerProcess.Launch(NodeStart(node, certificate), node.HttpPort), node.SiloPort);
+    }
+
+    private System.Diagnostics.ProcessStartInfo NodeStart(Node node, (string Certificate, string Key) certificate)
+    {
+        var start = TallyProcess.StartInfo([
+            "serve", "--cluster", "--database", Database, "--urls", ServerProcess.Urls(node.HttpPort), "--data", node.Data,
+            "--silo-port", node.SiloPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--advertise", "127.0.0.1",
+            "--cluster-cert", certificate.Certificate, "--cluster-key", certificate.Key,
+            "--public-key", Vendor.PublicKeyFile, "--Tally:SecretsKeyFile=" + Path.Combine(Dir, "secrets.key"), .. _extra]);
+        start.Environment["TALLY_ADMIN_KEY"] = AdminKey;
+        start.RedirectStandardInput = false;
+        return start;
     }
 
     /// <summary>SIGKILL: no shutdown, no flush, no goodbye to the cluster.</summary>

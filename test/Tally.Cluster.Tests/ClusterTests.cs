@@ -188,4 +188,38 @@ public sealed class ClusterTests(PostgresFixture postgres) : IClassFixture<Postg
         {
         }
     }
+
+    [Fact]
+    public async Task Stranger_WithAnotherCertificate_IsNotAdmitted()
+    {
+        var nodes = await ClusterNodes.StartAsync(postgres.Cluster, count: 2);
+        await using var _ = nodes;
+        var acme = await nodes.CreateTenantAsync("acme");
+        // Same database, same cluster id, same flags: only the certificate differs.
+        var (stranger, siloPort) = nodes.LaunchStranger(ClusterNodes.MakeCertificate(Path.Combine(nodes.Dir, "stranger-cert")));
+        using var __ = stranger;
+
+        // It writes itself into the membership table as joining, but no node completes a TLS handshake with it, so it
+        // cannot check its connections to them and never becomes a member; its front never opens.
+        await Eventually.Until(() => Task.FromResult(stranger.Output), o => o.Contains("Failed to get ping responses", StringComparison.Ordinal),
+            "the stranger to find it cannot reach the nodes", TimeSpan.FromSeconds(60), o => o);
+        using (var connection = nodes.Open())
+        using (var command = new NpgsqlCommand("SELECT count(*) FILTER (WHERE status = 3), count(*) FROM orleans_nodes WHERE port = @port", connection))
+        {
+            command.Parameters.AddWithValue("port", siloPort);
+            using var reader = command.ExecuteReader();
+            Assert.True(reader.Read());
+            Assert.Equal(0L, reader.GetInt64(0)); // never active
+            Assert.Equal(1L, reader.GetInt64(1)); // but it did try: the refusal is the certificate's doing
+        }
+        await Assert.ThrowsAsync<HttpRequestException>(() => stranger.Http.GetAsync("/health/ready"));
+        await nodes.WaitMembersAsync(2, timeout: TimeSpan.FromSeconds(5));
+        // The members still serve the tenant through either node.
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            using var client = nodes.Client(i, acme.Ingest);
+            var answer = await client.SendEventsAsync(new { id = $"after-stranger-{i}", user = "ann", device = "laptop", app = "sales", action = "open-app" });
+            Assert.Equal(1, answer.GetArrayLength());
+        }
+    }
 }

@@ -30,14 +30,7 @@ public sealed class ServerProcess : IDisposable
     /// <summary>Starts <paramref name="start"/> (which listens on <paramref name="port"/>) and waits for /health/ready.</summary>
     public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port)
     {
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        start.UseShellExecute = false;
-        var server = new ServerProcess(Process.Start(start)!, new Uri(Urls(port)));
-        server.Process.OutputDataReceived += (_, e) => server._output.Enqueue(e.Data ?? "");
-        server.Process.ErrorDataReceived += (_, e) => server._output.Enqueue(e.Data ?? "");
-        server.Process.BeginOutputReadLine();
-        server.Process.BeginErrorReadLine();
+        var server = Launch(start, port);
         try
         {
             await server.WaitReadyAsync(TimeSpan.FromSeconds(90));
@@ -48,6 +41,20 @@ public sealed class ServerProcess : IDisposable
             server.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Starts <paramref name="start"/> and collects its output, without waiting for it to be ready (or ever to be).</summary>
+    public static ServerProcess Launch(ProcessStartInfo start, int port)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        var server = new ServerProcess(Process.Start(start)!, new Uri(Urls(port)));
+        server.Process.OutputDataReceived += (_, e) => server._output.Enqueue(e.Data ?? "");
+        server.Process.ErrorDataReceived += (_, e) => server._output.Enqueue(e.Data ?? "");
+        server.Process.BeginOutputReadLine();
+        server.Process.BeginErrorReadLine();
+        return server;
     }
 
     private async Task WaitReadyAsync(TimeSpan limit)
