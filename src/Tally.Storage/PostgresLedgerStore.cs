@@ -20,11 +20,37 @@ public sealed class PostgresLedgerStore : LedgerStore
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         // A readable name in pg_stat_activity unless the operator chose one.
         builder.ApplicationName ??= "tally";
-        _source = NpgsqlDataSource.Create(builder.ConnectionString);
+        var sources = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        // A process that stops inside a transaction (frozen, suspended, cut off from the network) would hold its row
+        // locks for as long as its connection lives, and a tenant's next owner would wait on them: the server ends
+        // such a transaction after IdleInTransactionTimeout, far beyond any of Tally's own (milliseconds between
+        // statements). Set once per physical connection, so no commit pays a round trip for it.
+        sources.UsePhysicalConnectionInitializer(
+            connection => SetIdleInTransactionTimeout(connection).GetAwaiter().GetResult(),
+            SetIdleInTransactionTimeout);
+        _source = sources.Build();
         Description = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database}" + (builder.SearchPath is { Length: > 0 } path ? $" (schema {path})" : "");
     }
 
     public override string Description { get; }
+
+    /// <summary>How long the server lets one of Tally's sessions sit idle inside a transaction before ending it.</summary>
+    public static readonly TimeSpan IdleInTransactionTimeout = TimeSpan.FromSeconds(15);
+
+    private static async Task SetIdleInTransactionTimeout(NpgsqlConnection connection)
+    {
+        await using var command = new NpgsqlCommand(
+            $"SET idle_in_transaction_session_timeout = {(long)IdleInTransactionTimeout.TotalMilliseconds}", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>A server setting as a write connection sees it (for the tests of what the session is given).</summary>
+    internal string SessionSetting(string name) => Write(connection =>
+    {
+        using var command = new NpgsqlCommand("SELECT current_setting(@name)", (NpgsqlConnection)connection);
+        command.Parameters.AddWithValue("name", name);
+        return (string)command.ExecuteScalar()!;
+    });
 
     private protected override DbConnection OpenRead() => _source.OpenConnection();
     // Npgsql's I/O is truly asynchronous: a report waiting on the server holds no thread.
