@@ -20,8 +20,8 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time, Microsoft.E
     /// </summary>
     public static readonly TimeSpan ClusterRecheck = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, Caller> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _checkedTicks = new(StringComparer.Ordinal);
+    // By the key itself (memory only; the store holds hashes), with when the store was last read for it.
+    private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
     private readonly bool _recheck = options?.Value.Cluster.Enabled == true;
 
     // Counts revocations. A Resolve that read the store before a revocation may cache its answer after Revoke swept
@@ -81,9 +81,9 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time, Microsoft.E
         }
         if (_cache.TryGetValue(key, out var known))
         {
-            if (!_recheck || (_checkedTicks.TryGetValue(key, out var at) && time.GetUtcNow().UtcTicks - at < ClusterRecheck.Ticks))
+            if (!_recheck || time.GetUtcNow().UtcTicks - known.CheckedTicks < ClusterRecheck.Ticks)
             {
-                return known;
+                return known.Caller;
             }
             // Another node may have revoked it: drop it and read the store again, as on the first use.
             _cache.TryRemove(KeyValuePair.Create(key, known));
@@ -95,17 +95,14 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time, Microsoft.E
             return null;
         }
         var caller = new Caller(record.Id, record.Tenant, record.Role);
-        if (_recheck)
-        {
-            _checkedTicks[key] = time.GetUtcNow().UtcTicks;
-        }
-        _cache[key] = caller;
+        var cached = new Cached(caller, time.GetUtcNow().UtcTicks);
+        _cache[key] = cached;
         // The fence orders the insert before the read of the count; Revoke bumps the count (a full fence too) before
         // it sweeps, so either its sweep sees this entry or this check sees its bump.
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _revocations) != revocations)
         {
-            _cache.TryRemove(KeyValuePair.Create(key, caller));
+            _cache.TryRemove(KeyValuePair.Create(key, cached));
             return store.FindApiKey(Hash(key)) is { Revoked: null } ? caller : null;
         }
         return caller;
@@ -117,16 +114,17 @@ public sealed class ApiKeys(ITenantCatalog store, TimeProvider time, Microsoft.E
         var revoked = store.RevokeApiKey(id, time.GetUtcNow());
         Interlocked.Increment(ref _revocations);
         // The cache is keyed by the secret, which is not stored, so drop every entry of that id.
-        foreach (var (key, caller) in _cache)
+        foreach (var (key, cached) in _cache)
         {
-            if (caller.KeyId == id)
+            if (cached.Caller.KeyId == id)
             {
                 _cache.TryRemove(key, out _);
-                _checkedTicks.TryRemove(key, out _);
             }
         }
         return revoked;
     }
+
+    private sealed record Cached(Caller Caller, long CheckedTicks);
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -83,4 +83,40 @@ public sealed class RevocationTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Revoke_ThroughAnotherClusterNode_RefusedHereWithinTheRecheck()
+    {
+        // Two nodes' key caches over one ledger (a SQLite file stands in for the shared PostgreSQL: the cache is what is
+        // under test). A revocation through one node cannot sweep the other's memory; the other reads the key again.
+        var dir = Directory.CreateTempSubdirectory("tally-revoke-cluster-").FullName;
+        try
+        {
+            using var store = new SqliteLedgerStore(Path.Combine(dir, "tally.db"), SqliteSynchronous.Normal);
+            store.Initialize();
+            store.CreateTenant(new TenantRecord("acme", "Acme", TestServer.Start));
+            var time = new FakeTimeProvider(TestServer.Start);
+            var clustered = Microsoft.Extensions.Options.Options.Create(new TallyOptions { Cluster = new ClusterSettings { Enabled = true } });
+            var here = new ApiKeys(store, time, clustered);
+            var there = new ApiKeys(store, time, clustered);
+            var alone = new ApiKeys(store, time); // a single node: nothing else revokes behind its back
+            var (id, key) = there.Issue("acme", ApiRole.Read);
+            Assert.NotNull(here.Resolve(key));
+            Assert.NotNull(alone.Resolve(key));
+
+            Assert.True(there.Revoke(id));
+            Assert.Null(there.Resolve(key));
+            time.Advance(ApiKeys.ClusterRecheck - TimeSpan.FromMilliseconds(1));
+            Assert.NotNull(here.Resolve(key)); // still within the recheck: the documented window
+            time.Advance(TimeSpan.FromMilliseconds(1));
+
+            Assert.Null(here.Resolve(key));
+            Assert.NotNull(alone.Resolve(key)); // the cache a cluster node must not keep
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
