@@ -94,7 +94,7 @@ fronts() { local IFS=,; echo "${node_url[*]}"; } # every node's URL, comma-separ
 common=(--seconds "$RUN_SECONDS" --warmup "$WARMUP")
 measure() { # label, fronts, pid for the memory columns: TENANTS tenants, then access and ingest spread over the fronts
   local keys="$work/keys-$RANDOM.txt"
-  "${load[@]}" setup --url "${2%%,*}" --admin-key "$admin_key" --license "$work/license.key" --tenants "$TENANTS" >"$keys"
+  "${load[@]}" setup --url "$2" --admin-key "$admin_key" --license "$work/license.key" --tenants "$TENANTS" >"$keys"
   "${load[@]}" access --url "$2" --keys-file "$keys" --pid "$3" --connections 64 --label "access $1, $TENANTS tenants, 64 conn" "${common[@]}"
   "${load[@]}" ingest --url "$2" --keys-file "$keys" --pid "$3" --connections 16 --batch 1000 --label "ingest $1, $TENANTS tenants, 1000/batch, 16 conn" "${common[@]}"
   last_keys=$keys

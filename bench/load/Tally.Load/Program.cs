@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 
 // The load driver: a separate process that drives a running server over loopback with many connections.
-//   setup  --url U --admin-key K --license FILE [--tenants N]
+//   setup  --url U --admin-key K --license FILE [--tenants N]   (several fronts: tenant i made through front i mod fronts)
 //          creates tenant "load" (or load-1..load-N), installs the license, prints an ingest key (one a line, in order)
 //   ingest --url U --key K [--connections 16] [--batch 1000] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
 //   access --url U --key K [--connections 64] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
@@ -69,29 +69,41 @@ static HttpClient Client(Options o, int connections, string? key) => LoadClient.
 
 static async Task<int> Setup(Options o)
 {
-    using var admin = Client(o, 4, o.Require("admin-key"));
+    // Tenant i is created through front i mod fronts: a tenant's first requests are what places its owner in a
+    // cluster, and tenants all made through one front were all found owned by that front's node.
+    var admins = o.Urls.Select(u => LoadClient.For(u, 4, o.Require("admin-key"))).ToArray();
     var license = (await File.ReadAllTextAsync(o.Require("license"))).Trim();
     // One tenant named "load" unless asked for several: run.sh and the other scripts know that name.
     var count = o.Int("tenants", 0);
     string[] ids = count == 0 ? ["load"] : [.. Enumerable.Range(1, count).Select(i => $"load-{i}")];
-    foreach (var id in ids)
+    try
     {
-        if (await SetupTenant(o, admin, id, license) is not { } key)
+        for (var i = 0; i < ids.Length; i++)
         {
-            return 1;
+            if (await SetupTenant(admins[i % admins.Length], ids[i], license) is not { } key)
+            {
+                return 1;
+            }
+            Console.WriteLine(key);
         }
-        Console.WriteLine(key);
+        return 0;
     }
-    return 0;
+    finally
+    {
+        foreach (var admin in admins)
+        {
+            admin.Dispose();
+        }
+    }
 }
 
 // Creates the tenant, installs the license with the tenant's own admin key, returns an ingest key (null: refused).
-static async Task<string?> SetupTenant(Options o, HttpClient admin, string id, string license)
+static async Task<string?> SetupTenant(HttpClient admin, string id, string license)
 {
     (await admin.PostAsync("/api/v1/tenants", Json(new { id, name = "Load test" }))).EnsureSuccessStatusCode();
     Task<string> Key(string role) => TenantKey(admin, id, role);
     var ingestKey = await Key("ingest");
-    using var tenantAdmin = Client(o, 4, await Key("admin"));
+    using var tenantAdmin = LoadClient.For(admin.BaseAddress!.ToString(), 4, await Key("admin"));
     var put = await tenantAdmin.PutAsync("/api/v1/license", Json(new { key = license }));
     if (!put.IsSuccessStatusCode)
     {
@@ -183,7 +195,7 @@ static async Task<int> Drive(Options o, bool ingest)
     // One pool per front, the connections split between them; worker w always uses front w mod fronts.
     var tenantKeys = o.Keys();
     var urls = o.Urls;
-    var clients = urls.Select(u => LoadClient.For(u, Math.Max(1, connections / urls.Length), tenantKeys.Length == 1 ? tenantKeys[0] : null)).ToArray();
+    var clients = urls.Select(u => LoadClient.For(u, (connections + urls.Length - 1) / urls.Length, tenantKeys.Length == 1 ? tenantKeys[0] : null)).ToArray();
     long sequence = 0, requests = 0;
     var clock = Stopwatch.StartNew();
     var measureFrom = TimeSpan.FromSeconds(warmup);
