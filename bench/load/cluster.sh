@@ -2,7 +2,7 @@
 # Cluster load run (docs/scaling.md "Numbers"): real `tally serve` processes on one throwaway PostgreSQL, driven by
 # bench/load/Tally.Load with TENANTS tenants (default 12), requests round robin over the tenants and the fronts:
 #
-#   bash bench/load/cluster.sh        # about 12 minutes here with the build; RUN_SECONDS, WARMUP, TENANTS, ROUNDS
+#   bash bench/load/cluster.sh        # about 7 minutes here with the build; RUN_SECONDS, WARMUP, TENANTS, ROUNDS
 #
 # 1. Throughput and latency of `access` (single decisions, 64 connections) and `ingest` (batches of 1,000, 16
 #    connections), in this order so the noise shows: a plain `tally serve --database` (no cluster, the baseline), a
