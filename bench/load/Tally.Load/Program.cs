@@ -6,10 +6,16 @@ using System.Text;
 using System.Text.Json;
 
 // The load driver: a separate process that drives a running server over loopback with many connections.
-//   setup  --url U --admin-key K --license FILE          creates tenant "load", installs the license, prints an ingest key
+//   setup  --url U --admin-key K --license FILE [--tenants N]   (several fronts: tenant i made through front i mod fronts)
+//          creates tenant "load" (or load-1..load-N), installs the license, prints an ingest key (one a line, in order)
 //   ingest --url U --key K [--connections 16] [--batch 1000] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
 //   access --url U --key K [--connections 64] [--users 10000] [--seconds 10] [--warmup 2] [--pid P] [--label L]
 //          [--path /health/live --method GET]                  the same drive against another endpoint (profiling)
+//          several fronts: --url U1,U2 (or --url repeated), the connections split between them; several tenants:
+//          --keys-file F (keys one a line, as setup --tenants prints them), requests round robin over the tenants
+//   failover --url U1,U2 --keys-file F --victims 1,5 --pid P [--signal KILL|STOP] [--before 3] [--every 50] [--limit 60]
+//          steady access for every tenant through the fronts U (not P's), then the signal to P: for each victim (line
+//          of F, 1-based: tenant load-i) the time from the signal to its first 2xx; prints median and max (Failover.cs)
 //   keys   --url U --key K [--count 100000] [--pid P] [--label L]   one event for each of COUNT new users: live meter keys
 //   tenants --url U --admin-key K --pid P [--count 10000] [--busy 100] [--asleep-after 30] [--seconds 10] [--label L]
 //          COUNT tenants with one event each, then access decisions for BUSY of them while the rest sleep; prints the
@@ -25,11 +31,13 @@ var options = Options.Parse(args);
 return args.FirstOrDefault() switch
 {
     "setup" => await Setup(options),
+    "failover" => await Failover.Run(options),
     "ingest" => await Drive(options, ingest: true),
     "access" => await Drive(options, ingest: false),
     "keys" => await Keys(options),
     "tenants" => await ManyTenants(options),
     "header" => Header(),
+    "failover-header" => FailoverHeader(),
     "read-key" => await ReadKey(options),
     "walk" => await Walk(options),
     "pull" => await Pull(options),
@@ -51,39 +59,58 @@ static int Header()
     return 0;
 }
 
-static HttpClient Client(Options o, int connections, string? key)
+static int FailoverHeader()
 {
-    var handler = new SocketsHttpHandler
-    {
-        MaxConnectionsPerServer = connections,
-        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-        UseCookies = false,
-        AutomaticDecompression = DecompressionMethods.None,
-    };
-    var client = new HttpClient(handler) { BaseAddress = new Uri(o.Url), Timeout = TimeSpan.FromSeconds(60) };
-    if (key is not null)
-    {
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-    }
-    return client;
+    Failover.Header();
+    return 0;
 }
+
+static HttpClient Client(Options o, int connections, string? key) => LoadClient.For(o.Url, connections, key);
 
 static async Task<int> Setup(Options o)
 {
-    using var admin = Client(o, 4, o.Require("admin-key"));
-    (await admin.PostAsync("/api/v1/tenants", Json(new { id = "load", name = "Load test" }))).EnsureSuccessStatusCode();
-    Task<string> Key(string role) => TenantKey(admin, "load", role);
-    var ingestKey = await Key("ingest");
-    using var tenantAdmin = Client(o, 4, await Key("admin"));
+    // Tenant i is created through front i mod fronts: a tenant's first requests are what places its owner in a
+    // cluster, and tenants all made through one front were all found owned by that front's node.
+    var admins = o.Urls.Select(u => LoadClient.For(u, 4, o.Require("admin-key"))).ToArray();
     var license = (await File.ReadAllTextAsync(o.Require("license"))).Trim();
+    // One tenant named "load" unless asked for several: run.sh and the other scripts know that name.
+    var count = o.Int("tenants", 0);
+    string[] ids = count == 0 ? ["load"] : [.. Enumerable.Range(1, count).Select(i => $"load-{i}")];
+    try
+    {
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (await SetupTenant(admins[i % admins.Length], ids[i], license) is not { } key)
+            {
+                return 1;
+            }
+            Console.WriteLine(key);
+        }
+        return 0;
+    }
+    finally
+    {
+        foreach (var admin in admins)
+        {
+            admin.Dispose();
+        }
+    }
+}
+
+// Creates the tenant, installs the license with the tenant's own admin key, returns an ingest key (null: refused).
+static async Task<string?> SetupTenant(HttpClient admin, string id, string license)
+{
+    (await admin.PostAsync("/api/v1/tenants", Json(new { id, name = "Load test" }))).EnsureSuccessStatusCode();
+    Task<string> Key(string role) => TenantKey(admin, id, role);
+    var ingestKey = await Key("ingest");
+    using var tenantAdmin = LoadClient.For(admin.BaseAddress!.ToString(), 4, await Key("admin"));
     var put = await tenantAdmin.PutAsync("/api/v1/license", Json(new { key = license }));
     if (!put.IsSuccessStatusCode)
     {
-        Console.Error.WriteLine($"license refused: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
-        return 1;
+        Console.Error.WriteLine($"license refused for {id}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        return null;
     }
-    Console.WriteLine(ingestKey);
-    return 0;
+    return ingestKey;
 }
 
 static async Task<string> TenantKey(HttpClient admin, string tenant, string role)
@@ -165,8 +192,11 @@ static async Task<int> Drive(Options o, bool ingest)
     var get = o.Get("method") == "GET";
     var run = o.Get("label") ?? (ingest ? "ingest" : "access");
     var prefix = $"{run.Replace(' ', '-')}-{Environment.ProcessId}-";
-    using var client = Client(o, connections, o.Get("key"));
-    long sequence = 0;
+    // One pool per front, the connections split between them; worker w always uses front w mod fronts.
+    var tenantKeys = o.Keys();
+    var urls = o.Urls;
+    var clients = urls.Select(u => LoadClient.For(u, (connections + urls.Length - 1) / urls.Length, tenantKeys.Length == 1 ? tenantKeys[0] : null)).ToArray();
+    long sequence = 0, requests = 0;
     var clock = Stopwatch.StartNew();
     var measureFrom = TimeSpan.FromSeconds(warmup);
     var stopAt = TimeSpan.FromSeconds(warmup + seconds);
@@ -176,6 +206,7 @@ static async Task<int> Drive(Options o, bool ingest)
 
     async Task Worker(int w)
     {
+        var client = clients[w % clients.Length];
         var latencies = perWorker[w] = new List<long>(1 << 16);
         var body = new StringBuilder(batch * 80);
         while (clock.Elapsed < stopAt)
@@ -196,11 +227,21 @@ static async Task<int> Drive(Options o, bool ingest)
             {
                 body.Append(']');
             }
-            using var content = new StringContent(body.ToString(), Encoding.UTF8, "application/json");
+            using var request = new HttpRequestMessage(get ? HttpMethod.Get : HttpMethod.Post, path);
+            if (!get)
+            {
+                request.Content = new StringContent(body.ToString(), Encoding.UTF8, "application/json");
+            }
+            // Several tenants: each request carries the next tenant's key, round robin (one key: the client's default).
+            if (tenantKeys.Length > 1)
+            {
+                var t = (int)(Interlocked.Increment(ref requests) % tenantKeys.Length);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenantKeys[t]);
+            }
             var started = clock.Elapsed;
             try
             {
-                using var response = get ? await client.GetAsync(path) : await client.PostAsync(path, content);
+                using var response = await client.SendAsync(request);
                 var bytes = await response.Content.ReadAsByteArrayAsync();
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
@@ -224,6 +265,10 @@ static async Task<int> Drive(Options o, bool ingest)
     }
 
     await Task.WhenAll(Enumerable.Range(0, connections).Select(w => Task.Run(() => Worker(w))));
+    foreach (var client in clients)
+    {
+        client.Dispose();
+    }
     var all = perWorker.SelectMany(l => l).ToArray();
     Array.Sort(all);
     Report(o, run, all, seconds, batch, errors);
@@ -406,13 +451,25 @@ internal sealed class Options
         var options = new Options();
         for (var i = 1; i + 1 < args.Length; i += 2)
         {
-            options._values[args[i].TrimStart('-')] = args[i + 1];
+            // An option given twice keeps both values, comma-separated: --url A --url B is --url A,B.
+            var name = args[i].TrimStart('-');
+            options._values[name] = options._values.TryGetValue(name, out var earlier) ? $"{earlier},{args[i + 1]}" : args[i + 1];
         }
-        options.Url = options.Get("url") ?? "http://127.0.0.1:5080";
+        options.Urls = (options.Get("url") ?? "http://127.0.0.1:5080").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        options.Url = options.Urls[0];
         return options;
     }
 
+    /// <summary>The first front: setup and the single-front modes use it.</summary>
     public string Url { get; private set; } = "";
+
+    /// <summary>Every front given with --url, in order.</summary>
+    public string[] Urls { get; private set; } = [];
+
+    /// <summary>The tenants' keys: the lines of --keys-file, else --key alone, else none (an endpoint without a key).</summary>
+    public string[] Keys() => Get("keys-file") is { } file
+        ? [.. File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0)]
+        : Get("key") is { } key ? [key] : [];
 
     public string? Get(string name) => _values.GetValueOrDefault(name);
 
