@@ -11,7 +11,8 @@
 # 2. Failover on the 3-node cluster: steady access for every tenant through the two other fronts, SIGKILL of the node
 #    owning the most tenants, the time until each of its tenants answers 2xx again (ROUNDS rounds, default 3, the
 #    killed node restarted in between); then one SIGSTOP round (a hung node, connections open) and SIGCONT.
-# NODE_ARGS (default empty) is appended to every cluster node's command line (e.g. TLS options).
+# The nodes talk over mutual TLS with a certificate from `tally cluster-cert`, as a real cluster must (TLS=0 leaves it
+# out, which only a loopback cluster may). NODE_ARGS (default empty) is appended to every cluster node's command line.
 # Everything shares this machine's cores: with 3 nodes on one machine the figures show the cost of the extra hop,
 # not the gain of three machines. Prints Markdown (also saved to $OUT, default /tmp/tally-cluster-results.md).
 set -euo pipefail
@@ -23,6 +24,7 @@ WARMUP=${WARMUP:-8}
 TENANTS=${TENANTS:-12}
 ROUNDS=${ROUNDS:-3}
 NODE_ARGS=${NODE_ARGS:-}
+TLS=${TLS:-1}
 PORT=${LOAD_PORT:-18580}
 OUT=${OUT:-/tmp/tally-cluster-results.md}
 WORK_NAME=tally-cluster
@@ -38,6 +40,11 @@ free_port() { # the first port from $1 up that nobody listens on
 
 # The cluster's nodes: node i keeps its HTTP and silo ports (and data folder) across restarts.
 cluster_db=""
+tls_args=()
+if [ "$TLS" = 1 ]; then
+  "${tally[@]}" cluster-cert --out "$work/cluster-cert" >/dev/null
+  tls_args=(--cluster-cert "$work/cluster-cert/cluster.crt" --cluster-key "$work/cluster-cert/cluster.key")
+fi
 node_url=() node_silo=() node_pid=()
 next_port=$((PORT + 100))
 start_node() { # index
@@ -50,7 +57,7 @@ start_node() { # index
   mkdir -p "$work/node$i"
   # shellcheck disable=SC2086 # NODE_ARGS is a list of options
   TALLY_ADMIN_KEY=$admin_key "${tally[@]}" serve --cluster --database "$cluster_db" --urls "${node_url[$i]}" \
-    --data "$work/node$i" --silo-port "${node_silo[$i]}" --advertise 127.0.0.1 --public-key "$work/keys/public-key.pem" \
+    --data "$work/node$i" --silo-port "${node_silo[$i]}" --advertise 127.0.0.1 --public-key "$work/keys/public-key.pem" "${tls_args[@]}" \
     --Tally:SecretsKeyFile="$work/secrets.key" --Tally:AllowSharedLicenses=true --Logging:LogLevel:Default=Warning $NODE_ARGS >>"$work/node$i.log" 2>&1 &
   node_pid[i]=$!
   pids+=("$!")
@@ -105,7 +112,7 @@ set +e # a run with errors is reported in its row; the others still run
 exec > >(tee "$OUT")
 echo "## Tally cluster load run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, ${RUN_SECONDS}s per run after ${WARMUP}s warm-up"
 echo
-echo "load average before: $(load_average); NODE_ARGS: '${NODE_ARGS}'"
+echo "load average before: $(load_average); TLS between the nodes: $([ "$TLS" = 1 ] && echo on || echo off); NODE_ARGS: '${NODE_ARGS}'"
 echo
 "${load[@]}" header
 

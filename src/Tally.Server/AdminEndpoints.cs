@@ -125,15 +125,24 @@ public static partial class AdminEndpoints
                 return Problems.BadRequest($"key: {verification.Failure.ToWire()}: {verification.Message}",
                     new Dictionary<string, object?> { ["reason"] = verification.Failure.ToWire() });
             }
-            // One install at a time in this process: the checks below read other tenants' licenses, then write.
+            // One install at a time, in this process and (on PostgreSQL) on every node of the database: the checks
+            // below read other tenants' licenses, then write.
             await LicenseInstalls.WaitAsync();
             try
             {
-                if (LicenseConflict(tenant, verification.Terms, store, ledger, tenants, holder, options.Value) is { } conflict)
+                var conflict = store.Exclusively("license-install", () =>
+                {
+                    var found = LicenseConflict(tenant, verification.Terms, store, ledger, tenants, holder, options.Value);
+                    if (found is null)
+                    {
+                        store.SetLicense(new LicenseRecord(tenant, body.Key!, now));
+                    }
+                    return found;
+                });
+                if (conflict is not null)
                 {
                     return conflict;
                 }
-                store.SetLicense(new LicenseRecord(tenant, body.Key!, now));
                 await tenants.Writer(tenant).ReconfigureAsync();
             }
             finally

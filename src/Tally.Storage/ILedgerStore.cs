@@ -107,6 +107,13 @@ public interface ITenantCatalog
     /// <summary>False when there is no such key or it was revoked already.</summary>
     bool RevokeApiKey(string id, DateTimeOffset when);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> while no other process on this database runs work of the same
+    /// <paramref name="purpose"/>: a check that reads other tenants and then writes (a license install) holds across a
+    /// cluster's nodes as it does within one process.
+    /// </summary>
+    T Exclusively<T>(string purpose, Func<T> work);
+
     void SetLicense(LicenseRecord license);
 
     LicenseRecord? GetLicense(string tenant);

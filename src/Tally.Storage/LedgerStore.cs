@@ -365,6 +365,26 @@ public abstract class LedgerStore : ILedgerStore
     public bool RevokeApiKey(string id, DateTimeOffset when) =>
         Execute("UPDATE api_keys SET revoked_ticks = @when WHERE id = @id AND revoked_ticks IS NULL;", ("@id", id), ("@when", when.UtcTicks)) == 1;
 
+    public T Exclusively<T>(string purpose, Func<T> work)
+    {
+        if (Dialect.Lock("@purpose") is not { } take)
+        {
+            // SQLite: one process per database file (the data folder lock), whose callers serialize themselves.
+            return work();
+        }
+        // Held by an open transaction on a connection of its own, so the work's reads and writes (on other
+        // connections, committed as they go) are what the next holder reads; ended by commit, or by the server when
+        // this process dies.
+        return Write(connection =>
+        {
+            using var tx = connection.BeginTransaction();
+            Execute(connection, tx, take, ("@purpose", "tally." + purpose));
+            var result = work();
+            tx.Commit();
+            return result;
+        });
+    }
+
     public void SetLicense(LicenseRecord license) =>
         Execute("""
             INSERT INTO licenses (tenant, key, installed_ticks) VALUES (@tenant, @key, @installed)
