@@ -162,7 +162,8 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
 done
 victim=-1
-failover_round STOP "SIGSTOP round (default ProbeTimeout)"
+probe_timeout=$(grep -oE 'ProbeTimeout=[^ ]+' <<<"$NODE_ARGS" | cut -d= -f2 || true)
+failover_round STOP "SIGSTOP round (ProbeTimeout ${probe_timeout:-2 s, the default})"
 if [ "$victim" -ge 0 ]; then
   kill -CONT "${node_pid[$victim]}"
   sleep 10
