@@ -70,6 +70,11 @@ internal sealed class GrainRouter(IGrainFactory grains, IOptions<TallyOptions> o
                 http.Response.Headers[header[0]] = new Microsoft.Extensions.Primitives.StringValues(header[1..]);
             }
         }
+        // A HEAD answer keeps the owner's Content-Length (of the body a GET would get); 204 and 304 carry no body at all.
+        if (HttpMethods.IsHead(request.Method) || answer.Status is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified)
+        {
+            return;
+        }
         http.Response.ContentLength = answer.Body.Length;
         await http.Response.Body.WriteAsync(answer.Body, http.RequestAborted);
     }

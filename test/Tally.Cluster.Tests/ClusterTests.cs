@@ -82,6 +82,27 @@ public sealed class ClusterTests(PostgresFixture postgres) : IClassFixture<Postg
             Assert.Equal(3, summary.GetProperty("events").GetInt64());
             Assert.Equal(6, summary.GetProperty("consumedMinutes").GetInt64());
         }
+        // Qlik's paging through a node that does not own the tenant: every link names the address the client used, and
+        // the pages chain to every unit once.
+        using (var ingest = nodes.Client(1, acme.Ingest))
+        {
+            await ingest.SendEventsAsync(
+                new { id = "bob-1", user = "bob", device = "laptop", app = "sales", action = "open-app" },
+                new { id = "cy-1", user = "cy", device = "laptop", app = "sales", action = "open-app" });
+        }
+        var front = (nodes.Owner("acme").Node + 1) % nodes.Count;
+        using var qlikReader = nodes.Client(front, acme.Read);
+        var pagedUsers = new List<string>();
+        string? href = "/api/v1/licenses/consumption?limit=1";
+        while (href is not null)
+        {
+            var page = JsonSerializer.Deserialize<JsonElement>(await qlikReader.GetStringAsync(href));
+            pagedUsers.AddRange(page.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("userId").GetString()!));
+            href = page.GetProperty("links").TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.Object
+                ? next.GetProperty("href").GetString() : null;
+            Assert.True(href is null || href.StartsWith(nodes.Address(front) + "api/v1/licenses/consumption?", StringComparison.Ordinal), href);
+        }
+        Assert.Equal(["ann", "bob", "cy"], pagedUsers.Order(StringComparer.Ordinal));
     }
 
     [Fact]
