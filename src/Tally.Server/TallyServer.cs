@@ -86,6 +86,7 @@ public static class TallyServer
         builder.Services.AddSingleton<IUsageReports>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IAlertStore>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<ISourceCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
+        builder.Services.AddSingleton<ISessionCatalog>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<IOfflineReports>(sp => sp.GetRequiredService<ILedgerStore>());
         builder.Services.AddSingleton<LedgerHealth>();
         builder.Services.AddSingleton<ApiKeys>();

@@ -130,6 +130,27 @@ public interface ITenantCatalog
     WorkCalendarSetting? GetWorkCalendar(string tenant);
 }
 
+/// <summary>Dashboard sign-in sessions kept in the database, for a cluster's nodes to share (a single node keeps its own in memory).</summary>
+public interface ISessionCatalog
+{
+    /// <summary>
+    /// Drops the sessions last used before <paramref name="idleBefore"/> or begun before <paramref name="createdBefore"/>,
+    /// then adds <paramref name="session"/> unless <paramref name="cap"/> sessions remain; false when at the cap. The count
+    /// and the insert hold against every process on the database.
+    /// </summary>
+    bool AddSession(SessionRecord session, int cap, DateTimeOffset idleBefore, DateTimeOffset createdBefore);
+
+    SessionRecord? GetSession(string id);
+
+    /// <summary>Records a use; a session ended meanwhile stays ended (the update finds no row).</summary>
+    void TouchSession(string id, DateTimeOffset lastSeen);
+
+    /// <summary>False when there was no such session.</summary>
+    bool EndSession(string id);
+
+    int SessionCount();
+}
+
 /// <summary>The tenants' sources of observed usage and their status (rule R13, the import).</summary>
 public interface ISourceCatalog
 {
@@ -287,4 +308,4 @@ public interface IOfflineReports
 /// interface it uses. Nothing but the registration, the tenant's writer (which owns the ledger) and tests that open a
 /// store should need the whole. Every member of every store is safe to call from many threads.
 /// </summary>
-public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, ISourceCatalog, IUsageReports, IAlertStore, IOfflineReports, IDisposable;
+public interface ILedgerStore : ILedgerLifecycle, IEventLedger, ITenantCatalog, ISessionCatalog, ISourceCatalog, IUsageReports, IAlertStore, IOfflineReports, IDisposable;

@@ -65,6 +65,9 @@ public sealed record ApiKeyRecord(string Id, byte[] Hash, string? Tenant, ApiRol
 /// <summary>The license key string a tenant installed (already verified by the caller).</summary>
 public sealed record LicenseRecord(string Tenant, string Key, DateTimeOffset Installed);
 
+/// <summary>A dashboard sign-in session a cluster's nodes share: <paramref name="Id"/> is the SHA-256 (hex) of the cookie's token.</summary>
+public sealed record SessionRecord(string Id, string KeyId, DateTimeOffset Created, DateTimeOffset LastSeen);
+
 /// <summary>One accepted event as the ledger keeps it: the server's stamp decides, the client's time is kept for reference.</summary>
 public sealed record StoredEvent(
     long Seq, string? EventId, long TimeTicks, string? ClientTime, string User, string Device, string App, string Action);

@@ -12,7 +12,7 @@ namespace Tally.Storage;
 public abstract class LedgerStore : ILedgerStore
 {
     /// <summary>The newest migration script, the same version on both stores.</summary>
-    public const int CurrentSchemaVersion = 15;
+    public const int CurrentSchemaVersion = 16;
 
     private protected const long TicksPerHour = LedgerRows.TicksPerHour;
 
@@ -384,6 +384,31 @@ public abstract class LedgerStore : ILedgerStore
             return result;
         });
     }
+
+    public bool AddSession(SessionRecord session, int cap, DateTimeOffset idleBefore, DateTimeOffset createdBefore) =>
+        Exclusively("dashboard-sessions", () =>
+        {
+            Execute("DELETE FROM dashboard_sessions WHERE last_seen_ticks < @idle OR created_ticks < @created;",
+                ("@idle", idleBefore.UtcTicks), ("@created", createdBefore.UtcTicks));
+            if (SessionCount() >= cap)
+            {
+                return false;
+            }
+            Execute("INSERT INTO dashboard_sessions (id, key_id, created_ticks, last_seen_ticks) VALUES (@id, @key, @created, @seen);",
+                ("@id", session.Id), ("@key", session.KeyId), ("@created", session.Created.UtcTicks), ("@seen", session.LastSeen.UtcTicks));
+            return true;
+        });
+
+    public SessionRecord? GetSession(string id) =>
+        Query("SELECT id, key_id, created_ticks, last_seen_ticks FROM dashboard_sessions WHERE id = @id;",
+            r => new SessionRecord(r.GetString(0), r.GetString(1), Instant(r.GetInt64(2)), Instant(r.GetInt64(3))), ("@id", id)).FirstOrDefault();
+
+    public void TouchSession(string id, DateTimeOffset lastSeen) =>
+        Execute("UPDATE dashboard_sessions SET last_seen_ticks = @seen WHERE id = @id AND last_seen_ticks < @seen;", ("@id", id), ("@seen", lastSeen.UtcTicks));
+
+    public bool EndSession(string id) => Execute("DELETE FROM dashboard_sessions WHERE id = @id;", ("@id", id)) == 1;
+
+    public int SessionCount() => Query("SELECT count(*) FROM dashboard_sessions;", r => (int)r.GetInt64(0)).Single();
 
     public void SetLicense(LicenseRecord license) =>
         Execute("""

@@ -82,6 +82,23 @@ public sealed class ClusterTests(PostgresFixture postgres) : IClassFixture<Postg
             Assert.Equal(3, summary.GetProperty("events").GetInt64());
             Assert.Equal(6, summary.GetProperty("consumedMinutes").GetInt64());
         }
+        // The dashboard's conditional reads: the owner's ETag, and a 304 through any node.
+        using (var reader = nodes.Client(0, acme.Read))
+        {
+            using var first = await reader.GetAsync("/api/v1/allocations");
+            var tag = first.Headers.ETag;
+            Assert.NotNull(tag);
+            for (var i = 0; i < nodes.Count; i++)
+            {
+                using var again = nodes.Client(i, acme.Read);
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/allocations");
+                request.Headers.IfNoneMatch.Add(tag);
+                using var notModified = await again.SendAsync(request);
+                Assert.True(notModified.StatusCode == HttpStatusCode.NotModified, $"node {i}: {notModified.StatusCode}");
+                Assert.Equal(tag, notModified.Headers.ETag);
+                Assert.Empty(await notModified.Content.ReadAsByteArrayAsync());
+            }
+        }
         // Qlik's paging through a node that does not own the tenant: every link names the address the client used, and
         // the pages chain to every unit once.
         using (var ingest = nodes.Client(1, acme.Ingest))
@@ -103,6 +120,28 @@ public sealed class ClusterTests(PostgresFixture postgres) : IClassFixture<Postg
             Assert.True(href is null || href.StartsWith(nodes.Address(front) + "api/v1/licenses/consumption?", StringComparison.Ordinal), href);
         }
         Assert.Equal(["ann", "bob", "cy"], pagedUsers.Order(StringComparer.Ordinal));
+
+        // A dashboard session begun through one node works through every node, and a sign-out through any ends it.
+        using var browser = new HttpClient(new HttpClientHandler { UseCookies = false });
+        using var signIn = await browser.PostAsJsonAsync(new Uri(nodes.Address(0), "/dashboard/session"), new { key = acme.Read });
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        var cookie = Assert.Single(signIn.Headers.GetValues("Set-Cookie")).Split(';')[0];
+        async Task<HttpStatusCode> WithCookie(HttpMethod method, int node, string path)
+        {
+            using var request = new HttpRequestMessage(method, new Uri(nodes.Address(node), path));
+            request.Headers.Add("Cookie", cookie);
+            using var response = await browser.SendAsync(request);
+            return response.StatusCode;
+        }
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await WithCookie(HttpMethod.Get, i, "/api/v1/usage/summary"));
+        }
+        await WithCookie(HttpMethod.Delete, nodes.Count - 1, "/dashboard/session");
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, await WithCookie(HttpMethod.Get, i, "/api/v1/usage/summary"));
+        }
     }
 
     [Fact]

@@ -85,7 +85,8 @@ public abstract partial class LedgerStoreContract
             // Another tenant's later engagement of a user of the same name is not acme's.
             before.Append("globex", [Act("select", "ann", "pc", "sales", t + 4 * Quarter - 1)]);
         }
-        // Back to v12: v15's tables (the fence, and on PostgreSQL the cluster membership), v14's tables (offline reports) and v13's column go.
+        // Back to v12: v16's table (shared dashboard sessions), v15's tables (the fence, and on PostgreSQL the cluster membership), v14's tables (offline reports) and v13's column go.
+        ExecuteSql("DROP TABLE dashboard_sessions; DELETE FROM schema_version WHERE version = 16;");
         ExecuteSql("DROP TABLE tenant_owners; DROP TABLE IF EXISTS orleans_nodes; DROP TABLE IF EXISTS orleans_clusters; DROP TABLE IF EXISTS orleansquery; DELETE FROM schema_version WHERE version = 15;");
         ExecuteSql("DROP TABLE offline_grants; DROP TABLE offline_reports; DELETE FROM schema_version WHERE version = 14;");
         ExecuteSql("DROP INDEX units_tenant_period_reload; ALTER TABLE units DROP COLUMN engaged_ticks; DELETE FROM schema_version WHERE version = 13;");

@@ -9,18 +9,24 @@ namespace Tally.Server.Dashboard;
 
 /// <summary>
 /// Dashboard sign-in sessions. The browser holds an opaque random token in an HttpOnly cookie; the server keeps only
-/// the token's SHA-256 and the caller it stands for, never the API key. Sessions live in memory: a restart signs
-/// everyone out, which is the safe failure. A session ends at sign-out, after <see cref="IdleLifetime"/> without a
+/// the token's SHA-256 and the caller it stands for, never the API key. On a single node sessions live in memory: a
+/// restart signs everyone out, which is the safe failure. A cluster's nodes keep them in the database
+/// (<see cref="ISessionCatalog"/>) instead, so a browser may reach any node, and a sign-out through one ends the session
+/// on all. A session ends at sign-out, after <see cref="IdleLifetime"/> without a
 /// request, after <see cref="MaxLifetime"/>, or as soon as its API key is revoked; an ended session never comes back.
 /// At most <see cref="DashboardOptions.MaxSessions"/> live at once, however many sign in together.
 /// </summary>
-public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, IOptions<TallyOptions> options)
+public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, IOptions<TallyOptions> options, ISessionCatalog? shared = null)
 {
     public const string CookieName = "tally_session";
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(8);
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromHours(24);
 
+    /// <summary>How stale a shared session's last use may get before a request records it again (one write a minute, not one per poll).</summary>
+    public static readonly TimeSpan SharedTouchEvery = TimeSpan.FromMinutes(1);
+
     private readonly int _maxSessions = options.Value.Dashboard.MaxSessions;
+    private readonly ISessionCatalog? _shared = options.Value.Cluster.Enabled ? shared : null;
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly Lock _sweep = new();
 
@@ -31,7 +37,7 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
 
     private sealed record Session(Caller Caller, DateTimeOffset Created, DateTimeOffset LastSeen);
 
-    public int Count => Volatile.Read(ref _places);
+    public int Count => _shared?.SessionCount() ?? Volatile.Read(ref _places);
 
     public int MaxSessions => _maxSessions;
 
@@ -42,6 +48,11 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
     public string? Create(Caller caller)
     {
         var now = time.GetUtcNow();
+        if (_shared is not null)
+        {
+            var newToken = NewToken();
+            return _shared.AddSession(new SessionRecord(Id(newToken), caller.KeyId, now, now), _maxSessions, now - IdleLifetime, now - MaxLifetime) ? newToken : null;
+        }
         if (!Reserve())
         {
             // One sweep at a time: the rest wait for it rather than all walking the same full dictionary.
@@ -60,10 +71,12 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
                 return null;
             }
         }
-        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = NewToken();
         _sessions[Id(token)] = new Session(caller, now, now);
         return token;
     }
+
+    private static string NewToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     /// <summary>The session's caller, or null when the token is unknown, ended, expired, or its key was revoked.</summary>
     public Caller? Resolve(string? token)
@@ -73,6 +86,10 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
             return null;
         }
         var id = Id(token);
+        if (_shared is not null)
+        {
+            return ResolveShared(_shared, id);
+        }
         if (!_sessions.TryGetValue(id, out var session))
         {
             return null;
@@ -89,7 +106,27 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
         return _sessions.TryUpdate(id, session with { LastSeen = now }, session) || _sessions.ContainsKey(id) ? session.Caller : null;
     }
 
-    public bool End(string? token) => token is { Length: > 0 and <= 128 } && Remove(Id(token), null);
+    public bool End(string? token) => token is { Length: > 0 and <= 128 } && (_shared?.EndSession(Id(token)) ?? Remove(Id(token), null));
+
+    private Caller? ResolveShared(ISessionCatalog sessions, string id)
+    {
+        if (sessions.GetSession(id) is not { } session)
+        {
+            return null;
+        }
+        var now = time.GetUtcNow();
+        // The caller is read from the key each time, as the single node checks its revocation each time.
+        if (now - session.LastSeen >= IdleLifetime || now - session.Created >= MaxLifetime || store.GetApiKey(session.KeyId) is not { Revoked: null } key)
+        {
+            sessions.EndSession(id);
+            return null;
+        }
+        if (now - session.LastSeen >= SharedTouchEvery)
+        {
+            sessions.TouchSession(id, now);
+        }
+        return new Caller(key.Id, key.Tenant, key.Role);
+    }
 
     /// <summary>
     /// The caller of a cookie session, for Auth. Only safe methods (GET, HEAD): the dashboard only reads, so a cookie
