@@ -116,7 +116,7 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
         }
         var now = time.GetUtcNow();
         // The caller is read from the key each time, as the single node checks its revocation each time.
-        if (now - session.LastSeen >= IdleLifetime || now - session.Created >= MaxLifetime || store.GetApiKey(session.KeyId) is not { Revoked: null } key)
+        if (Expired(session.Created, session.LastSeen, now) || store.GetApiKey(session.KeyId) is not { Revoked: null } key)
         {
             sessions.EndSession(id);
             return null;
@@ -159,7 +159,9 @@ public sealed class DashboardSessions(TimeProvider time, ITenantCatalog store, I
         return removed;
     }
 
-    private static bool Expired(Session session, DateTimeOffset now) => now - session.LastSeen >= IdleLifetime || now - session.Created >= MaxLifetime;
+    private static bool Expired(Session session, DateTimeOffset now) => Expired(session.Created, session.LastSeen, now);
+
+    private static bool Expired(DateTimeOffset created, DateTimeOffset lastSeen, DateTimeOffset now) => now - lastSeen >= IdleLifetime || now - created >= MaxLifetime;
 
     private static string Id(string token) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
 }
