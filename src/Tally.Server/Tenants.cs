@@ -60,13 +60,13 @@ public sealed class Tenants : IAsyncDisposable
     /// and otherwise throws <see cref="TenantElsewhereException"/> (a 503 to retry: the request was routed just as the
     /// tenant moved).
     /// </summary>
-    public TenantWriter Writer(string tenant) =>
-        !Clustered ? Own(tenant)
-        : _writers.TryGetValue(tenant, out var owned) && owned.IsValueCreated ? owned.Value
-        : throw new TenantElsewhereException(tenant);
+    public TenantWriter Writer(string tenant) => !Clustered ? Own(tenant) : Held(tenant) ?? throw new TenantElsewhereException(tenant);
 
     /// <summary>Whether this node serves the tenant's writer now (always on a single node).</summary>
-    public bool Serves(string tenant) => !Clustered || (_writers.TryGetValue(tenant, out var owned) && owned.IsValueCreated);
+    public bool Serves(string tenant) => !Clustered || Held(tenant) is not null;
+
+    /// <summary>The tenant's writer if this node has made it (not one still being made, and never making one).</summary>
+    private TenantWriter? Held(string tenant) => _writers.TryGetValue(tenant, out var held) && held.IsValueCreated ? held.Value : null;
 
     /// <summary>
     /// Makes (or returns) the tenant's writer here: it claims the tenant's ledger, which fences any earlier owner, then
@@ -104,7 +104,7 @@ public sealed class Tenants : IAsyncDisposable
     /// stored license as verified (in force once stored: an install reconfigures the owner before it answers).
     /// </summary>
     public string? LicenseIdInForce(string tenant) =>
-        _writers.TryGetValue(tenant, out var held) && held.IsValueCreated ? held.Value.Snapshot.Config.License?.LicenseId
+        Held(tenant) is { } held ? held.Snapshot.Config.License?.LicenseId
         : store.GetLicense(tenant)?.Key is { } key && verifier.For(tenant)?.VerifyAuthentic(key) is { IsValid: true } verified ? verified.Terms!.LicenseId
         : null;
 
